@@ -1,0 +1,33 @@
+# The local demo environment: everything runs against the moto server on 127.0.0.1 (AWS SDK
+# and Terraform reach it through AWS_ENDPOINT_URL). The stacks use the emulator modules,
+# built from Terraform built-ins only, because the AWS provider cannot be downloaded here.
+region = "us-east-1"
+
+# auto: tofu if it is on PATH, else terraform.
+iac { binary = "auto" }
+
+# ALB, listeners, the blue/green target groups and the ECS cluster; applied rarely.
+shared {
+  root      = "../../modules/emulator/shared" # relative to this file's directory
+  var_files = ["shared.tfvars"]
+}
+
+# One color; applied per color with -var color/image/target_group_arn/cluster_name.
+service {
+  root      = "../../modules/emulator/service"
+  var_files = ["service.tfvars"]
+  # Tasks per color at full size; service.tfvars registers as many emulated targets.
+  desired_count = 2
+}
+
+# Each stack in its own workspace: local-blue, local-green, local-shared.
+state { separation = "workspace" }
+
+# The emulator answers at once: short timeouts, fast polling.
+health {
+  timeout       = "2m"
+  poll_interval = "1s"
+}
+
+# How long to wait for a listener change to read back as written.
+traffic { verify_timeout = "20s" }

@@ -1,0 +1,759 @@
+#!/usr/bin/env python3
+"""Create and delete bluegreen's AWS resources in the local emulator (moto).
+
+The emulator modules (`modules/emulator/shared`, `modules/emulator/service`) are built from
+Terraform's built-in `terraform_data` resource only, because the AWS provider cannot be
+downloaded on the machines that run the emulator. Their `local-exec` provisioners call this
+script without a shell:
+
+    python bg_emulator.py <subcommand> '<json object of arguments>'
+
+Subcommands:
+
+    shared-apply     upsert VPC, subnets, security group, ALB, the blue/green target groups,
+                     the production and test listeners and the ECS cluster
+    shared-destroy   delete all of that
+    service-apply    upsert one color: task definition revision, ECS service, emulated targets
+    service-destroy  delete one color
+
+Every subcommand is an idempotent upsert or delete: re-running it after a partial failure
+converges. A provisioner cannot return values, so the apply subcommands write a record in the
+format of a Terraform state file (outputs only) that the module reads back with the
+`terraform_remote_state` data source; the destroy subcommands remove it.
+
+The record is also how an apply finds what the previous apply created: when a stack's identity
+changes (a new name, color or cluster), the apply creates the new resources and then deletes
+the previous ones itself. Terraform cannot do that for us: destroy-time provisioners do not run
+for objects replaced with create_before_destroy.
+
+Endpoint, credentials and region come from the standard AWS environment (`AWS_ENDPOINT_URL`,
+`AWS_ACCESS_KEY_ID`, `AWS_REGION`/`AWS_DEFAULT_REGION`, ...). As a guard against creating
+emulator fixtures in a real account, the script refuses to talk to an `amazonaws.com` endpoint.
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+try:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:  # pragma: no cover - depends on the interpreter
+    sys.stderr.write(
+        "bg-emulator: error: boto3 is not importable by %s; run bluegreen with the emulator's "
+        "virtualenv first on PATH, or set the module variable `python`\n" % sys.executable
+    )
+    sys.exit(1)
+
+# Shown by every listener until bluegreen's first deploy installs the weighted forward.
+NOT_DEPLOYED = {
+    "Type": "fixed-response",
+    "FixedResponseConfig": {
+        "StatusCode": "503",
+        "ContentType": "text/plain",
+        "MessageBody": "no color deployed yet",
+    },
+}
+STACK_TAG = "bluegreen:stack"
+# The emulated targets of a color live in 127.0.<COLOR_OCTET>.0/24, so nothing routes off-box.
+COLOR_OCTET = {"blue": 1, "green": 2}
+CONTAINER_NAME = "app"
+
+
+class Failure(Exception):
+    """A problem the user has to fix; printed without a traceback."""
+
+
+def say(message):
+    print("bg-emulator: " + message, flush=True)
+
+
+def error_code(exc):
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+# ---------------------------------------------------------------- clients
+
+
+class Aws:
+    def __init__(self):
+        session = boto3.session.Session()
+        # botocore reads only AWS_DEFAULT_REGION; the other AWS SDKs (bluegreen's too) read
+        # AWS_REGION, so accept either.
+        region = session.region_name or os.environ.get("AWS_REGION")
+        if not region:
+            raise Failure("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION")
+        self.ec2 = session.client("ec2", region_name=region)
+        self.elbv2 = session.client("elbv2", region_name=region)
+        self.ecs = session.client("ecs", region_name=region)
+        for client in (self.ec2, self.elbv2, self.ecs):
+            if "amazonaws.com" in client.meta.endpoint_url:
+                raise Failure(
+                    "refusing to run against %s: the emulator modules are for the local "
+                    "emulator only; set AWS_ENDPOINT_URL to it (real AWS uses modules/shared "
+                    "and modules/service)" % client.meta.endpoint_url
+                )
+
+
+# ---------------------------------------------------------------- records
+
+
+def record_output(value, kind="string"):
+    return {"value": value, "type": kind}
+
+
+def write_record(path, outputs):
+    """Write `outputs` as a Terraform state file that `terraform_remote_state` can read."""
+    state = {
+        "version": 4,
+        "terraform_version": "1.11.4",
+        "serial": 1,
+        "lineage": "bluegreen-emulator",
+        "outputs": outputs,
+        "resources": [],
+    }
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    # Write and rename so a reader never sees half a file.
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".record-", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(state, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+    say("wrote outputs to %s" % path)
+
+
+def read_record(path):
+    """The outputs of a record as a plain dict, or {} when there is none."""
+    try:
+        with open(path) as f:
+            state = json.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise Failure("cannot read the record %s: %s" % (path, exc))
+    return {k: v.get("value") for k, v in state.get("outputs", {}).items()}
+
+
+def remove_record(path):
+    try:
+        os.remove(path)
+        say("removed %s" % path)
+    except FileNotFoundError:
+        pass
+
+
+# ---------------------------------------------------------------- shared: network
+
+
+def find_vpc(aws, name):
+    vpcs = aws.ec2.describe_vpcs(Filters=[{"Name": "tag:" + STACK_TAG, "Values": [name]}])["Vpcs"]
+    return vpcs[0]["VpcId"] if vpcs else None
+
+
+def ensure_vpc(aws, name):
+    vpc_id = find_vpc(aws, name)
+    if vpc_id:
+        return vpc_id
+    vpc_id = aws.ec2.create_vpc(
+        CidrBlock="10.0.0.0/16",
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": stack_tags(name, name)}],
+    )["Vpc"]["VpcId"]
+    say("created VPC %s" % vpc_id)
+    return vpc_id
+
+
+def stack_tags(name, resource_name):
+    return [{"Key": STACK_TAG, "Value": name}, {"Key": "Name", "Value": resource_name}]
+
+
+def ensure_subnets(aws, name, vpc_id):
+    """Two subnets in different availability zones: an ALB needs at least two."""
+    zones = sorted(
+        z["ZoneName"]
+        for z in aws.ec2.describe_availability_zones()["AvailabilityZones"]
+        if z.get("State", "available") == "available"
+    )
+    if len(zones) < 2:
+        raise Failure("the region offers fewer than two availability zones: %s" % zones)
+    subnet_ids = []
+    for index, zone in enumerate(zones[:2]):
+        cidr = "10.0.%d.0/24" % index
+        found = aws.ec2.describe_subnets(
+            Filters=[
+                {"Name": "vpc-id", "Values": [vpc_id]},
+                {"Name": "cidr-block", "Values": [cidr]},
+            ]
+        )["Subnets"]
+        if found:
+            subnet_ids.append(found[0]["SubnetId"])
+            continue
+        subnet_id = aws.ec2.create_subnet(
+            VpcId=vpc_id,
+            CidrBlock=cidr,
+            AvailabilityZone=zone,
+            TagSpecifications=[
+                {"ResourceType": "subnet", "Tags": stack_tags(name, "%s-%s" % (name, zone))}
+            ],
+        )["Subnet"]["SubnetId"]
+        say("created subnet %s in %s" % (subnet_id, zone))
+        subnet_ids.append(subnet_id)
+    return subnet_ids
+
+
+def find_security_group(aws, name, vpc_id):
+    groups = aws.ec2.describe_security_groups(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "group-name", "Values": [name + "-alb"]},
+        ]
+    )["SecurityGroups"]
+    return groups[0]["GroupId"] if groups else None
+
+
+def ensure_security_group(aws, name, vpc_id):
+    group_id = find_security_group(aws, name, vpc_id)
+    if group_id:
+        return group_id
+    group_id = aws.ec2.create_security_group(
+        GroupName=name + "-alb",
+        Description="bluegreen emulator ALB " + name,
+        VpcId=vpc_id,
+        TagSpecifications=[
+            {"ResourceType": "security-group", "Tags": stack_tags(name, name + "-alb")}
+        ],
+    )["GroupId"]
+    say("created security group %s" % group_id)
+    return group_id
+
+
+# ---------------------------------------------------------------- shared: load balancer
+
+
+def find_load_balancer(aws, name):
+    try:
+        lbs = aws.elbv2.describe_load_balancers(Names=[name + "-alb"])["LoadBalancers"]
+    except ClientError as exc:
+        if error_code(exc) == "LoadBalancerNotFound":
+            return None
+        raise
+    return lbs[0]["LoadBalancerArn"] if lbs else None
+
+
+def ensure_load_balancer(aws, name, subnet_ids, group_id):
+    # The emulator does not reject a second load balancer with the same name: look first.
+    arn = find_load_balancer(aws, name)
+    if arn:
+        return arn
+    arn = aws.elbv2.create_load_balancer(
+        Name=name + "-alb",
+        Subnets=subnet_ids,
+        SecurityGroups=[group_id],
+        Scheme="internet-facing",
+        Type="application",
+        IpAddressType="ipv4",
+        Tags=[{"Key": STACK_TAG, "Value": name}],
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    say("created load balancer %s-alb" % name)
+    return arn
+
+
+def find_target_group(aws, tg_name):
+    try:
+        groups = aws.elbv2.describe_target_groups(Names=[tg_name])["TargetGroups"]
+    except ClientError as exc:
+        if error_code(exc) == "TargetGroupNotFound":
+            return None
+        raise
+    return groups[0] if groups else None
+
+
+def ensure_target_group(aws, name, color, vpc_id, health_check_path):
+    tg_name = "%s-%s" % (name, color)
+    group = find_target_group(aws, tg_name)
+    if group is None:
+        arn = aws.elbv2.create_target_group(
+            Name=tg_name,
+            Protocol="HTTP",
+            Port=80,
+            VpcId=vpc_id,
+            TargetType="ip",
+            HealthCheckProtocol="HTTP",
+            HealthCheckPath=health_check_path,
+            Matcher={"HttpCode": "200-399"},
+            Tags=[{"Key": STACK_TAG, "Value": name}, {"Key": "bluegreen:color", "Value": color}],
+        )["TargetGroups"][0]["TargetGroupArn"]
+        say("created target group %s" % tg_name)
+        return arn
+    if group.get("HealthCheckPath") != health_check_path:
+        aws.elbv2.modify_target_group(
+            TargetGroupArn=group["TargetGroupArn"], HealthCheckPath=health_check_path
+        )
+        say("set health check path of %s to %s" % (tg_name, health_check_path))
+    return group["TargetGroupArn"]
+
+
+def listeners_of(aws, lb_arn):
+    return aws.elbv2.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]
+
+
+def ensure_listener(aws, lb_arn, port, previous_arn, what):
+    """The listener on `port`. Its default action is set only when it is created: from then on
+    bluegreen owns it, and re-applying the stack must never put traffic back."""
+    listeners = listeners_of(aws, lb_arn)
+    for listener in listeners:
+        if listener["Port"] == port:
+            return listener["ListenerArn"]
+    for listener in listeners:
+        if listener["ListenerArn"] == previous_arn:
+            # The port changed: move the listener and keep whatever action bluegreen set.
+            aws.elbv2.modify_listener(ListenerArn=previous_arn, Port=port)
+            say("moved the %s listener to port %d" % (what, port))
+            return previous_arn
+    arn = aws.elbv2.create_listener(
+        LoadBalancerArn=lb_arn, Protocol="HTTP", Port=port, DefaultActions=[NOT_DEPLOYED]
+    )["Listeners"][0]["ListenerArn"]
+    say("created %s listener on port %d (503 until the first deploy)" % (what, port))
+    return arn
+
+
+def delete_listener_if_present(aws, lb_arn, arn, what):
+    if arn and any(l["ListenerArn"] == arn for l in listeners_of(aws, lb_arn)):
+        aws.elbv2.delete_listener(ListenerArn=arn)
+        say("deleted the %s listener" % what)
+
+
+# ---------------------------------------------------------------- shared: cluster
+
+
+def cluster_status(aws, cluster):
+    clusters = aws.ecs.describe_clusters(clusters=[cluster])["clusters"]
+    return clusters[0]["status"] if clusters else None
+
+
+def ensure_cluster(aws, name):
+    # The emulator's CreateCluster replaces an existing cluster object: only create if missing.
+    if cluster_status(aws, name) == "ACTIVE":
+        return
+    aws.ecs.create_cluster(clusterName=name, tags=[{"key": STACK_TAG, "value": name}])
+    say("created ECS cluster %s" % name)
+
+
+def active_services(aws, cluster):
+    arns = aws.ecs.list_services(cluster=cluster)["serviceArns"]
+    if not arns:
+        return []
+    services = []
+    for start in range(0, len(arns), 10):
+        described = aws.ecs.describe_services(cluster=cluster, services=arns[start : start + 10])
+        services += [s["serviceName"] for s in described["services"] if s["status"] != "INACTIVE"]
+    return services
+
+
+# ---------------------------------------------------------------- shared: subcommands
+
+
+def refuse_if_services(aws, cluster, why):
+    # Like ECS itself: a cluster with live services is not deleted. Checked before anything
+    # is touched, so a refused operation leaves the stack whole.
+    if cluster_status(aws, cluster) == "ACTIVE":
+        live = active_services(aws, cluster)
+        if live:
+            raise Failure(
+                "%s would delete ECS cluster %s, which still has services %s: destroy the "
+                "service stacks (both colors) first" % (why, cluster, ", ".join(sorted(live)))
+            )
+
+
+def shared_apply(aws, args):
+    name = args["name"]
+    test_port = args["test_listener_port"] if args["test_listener"] else None
+    if test_port == args["listener_port"]:
+        raise Failure("test_listener_port must differ from listener_port")
+    previous = read_record(args["record"])
+    old_name = previous.get("cluster_name")
+    renamed = old_name is not None and old_name != name
+    if renamed:
+        refuse_if_services(aws, old_name, "renaming the shared stack from %s" % old_name)
+        previous = {}
+
+    vpc_id = ensure_vpc(aws, name)
+    subnet_ids = ensure_subnets(aws, name, vpc_id)
+    group_id = ensure_security_group(aws, name, vpc_id)
+    lb_arn = ensure_load_balancer(aws, name, subnet_ids, group_id)
+    tgs = {
+        color: ensure_target_group(aws, name, color, vpc_id, args["health_check_path"])
+        for color in ("blue", "green")
+    }
+    listener_arn = ensure_listener(
+        aws, lb_arn, args["listener_port"], previous.get("listener_arn"), "production"
+    )
+    test_listener_arn = None
+    if test_port is not None:
+        test_listener_arn = ensure_listener(
+            aws, lb_arn, test_port, previous.get("test_listener_arn"), "test"
+        )
+    elif previous.get("test_listener_arn") != listener_arn:
+        delete_listener_if_present(aws, lb_arn, previous.get("test_listener_arn"), "test")
+    ensure_cluster(aws, name)
+    if renamed:
+        delete_shared_stack(aws, old_name)
+
+    write_record(
+        args["record"],
+        {
+            "listener_arn": record_output(listener_arn),
+            "test_listener_arn": record_output(test_listener_arn),
+            "target_group_arns": record_output(
+                tgs, ["object", {"blue": "string", "green": "string"}]
+            ),
+            "cluster_name": record_output(name),
+            "load_balancer_arn": record_output(lb_arn),
+        },
+    )
+    say("shared stack %s is up" % name)
+
+
+def delete_shared_stack(aws, name):
+    lb_arn = find_load_balancer(aws, name)
+    if lb_arn:
+        for listener in listeners_of(aws, lb_arn):
+            aws.elbv2.delete_listener(ListenerArn=listener["ListenerArn"])
+            say("deleted listener on port %d" % listener["Port"])
+        aws.elbv2.delete_load_balancer(LoadBalancerArn=lb_arn)
+        say("deleted load balancer %s-alb" % name)
+    for color in ("blue", "green"):
+        group = find_target_group(aws, "%s-%s" % (name, color))
+        if group:
+            aws.elbv2.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
+            say("deleted target group %s-%s" % (name, color))
+    if cluster_status(aws, name) == "ACTIVE":
+        aws.ecs.delete_cluster(cluster=name)
+        say("deleted ECS cluster %s" % name)
+
+    vpc_id = find_vpc(aws, name)
+    if vpc_id:
+        group_id = find_security_group(aws, name, vpc_id)
+        if group_id:
+            aws.ec2.delete_security_group(GroupId=group_id)
+            say("deleted security group %s" % group_id)
+        subnets = aws.ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+        for subnet in subnets["Subnets"]:
+            aws.ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+            say("deleted subnet %s" % subnet["SubnetId"])
+        aws.ec2.delete_vpc(VpcId=vpc_id)
+        say("deleted VPC %s" % vpc_id)
+    say("shared stack %s is gone" % name)
+
+
+def shared_destroy(aws, args):
+    # The stack named in the record too: it differs from `name` when an apply that renamed the
+    # stack failed half-way.
+    names = [args["name"]]
+    recorded = read_record(args["record"]).get("cluster_name")
+    if recorded and recorded != args["name"]:
+        names.append(recorded)
+    for name in names:
+        refuse_if_services(aws, name, "destroying the shared stack")
+    for name in names:
+        delete_shared_stack(aws, name)
+    remove_record(args["record"])
+
+
+# ---------------------------------------------------------------- service: task definitions
+
+
+def family_revisions(aws, family):
+    """ACTIVE revision ARNs of `family`, oldest first."""
+    arns, token = [], None
+    while True:
+        kwargs = {"familyPrefix": family, "status": "ACTIVE", "sort": "ASC"}
+        if token:
+            kwargs["nextToken"] = token
+        page = aws.ecs.list_task_definitions(**kwargs)
+        # familyPrefix is a prefix: "app-blue" would also match "app-blue2".
+        arns += [a for a in page["taskDefinitionArns"] if a.split("/")[-1].split(":")[0] == family]
+        token = page.get("nextToken")
+        if not token:
+            return arns
+
+
+def wanted_task_definition(args):
+    container = {
+        "name": CONTAINER_NAME,
+        "image": args["image"],
+        "essential": True,
+        "portMappings": [{"containerPort": args["container_port"], "protocol": "tcp"}],
+        "environment": [
+            {"name": k, "value": v} for k, v in sorted(args.get("environment", {}).items())
+        ],
+    }
+    return {
+        "family": "%s-%s" % (args["name"], args["color"]),
+        "containerDefinitions": [container],
+        "requiresCompatibilities": ["FARGATE"],
+        "networkMode": "awsvpc",
+        "cpu": str(args["cpu"]),
+        "memory": str(args["memory"]),
+    }
+
+
+def same_task_definition(described, wanted):
+    def key(td):
+        c = td["containerDefinitions"][0]
+        ports = [p.get("containerPort") for p in c.get("portMappings", [])]
+        env = sorted((e["name"], e["value"]) for e in c.get("environment", []))
+        sizes = (str(td.get("cpu")), str(td.get("memory")))
+        return (c.get("name"), c.get("image"), ports, env) + sizes
+
+    return key(described) == key(wanted)
+
+
+def ensure_task_definition(aws, args):
+    """Register a revision, unless the newest ACTIVE one already is what we want (a retry)."""
+    wanted = wanted_task_definition(args)
+    revisions = family_revisions(aws, wanted["family"])
+    if revisions:
+        newest = aws.ecs.describe_task_definition(taskDefinition=revisions[-1])["taskDefinition"]
+        if same_task_definition(newest, wanted):
+            return revisions[-1]
+    arn = aws.ecs.register_task_definition(**wanted)["taskDefinition"]["taskDefinitionArn"]
+    say("registered task definition %s" % arn.split("/")[-1])
+    return arn
+
+
+def deregister_revisions(aws, family, keep=None):
+    for arn in family_revisions(aws, family):
+        if arn != keep:
+            aws.ecs.deregister_task_definition(taskDefinition=arn)
+            say("deregistered task definition %s" % arn.split("/")[-1])
+
+
+# ---------------------------------------------------------------- service: ECS service
+
+
+def describe_service(aws, cluster, service):
+    try:
+        found = aws.ecs.describe_services(cluster=cluster, services=[service])["services"]
+    except ClientError as exc:
+        if error_code(exc) == "ClusterNotFoundException":
+            return None
+        raise
+    found = [s for s in found if s["status"] != "INACTIVE"]
+    return found[0] if found else None
+
+
+def ensure_service(aws, args, service, td_arn):
+    cluster = args["cluster_name"]
+    load_balancers = [
+        {
+            "targetGroupArn": args["target_group_arn"],
+            "containerName": CONTAINER_NAME,
+            "containerPort": args["container_port"],
+        }
+    ]
+    current = describe_service(aws, cluster, service)
+    if current is None:
+        # desiredCount 0: bluegreen scales the color up when it deploys to it.
+        aws.ecs.create_service(
+            cluster=cluster,
+            serviceName=service,
+            taskDefinition=td_arn,
+            desiredCount=0,
+            launchType="FARGATE",
+            loadBalancers=load_balancers,
+            tags=[{"key": "bluegreen:color", "value": args["color"]}],
+        )
+        say("created ECS service %s in %s (desired count 0)" % (service, cluster))
+        return
+    update = {}
+    if current.get("taskDefinition") != td_arn:
+        update["taskDefinition"] = td_arn
+    if current.get("loadBalancers") != load_balancers:
+        update["loadBalancers"] = load_balancers
+    if update:
+        # No desiredCount here: bluegreen owns the size of each color.
+        aws.ecs.update_service(cluster=cluster, service=service, **update)
+        say("updated ECS service %s: %s" % (service, ", ".join(sorted(update))))
+
+
+# ---------------------------------------------------------------- service: emulated targets
+
+
+def color_prefix(color):
+    return "127.0.%d." % COLOR_OCTET[color]
+
+
+def registered_targets(aws, tg_arn, prefix):
+    """Targets of `tg_arn` in the color's loopback range, or None when the group is gone."""
+    try:
+        health = aws.elbv2.describe_target_health(TargetGroupArn=tg_arn)
+    except ClientError as exc:
+        if error_code(exc) == "TargetGroupNotFound":
+            return None
+        raise
+    return [
+        {"Id": d["Target"]["Id"], "Port": d["Target"]["Port"]}
+        for d in health["TargetHealthDescriptions"]
+        if d["Target"]["Id"].startswith(prefix)
+    ]
+
+
+def deregister(aws, tg_arn, targets):
+    if targets:
+        aws.elbv2.deregister_targets(TargetGroupArn=tg_arn, Targets=targets)
+        say("deregistered %s" % ", ".join(t["Id"] for t in targets))
+
+
+def ensure_targets(aws, args):
+    """ECS would register the tasks' IPs in the target group; the emulator runs no tasks, so
+    register `emulated_targets` loopback addresses in the color's range instead."""
+    tg_arn, prefix = args["target_group_arn"], color_prefix(args["color"])
+    wanted = [
+        {"Id": "%s%d" % (prefix, n), "Port": args["container_port"]}
+        for n in range(1, args["emulated_targets"] + 1)
+    ]
+    present = registered_targets(aws, tg_arn, prefix)
+    if present is None:
+        raise Failure("target group %s does not exist: apply the shared stack first" % tg_arn)
+    deregister(aws, tg_arn, [t for t in present if t not in wanted])
+    missing = [t for t in wanted if t not in present]
+    if missing:
+        aws.elbv2.register_targets(TargetGroupArn=tg_arn, Targets=missing)
+        say("registered %s" % ", ".join("%s:%d" % (t["Id"], t["Port"]) for t in missing))
+
+
+# ---------------------------------------------------------------- service: subcommands
+
+
+def delete_service(aws, cluster, service):
+    """Scale the service to 0, delete it and deregister its family's task definitions."""
+    if describe_service(aws, cluster, service):
+        aws.ecs.update_service(cluster=cluster, service=service, desiredCount=0)
+        aws.ecs.delete_service(cluster=cluster, service=service, force=True)
+        say("deleted ECS service %s from %s" % (service, cluster))
+    deregister_revisions(aws, service)
+
+
+def deregister_color(aws, tg_arn, color):
+    if tg_arn and color in COLOR_OCTET:
+        deregister(aws, tg_arn, registered_targets(aws, tg_arn, color_prefix(color)) or [])
+
+
+def service_apply(aws, args):
+    if args["color"] not in COLOR_OCTET:
+        raise Failure("color must be blue or green, not %r" % args["color"])
+    cluster = args["cluster_name"]
+    if cluster_status(aws, cluster) != "ACTIVE":
+        raise Failure("ECS cluster %s does not exist: apply the shared stack first" % cluster)
+    service = "%s-%s" % (args["name"], args["color"])
+    previous = read_record(args["record"])
+
+    td_arn = ensure_task_definition(aws, args)
+    ensure_service(aws, args, service, td_arn)
+    # What replacing an aws_ecs_task_definition does: the old revision goes INACTIVE.
+    deregister_revisions(aws, service, keep=td_arn)
+    # A new name, color or cluster is a new service: retire what the previous apply created.
+    old_service, old_cluster = previous.get("service_name"), previous.get("cluster_name")
+    if old_service and (old_service, old_cluster) != (service, cluster):
+        delete_service(aws, old_cluster, old_service)
+    old_tg, old_color = previous.get("target_group_arn"), previous.get("color")
+    if old_tg and (old_tg, old_color) != (args["target_group_arn"], args["color"]):
+        deregister_color(aws, old_tg, old_color)
+    ensure_targets(aws, args)
+
+    write_record(
+        args["record"],
+        {
+            "service_name": record_output(service),
+            "cluster_name": record_output(cluster),
+            "target_group_arn": record_output(args["target_group_arn"]),
+            "task_definition_arn": record_output(td_arn),
+            "image": record_output(args["image"]),
+            "color": record_output(args["color"]),
+        },
+    )
+    say("service %s runs %s" % (service, td_arn.split("/")[-1]))
+
+
+def service_destroy(aws, args):
+    # What the record names too: it differs from the inputs when an apply that changed the
+    # service's identity failed half-way.
+    record = read_record(args["record"])
+    service = "%s-%s" % (args["name"], args["color"])
+    stacks = [(args["cluster_name"], service, args["target_group_arn"], args["color"])]
+    if record.get("service_name"):
+        recorded = (
+            record["cluster_name"],
+            record["service_name"],
+            record.get("target_group_arn"),
+            record.get("color"),
+        )
+        if recorded != stacks[0]:
+            stacks.append(recorded)
+    for cluster, service, tg_arn, color in stacks:
+        delete_service(aws, cluster, service)
+        deregister_color(aws, tg_arn, color)
+        say("service %s is gone" % service)
+    remove_record(args["record"])
+
+
+# ---------------------------------------------------------------- main
+
+SHARED_APPLY_ARGS = "name listener_port test_listener test_listener_port health_check_path record"
+SERVICE_APPLY_ARGS = (
+    "name color image target_group_arn cluster_name container_port cpu memory "
+    "emulated_targets record"
+)
+# subcommand -> (function, the arguments it requires)
+SUBCOMMANDS = {
+    "shared-apply": (shared_apply, SHARED_APPLY_ARGS.split()),
+    "shared-destroy": (shared_destroy, "name record".split()),
+    "service-apply": (service_apply, SERVICE_APPLY_ARGS.split()),
+    "service-destroy": (
+        service_destroy,
+        "name color cluster_name target_group_arn record".split(),
+    ),
+}
+
+
+def main(argv):
+    if len(argv) != 3 or argv[1] not in SUBCOMMANDS:
+        sys.stderr.write(
+            "usage: bg_emulator.py {%s} '<json arguments>'\n" % ",".join(sorted(SUBCOMMANDS))
+        )
+        return 2
+    subcommand = argv[1]
+    function, required = SUBCOMMANDS[subcommand]
+    try:
+        args = json.loads(argv[2])
+        if not isinstance(args, dict):
+            raise ValueError("expected a JSON object")
+        missing = [name for name in required if args.get(name) is None]
+        if missing:
+            raise ValueError("missing " + ", ".join(missing))
+    except ValueError as exc:
+        sys.stderr.write("bg-emulator: error: %s: bad arguments: %s\n" % (subcommand, exc))
+        return 2
+    try:
+        function(Aws(), args)
+    except Failure as exc:
+        sys.stderr.write("bg-emulator: error: %s: %s\n" % (subcommand, exc))
+        return 1
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        sys.stderr.write(
+            "bg-emulator: error: %s: %s failed: %s: %s\n"
+            % (subcommand, exc.operation_name, err.get("Code"), err.get("Message"))
+        )
+        return 1
+    except BotoCoreError as exc:
+        # No credentials, endpoint unreachable, ...: botocore's message names the cause.
+        sys.stderr.write("bg-emulator: error: %s: %s\n" % (subcommand, exc))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,94 @@
+# The shared stack in the local emulator, built only from Terraform built-ins: the AWS work
+# is done by ../lib/bg_emulator.py, run by local-exec provisioners without a shell.
+#
+# Two resources, so that changing a setting never deletes what bluegreen depends on:
+#   terraform_data.stack     lifecycle anchor: `destroy` deletes the whole stack. It is never
+#                            replaced (it has no triggers), because destroy-time provisioners
+#                            do not run for objects replaced with create_before_destroy.
+#   terraform_data.settings  replaced whenever a setting changes; its create provisioner
+#                            upserts the stack (the listeners keep the action bluegreen set).
+#                            A new name is handled there too: the script creates the new stack,
+#                            then deletes the one its record names.
+#
+# A provisioner cannot return values, so the script writes a record in the format of a
+# Terraform state file and the outputs are read back from it with terraform_remote_state.
+
+locals {
+  script = "${path.module}/../lib/bg_emulator.py"
+  record = "${var.bluegreen_stack_dir}/shared.tfstate"
+  # An empty record, read when the real one is missing.
+  no_record = "${path.module}/../lib/no-record.json"
+}
+
+resource "terraform_data" "stack" {
+  # Destroy-time provisioners can only reference `self`: keep what the destroy needs here.
+  # A change updates it in place and runs nothing.
+  input = {
+    name   = var.name
+    python = var.python
+    script = local.script
+    record = local.record
+  }
+
+  provisioner "local-exec" {
+    when        = destroy
+    interpreter = [self.input.python, self.input.script, "shared-destroy"]
+    command = jsonencode({
+      name   = self.input.name
+      record = self.input.record
+    })
+  }
+}
+
+resource "terraform_data" "settings" {
+  # Its `output` tells the data source below where (and, being unknown until this is
+  # applied, when) to read the record.
+  input = local.record
+
+  triggers_replace = {
+    name               = var.name
+    listener_port      = var.listener_port
+    test_listener      = var.test_listener
+    test_listener_port = var.test_listener_port
+    health_check_path  = var.health_check_path
+    record             = local.record
+  }
+
+  provisioner "local-exec" {
+    interpreter = [var.python, local.script, "shared-apply"]
+    command = jsonencode({
+      name               = var.name
+      listener_port      = var.listener_port
+      test_listener      = var.test_listener
+      test_listener_port = var.test_listener_port
+      health_check_path  = var.health_check_path
+      record             = local.record
+    })
+  }
+
+  lifecycle {
+    # The upsert converges the running stack to the new settings before the old settings
+    # object goes away (it has nothing to destroy).
+    create_before_destroy = true
+
+    precondition {
+      condition     = !var.test_listener || var.test_listener_port != var.listener_port
+      error_message = "The test_listener_port must differ from listener_port."
+    }
+  }
+}
+
+# Read at apply time, after terraform_data.settings has (re)written the record: its
+# `output` (the record's path) is unknown until then. When nothing changes it is read at plan
+# time and the plan is empty. A missing record (a wiped scratch directory) would fail every
+# plan, `destroy` included ("Unable to find remote state"), so read an empty one instead: the
+# outputs are then null (recover with `apply -replace=terraform_data.settings`). No check block
+# warns about it: its assertion would be "known after apply", a warning, on every first plan.
+data "terraform_remote_state" "created" {
+  backend = "local"
+  config = {
+    path = fileexists(terraform_data.settings.output) ? terraform_data.settings.output : local.no_record
+  }
+
+  depends_on = [terraform_data.settings]
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The 60-second tour, against the local emulator: no AWS account needed.
+#
+# Builds bluegreen, starts a fresh emulator, and walks one environment (`local`) through
+# validate → deploy 1.27 → status → deploy 1.28 → status (JSON) → rollback → status.
+# Every run starts from nothing (fresh emulator, wiped work dir), so it is repeatable.
+# Any failing step stops the demo with a non-zero exit; the emulator is stopped on exit.
+#
+# Environment:
+#   BLUEGREEN_WORK_DIR        work dir for Terraform data/state (default .bluegreen/demo-work);
+#                             WIPED at start
+#   BLUEGREEN_EMULATOR_HOME   where the emulator venv/pid/log live (see scripts/emulator.sh)
+set -euo pipefail
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
+EMULATOR=$SCRIPT_DIR/emulator.sh
+WORK_DIR=${BLUEGREEN_WORK_DIR:-$REPO_ROOT/.bluegreen/demo-work}
+# Written into the work dir so that we only ever wipe a directory this script created.
+MARKER=.bluegreen-demo-work-dir
+
+cd -- "$REPO_ROOT"
+
+die() {
+	printf 'demo: error: %s\n' "$*" >&2
+	exit 1
+}
+
+banner() {
+	if [[ -t 1 ]]; then
+		printf '\n\033[1m==> %s\033[0m\n' "$*"
+	else
+		printf '\n==> %s\n' "$*"
+	fi
+}
+
+current_step=""
+on_exit() {
+	local rc=$?
+	# Stop the emulator we started, whatever happened; its state dies with the work dir.
+	bash "$EMULATOR" stop || true
+	if ((rc != 0)); then
+		printf '\ndemo: FAILED%s (exit %s)\n' "${current_step:+ at: $current_step}" "$rc" >&2
+	fi
+	exit "$rc"
+}
+
+# Runs one tour step under a banner; `set -e` turns its failure into the demo's failure.
+step() {
+	current_step="bluegreen $*"
+	banner "$current_step"
+	"$BLUEGREEN" "$@"
+	current_step=""
+}
+
+prepare_work_dir() {
+	case $WORK_DIR in
+	"" | / | "$HOME" | "$REPO_ROOT" | "$REPO_ROOT/") die "refusing to use '$WORK_DIR' as the demo work dir" ;;
+	esac
+	if [[ -d $WORK_DIR && -n $(ls -A -- "$WORK_DIR") && ! -f $WORK_DIR/$MARKER ]]; then
+		die "$WORK_DIR is not empty and was not created by this demo; refusing to wipe it (set BLUEGREEN_WORK_DIR)"
+	fi
+	rm -rf -- "$WORK_DIR"
+	mkdir -p -- "$WORK_DIR"
+	: >"$WORK_DIR/$MARKER"
+	export BLUEGREEN_WORK_DIR=$WORK_DIR
+}
+
+# A debug build: `cargo test` already compiles the debug profile, so this mostly reuses its
+# artifacts, while --release would compile the whole AWS SDK a second time (minutes on a small
+# machine) for a demo whose time is spent in Terraform and the emulator, not in our code.
+build() {
+	banner "cargo build --bin bluegreen"
+	cargo build --bin bluegreen
+	local target_dir
+	target_dir=$(cargo metadata --format-version 1 --no-deps |
+		sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+	[[ -n $target_dir ]] || die "could not find cargo's target directory"
+	BLUEGREEN=$target_dir/debug/bluegreen
+	[[ -x $BLUEGREEN ]] || die "build succeeded but $BLUEGREEN is missing"
+}
+
+start_emulator() {
+	banner "scripts/emulator.sh start (fresh)"
+	# A fresh emulator per run, so AWS and the wiped Terraform state agree.
+	bash "$EMULATOR" stop
+	bash "$EMULATOR" start >/dev/null
+	local exports
+	exports=$(bash "$EMULATOR" env)
+	eval "$exports"
+	printf 'AWS_ENDPOINT_URL=%s\n' "$AWS_ENDPOINT_URL"
+}
+
+main() {
+	command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust: https://rustup.rs)"
+	command -v tofu >/dev/null 2>&1 || command -v terraform >/dev/null 2>&1 ||
+		die "neither tofu nor terraform is on PATH; install one of them"
+
+	build
+	prepare_work_dir
+	trap on_exit EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	start_emulator
+
+	step validate --env local
+	step deploy --env local --image public.ecr.aws/nginx/nginx:1.27
+	step status --env local
+	step deploy --env local --image public.ecr.aws/nginx/nginx:1.28
+	step status --env local --output json
+	step rollback --env local
+	step status --env local
+
+	banner "done: deployed 1.27, then 1.28, then rolled back to 1.27"
+}
+
+main "$@"

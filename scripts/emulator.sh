@@ -1,0 +1,355 @@
+#!/usr/bin/env bash
+# The local AWS emulator: moto in server mode on 127.0.0.1, from a pinned virtualenv.
+#
+#   scripts/emulator.sh install          create/refresh the venv from emulator-requirements.txt
+#   scripts/emulator.sh start [--port N] start (or reuse) the emulator; prints its port on stdout
+#   scripts/emulator.sh env              print eval-able `export` lines for the running emulator
+#   scripts/emulator.sh stop             stop the emulator this script started
+#   scripts/emulator.sh status           say whether it runs (exit 0) or not (exit 3)
+#
+# Everything lives under $BLUEGREEN_EMULATOR_HOME (default <repo>/.bluegreen/emulator, which is
+# git-ignored): the venv, the pid/port files and the server log. Only stdout carries machine
+# output (the port, the export lines); progress and errors go to stderr.
+#
+# The server inherits this script's environment, so moto's own switches work as usual, e.g.
+# `MOTO_ECS_SERVICE_RUNNING=2 scripts/emulator.sh start`.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
+EMULATOR_HOME=${BLUEGREEN_EMULATOR_HOME:-$REPO_ROOT/.bluegreen/emulator}
+VENV=$EMULATOR_HOME/venv
+REQUIREMENTS=$SCRIPT_DIR/emulator-requirements.txt
+# The stamp lives inside the venv so that deleting the venv also forgets the stamp.
+STAMP=$VENV/.bluegreen-requirements.sha256
+PID_FILE=$EMULATOR_HOME/moto.pid
+PORT_FILE=$EMULATOR_HOME/moto.port
+LOG_FILE=$EMULATOR_HOME/moto.log
+# The interpreter the venv is built from; the pins were resolved on CPython 3.11.
+PYTHON=${BLUEGREEN_PYTHON:-python3}
+START_TIMEOUT=${BLUEGREEN_EMULATOR_START_TIMEOUT:-60}
+STOP_TIMEOUT=10
+
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+
+log() { printf 'emulator: %s\n' "$*" >&2; }
+die() {
+	printf 'emulator: error: %s\n' "$*" >&2
+	exit 1
+}
+
+usage() {
+	sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+}
+
+# ---------------------------------------------------------------------------------------------
+# install
+
+# The stamp covers the requirements and the interpreter: a new Python needs a new venv too.
+requirements_hash() {
+	{
+		cat -- "$REQUIREMENTS"
+		"$PYTHON" -c 'import sys; print(sys.version)'
+	} | sha256sum | cut -d' ' -f1
+}
+
+venv_is_current() {
+	[[ -x $VENV/bin/python && -x $VENV/bin/moto_server && -f $STAMP ]] &&
+		[[ $(<"$STAMP") == "$(requirements_hash)" ]]
+}
+
+check_python() {
+	command -v "$PYTHON" >/dev/null 2>&1 ||
+		die "'$PYTHON' not found; install Python 3.11+ or set BLUEGREEN_PYTHON to one"
+	"$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' ||
+		die "$("$PYTHON" --version 2>&1) is too old: the pins in $REQUIREMENTS need Python 3.11+ (set BLUEGREEN_PYTHON)"
+	"$PYTHON" -c 'import venv, ensurepip' 2>/dev/null ||
+		die "'$PYTHON' cannot create virtualenvs (on Debian/Ubuntu: apt-get install python3-venv)"
+}
+
+cmd_install() {
+	[[ -f $REQUIREMENTS ]] || die "missing $REQUIREMENTS"
+	check_python
+	mkdir -p -- "$EMULATOR_HOME"
+	# Serialise concurrent installs (parallel test processes, two terminals). The subshell
+	# keeps the lock's file descriptor away from the server started afterwards.
+	(
+		if command -v flock >/dev/null 2>&1; then
+			exec 9>"$EMULATOR_HOME/install.lock"
+			flock 9
+		fi
+		install_unlocked
+	)
+}
+
+install_unlocked() {
+	if venv_is_current; then
+		log "venv up to date: $VENV"
+		return 0
+	fi
+	local started=$SECONDS
+	# Pins may remove packages, so a stale venv is rebuilt rather than upgraded in place.
+	# The stamp is written last: an interrupted install is redone next time.
+	log "creating venv at $VENV ($("$PYTHON" --version 2>&1))"
+	rm -rf -- "$VENV"
+	"$PYTHON" -m venv -- "$VENV"
+	log "installing pinned requirements from ${REQUIREMENTS#"$REPO_ROOT"/}"
+	"$VENV/bin/python" -m pip install --quiet --require-virtualenv -r "$REQUIREMENTS" ||
+		die "pip install failed; is PyPI reachable? (the venv at $VENV is incomplete and will be rebuilt next time)"
+	[[ -x $VENV/bin/moto_server ]] || die "pip succeeded but $VENV/bin/moto_server is missing"
+	requirements_hash >"$STAMP"
+	log "venv ready in $((SECONDS - started))s"
+}
+
+# ---------------------------------------------------------------------------------------------
+# process bookkeeping
+
+recorded_pid() { [[ -f $PID_FILE ]] && tr -cd '0-9' <"$PID_FILE"; }
+recorded_port() { [[ -f $PORT_FILE ]] && tr -cd '0-9' <"$PORT_FILE"; }
+
+# True when PID is alive and is the moto_server this script started from our venv on PORT.
+# Guards against PID reuse: we never signal a process we cannot prove is ours.
+is_our_server() {
+	local pid=$1 port=$2 cmdline
+	[[ -n $pid && -n $port && -r /proc/$pid/cmdline ]] || return 1
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	[[ $cmdline == *"$VENV/bin/moto_server "* && $cmdline == *" -p $port "* ]]
+}
+
+# True when something answers HTTP on the port (any status code counts).
+answers_http() {
+	local port=$1
+	"$VENV/bin/python" - "$port" <<'PY' 2>/dev/null
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/", timeout=2)
+except urllib.error.HTTPError:
+    pass
+except Exception:
+    sys.exit(1)
+PY
+}
+
+free_port() {
+	"$VENV/bin/python" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+forget_server() { rm -f -- "$PID_FILE" "$PORT_FILE"; }
+
+log_tail() {
+	if [[ -s $LOG_FILE ]]; then
+		printf -- '--- last lines of %s ---\n' "$LOG_FILE" >&2
+		tail -n 25 -- "$LOG_FILE" >&2
+		printf -- '---\n' >&2
+	fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# start / stop / status / env
+
+# Starts moto on PORT and waits until it answers. Returns 2 when the process died early
+# (typically: port taken), 1 on timeout; the caller decides whether to retry.
+launch() {
+	local port=$1 pid deadline
+	printf '\n=== %s: starting moto_server on 127.0.0.1:%s\n' "$(date -u +%FT%TZ)" "$port" >>"$LOG_FILE"
+	# A new session: the server outlives this script and ignores Ctrl-C aimed at the caller's
+	# terminal; `stop` is the way to end it. setsid(1) would fork when we happen to be a
+	# process-group leader (and $! would be the wrong pid), so Python execs moto_server itself.
+	"$VENV/bin/python" -c 'import os, sys
+try:
+    os.setsid()
+except OSError:
+    pass
+os.execv(sys.argv[1], sys.argv[1:])' "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" </dev/null >>"$LOG_FILE" 2>&1 &
+	pid=$!
+	printf '%s\n' "$pid" >"$PID_FILE"
+	printf '%s\n' "$port" >"$PORT_FILE"
+	deadline=$((SECONDS + START_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			forget_server
+			return 2
+		fi
+		if answers_http "$port"; then
+			# Someone else may own the port; only our live process counts.
+			if is_our_server "$pid" "$port"; then
+				return 0
+			fi
+		fi
+		sleep 0.2
+	done
+	kill "$pid" 2>/dev/null || true
+	forget_server
+	return 1
+}
+
+cmd_start() {
+	local port="" pid rc attempt
+	while (($#)); do
+		case $1 in
+		--port)
+			(($# >= 2)) || die "--port needs a value"
+			port=$2
+			shift 2
+			;;
+		--port=*)
+			port=${1#--port=}
+			shift
+			;;
+		*) die "start: unknown argument '$1' (usage: start [--port N])" ;;
+		esac
+	done
+	if [[ -n $port ]] && ! [[ $port =~ ^[0-9]+$ && $port -ge 1 && $port -le 65535 ]]; then
+		die "--port must be a number between 1 and 65535, got '$port'"
+	fi
+
+	cmd_install
+
+	pid=$(recorded_pid || true)
+	local running_port
+	running_port=$(recorded_port || true)
+	if is_our_server "$pid" "$running_port"; then
+		if [[ -n $port && $port != "$running_port" ]]; then
+			die "already running on port $running_port (pid $pid); run '$0 stop' first to use port $port"
+		fi
+		if answers_http "$running_port"; then
+			log "already running: pid $pid, http://127.0.0.1:$running_port"
+			printf '%s\n' "$running_port"
+			return 0
+		fi
+		log "pid $pid is ours but does not answer; restarting it"
+		stop_pid "$pid"
+	fi
+	forget_server
+
+	# One log per start (retries of this start append to it), so the tail shown on failure
+	# is about this attempt.
+	: >"$LOG_FILE"
+	local started=$SECONDS
+	# An auto-picked port can be taken between picking and binding: retry with another.
+	for attempt in 1 2 3; do
+		local try_port=${port:-$(free_port)}
+		rc=0
+		launch "$try_port" || rc=$?
+		case $rc in
+		0)
+			log "started: pid $(recorded_pid), http://127.0.0.1:$try_port ($((SECONDS - started))s), log: $LOG_FILE"
+			printf '%s\n' "$try_port"
+			return 0
+			;;
+		2)
+			if [[ -z $port && $attempt -lt 3 ]]; then
+				log "moto_server exited during start on port $try_port; retrying on another port"
+				continue
+			fi
+			log_tail
+			die "moto_server exited during start on port $try_port (port in use?)"
+			;;
+		*)
+			log_tail
+			die "moto_server did not answer on http://127.0.0.1:$try_port within ${START_TIMEOUT}s (BLUEGREEN_EMULATOR_START_TIMEOUT)"
+			;;
+		esac
+	done
+}
+
+stop_pid() {
+	local pid=$1 deadline
+	kill -TERM "$pid" 2>/dev/null || return 0
+	deadline=$((SECONDS + STOP_TIMEOUT))
+	while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "pid $pid ignored SIGTERM for ${STOP_TIMEOUT}s; sending SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+}
+
+cmd_stop() {
+	local pid port
+	pid=$(recorded_pid || true)
+	port=$(recorded_port || true)
+	if [[ -z $pid ]]; then
+		log "not running (no $PID_FILE)"
+		return 0
+	fi
+	if is_our_server "$pid" "$port"; then
+		stop_pid "$pid"
+		log "stopped pid $pid (port $port)"
+	elif kill -0 "$pid" 2>/dev/null; then
+		log "pid $pid is not our moto_server any more (pid reused?); leaving it alone"
+	else
+		log "not running (pid $pid already gone)"
+	fi
+	forget_server
+}
+
+cmd_status() {
+	local pid port
+	pid=$(recorded_pid || true)
+	port=$(recorded_port || true)
+	if venv_is_current; then
+		echo "venv:     $VENV (up to date)"
+	elif [[ -d $VENV ]]; then
+		echo "venv:     $VENV (stale: run '$0 install')"
+	else
+		echo "venv:     not installed (run '$0 install')"
+	fi
+	if is_our_server "$pid" "$port"; then
+		if answers_http "$port"; then
+			echo "emulator: running, pid $pid, endpoint http://127.0.0.1:$port"
+			echo "log:      $LOG_FILE"
+			return 0
+		fi
+		echo "emulator: pid $pid is alive but does not answer on port $port (see $LOG_FILE)"
+		return 1
+	fi
+	if [[ -n $pid ]]; then
+		echo "emulator: not running (stale pid file for pid $pid)"
+	else
+		echo "emulator: not running"
+	fi
+	return 3
+}
+
+cmd_env() {
+	local pid port
+	pid=$(recorded_pid || true)
+	port=$(recorded_port || true)
+	is_our_server "$pid" "$port" || die "not running; start it with '$0 start'"
+	# Dummy credentials: the emulator accepts anything, and real ones must never be sent.
+	printf 'export AWS_ENDPOINT_URL=%q\n' "http://127.0.0.1:$port"
+	printf 'export AWS_ACCESS_KEY_ID=test\n'
+	printf 'export AWS_SECRET_ACCESS_KEY=test\n'
+	printf 'unset AWS_SESSION_TOKEN AWS_PROFILE\n'
+	printf 'export AWS_REGION=us-east-1\n'
+	printf 'export AWS_DEFAULT_REGION=us-east-1\n'
+	# The emulator Terraform modules run `python3` and need this venv's boto3.
+	# shellcheck disable=SC2016 # $PATH is expanded by the shell that evals this line.
+	printf 'export PATH=%q:"$PATH"\n' "$VENV/bin"
+}
+
+main() {
+	local cmd=${1:-}
+	(($#)) && shift
+	case $cmd in
+	install) cmd_install "$@" ;;
+	start) cmd_start "$@" ;;
+	stop) cmd_stop "$@" ;;
+	status) cmd_status "$@" ;;
+	env) cmd_env "$@" ;;
+	-h | --help | help)
+		usage
+		;;
+	*)
+		usage
+		exit 2
+		;;
+	esac
+}
+
+main "$@"

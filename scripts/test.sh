@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Everything CI checks, runnable locally: installs what the tests need, then runs formatting,
+# lints and the whole test suite. Every check runs even when an earlier one fails, so one run
+# shows every problem; the exit status is non-zero when any check failed.
+#
+# Needs: cargo (with rustfmt and clippy), Python 3.11+ (for the emulator venv, see
+# scripts/emulator.sh), and terraform or tofu on PATH.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
+cd -- "$REPO_ROOT"
+
+die() {
+	printf 'test.sh: error: %s\n' "$*" >&2
+	exit 1
+}
+
+banner() { printf '\n==> %s\n' "$*"; }
+
+# ---------------------------------------------------------------------------------------------
+# prerequisites: fail early, with the fix in the message
+
+command -v cargo >/dev/null 2>&1 || die "cargo not found; install Rust (https://rustup.rs)"
+
+# `rustup component add` is a no-op offline when the components are already there, but it
+# needs the network otherwise; only ask when something is actually missing.
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+	command -v rustup >/dev/null 2>&1 ||
+		die "cargo fmt/clippy are missing and rustup is not available to add them"
+	banner "rustup component add rustfmt clippy"
+	rustup component add rustfmt clippy
+fi
+
+if command -v terraform >/dev/null 2>&1; then
+	TF=terraform
+elif command -v tofu >/dev/null 2>&1; then
+	TF=tofu
+else
+	die "neither terraform nor tofu is on PATH; the integration tests and 'fmt -check' need one (Terraform 1.11+ or OpenTofu)"
+fi
+
+banner "scripts/emulator.sh install"
+bash "$SCRIPT_DIR/emulator.sh" install
+
+# ---------------------------------------------------------------------------------------------
+# checks
+
+failed=()
+check() {
+	local name=$1 started=$SECONDS rc=0
+	shift
+	banner "$name"
+	"$@" || rc=$?
+	if ((rc == 0)); then
+		printf -- '--- ok: %s (%ss)\n' "$name" "$((SECONDS - started))"
+	else
+		printf -- '--- FAILED: %s (exit %s, %ss)\n' "$name" "$rc" "$((SECONDS - started))"
+		failed+=("$name")
+	fi
+}
+
+check "cargo fmt --check" cargo fmt --check
+check "cargo clippy --all-targets -- -D warnings" cargo clippy --all-targets -- -D warnings
+check "$TF fmt -check -recursive" "$TF" fmt -check -recursive
+# --all-targets does not run doctests, so they get their own step.
+check "cargo test --all-targets" cargo test --all-targets
+check "cargo test --doc" cargo test --doc
+
+echo
+if ((${#failed[@]})); then
+	printf 'test.sh: %s check(s) failed:\n' "${#failed[@]}" >&2
+	printf '  - %s\n' "${failed[@]}" >&2
+	exit 1
+fi
+echo "test.sh: all checks passed"

@@ -1,0 +1,212 @@
+//! What every command needs: the validated environment, its work directory, the IaC tool, the
+//! stacks, the AWS adapters and the reporter.
+
+use crate::aws::{self, SdkServices, SdkTraffic};
+use crate::cli::{Cli, EnvArg};
+use crate::color::Color;
+use crate::config::{self, EnvConfig, IacBinary, StateSeparation};
+use crate::deploy::{ServiceOutputs, SharedOutputs};
+use crate::error::Error;
+use crate::iac::{self, IacPreference, IacTool, Stack, StackDirs, UiMessage};
+use crate::report::{Event, Reporter};
+use crate::workdir::WorkDir;
+use std::path::PathBuf;
+
+pub struct Ctx {
+    pub cfg: EnvConfig,
+    pub work: WorkDir,
+    pub out: Reporter,
+}
+
+/// The three stacks of an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackId {
+    Shared,
+    Color(Color),
+}
+
+impl StackId {
+    pub fn name(self) -> &'static str {
+        match self {
+            StackId::Shared => "shared",
+            StackId::Color(c) => c.as_str(),
+        }
+    }
+}
+
+pub struct Aws {
+    pub traffic: SdkTraffic,
+    pub services: SdkServices,
+}
+
+impl Ctx {
+    /// Resolves and validates the environment. Touches nothing: no AWS, no Terraform, no files.
+    pub fn load(cli: &Cli, env: &EnvArg) -> Result<Ctx, Error> {
+        let dir = config::resolve_env(&env.env, &cli.environments_dir)?;
+        let cfg = config::load(&dir)?;
+        let work = WorkDir::new(cli.work_dir.as_deref(), &cfg.name).map_err(|e| {
+            Error::bad_input(
+                format!("cannot resolve the work directory: {e}"),
+                "pass --work-dir DIR or set BLUEGREEN_WORK_DIR",
+            )
+        })?;
+        Ok(Ctx {
+            cfg,
+            work,
+            out: Reporter::new(env.output),
+        })
+    }
+
+    pub fn step(&self, message: impl Into<String>) {
+        self.out.emit(Event::Step {
+            message: message.into(),
+        });
+    }
+
+    pub fn info(&self, message: impl Into<String>) {
+        self.out.emit(Event::Info {
+            message: message.into(),
+        });
+    }
+
+    pub fn tool(&self) -> Result<IacTool, Error> {
+        let pref = match &self.cfg.iac.binary {
+            IacBinary::Auto => IacPreference::Auto,
+            IacBinary::Tofu => IacPreference::Tofu,
+            IacBinary::Terraform => IacPreference::Terraform,
+            IacBinary::Path(p) => IacPreference::Path(p.clone()),
+        };
+        Ok(iac::discover(&pref)?)
+    }
+
+    pub async fn aws(&self) -> Aws {
+        let conf = aws::sdk_config(&self.cfg.region).await;
+        Aws {
+            traffic: SdkTraffic::new(&conf),
+            services: SdkServices::new(&conf),
+        }
+    }
+
+    /// The stack for `id`, with its state kept apart from the other two (a workspace or a
+    /// backend key per stack) and every file under the work directory.
+    pub fn stack(&self, tool: &IacTool, id: StackId, vars: Vec<(String, String)>) -> Result<Stack, Error> {
+        let settings = match id {
+            StackId::Shared => &self.cfg.shared,
+            StackId::Color(_) => &self.cfg.service.stack,
+        };
+        let name = id.name();
+        let backend = iac::declared_backend(&settings.root)?;
+        let state = &self.cfg.state;
+        let mut backend_config: Vec<(String, String)> = Vec::new();
+        let workspace = match state.separation {
+            StateSeparation::Workspace => Some(state.workspace_for(name)),
+            StateSeparation::BackendKey => None,
+        };
+        match backend.as_deref() {
+            Some("local") => {
+                // Local state goes to the work directory, never next to the module.
+                let dir = self.work.state_dir();
+                let file = match state.key_for(&self.cfg.name, name) {
+                    Some(key) if workspace.is_none() => key.replace('/', "_"),
+                    _ => format!("{name}.tfstate"),
+                };
+                backend_config.push(("path".into(), path_str(dir.join(file))));
+                backend_config.push(("workspace_dir".into(), path_str(dir.join("workspaces"))));
+            }
+            Some(_) => {
+                backend_config.extend(state.backend_config.iter().map(|(k, v)| (k.clone(), v.clone())));
+                if let Some(key) = state.key_for(&self.cfg.name, name) {
+                    backend_config.push(("key".into(), key));
+                }
+            }
+            None => {
+                return Err(Error::bad_input(
+                    format!(
+                        "{} declares no backend; Terraform would write its state into the module directory",
+                        settings.root.display()
+                    ),
+                    "add `terraform { backend \"local\" {} }` (or s3, …) to the root module",
+                ))
+            }
+        }
+        let dirs = StackDirs {
+            root: settings.root.clone(),
+            data_dir: self.work.stack_data(name),
+            scratch_dir: self.work.stack_scratch(name),
+            lock_timeout: self.cfg.iac.lock_timeout,
+        };
+        Ok(Stack::new(
+            tool.clone(),
+            dirs,
+            workspace,
+            backend_config,
+            settings.var_files.clone(),
+            settings
+                .vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .chain(vars)
+                .collect(),
+        ))
+    }
+
+    /// A callback that turns Terraform's `-json` stream into progress lines.
+    pub fn tf_progress(&self, stack: StackId) -> impl FnMut(&UiMessage) + '_ {
+        move |m: &UiMessage| {
+            if let Some(line) = crate::report::terraform_line(m) {
+                self.out.emit(Event::Terraform {
+                    stack: stack.name().to_string(),
+                    message: line,
+                });
+            }
+        }
+    }
+
+    /// Prepares the shared stack and reads its outputs (`None` before its first apply).
+    pub async fn shared_outputs(&self, tool: &IacTool) -> Result<(Stack, Option<SharedOutputs>), Error> {
+        let stack = self.stack(tool, StackId::Shared, vec![])?;
+        stack.prepare(&mut self.tf_progress(StackId::Shared)).await?;
+        let outs = stack.outputs().await?;
+        let shared = SharedOutputs::read(&outs).map_err(Error::Contract)?;
+        Ok((stack, shared))
+    }
+
+    /// The service stack of `color`, with the inputs bluegreen owns.
+    pub fn service_stack(
+        &self,
+        tool: &IacTool,
+        color: Color,
+        shared: &SharedOutputs,
+        image: &str,
+    ) -> Result<Stack, Error> {
+        let vars = vec![
+            ("color".to_string(), color.as_str().to_string()),
+            ("image".to_string(), image.to_string()),
+            (
+                "target_group_arn".to_string(),
+                shared.target_groups.of(color).to_string(),
+            ),
+            ("cluster_name".to_string(), shared.cluster_name.clone()),
+        ];
+        self.stack(tool, StackId::Color(color), vars)
+    }
+
+    /// Outputs of a color's stack if it was ever applied, without creating anything: a color
+    /// whose workspace does not exist yet reads as `None`.
+    pub async fn color_outputs(&self, tool: &IacTool, color: Color, shared: &SharedOutputs) -> Result<Option<ServiceOutputs>, Error> {
+        let stack = self.service_stack(tool, color, shared, "")?;
+        if !stack.prepare_existing(&mut self.tf_progress(StackId::Color(color))).await? {
+            return Ok(None);
+        }
+        let outs = stack.outputs().await?;
+        ServiceOutputs::read(&outs, color).map_err(Error::Contract)
+    }
+
+    pub fn plan_path(&self, id: StackId) -> PathBuf {
+        self.work.plans_dir().join(format!("{}.tfplan", id.name()))
+    }
+}
+
+fn path_str(p: PathBuf) -> String {
+    p.to_string_lossy().into_owned()
+}

@@ -1,0 +1,64 @@
+//! One module per subcommand; [`run`] dispatches and maps the outcome to an exit code.
+
+mod context;
+mod deploy;
+mod rollback;
+mod status;
+mod validate;
+mod wait;
+
+pub use context::Ctx;
+
+use crate::cli::{Cli, Command};
+use crate::error::Error;
+use crate::exit;
+
+/// Runs a parsed command line and returns the process exit code. Errors are printed to stderr
+/// with their cause chain.
+pub fn run(cli: Cli) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    match rt.block_on(dispatch(&cli)) {
+        Ok(()) => exit::SUCCESS,
+        Err(e) => {
+            print_error(&e);
+            e.exit_code()
+        }
+    }
+}
+
+async fn dispatch(cli: &Cli) -> Result<(), Error> {
+    match &cli.command {
+        Command::Deploy { env, image, force } => {
+            // Everything the user typed is validated before any work starts.
+            let image = crate::image::ImageRef::parse(image)?;
+            let ctx = Ctx::load(cli, env)?;
+            deploy::run(&ctx, &image, *force).await
+        }
+        Command::Status { env } => status::run(&Ctx::load(cli, env)?).await,
+        Command::Rollback { env, to } => rollback::run(&Ctx::load(cli, env)?, *to).await,
+        Command::Validate { env } => validate::run(&Ctx::load(cli, env)?),
+    }
+}
+
+fn print_error(e: &Error) {
+    let mut msg = format!("error: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(&format!("\n  caused by: {text}"));
+        }
+        source = s.source();
+    }
+    eprintln!("{msg}");
+}

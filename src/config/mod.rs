@@ -1,0 +1,21 @@
+//! Environment file → typed, validated config. See docs/configuration.md.
+
+mod blocks;
+mod error;
+mod model;
+mod parse;
+mod paths;
+mod schema;
+mod source;
+mod state;
+#[cfg(test)]
+mod tests;
+mod value;
+
+pub use error::ConfigError;
+pub use model::{
+    EnvConfig, HealthSettings, IacBinary, IacSettings, ServiceSettings, StackSettings,
+    StateSeparation, StateSettings, TrafficSettings, ENV_FILE, RESERVED_SERVICE_VARS,
+};
+pub use parse::{load, load_str};
+pub use paths::resolve_env;

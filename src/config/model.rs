@@ -1,0 +1,229 @@
+//! The typed, validated environment. Every path in here is absolute and every value has passed
+//! validation, so the rest of the crate never re-checks it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The environment file's name inside an environment directory.
+pub const ENV_FILE: &str = "bluegreen.hcl";
+
+/// Variables bluegreen passes to the service root itself (`-var`), so `service.vars` may not.
+pub const RESERVED_SERVICE_VARS: [&str; 4] = ["color", "image", "target_group_arn", "cluster_name"];
+
+/// One environment: `environments/<name>/bluegreen.hcl`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvConfig {
+    /// The environment's name: the file name of its directory.
+    pub name: String,
+    /// Absolute environment directory.
+    pub dir: PathBuf,
+    /// Absolute path of `bluegreen.hcl`.
+    pub file: PathBuf,
+    pub region: String,
+    pub iac: IacSettings,
+    pub shared: StackSettings,
+    pub service: ServiceSettings,
+    pub state: StateSettings,
+    pub health: HealthSettings,
+    pub traffic: TrafficSettings,
+}
+
+/// Which IaC binary to run, and how long it may wait for a state lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IacSettings {
+    pub binary: IacBinary,
+    /// Passed as `-lock-timeout`; zero means "fail at once when the state is locked".
+    pub lock_timeout: Duration,
+}
+
+impl Default for IacSettings {
+    fn default() -> Self {
+        IacSettings {
+            binary: IacBinary::Auto,
+            lock_timeout: Duration::ZERO,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IacBinary {
+    /// `tofu` from PATH if there is one, else `terraform`.
+    Auto,
+    Tofu,
+    Terraform,
+    /// An explicit executable; absolute (a relative one is resolved from the env directory).
+    Path(PathBuf),
+}
+
+/// One Terraform root module and the inputs the environment gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSettings {
+    /// Absolute, canonical root module directory (it holds at least one `.tf` file).
+    pub root: PathBuf,
+    /// Absolute, canonical `-var-file` paths, in the order written.
+    pub var_files: Vec<PathBuf>,
+    /// `-var name=value` pairs; numbers and bools were turned into their HCL spelling.
+    pub vars: BTreeMap<String, String>,
+}
+
+/// The service root, applied once per color.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSettings {
+    pub stack: StackSettings,
+    /// Tasks per color at full size, 1..=1000.
+    pub desired_count: u32,
+}
+
+/// How the three states (shared, blue, green) are kept apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSettings {
+    pub separation: StateSeparation,
+    /// Matches `[A-Za-z0-9_-]+`; defaults to the environment name.
+    pub workspace_prefix: String,
+    /// `-backend-config key=value` pairs for `init`.
+    pub backend_config: BTreeMap<String, String>,
+    /// Set exactly when `separation` is `BackendKey`; contains `{stack}`, maybe `{env}`.
+    pub key_template: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateSeparation {
+    /// One workspace per stack: `<prefix>-shared`, `<prefix>-blue`, `<prefix>-green`.
+    Workspace,
+    /// One backend key per stack, from `key_template`, in the default workspace.
+    BackendKey,
+}
+
+impl StateSettings {
+    /// The workspace of `stack` ("shared" | "blue" | "green"): `"{prefix}-{stack}"`.
+    pub fn workspace_for(&self, stack: &str) -> String {
+        format!("{}-{}", self.workspace_prefix, stack)
+    }
+
+    /// The backend key of `stack` when separation is by backend key; `None` otherwise.
+    pub fn key_for(&self, env: &str, stack: &str) -> Option<String> {
+        match self.separation {
+            StateSeparation::Workspace => None,
+            StateSeparation::BackendKey => {
+                let template = self.key_template.as_deref()?;
+                Some(expand_key_template(template, env, stack))
+            }
+        }
+    }
+}
+
+/// Substitutes in one pass, so a `{stack}` inside the env name is not expanded again.
+fn expand_key_template(template: &str, env: &str, stack: &str) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        if let Some(after) = tail.strip_prefix("{env}") {
+            out.push_str(env);
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("{stack}") {
+            out.push_str(stack);
+            rest = after;
+        } else {
+            out.push('{');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// How long the idle color may take to become healthy, and how often to look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthSettings {
+    pub timeout: Duration,
+    /// Greater than zero and at most `timeout`.
+    pub poll_interval: Duration,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        HealthSettings {
+            timeout: Duration::from_secs(300),
+            poll_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrafficSettings {
+    /// How long a listener change may take to read back as written; greater than zero.
+    pub verify_timeout: Duration,
+}
+
+impl Default for TrafficSettings {
+    fn default() -> Self {
+        TrafficSettings {
+            verify_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(separation: StateSeparation, key_template: Option<&str>) -> StateSettings {
+        StateSettings {
+            separation,
+            workspace_prefix: "staging".into(),
+            backend_config: BTreeMap::new(),
+            key_template: key_template.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn workspace_is_prefix_dash_stack() {
+        let s = state(StateSeparation::Workspace, None);
+        assert_eq!(s.workspace_for("shared"), "staging-shared");
+        assert_eq!(s.workspace_for("blue"), "staging-blue");
+        assert_eq!(s.workspace_for("green"), "staging-green");
+        assert_eq!(s.key_for("staging", "blue"), None);
+    }
+
+    #[test]
+    fn key_template_expands_env_and_stack() {
+        let s = state(
+            StateSeparation::BackendKey,
+            Some("bluegreen/{env}/{stack}.tfstate"),
+        );
+        assert_eq!(
+            s.key_for("prod", "green").as_deref(),
+            Some("bluegreen/prod/green.tfstate")
+        );
+        assert_eq!(
+            s.key_for("prod", "shared").as_deref(),
+            Some("bluegreen/prod/shared.tfstate")
+        );
+    }
+
+    #[test]
+    fn key_template_substitutes_once() {
+        assert_eq!(
+            expand_key_template("{env}/{stack}/{stack}", "{stack}", "blue"),
+            "{stack}/blue/blue"
+        );
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        assert_eq!(HealthSettings::default().timeout, Duration::from_secs(300));
+        assert_eq!(
+            HealthSettings::default().poll_interval,
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            TrafficSettings::default().verify_timeout,
+            Duration::from_secs(30)
+        );
+        assert_eq!(IacSettings::default().binary, IacBinary::Auto);
+        assert_eq!(IacSettings::default().lock_timeout, Duration::ZERO);
+    }
+}

@@ -1,0 +1,120 @@
+//! Entry points: read the file, parse it with hcl-edit (which keeps spans), check the top level,
+//! parse every block, and report the first error in source order.
+
+use super::blocks::{
+    parse_health, parse_iac, parse_region, parse_service, parse_shared, parse_traffic, Cx, TOP,
+};
+use super::error::ConfigError;
+use super::model::{EnvConfig, ENV_FILE};
+use super::paths::{absolute_dir, lexical_absolute};
+use super::schema::Section;
+use super::source::Source;
+use super::state::parse_state;
+use std::fs;
+use std::io::ErrorKind;
+use std::path::Path;
+
+/// Reads and validates `<env_dir>/bluegreen.hcl`.
+pub fn load(env_dir: &Path) -> Result<EnvConfig, ConfigError> {
+    let dir = lexical_absolute(env_dir);
+    if !dir.is_dir() {
+        return Err(ConfigError::NotAnEnvDir {
+            path: env_dir.to_owned(),
+            is_dir_missing: true,
+        });
+    }
+    let file = dir.join(ENV_FILE);
+    let text = fs::read_to_string(&file).map_err(|source| match source.kind() {
+        ErrorKind::NotFound => ConfigError::NotAnEnvDir {
+            path: env_dir.to_owned(),
+            is_dir_missing: false,
+        },
+        _ => ConfigError::Io {
+            path: file.clone(),
+            source,
+        },
+    })?;
+    load_str(&text, &file, &dir)
+}
+
+/// Same as [`load`], from a string: `file` is used in messages and `env_dir` to resolve paths.
+pub fn load_str(src: &str, file: &Path, env_dir: &Path) -> Result<EnvConfig, ConfigError> {
+    let dir = absolute_dir(env_dir);
+    let source = Source::new(file, src);
+    let body = hcl_edit::parser::parse_body(src).map_err(|e| source.syntax(&e))?;
+    // The name comes from the path as given, so a symlinked environment keeps its own name.
+    let name = lexical_absolute(env_dir)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cx = Cx {
+        src: &source,
+        dir: &dir,
+        name: &name,
+    };
+    let top = Section::top(&source, &body, TOP)?;
+
+    // Every section is parsed even after one fails, so the error reported is the first in the
+    // file rather than the first in this list.
+    let mut first = FirstError::default();
+    let region = first.keep(parse_region(&top));
+    let iac = first.keep(parse_iac(&cx, top.block("iac")));
+    let shared = first.keep(
+        top.require_block("shared")
+            .and_then(|b| parse_shared(&cx, b)),
+    );
+    let service = first.keep(
+        top.require_block("service")
+            .and_then(|b| parse_service(&cx, b)),
+    );
+    let state = first.keep(parse_state(&cx, top.block("state")));
+    let health = first.keep(parse_health(&cx, top.block("health")));
+    let traffic = first.keep(parse_traffic(&cx, top.block("traffic")));
+    if let Some(err) = first.0 {
+        return Err(err);
+    }
+    let (
+        Some(region),
+        Some(iac),
+        Some(shared),
+        Some(service),
+        Some(state),
+        Some(health),
+        Some(traffic),
+    ) = (region, iac, shared, service, state, health, traffic)
+    else {
+        unreachable!("a section without a value has recorded its error");
+    };
+    let file = lexical_absolute(file);
+    Ok(EnvConfig {
+        name,
+        dir,
+        file,
+        region,
+        iac,
+        shared,
+        service,
+        state,
+        health,
+        traffic,
+    })
+}
+
+/// Keeps the error that comes first in the file; errors without a position come last.
+#[derive(Default)]
+struct FirstError(Option<ConfigError>);
+
+impl FirstError {
+    fn keep<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(err) => {
+                let key = |e: &ConfigError| e.location().unwrap_or((usize::MAX, usize::MAX));
+                if self.0.as_ref().is_none_or(|kept| key(&err) < key(kept)) {
+                    self.0 = Some(err);
+                }
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The deploy core: reading and moving traffic, health checks of a color, and the stack outputs
+//! the flow needs. The command flows themselves are in `crate::commands`.
+
+mod health;
+mod outputs;
+mod traffic;
+
+pub use health::{service_stable, targets_healthy, Check};
+pub use outputs::{ServiceOutputs, SharedOutputs};
+pub use traffic::{
+    read_view, set_and_verify, view_of, ListenerView, TargetGroups, TrafficError,
+};

@@ -1,0 +1,186 @@
+//! Reading and moving listener weights. Every change is read back until the listener reports
+//! exactly what was written; if it never does, the caller restores the last verified weights.
+
+use crate::aws::{AwsError, ListenerAction, Traffic};
+use crate::color::{Color, Weights};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The two target groups of an environment, by color.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetGroups {
+    pub blue: String,
+    pub green: String,
+}
+
+impl TargetGroups {
+    pub fn of(&self, color: Color) -> &str {
+        match color {
+            Color::Blue => &self.blue,
+            Color::Green => &self.green,
+        }
+    }
+}
+
+/// What a listener currently does with traffic, in blue/green terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenerView {
+    /// No weighted forward yet (the modules' 503 fixed response before the first deploy).
+    NotForwarding { action: String },
+    Forwarding {
+        weights: Weights,
+        stickiness: Option<(bool, Option<i32>)>,
+    },
+}
+
+impl ListenerView {
+    pub fn weights(&self) -> Weights {
+        match self {
+            ListenerView::NotForwarding { .. } => Weights::default(),
+            ListenerView::Forwarding { weights, .. } => *weights,
+        }
+    }
+}
+
+/// Interprets a listener action against our two target groups. A forward to any other target
+/// group is an error: bluegreen never rewrites an action it does not fully understand.
+pub fn view_of(action: &ListenerAction, tgs: &TargetGroups) -> Result<ListenerView, String> {
+    match action {
+        ListenerAction::FixedResponse { status } => Ok(ListenerView::NotForwarding {
+            action: format!("fixed-response {status}"),
+        }),
+        ListenerAction::Other { kind } => Err(format!(
+            "its default action is `{kind}`, not a forward to the blue/green target groups"
+        )),
+        ListenerAction::Forward {
+            targets,
+            stickiness,
+        } => {
+            let mut w = Weights::default();
+            for (arn, weight) in targets {
+                if arn == &tgs.blue {
+                    w.blue = *weight;
+                } else if arn == &tgs.green {
+                    w.green = *weight;
+                } else {
+                    return Err(format!(
+                        "it forwards to target group {arn}, which is neither the blue ({}) nor the green ({}) one",
+                        tgs.blue, tgs.green
+                    ));
+                }
+            }
+            Ok(ListenerView::Forwarding {
+                weights: w,
+                stickiness: *stickiness,
+            })
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrafficError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("listener {listener} cannot be shifted: {reason}")]
+    Unsupported { listener: String, reason: String },
+    #[error(
+        "listener {listener} did not read back {wanted} within {timeout:?} \
+         (last read: {last}, {attempts} reads)"
+    )]
+    NotConverged {
+        listener: String,
+        wanted: Weights,
+        last: Weights,
+        attempts: u32,
+        timeout: Duration,
+    },
+}
+
+pub async fn read_view<T: Traffic>(
+    traffic: &T,
+    listener: &str,
+    tgs: &TargetGroups,
+) -> Result<ListenerView, TrafficError> {
+    let action = traffic.read_default_action(listener).await?;
+    view_of(&action, tgs).map_err(|reason| TrafficError::Unsupported {
+        listener: listener.to_string(),
+        reason,
+    })
+}
+
+/// Writes `wanted` and reads the listener back every `interval` until it reports exactly
+/// `wanted` or `timeout` passes. Returns the number of reads it took.
+pub async fn set_and_verify<T: Traffic>(
+    traffic: &T,
+    listener: &str,
+    tgs: &TargetGroups,
+    wanted: Weights,
+    stickiness: Option<(bool, Option<i32>)>,
+    timeout: Duration,
+    interval: Duration,
+) -> Result<u32, TrafficError> {
+    let targets = vec![
+        (tgs.blue.clone(), wanted.blue),
+        (tgs.green.clone(), wanted.green),
+    ];
+    traffic.set_forward(listener, &targets, stickiness).await?;
+    let deadline = Instant::now() + timeout;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let last = read_view(traffic, listener, tgs).await?.weights();
+        if last == wanted {
+            return Ok(attempts);
+        }
+        if Instant::now() + interval > deadline {
+            return Err(TrafficError::NotConverged {
+                listener: listener.to_string(),
+                wanted,
+                last,
+                attempts,
+                timeout,
+            });
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tgs() -> TargetGroups {
+        TargetGroups {
+            blue: "tg/blue".into(),
+            green: "tg/green".into(),
+        }
+    }
+
+    #[test]
+    fn fixed_response_is_not_forwarding() {
+        let v = view_of(&ListenerAction::FixedResponse { status: "503".into() }, &tgs()).unwrap();
+        assert_eq!(v.weights(), Weights::default());
+        assert_eq!(v.weights().live_color(), None);
+    }
+
+    #[test]
+    fn weighted_forward_maps_to_colors() {
+        let a = ListenerAction::Forward {
+            targets: vec![("tg/green".into(), 100), ("tg/blue".into(), 0)],
+            stickiness: None,
+        };
+        let v = view_of(&a, &tgs()).unwrap();
+        assert_eq!(v.weights(), Weights { blue: 0, green: 100 });
+    }
+
+    #[test]
+    fn foreign_target_group_or_action_is_refused() {
+        let a = ListenerAction::Forward {
+            targets: vec![("tg/other".into(), 100)],
+            stickiness: None,
+        };
+        assert!(view_of(&a, &tgs()).unwrap_err().contains("tg/other"));
+        let r = ListenerAction::Other { kind: "redirect".into() };
+        assert!(view_of(&r, &tgs()).unwrap_err().contains("redirect"));
+    }
+}

@@ -1,0 +1,37 @@
+//! Terraform/OpenTofu: discovery, command builder, runner, JSON formats.
+//!
+//! Commands are built as data ([`CommandBuilder`] → [`TfCommand`]) and run
+//! without a shell ([`run_streaming`], [`run_capture`]); [`Stack`] strings
+//! them together for the deploy. The JSON formats (`-json` UI stream,
+//! `show -json`, `output -json`) are parsed tolerantly, and nothing Terraform
+//! marks sensitive escapes through a `Debug`, `Display` or `Serialize` of
+//! the types here.
+
+mod backend;
+mod command;
+mod discover;
+mod error;
+mod outputs;
+mod plan;
+mod redact;
+mod runner;
+mod stack;
+mod ui;
+
+pub use backend::declared_backend;
+pub use command::{CommandBuilder, StackDirs, TfCommand, REMOVED_ENV};
+pub use discover::{discover, discover_in, IacKind, IacPreference, IacTool};
+pub use error::IacError;
+pub use outputs::{OutputValue, Outputs};
+pub use plan::{Action, PlanSummary, ReplaceOrder, ResourceChange};
+pub use redact::{
+    redact_plan_json, redact_value, redacted_plan_json, MIN_SUBSTRING_SECRET, REDACTED,
+};
+pub use runner::{
+    failure, filter_stderr, human_diagnostics, run_capture, run_streaming, Captured, StreamOutcome,
+};
+pub use stack::{PlanOutcome, Stack, DEFAULT_WORKSPACE};
+pub use ui::{
+    parse_ui_line, ChangeOperation, ChangeSummary, Diagnostic, Hook, PlannedChange, ResourceAddr,
+    Severity, SourcePos, SourceRange, ToolVersion, UiAction, UiEvent, UiMessage, UiOutput,
+};

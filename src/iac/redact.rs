@@ -1,0 +1,356 @@
+//! Redaction of sensitive values in `show -json` plans.
+//!
+//! Terraform prints sensitive values in plain text and describes which ones
+//! are sensitive with a parallel "shape": `true` for a sensitive value, an
+//! object or array mirroring the value for one with sensitive parts,
+//! `false`/absent otherwise. Redaction follows the shapes first.
+//!
+//! Shapes are not enough. Terraform 1.11 marks `terraform_data.input.secret`
+//! sensitive but not the same string copied into `terraform_data.output`
+//! (recorded in `tests/fixtures/terraform/show_plan_*.json`), and a provider can
+//! echo a secret into any attribute. So every string redacted by a shape (or
+//! a sensitive variable, or a sensitive output) becomes a known secret, and a
+//! second pass replaces each string in the document that equals a known
+//! secret, or contains one of at least [`MIN_SUBSTRING_SECRET`] characters.
+//! Over-redaction is the safe direction. Not covered: object keys, and
+//! secrets that are numbers or booleans (their redaction is by shape only).
+
+use serde_json::{Map, Value};
+
+use super::error::IacError;
+use super::plan::document_error;
+
+/// What a sensitive value is replaced with.
+pub const REDACTED: &str = "(sensitive)";
+
+/// Known secrets at least this long are also removed from inside other strings.
+pub const MIN_SUBSTRING_SECRET: usize = 8;
+
+/// `value` with every leaf that `sensitive` marks replaced by [`REDACTED`].
+/// A shape that does not fit the value (but marks something) redacts it whole.
+pub fn redact_value(value: &Value, sensitive: &Value) -> Value {
+    let mut value = value.clone();
+    redact_by_shape(&mut value, sensitive, &mut Vec::new());
+    value
+}
+
+/// Parses `show -json` output and returns it with sensitive values redacted.
+pub fn redacted_plan_json(bytes: &[u8]) -> Result<Value, IacError> {
+    let plan: Value = serde_json::from_slice(bytes)
+        .map_err(|source| document_error("`show -json` plan", source))?;
+    Ok(redact_plan_json(&plan))
+}
+
+/// A copy of a `show -json` plan with every sensitive value redacted: resource
+/// and drift changes (`before`/`after` by `before_sensitive`/`after_sensitive`),
+/// `planned_values` and `prior_state` (by `sensitive_values`, outputs by their
+/// `sensitive` flag), `output_changes`, and the values and defaults of
+/// variables the configuration declares sensitive — then every copy of those
+/// secrets anywhere else.
+pub fn redact_plan_json(plan: &Value) -> Value {
+    let mut doc = plan.clone();
+    let mut secrets = Vec::new();
+    if let Some(obj) = doc.as_object_mut() {
+        for key in ["resource_changes", "resource_drift"] {
+            for change in array_mut(obj, key) {
+                if let Some(change) = change.get_mut("change").and_then(Value::as_object_mut) {
+                    redact_change(change, &mut secrets);
+                }
+            }
+        }
+        if let Some(outputs) = obj.get_mut("output_changes").and_then(Value::as_object_mut) {
+            for change in outputs.values_mut().filter_map(Value::as_object_mut) {
+                redact_change(change, &mut secrets);
+            }
+        }
+        if let Some(values) = obj.get_mut("planned_values") {
+            redact_values(values, &mut secrets);
+        }
+        if let Some(values) = obj.get_mut("prior_state").and_then(|s| s.get_mut("values")) {
+            redact_values(values, &mut secrets);
+        }
+        let sensitive_vars = redact_variable_defaults(obj.get_mut("configuration"), &mut secrets);
+        if let Some(vars) = obj.get_mut("variables").and_then(Value::as_object_mut) {
+            for name in &sensitive_vars {
+                if let Some(value) = vars.get_mut(name).and_then(|v| v.get_mut("value")) {
+                    redact_whole(value, &mut secrets);
+                }
+            }
+        }
+    }
+    secrets.sort();
+    secrets.dedup();
+    scrub(&mut doc, &secrets);
+    doc
+}
+
+fn array_mut<'a>(
+    obj: &'a mut Map<String, Value>,
+    key: &str,
+) -> impl Iterator<Item = &'a mut Value> {
+    obj.get_mut(key)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+}
+
+fn redact_change(change: &mut Map<String, Value>, secrets: &mut Vec<String>) {
+    for (value_key, shape_key) in [("before", "before_sensitive"), ("after", "after_sensitive")] {
+        let shape = change.get(shape_key).cloned().unwrap_or(Value::Null);
+        if let Some(value) = change.get_mut(value_key) {
+            redact_by_shape(value, &shape, secrets);
+        }
+    }
+}
+
+/// `planned_values` / `prior_state.values`: outputs and the module tree.
+fn redact_values(values: &mut Value, secrets: &mut Vec<String>) {
+    if let Some(outputs) = values.get_mut("outputs").and_then(Value::as_object_mut) {
+        for output in outputs.values_mut() {
+            if output.get("sensitive") == Some(&Value::Bool(true)) {
+                if let Some(value) = output.get_mut("value") {
+                    redact_whole(value, secrets);
+                }
+            }
+        }
+    }
+    if let Some(module) = values.get_mut("root_module") {
+        redact_module(module, secrets);
+    }
+}
+
+fn redact_module(module: &mut Value, secrets: &mut Vec<String>) {
+    let Some(obj) = module.as_object_mut() else {
+        return;
+    };
+    for resource in array_mut(obj, "resources").filter_map(Value::as_object_mut) {
+        let shape = resource
+            .get("sensitive_values")
+            .cloned()
+            .unwrap_or(Value::Null);
+        if let Some(values) = resource.get_mut("values") {
+            redact_by_shape(values, &shape, secrets);
+        }
+    }
+    for child in array_mut(obj, "child_modules") {
+        redact_module(child, secrets);
+    }
+}
+
+/// Redacts the defaults of sensitive variables in the configuration (root and
+/// module calls) and returns the names of the root module's sensitive variables.
+fn redact_variable_defaults(config: Option<&mut Value>, secrets: &mut Vec<String>) -> Vec<String> {
+    let Some(root) = config.and_then(|c| c.get_mut("root_module")) else {
+        return Vec::new();
+    };
+    redact_config_module(root, secrets)
+}
+
+fn redact_config_module(module: &mut Value, secrets: &mut Vec<String>) -> Vec<String> {
+    let mut sensitive = Vec::new();
+    if let Some(vars) = module.get_mut("variables").and_then(Value::as_object_mut) {
+        for (name, var) in vars.iter_mut() {
+            if var.get("sensitive") == Some(&Value::Bool(true)) {
+                sensitive.push(name.clone());
+                if let Some(default) = var.get_mut("default") {
+                    redact_whole(default, secrets);
+                }
+            }
+        }
+    }
+    if let Some(calls) = module
+        .get_mut("module_calls")
+        .and_then(Value::as_object_mut)
+    {
+        for call in calls.values_mut() {
+            if let Some(child) = call.get_mut("module") {
+                redact_config_module(child, secrets);
+            }
+        }
+    }
+    sensitive
+}
+
+fn redact_by_shape(value: &mut Value, shape: &Value, secrets: &mut Vec<String>) {
+    match (shape, &mut *value) {
+        (Value::Bool(true), _) => redact_whole(value, secrets),
+        (_, Value::Null) => {}
+        (Value::Object(shapes), Value::Object(fields)) => {
+            for (key, field) in fields.iter_mut() {
+                if let Some(shape) = shapes.get(key) {
+                    redact_by_shape(field, shape, secrets);
+                }
+            }
+        }
+        (Value::Array(shapes), Value::Array(items)) => {
+            for (item, shape) in items.iter_mut().zip(shapes) {
+                redact_by_shape(item, shape, secrets);
+            }
+        }
+        (shape, _) if marks_something(shape) => redact_whole(value, secrets),
+        _ => {}
+    }
+}
+
+fn marks_something(shape: &Value) -> bool {
+    match shape {
+        Value::Bool(b) => *b,
+        Value::Object(map) => map.values().any(marks_something),
+        Value::Array(items) => items.iter().any(marks_something),
+        _ => false,
+    }
+}
+
+fn redact_whole(value: &mut Value, secrets: &mut Vec<String>) {
+    collect_strings(value, secrets);
+    if !value.is_null() {
+        *value = Value::String(REDACTED.to_owned());
+    }
+}
+
+fn collect_strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) if !s.is_empty() && s != REDACTED => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
+        _ => {}
+    }
+}
+
+fn scrub(value: &mut Value, secrets: &[String]) {
+    match value {
+        Value::String(s) => {
+            let leaks = secrets.iter().any(|secret| {
+                s == secret || (secret.len() >= MIN_SUBSTRING_SECRET && s.contains(secret.as_str()))
+            });
+            if leaks {
+                *s = REDACTED.to_owned();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, secrets)),
+        Value::Object(map) => map.values_mut().for_each(|v| scrub(v, secrets)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn shape_redaction_table() {
+        let cases = [
+            (json!("pw"), json!(true), json!(REDACTED)),
+            (json!("pw"), json!(false), json!("pw")),
+            (json!(null), json!(true), json!(null)),
+            (
+                json!({"a": "x", "b": "pw"}),
+                json!({"b": true}),
+                json!({"a": "x", "b": REDACTED}),
+            ),
+            (
+                json!({"a": {"b": ["x", "pw"]}}),
+                json!({"a": {"b": [false, true]}}),
+                json!({"a": {"b": ["x", REDACTED]}}),
+            ),
+            (
+                json!({"a": [1, 2]}),
+                json!({"a": true}),
+                json!({"a": REDACTED}),
+            ),
+            (json!({"a": "x"}), json!({}), json!({"a": "x"})),
+            // A shape that does not fit but marks something: redact it all.
+            (json!("pw"), json!({"x": true}), json!(REDACTED)),
+            (json!(["pw"]), json!({"x": true}), json!(REDACTED)),
+            // An empty shape of another kind marks nothing.
+            (json!("x"), json!([]), json!("x")),
+        ];
+        for (value, shape, want) in cases {
+            assert_eq!(redact_value(&value, &shape), want, "{value} / {shape}");
+        }
+    }
+
+    fn plan() -> Value {
+        json!({
+            "format_version": "1.2",
+            "variables": {"db_password": {"value": "correct-horse"}, "name": {"value": "app"}},
+            "planned_values": {
+                "outputs": {"pw": {"sensitive": true, "value": "correct-horse"},
+                            "name": {"sensitive": false, "value": "app"}},
+                "root_module": {"child_modules": [{"resources": [
+                    {"address": "module.m.x.y", "values": {"token": "tok-123456789"},
+                     "sensitive_values": {"token": true}}]}]}
+            },
+            "resource_changes": [{"address": "x.y", "change": {
+                "actions": ["update"],
+                "before": {"conn": "postgres://u:correct-horse@db", "name": "app"},
+                "after": {"conn": "postgres://u:correct-horse@db", "copy": "tok-123456789", "name": "app"},
+                "before_sensitive": {}, "after_sensitive": {}}}],
+            "output_changes": {"pw": {"actions": ["no-op"], "before": "correct-horse", "after": "correct-horse",
+                                      "before_sensitive": true, "after_sensitive": true}},
+            "configuration": {"root_module": {
+                "variables": {"db_password": {"sensitive": true, "default": "correct-horse"},
+                              "name": {"default": "app"}},
+                "module_calls": {"m": {"module": {"variables": {
+                    "inner": {"sensitive": true, "default": "inner-secret-value"}}}}}}}
+        })
+    }
+
+    #[test]
+    fn plan_redaction_covers_variables_outputs_state_and_copies() {
+        let redacted = redact_plan_json(&plan());
+        let text = redacted.to_string();
+        for secret in ["correct-horse", "tok-123456789", "inner-secret-value"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert_eq!(
+            redacted.pointer("/variables/db_password/value"),
+            Some(&json!(REDACTED))
+        );
+        assert_eq!(
+            redacted.pointer("/variables/name/value"),
+            Some(&json!("app"))
+        );
+        assert_eq!(
+            redacted.pointer("/planned_values/outputs/name/value"),
+            Some(&json!("app"))
+        );
+        // Copies not marked by any shape are caught by the second pass.
+        assert_eq!(
+            redacted.pointer("/resource_changes/0/change/after/copy"),
+            Some(&json!(REDACTED))
+        );
+        assert_eq!(
+            redacted.pointer("/resource_changes/0/change/after/conn"),
+            Some(&json!(REDACTED))
+        );
+        assert_eq!(
+            redacted.pointer("/resource_changes/0/change/after/name"),
+            Some(&json!("app"))
+        );
+    }
+
+    #[test]
+    fn short_secrets_are_scrubbed_by_equality_only() {
+        let doc = json!({
+            "variables": {"pin": {"value": "1234"}, "note": {"value": "code 1234"}, "same": {"value": "1234"}},
+            "configuration": {"root_module": {"variables": {"pin": {"sensitive": true}}}}
+        });
+        let redacted = redact_plan_json(&doc);
+        assert_eq!(
+            redacted.pointer("/variables/same/value"),
+            Some(&json!(REDACTED))
+        );
+        assert_eq!(
+            redacted.pointer("/variables/note/value"),
+            Some(&json!("code 1234"))
+        );
+    }
+
+    #[test]
+    fn bad_json_does_not_echo_content() {
+        let err = redacted_plan_json(b"{\"variables\": hunter2}").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+}

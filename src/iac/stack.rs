@@ -1,0 +1,236 @@
+//! One stack (a root module in one state), driven through the builder and
+//! the runner: prepare, plan, apply a saved plan, read outputs.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::backend::declared_backend;
+use super::command::{CommandBuilder, StackDirs, TfCommand};
+use super::discover::IacTool;
+use super::error::IacError;
+use super::outputs::Outputs;
+use super::plan::PlanSummary;
+use super::redact::redacted_plan_json;
+use super::runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
+use super::ui::{Diagnostic, UiEvent, UiMessage};
+
+/// The workspace used when the stack names none.
+pub const DEFAULT_WORKSPACE: &str = "default";
+
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub tool: IacTool,
+    pub dirs: StackDirs,
+    /// `None` selects `default` explicitly (never whatever the data dir remembers).
+    pub workspace: Option<String>,
+    /// `-backend-config` pairs, e.g. `path`/`workspace_dir` for a local backend.
+    pub backend_config: Vec<(String, String)>,
+    pub var_files: Vec<PathBuf>,
+    /// `-var` pairs (`color`, `image`, …); not secret.
+    pub vars: Vec<(String, String)>,
+}
+
+/// A plan that was made and read back.
+#[derive(Debug, Clone)]
+pub struct PlanOutcome {
+    /// From `-detailed-exitcode`: 2 (changes, an output-only change included) or 0.
+    pub has_changes: bool,
+    pub summary: PlanSummary,
+    /// The `show -json` document with every sensitive value redacted.
+    pub redacted_plan: Value,
+    /// Warnings the plan printed (errors fail the plan).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Stack {
+    pub fn new(
+        tool: IacTool,
+        dirs: StackDirs,
+        workspace: Option<String>,
+        backend_config: Vec<(String, String)>,
+        var_files: Vec<PathBuf>,
+        vars: Vec<(String, String)>,
+    ) -> Stack {
+        Stack {
+            tool,
+            dirs,
+            workspace,
+            backend_config,
+            var_files,
+            vars,
+        }
+    }
+
+    pub fn workspace_name(&self) -> &str {
+        self.workspace.as_deref().unwrap_or(DEFAULT_WORKSPACE)
+    }
+
+    fn commands(&self) -> CommandBuilder<'_> {
+        CommandBuilder::new(&self.tool, &self.dirs)
+    }
+
+    /// Makes the stack ready to plan: checks the root declares a backend
+    /// (without one, state would land in the module directory), creates the
+    /// data and scratch directories, runs `init`, selects (or creates) the
+    /// workspace and verifies with `workspace show` that it is the one asked
+    /// for. `TF_WORKSPACE` is removed from every child's environment, so the
+    /// caller's cannot win. `on_msg` gets one `Log` message per step.
+    pub async fn prepare(&self, on_msg: &mut dyn FnMut(&UiMessage)) -> Result<(), IacError> {
+        self.init(on_msg).await?;
+        self.select_workspace(on_msg).await
+    }
+
+    /// Like [`Stack::prepare`], but creates no workspace: `Ok(false)` when the
+    /// stack's workspace does not exist yet (the stack was never applied),
+    /// without touching the state. The `default` workspace always exists.
+    pub async fn prepare_existing(
+        &self,
+        on_msg: &mut dyn FnMut(&UiMessage),
+    ) -> Result<bool, IacError> {
+        self.init(on_msg).await?;
+        let listed = checked(&self.commands().workspace_list()).await?;
+        let workspace = self.workspace_name();
+        if !parse_workspace_list(&String::from_utf8_lossy(&listed.stdout)).contains(&workspace) {
+            log(on_msg, format!("Workspace {workspace} does not exist yet"));
+            return Ok(false);
+        }
+        self.select_workspace(on_msg).await?;
+        Ok(true)
+    }
+
+    async fn init(&self, on_msg: &mut dyn FnMut(&UiMessage)) -> Result<(), IacError> {
+        let root = &self.dirs.root;
+        if declared_backend(root)?.is_none() {
+            return Err(IacError::NoBackend { root: root.clone() });
+        }
+        for dir in [&self.dirs.data_dir, &self.dirs.scratch_dir] {
+            std::fs::create_dir_all(dir).map_err(|source| IacError::Io {
+                action: "create",
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        log(on_msg, format!("Initializing {}", root.display()));
+        checked(&self.commands().init(&self.backend_config)).await?;
+        Ok(())
+    }
+
+    async fn select_workspace(&self, on_msg: &mut dyn FnMut(&UiMessage)) -> Result<(), IacError> {
+        let workspace = self.workspace_name();
+        let commands = self.commands();
+        log(on_msg, format!("Selecting workspace {workspace}"));
+        checked(&commands.workspace_select_or_create(workspace)).await?;
+        let show = commands.workspace_show();
+        let shown = checked(&show).await?;
+        let actual = String::from_utf8_lossy(&shown.stdout).trim().to_owned();
+        if actual != workspace {
+            return Err(IacError::WorkspaceMismatch {
+                command: show.to_string(),
+                expected: workspace.to_owned(),
+                actual,
+            });
+        }
+        Ok(())
+    }
+
+    /// Plans into `out` and reads the plan back with `show -json`.
+    pub async fn plan(
+        &self,
+        out: &Path,
+        on_msg: &mut dyn FnMut(&UiMessage),
+    ) -> Result<PlanOutcome, IacError> {
+        let cmd = self.commands().plan(out, &self.var_files, &self.vars);
+        let outcome = run_streaming(&cmd, on_msg).await?;
+        let has_changes = match outcome.exit_code {
+            0 => false,
+            2 => true,
+            code => {
+                return Err(failure(
+                    &cmd,
+                    code,
+                    outcome.diagnostics,
+                    outcome.stderr_tail,
+                ))
+            }
+        };
+        let shown = checked(&self.commands().show_plan_json(out)).await?;
+        Ok(PlanOutcome {
+            has_changes,
+            summary: PlanSummary::from_json(&shown.stdout)?,
+            redacted_plan: redacted_plan_json(&shown.stdout)?,
+            diagnostics: outcome.diagnostics,
+        })
+    }
+
+    /// Applies exactly the saved plan. A plan made before the state changed
+    /// fails with [`IacError::StalePlan`], a held lock with [`IacError::StateLocked`].
+    pub async fn apply(
+        &self,
+        plan: &Path,
+        on_msg: &mut dyn FnMut(&UiMessage),
+    ) -> Result<StreamOutcome, IacError> {
+        let cmd = self.commands().apply_plan(plan);
+        let outcome = run_streaming(&cmd, on_msg).await?;
+        if outcome.exit_code != 0 {
+            return Err(failure(
+                &cmd,
+                outcome.exit_code,
+                outcome.diagnostics,
+                outcome.stderr_tail,
+            ));
+        }
+        Ok(outcome)
+    }
+
+    /// The stack's outputs (sensitive ones included; see [`Outputs`]).
+    pub async fn outputs(&self) -> Result<Outputs, IacError> {
+        let captured = checked(&self.commands().output_json()).await?;
+        Outputs::from_json(&captured.stdout)
+    }
+}
+
+/// Runs a plain command; a non-zero exit is an error.
+async fn checked(cmd: &TfCommand) -> Result<Captured, IacError> {
+    let captured = run_capture(cmd).await?;
+    if captured.exit_code != 0 {
+        return Err(failure(
+            cmd,
+            captured.exit_code,
+            Vec::new(),
+            captured.stderr,
+        ));
+    }
+    Ok(captured)
+}
+
+/// Workspace names from `workspace list` (`* current`, `  other`).
+fn parse_workspace_list(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(|line| line.trim().trim_start_matches('*').trim())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+fn log(on_msg: &mut dyn FnMut(&UiMessage), message: String) {
+    tracing::info!("{message}");
+    on_msg(&UiMessage {
+        level: "info".to_owned(),
+        message,
+        timestamp: String::new(),
+        event: UiEvent::Log,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_list_marks_the_current_one() {
+        assert_eq!(
+            parse_workspace_list("  default\n* staging-blue\n  staging-green\n\n"),
+            ["default", "staging-blue", "staging-green"]
+        );
+    }
+}

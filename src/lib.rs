@@ -1,0 +1,18 @@
+//! bluegreen: blue/green deployments of ECS services behind an ALB, driven by
+//! OpenTofu/Terraform. The binary in `main.rs` is a thin shell around [`run`].
+
+pub mod aws;
+pub mod cli;
+pub mod color;
+pub mod commands;
+pub mod config;
+pub mod contract;
+pub mod deploy;
+pub mod error;
+pub mod exit;
+pub mod iac;
+pub mod image;
+pub mod report;
+pub mod workdir;
+
+pub use commands::run;

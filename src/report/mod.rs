@@ -1,0 +1,100 @@
+//! One event stream, rendered for people (progress lines on stderr) or for pipelines (one JSON
+//! object per line on stdout). Commands emit events; they never print directly.
+
+mod event;
+
+pub use event::Event;
+
+use serde::Serialize;
+use std::io::Write;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    /// Progress lines for people on stderr, results on stdout.
+    #[default]
+    Human,
+    /// One JSON object per line on stdout.
+    Json,
+}
+
+pub struct Reporter {
+    format: Format,
+    started: Instant,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    elapsed_ms: u128,
+    #[serde(flatten)]
+    event: &'a Event,
+}
+
+impl Reporter {
+    pub fn new(format: Format) -> Reporter {
+        Reporter {
+            format,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    pub fn emit(&self, event: Event) {
+        match self.format {
+            Format::Human => {
+                let secs = self.started.elapsed().as_secs_f64();
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "[{secs:6.1}s] {event}");
+            }
+            Format::Json => {
+                let line = Line {
+                    elapsed_ms: self.started.elapsed().as_millis(),
+                    event: &event,
+                };
+                if let Ok(s) = serde_json::to_string(&line) {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{s}");
+                }
+            }
+        }
+    }
+
+    /// A command's final result: pretty text for people, one JSON object for pipelines.
+    pub fn result<T: Serialize>(&self, human: &str, value: &T) {
+        let mut out = std::io::stdout().lock();
+        match self.format {
+            Format::Human => {
+                let _ = writeln!(out, "{human}");
+            }
+            Format::Json => {
+                if let Ok(s) = serde_json::to_string(value) {
+                    let _ = writeln!(out, "{s}");
+                }
+            }
+        }
+    }
+}
+
+/// The Terraform `-json` messages worth a progress line, as that line. Resource progress,
+/// provisioner output and diagnostics are shown; version banners, refresh chatter and
+/// "still creating" ticks are not.
+pub fn terraform_line(m: &crate::iac::UiMessage) -> Option<String> {
+    use crate::iac::UiEvent as E;
+    match &m.event {
+        E::PlannedChange(_)
+        | E::ChangeSummary(_)
+        | E::ApplyStart(_)
+        | E::ApplyComplete(_)
+        | E::ApplyErrored(_)
+        | E::ProvisionErrored(_)
+        | E::ResourceDrift(_)
+        | E::Diagnostic(_) => Some(m.message.clone()),
+        E::ProvisionProgress(h) => h.output.as_ref().map(|o| {
+            format!("{}: {}", h.resource.addr, o.trim_end())
+        }),
+        _ => None,
+    }
+}

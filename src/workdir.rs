@@ -1,0 +1,80 @@
+//! The work directory: every file bluegreen writes at run time (Terraform data dirs, local
+//! state, saved plans) lives under one directory per environment, never in `modules/` or
+//! `environments/`.
+//!
+//! ```text
+//! <root>/<env>/tf/<stack>/data      TF_DATA_DIR of the stack (shared, blue, green)
+//! <root>/<env>/tf/<stack>/scratch   TF_VAR_bluegreen_stack_dir of the stack
+//! <root>/<env>/state/               local-backend state (when the root uses backend "local")
+//! <root>/<env>/plans/               saved plans of the current run
+//! ```
+
+use std::path::{Path, PathBuf};
+
+/// Where work directories go when neither `--work-dir` nor `BLUEGREEN_WORK_DIR` is set,
+/// relative to the current directory (git-ignored in this repository).
+pub const DEFAULT_ROOT: &str = ".bluegreen/work";
+
+#[derive(Debug, Clone)]
+pub struct WorkDir {
+    dir: PathBuf,
+}
+
+impl WorkDir {
+    /// `root` is `--work-dir`/`BLUEGREEN_WORK_DIR` if given. The environment's directory is
+    /// `<root>/<env>` so one root can serve several environments.
+    pub fn new(root: Option<&Path>, env_name: &str) -> std::io::Result<WorkDir> {
+        let root = match root {
+            Some(r) => r.to_path_buf(),
+            None => PathBuf::from(DEFAULT_ROOT),
+        };
+        let root = if root.is_absolute() {
+            root
+        } else {
+            std::env::current_dir()?.join(root)
+        };
+        Ok(WorkDir {
+            dir: root.join(env_name),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn stack_data(&self, stack: &str) -> PathBuf {
+        self.dir.join("tf").join(stack).join("data")
+    }
+
+    pub fn stack_scratch(&self, stack: &str) -> PathBuf {
+        self.dir.join("tf").join(stack).join("scratch")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    pub fn plans_dir(&self) -> PathBuf {
+        self.dir.join("plans")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_lives_under_the_env_dir() {
+        let w = WorkDir::new(Some(Path::new("/tmp/bgw")), "staging").unwrap();
+        assert_eq!(w.path(), Path::new("/tmp/bgw/staging"));
+        for p in [
+            w.stack_data("blue"),
+            w.stack_scratch("shared"),
+            w.state_dir(),
+            w.plans_dir(),
+        ] {
+            assert!(p.starts_with("/tmp/bgw/staging"), "{}", p.display());
+        }
+        assert_ne!(w.stack_data("blue"), w.stack_data("green"));
+    }
+}

@@ -1,0 +1,45 @@
+//! The integration-test harness, shared by every file in `tests/` as `mod common;`.
+//!
+//! - [`Emulator`]: a private moto server per test, on a loopback port picked here, stopped on
+//!   drop. Also the *independent observer* of AWS state: it reads the emulator with the AWS SDK
+//!   directly (never through bluegreen's adapters), so a test checks what really happened.
+//! - [`Bluegreen`]: runs the compiled binary against an emulator and a work directory, with a
+//!   hard timeout; [`Outcome::assert_code`] prints both streams when the code is wrong.
+//! - [`state_snapshot`]: the bytes of every Terraform state file under a work directory.
+//!
+//! Everything is synchronous (helpers own their tokio runtime): write plain `#[test]` fns, not
+//! `#[tokio::test]`, because blocking on a runtime from inside another one panics.
+//!
+//! ```ignore
+//! mod common;
+//! use common::{Bluegreen, Emulator};
+//!
+//! #[test]
+//! fn deploy_moves_all_traffic() {
+//!     let emulator = Emulator::start();
+//!     let work = common::temp_workdir();
+//!     Bluegreen::new(&emulator, work.path())
+//!         .args(["deploy", "--env", "local", "--image", "nginx:1.27"])
+//!         .run()
+//!         .assert_code(0);
+//!     let before = emulator.snapshot();
+//!     // ...
+//!     common::assert_unchanged(&before, &emulator.snapshot());
+//! }
+//! ```
+
+// Each test binary uses a different subset of the harness.
+#![allow(dead_code, unused_imports)]
+
+mod bluegreen;
+mod emulator;
+mod observe;
+mod tfstate;
+
+pub use bluegreen::{temp_workdir, Bluegreen, Outcome};
+pub use emulator::{Emulator, EmulatorBuilder};
+pub use observe::{
+    assert_unchanged, ActionView, ClusterView, EmulatorSnapshot, ListenerView, LoadBalancerView,
+    RuleView, ServiceView, TargetGroupView, TaskDefinitionView,
+};
+pub use tfstate::state_snapshot;
