@@ -158,12 +158,18 @@ launch() {
 	# A new session: the server outlives this script and ignores Ctrl-C aimed at the caller's
 	# terminal; `stop` is the way to end it. setsid(1) would fork when we happen to be a
 	# process-group leader (and $! would be the wrong pid), so Python execs moto_server itself.
-	"$VENV/bin/python" -c 'import os, sys
+	# The caller's AWS_* variables are dropped: moto uses botocore itself, and an AWS_PROFILE
+	# that does not exist on this machine turns every request into a 500.
+	(
+		# shellcheck disable=SC2046 # word splitting is intended: one name per word
+		unset $(compgen -e -X '!AWS_*')
+		exec "$VENV/bin/python" -c 'import os, sys
 try:
     os.setsid()
 except OSError:
     pass
-os.execv(sys.argv[1], sys.argv[1:])' "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" </dev/null >>"$LOG_FILE" 2>&1 &
+os.execv(sys.argv[1], sys.argv[1:])' "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
+	) </dev/null >>"$LOG_FILE" 2>&1 &
 	pid=$!
 	printf '%s\n' "$pid" >"$PID_FILE"
 	printf '%s\n' "$port" >"$PORT_FILE"

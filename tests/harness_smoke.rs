@@ -53,7 +53,10 @@ fn emulators_are_isolated_and_stopped_on_drop() {
     let (pid_a, pid_b, port_a) = (a.pid(), b.pid(), a.port());
     assert!(process_exists(pid_a) && process_exists(pid_b));
     drop(a);
-    assert!(!process_exists(pid_a), "emulator A (pid {pid_a}) still runs");
+    assert!(
+        !process_exists(pid_a),
+        "emulator A (pid {pid_a}) still runs"
+    );
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port_a)).is_err(),
         "port {port_a} still answers after drop"
@@ -61,7 +64,10 @@ fn emulators_are_isolated_and_stopped_on_drop() {
     // B is unaffected by A going away.
     assert!(b.snapshot().target_groups.is_empty());
     drop(b);
-    assert!(!process_exists(pid_b), "emulator B (pid {pid_b}) still runs");
+    assert!(
+        !process_exists(pid_b),
+        "emulator B (pid {pid_b}) still runs"
+    );
 }
 
 /// A load balancer with blue/green target groups and a production listener at 100/0, made
@@ -128,8 +134,18 @@ fn observers_see_weights_services_and_every_change() {
 
     // Shift 10% to green behind the snapshot's back: the snapshot must notice.
     let forward = ForwardActionConfig::builder()
-        .target_groups(TargetGroupTuple::builder().target_group_arn(blue).weight(90).build())
-        .target_groups(TargetGroupTuple::builder().target_group_arn(green).weight(10).build())
+        .target_groups(
+            TargetGroupTuple::builder()
+                .target_group_arn(blue)
+                .weight(90)
+                .build(),
+        )
+        .target_groups(
+            TargetGroupTuple::builder()
+                .target_group_arn(green)
+                .weight(10)
+                .build(),
+        )
         .build();
     let action = Action::builder()
         .r#type(ActionTypeEnum::Forward)
@@ -152,7 +168,8 @@ fn observers_see_weights_services_and_every_change() {
     assert_ne!(before, after);
     let diff = before.diff(&after);
     assert!(
-        diff.iter().any(|d| d.starts_with(&format!("listener {listener_arn} changed"))),
+        diff.iter()
+            .any(|d| d.starts_with(&format!("listener {listener_arn} changed"))),
         "diff does not name the listener: {diff:#?}"
     );
     let caught = std::panic::catch_unwind(|| common::assert_unchanged(&before, &after));

@@ -1,11 +1,8 @@
-# Example environment for real AWS: staging. Copy it and replace the placeholders in
-# shared.tfvars, service.tfvars and backend.tfbackend.
+# Example environment for real AWS: staging. Copy it and replace the placeholders here
+# (state.backend_config) and in shared.tfvars and service.tfvars.
 #
-# Before running bluegreen here:
-#   - AWS credentials for the account (any standard source: AWS_PROFILE, SSO, instance role);
-#     AWS_ENDPOINT_URL must NOT be set.
-#   - The roots use a partial `backend "s3" {}`; hand them the S3 settings on every init:
-#       export TF_CLI_ARGS_init="-backend-config=$PWD/environments/staging/backend.tfbackend"
+# Run bluegreen with AWS credentials for the account from any standard source (AWS_PROFILE,
+# SSO, an instance role), and without AWS_ENDPOINT_URL.
 
 # Region of the load balancer and the ECS services; keep `region` in the tfvars equal.
 region = "eu-west-1"
@@ -32,8 +29,19 @@ service {
   desired_count = 3
 }
 
-# One workspace per stack in the one S3 key: staging-shared, staging-blue, staging-green.
-state { separation = "workspace" }
+# The roots declare a partial `backend "s3" {}`; bluegreen passes backend_config to `init`
+# as -backend-config. One workspace per stack (staging-shared, staging-blue, staging-green),
+# all under the one key: S3 keeps workspace states at env:/<workspace>/<key>.
+state {
+  separation = "workspace"
+  backend_config = {
+    bucket       = "my-company-terraform-state" # placeholder
+    key          = "bluegreen/staging/terraform.tfstate"
+    region       = "eu-west-1"
+    encrypt      = true
+    use_lockfile = true # S3-native state locking (Terraform >= 1.10, OpenTofu >= 1.10)
+  }
+}
 
 # What "healthy" means: every target of the color healthy and the service stable within the
 # timeout, checked every poll_interval.

@@ -49,7 +49,7 @@ fn to_listener_action(action: &Action) -> ListenerAction {
         Some(ActionTypeEnum::FixedResponse) => ListenerAction::FixedResponse {
             status: action
                 .fixed_response_config()
-                .map(|f| f.status_code().to_string())
+                .and_then(|f| f.status_code().map(str::to_string))
                 .unwrap_or_default(),
         },
         other => ListenerAction::Other {
@@ -108,8 +108,7 @@ impl Traffic for SdkTraffic {
         let action = Action::builder()
             .r#type(ActionTypeEnum::Forward)
             .forward_config(fc.build())
-            .build()
-            .map_err(|e| AwsError::sdk("ModifyListener", listener_arn, e))?;
+            .build();
         self.client
             .modify_listener()
             .listener_arn(listener_arn)
@@ -125,13 +124,11 @@ impl Traffic for SdkTraffic {
             .status_code(status)
             .content_type("text/plain")
             .message_body("no color is live")
-            .build()
-            .map_err(|e| AwsError::sdk("ModifyListener", listener_arn, e))?;
+            .build();
         let action = Action::builder()
             .r#type(ActionTypeEnum::FixedResponse)
             .fixed_response_config(fixed)
-            .build()
-            .map_err(|e| AwsError::sdk("ModifyListener", listener_arn, e))?;
+            .build();
         self.client
             .modify_listener()
             .listener_arn(listener_arn)
@@ -157,7 +154,7 @@ impl Traffic for SdkTraffic {
                 let t: Option<&TargetDescription> = d.target();
                 let h = d.target_health();
                 TargetHealth {
-                    id: t.map(|t| t.id().to_string()).unwrap_or_default(),
+                    id: t.and_then(|t| t.id()).unwrap_or_default().to_string(),
                     port: t.and_then(|t| t.port()),
                     state: h
                         .and_then(|h| h.state())

@@ -4,6 +4,7 @@
 use super::context::Ctx;
 use super::deploy::verify_interval;
 use super::wait::{check_once, Target};
+use crate::aws::Services;
 use crate::color::{Color, Weights};
 use crate::deploy::{read_view, set_and_verify, ListenerView};
 use crate::error::Error;

@@ -16,6 +16,7 @@ mod plan;
 mod redact;
 mod runner;
 mod stack;
+mod stderr;
 mod ui;
 
 pub use backend::declared_backend;
@@ -27,10 +28,9 @@ pub use plan::{Action, PlanSummary, ReplaceOrder, ResourceChange};
 pub use redact::{
     redact_plan_json, redact_value, redacted_plan_json, MIN_SUBSTRING_SECRET, REDACTED,
 };
-pub use runner::{
-    failure, filter_stderr, human_diagnostics, run_capture, run_streaming, Captured, StreamOutcome,
-};
+pub use runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
 pub use stack::{PlanOutcome, Stack, DEFAULT_WORKSPACE};
+pub use stderr::{filter_stderr, human_diagnostics};
 pub use ui::{
     parse_ui_line, ChangeOperation, ChangeSummary, Diagnostic, Hook, PlannedChange, ResourceAddr,
     Severity, SourcePos, SourceRange, ToolVersion, UiAction, UiEvent, UiMessage, UiOutput,

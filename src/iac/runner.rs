@@ -13,7 +13,7 @@
 //! these futures; an operator's Ctrl-C reaches Terraform through the process
 //! group and Terraform stops cleanly on its own.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::process::{ExitStatus, Stdio};
 
@@ -22,6 +22,7 @@ use tokio::process::{Child, Command};
 
 use super::command::TfCommand;
 use super::error::{truncate, IacError};
+use super::stderr::{human_diagnostics, StderrTail};
 use super::ui::{
     parse_ui_line, ChangeSummary, Diagnostic, Severity, ToolVersion, UiEvent, UiMessage, UiOutput,
 };
@@ -41,14 +42,6 @@ pub struct StreamOutcome {
     pub outputs: Option<BTreeMap<String, UiOutput>>,
     pub version: Option<ToolVersion>,
     pub stderr_tail: String,
-}
-
-impl StreamOutcome {
-    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-    }
 }
 
 /// What a plain command printed.
@@ -78,8 +71,9 @@ impl fmt::Debug for Captured {
 ///
 /// Errors: the program cannot start; the stream declares a UI format or tool
 /// version bluegreen does not support (after that, `on_msg` is not called
-/// again); or a line is not JSON and Terraform reported no error that would
-/// explain it.
+/// again, but the command still runs to its end — `plan` comes first, so an
+/// apply never gets that far); or a line is not JSON and Terraform reported
+/// no error that would explain it.
 pub async fn run_streaming(
     cmd: &TfCommand,
     on_msg: &mut dyn FnMut(&UiMessage),
@@ -311,15 +305,8 @@ impl StreamState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::iac::stderr::tests::NOISE;
     use std::path::PathBuf;
-
-    const NOISE: &str = "There are some problems with the CLI configuration:\n\
-        ╷\n\
-        │ Warning: Unable to open CLI configuration file\n\
-        │\n\
-        │ The CLI configuration file at \"/root/.terraformrc\" does not exist.\n\
-        ╵\n\
-        \n";
 
     fn sh(script: &str) -> TfCommand {
         TfCommand {

@@ -7,7 +7,7 @@ use super::error::truncate;
 use super::ui::{Diagnostic, Severity};
 
 /// Bytes of filtered stderr kept for error messages.
-pub(crate) const STDERR_TAIL_BYTES: usize = 8 * 1024;
+const STDERR_TAIL_BYTES: usize = 8 * 1024;
 
 const NOISE_HEADER: &str = "There are some problems with the CLI configuration:";
 const NOISE_MARKER: &str = "Unable to open CLI configuration file";
@@ -156,10 +156,11 @@ pub fn human_diagnostics(stderr: &str) -> Vec<Diagnostic> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const NOISE: &str = "There are some problems with the CLI configuration:\n\
+    /// The box every command prints when the CLI configuration file is missing.
+    pub(crate) const NOISE: &str = "There are some problems with the CLI configuration:\n\
         ╷\n\
         │ Warning: Unable to open CLI configuration file\n\
         │\n\

@@ -296,7 +296,11 @@ impl Outcome {
     #[track_caller]
     pub fn stdout_json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("{}: stdout is not JSON ({e})\n{}", self.command, self.streams())
+            panic!(
+                "{}: stdout is not JSON ({e})\n{}",
+                self.command,
+                self.streams()
+            )
         })
     }
 

@@ -142,11 +142,7 @@ impl Emulator {
     /// not cover (EC2 networks, CloudWatch `SetAlarmState` as a fault switch, ...).
     pub fn boto3(&self, script: &str) -> String {
         let mut cmd = Command::new(self.venv.join("bin").join("python"));
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("AWS_") {
-                cmd.env_remove(key); // e.g. an AWS_PROFILE that boto3 would go looking for
-            }
-        }
+        remove_ambient_aws(&mut cmd);
         let out = cmd
             .arg("-c")
             .arg(script)
@@ -175,6 +171,16 @@ impl Drop for Emulator {
     }
 }
 
+/// Drops the caller's `AWS_*` variables (profiles, real credentials, endpoints) from a child's
+/// environment; the emulator's own are added back explicitly where needed.
+fn remove_ambient_aws(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(key);
+        }
+    }
+}
+
 struct Retry(String);
 
 fn try_start(venv: &Path, env: &[(String, String)], timeout: Duration) -> Result<Emulator, Retry> {
@@ -185,7 +191,9 @@ fn try_start(venv: &Path, env: &[(String, String)], timeout: Duration) -> Result
         .expect("create a temp dir for the emulator log");
     let log = log_dir.path().join("moto.log");
     let log_file = File::create(&log).expect("create the emulator log");
-    let spawned = Command::new(venv.join("bin").join("python"))
+    let mut cmd = Command::new(venv.join("bin").join("python"));
+    remove_ambient_aws(&mut cmd); // moto itself uses botocore: an AWS_PROFILE breaks it
+    let spawned = cmd
         .arg("-c")
         .arg(WATCHDOG)
         .arg(venv.join("bin").join("moto_server"))
@@ -233,7 +241,11 @@ fn wait_until_ready(emulator: &mut Emulator, timeout: Duration) -> Result<(), Fa
     let started = Instant::now();
     let port = emulator.port;
     loop {
-        if let Some(status) = emulator.child.try_wait().expect("poll the emulator process") {
+        if let Some(status) = emulator
+            .child
+            .try_wait()
+            .expect("poll the emulator process")
+        {
             let tail = emulator.log_tail();
             let why = format!("moto_server on port {port} exited during start ({status})");
             return if tail.contains("in use") {

@@ -29,17 +29,22 @@
 //! ```
 
 // Each test binary uses a different subset of the harness.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code)]
 
 mod bluegreen;
 mod emulator;
 mod observe;
 mod tfstate;
+mod views;
 
+#[allow(unused_imports)] // each test binary uses a subset
 pub use bluegreen::{temp_workdir, Bluegreen, Outcome};
+#[allow(unused_imports)]
 pub use emulator::{Emulator, EmulatorBuilder};
-pub use observe::{
+#[allow(unused_imports)]
+pub use tfstate::state_snapshot;
+#[allow(unused_imports)]
+pub use views::{
     assert_unchanged, ActionView, ClusterView, EmulatorSnapshot, ListenerView, LoadBalancerView,
     RuleView, ServiceView, TargetGroupView, TaskDefinitionView,
 };
-pub use tfstate::state_snapshot;

@@ -1,8 +1,7 @@
 //! Independent observers: read the emulator with the AWS SDK directly, never through
 //! bluegreen's adapters, so a test sees what really happened on "AWS".
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Debug;
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -12,6 +11,10 @@ use aws_sdk_ecs::types::TaskDefinitionStatus;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 
 use super::emulator::Emulator;
+use super::views::{
+    ActionView, ClusterView, EmulatorSnapshot, ListenerView, LoadBalancerView, RuleView,
+    ServiceView, TargetGroupView, TaskDefinitionView,
+};
 
 /// The observers' own runtime and SDK configuration, made on first use.
 pub(crate) struct Aws {
@@ -45,277 +48,6 @@ fn ok<T, E: std::error::Error>(operation: &str, result: Result<T, E>) -> T {
 
 fn chunks(items: &[String], size: usize) -> impl Iterator<Item = Vec<String>> + '_ {
     items.chunks(size).map(<[String]>::to_vec)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Views: the parts of each resource that matter to bluegreen, in comparable form.
-
-/// One listener or rule action. Forward weights are keyed by target group ARN, so the order
-/// the groups are listed in does not matter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionView {
-    pub action_type: String,
-    pub order: Option<i32>,
-    pub target_group_arn: Option<String>,
-    /// `ForwardConfig` target groups and their weights as stored.
-    pub forward: BTreeMap<String, Option<i32>>,
-    /// `(enabled, duration_seconds)` of the forward config's stickiness.
-    pub stickiness: Option<(Option<bool>, Option<i32>)>,
-    /// Redirect / fixed-response / authenticate configs, as their debug text.
-    pub other: Option<String>,
-}
-
-impl ActionView {
-    fn from_sdk(action: &elbv2::types::Action) -> ActionView {
-        let forward = action.forward_config();
-        let other = action
-            .redirect_config()
-            .map(|c| format!("{c:?}"))
-            .or_else(|| action.fixed_response_config().map(|c| format!("{c:?}")))
-            .or_else(|| action.authenticate_oidc_config().map(|c| format!("{c:?}")))
-            .or_else(|| action.authenticate_cognito_config().map(|c| format!("{c:?}")));
-        ActionView {
-            action_type: action
-                .r#type()
-                .map(|t| t.as_str().to_owned())
-                .unwrap_or_default(),
-            order: action.order(),
-            target_group_arn: action.target_group_arn().map(str::to_owned),
-            forward: forward
-                .map(|f| {
-                    f.target_groups()
-                        .iter()
-                        .map(|t| (t.target_group_arn().unwrap_or_default().to_owned(), t.weight()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            stickiness: forward
-                .and_then(|f| f.target_group_stickiness_config())
-                .map(|s| (s.enabled(), s.duration_seconds())),
-            other,
-        }
-    }
-
-    /// Weight per target group as the ALB applies them: a plain `TargetGroupArn` forward is
-    /// one group; a missing weight is 1 (the ALB's default, and moto's).
-    pub fn weights(&self) -> BTreeMap<String, i32> {
-        if !self.forward.is_empty() {
-            return self
-                .forward
-                .iter()
-                .map(|(arn, w)| (arn.clone(), w.unwrap_or(1)))
-                .collect();
-        }
-        self.target_group_arn
-            .iter()
-            .map(|arn| (arn.clone(), 1))
-            .collect()
-    }
-
-    /// Target groups that receive any traffic.
-    pub fn live_target_groups(&self) -> BTreeSet<String> {
-        self.weights()
-            .into_iter()
-            .filter(|(_, w)| *w > 0)
-            .map(|(arn, _)| arn)
-            .collect()
-    }
-}
-
-fn terminal_action(actions: &[ActionView]) -> &ActionView {
-    // Authenticate actions come first; the one that decides where traffic goes is last.
-    actions
-        .iter()
-        .max_by_key(|a| a.order.unwrap_or(i32::MAX))
-        .expect("a listener always has a default action")
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadBalancerView {
-    pub arn: String,
-    pub name: String,
-    pub lb_type: Option<String>,
-    pub scheme: Option<String>,
-    pub state: Option<String>,
-    pub dns_name: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListenerView {
-    pub arn: String,
-    pub load_balancer_arn: String,
-    pub port: Option<i32>,
-    pub protocol: Option<String>,
-    pub default_actions: Vec<ActionView>,
-}
-
-impl ListenerView {
-    fn from_sdk(l: &elbv2::types::Listener) -> ListenerView {
-        ListenerView {
-            arn: l.listener_arn().unwrap_or_default().to_owned(),
-            load_balancer_arn: l.load_balancer_arn().unwrap_or_default().to_owned(),
-            port: l.port(),
-            protocol: l.protocol().map(|p| p.as_str().to_owned()),
-            default_actions: l.default_actions().iter().map(ActionView::from_sdk).collect(),
-        }
-    }
-
-    /// The action that decides where traffic goes (the last one, after any authentication).
-    pub fn default_action(&self) -> &ActionView {
-        terminal_action(&self.default_actions)
-    }
-
-    /// Weights of the default action, per target group ARN.
-    pub fn weights(&self) -> BTreeMap<String, i32> {
-        self.default_action().weights()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleView {
-    pub arn: String,
-    pub listener_arn: String,
-    pub priority: Option<String>,
-    pub is_default: Option<bool>,
-    /// Conditions as their debug text (compared, not interpreted).
-    pub conditions: Vec<String>,
-    pub actions: Vec<ActionView>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetGroupView {
-    pub arn: String,
-    pub name: String,
-    pub protocol: Option<String>,
-    pub port: Option<i32>,
-    pub target_type: Option<String>,
-    pub vpc_id: Option<String>,
-    pub health_check_path: Option<String>,
-    pub load_balancer_arns: BTreeSet<String>,
-    /// `"id:port"` → health state.
-    pub targets: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterView {
-    pub arn: String,
-    pub name: String,
-    pub status: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceView {
-    pub arn: String,
-    pub name: String,
-    pub cluster_arn: String,
-    pub status: Option<String>,
-    pub task_definition: Option<String>,
-    pub desired: i32,
-    pub running: i32,
-    pub pending: i32,
-    /// `(target group ARN, container name, container port)`.
-    pub load_balancers: BTreeSet<(Option<String>, Option<String>, Option<i32>)>,
-}
-
-impl ServiceView {
-    fn from_sdk(s: &aws_sdk_ecs::types::Service) -> ServiceView {
-        ServiceView {
-            arn: s.service_arn().unwrap_or_default().to_owned(),
-            name: s.service_name().unwrap_or_default().to_owned(),
-            cluster_arn: s.cluster_arn().unwrap_or_default().to_owned(),
-            status: s.status().map(str::to_owned),
-            task_definition: s.task_definition().map(str::to_owned),
-            desired: s.desired_count(),
-            running: s.running_count(),
-            pending: s.pending_count(),
-            load_balancers: s
-                .load_balancers()
-                .iter()
-                .map(|lb| {
-                    (
-                        lb.target_group_arn().map(str::to_owned),
-                        lb.container_name().map(str::to_owned),
-                        lb.container_port(),
-                    )
-                })
-                .collect(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskDefinitionView {
-    pub arn: String,
-    pub family: String,
-    pub revision: i32,
-    pub status: Option<String>,
-    /// Container images, in container order.
-    pub images: Vec<String>,
-}
-
-/// Everything on the emulator bluegreen could touch, for "nothing changed" assertions:
-/// `assert_eq!(before, after)` or, with a readable diff, [`assert_unchanged`].
-/// Maps are keyed by ARN.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct EmulatorSnapshot {
-    pub load_balancers: BTreeMap<String, LoadBalancerView>,
-    pub listeners: BTreeMap<String, ListenerView>,
-    pub rules: BTreeMap<String, RuleView>,
-    pub target_groups: BTreeMap<String, TargetGroupView>,
-    /// Tags of load balancers, listeners and target groups.
-    pub elb_tags: BTreeMap<String, BTreeMap<String, String>>,
-    pub clusters: BTreeMap<String, ClusterView>,
-    pub services: BTreeMap<String, ServiceView>,
-    pub task_definitions: BTreeMap<String, TaskDefinitionView>,
-}
-
-impl EmulatorSnapshot {
-    /// One entry per added, removed or changed resource; empty when nothing changed.
-    pub fn diff(&self, after: &EmulatorSnapshot) -> Vec<String> {
-        let mut out = Vec::new();
-        diff_map("load balancer", &self.load_balancers, &after.load_balancers, &mut out);
-        diff_map("listener", &self.listeners, &after.listeners, &mut out);
-        diff_map("rule", &self.rules, &after.rules, &mut out);
-        diff_map("target group", &self.target_groups, &after.target_groups, &mut out);
-        diff_map("tags of", &self.elb_tags, &after.elb_tags, &mut out);
-        diff_map("cluster", &self.clusters, &after.clusters, &mut out);
-        diff_map("service", &self.services, &after.services, &mut out);
-        diff_map("task definition", &self.task_definitions, &after.task_definitions, &mut out);
-        out
-    }
-}
-
-fn diff_map<V: PartialEq + Debug>(
-    kind: &str,
-    before: &BTreeMap<String, V>,
-    after: &BTreeMap<String, V>,
-    out: &mut Vec<String>,
-) {
-    for (key, old) in before {
-        match after.get(key) {
-            None => out.push(format!("{kind} {key} removed; was {old:#?}")),
-            Some(new) if new != old => {
-                out.push(format!("{kind} {key} changed\nbefore: {old:#?}\nafter: {new:#?}"))
-            }
-            Some(_) => {}
-        }
-    }
-    for (key, new) in after {
-        if !before.contains_key(key) {
-            out.push(format!("{kind} {key} added: {new:#?}"));
-        }
-    }
-}
-
-/// Panics with a per-resource diff when the two snapshots differ.
-#[track_caller]
-pub fn assert_unchanged(before: &EmulatorSnapshot, after: &EmulatorSnapshot) {
-    let diff = before.diff(after);
-    assert!(
-        diff.is_empty(),
-        "the emulator's resources changed:\n{}",
-        diff.join("\n")
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -379,7 +111,11 @@ impl Emulator {
             }
             Err(e) => ok(&format!("DescribeLoadBalancers {lb_name}"), Err(e)),
         };
-        let lb_arn = lbs.load_balancers().first()?.load_balancer_arn()?.to_owned();
+        let lb_arn = lbs
+            .load_balancers()
+            .first()?
+            .load_balancer_arn()?
+            .to_owned();
         self.block_on(listeners_of(&elb, &lb_arn))
             .into_iter()
             .find(|l| l.port == Some(port))
@@ -499,8 +235,16 @@ async fn target_health(elb: &elbv2::Client, tg_arn: &str) -> BTreeMap<String, St
 }
 
 async fn elb_snapshot(elb: &elbv2::Client, snap: &mut EmulatorSnapshot) {
-    let pages = elb.describe_load_balancers().into_paginator().send().try_collect().await;
-    for lb in ok("DescribeLoadBalancers", pages).iter().flat_map(|p| p.load_balancers()) {
+    let pages = elb
+        .describe_load_balancers()
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await;
+    for lb in ok("DescribeLoadBalancers", pages)
+        .iter()
+        .flat_map(|p| p.load_balancers())
+    {
         let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
         for listener in listeners_of(elb, &arn).await {
             for rule in rules_of(elb, &listener.arn).await {
@@ -522,8 +266,16 @@ async fn elb_snapshot(elb: &elbv2::Client, snap: &mut EmulatorSnapshot) {
         snap.load_balancers.insert(arn, view);
     }
 
-    let pages = elb.describe_target_groups().into_paginator().send().try_collect().await;
-    for tg in ok("DescribeTargetGroups", pages).iter().flat_map(|p| p.target_groups()) {
+    let pages = elb
+        .describe_target_groups()
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await;
+    for tg in ok("DescribeTargetGroups", pages)
+        .iter()
+        .flat_map(|p| p.target_groups())
+    {
         let arn = tg.target_group_arn().unwrap_or_default().to_owned();
         let view = TargetGroupView {
             arn: arn.clone(),
@@ -546,7 +298,11 @@ async fn elb_snapshot(elb: &elbv2::Client, snap: &mut EmulatorSnapshot) {
         .collect();
     // DescribeTags takes at most 20 ARNs.
     for batch in chunks(&arns, 20) {
-        let out = elb.describe_tags().set_resource_arns(Some(batch)).send().await;
+        let out = elb
+            .describe_tags()
+            .set_resource_arns(Some(batch))
+            .send()
+            .await;
         for desc in ok("DescribeTags", out).tag_descriptions() {
             let tags = desc
                 .tags()
@@ -563,14 +319,23 @@ async fn elb_snapshot(elb: &elbv2::Client, snap: &mut EmulatorSnapshot) {
 }
 
 async fn ecs_snapshot(ecs: &aws_sdk_ecs::Client, snap: &mut EmulatorSnapshot) {
-    let pages = ecs.list_clusters().into_paginator().send().try_collect().await;
+    let pages = ecs
+        .list_clusters()
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await;
     let cluster_arns: Vec<String> = ok("ListClusters", pages)
         .iter()
         .flat_map(|p| p.cluster_arns().iter().cloned())
         .collect();
     // DescribeClusters takes at most 100 clusters, DescribeServices 10 services.
     for batch in chunks(&cluster_arns, 100) {
-        let out = ecs.describe_clusters().set_clusters(Some(batch)).send().await;
+        let out = ecs
+            .describe_clusters()
+            .set_clusters(Some(batch))
+            .send()
+            .await;
         for c in ok("DescribeClusters", out).clusters() {
             let arn = c.cluster_arn().unwrap_or_default().to_owned();
             let view = ClusterView {
@@ -582,7 +347,13 @@ async fn ecs_snapshot(ecs: &aws_sdk_ecs::Client, snap: &mut EmulatorSnapshot) {
         }
     }
     for cluster in &cluster_arns {
-        let pages = ecs.list_services().cluster(cluster).into_paginator().send().try_collect().await;
+        let pages = ecs
+            .list_services()
+            .cluster(cluster)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await;
         let service_arns: Vec<String> = ok(&format!("ListServices {cluster}"), pages)
             .iter()
             .flat_map(|p| p.service_arns().iter().cloned())
@@ -620,7 +391,11 @@ async fn ecs_snapshot(ecs: &aws_sdk_ecs::Client, snap: &mut EmulatorSnapshot) {
 }
 
 async fn task_definition(ecs: &aws_sdk_ecs::Client, arn: &str) -> TaskDefinitionView {
-    let out = ecs.describe_task_definition().task_definition(arn).send().await;
+    let out = ecs
+        .describe_task_definition()
+        .task_definition(arn)
+        .send()
+        .await;
     let out = ok(&format!("DescribeTaskDefinition {arn}"), out);
     let td = out
         .task_definition()

@@ -12,9 +12,10 @@ terraform {
     }
   }
 
-  # Partial configuration: bucket, key, region and locking come from -backend-config (see
-  # ../backend.tfbackend and ../bluegreen.hcl). bluegreen keeps each color in its own
-  # workspace of that one key (staging-blue, staging-green).
+  # Partial configuration: bucket, key, region and locking come from -backend-config,
+  # which bluegreen builds from `state.backend_config` in ../bluegreen.hcl.
+  # bluegreen keeps each color in its own workspace of that one key (staging-blue,
+  # staging-green).
   backend "s3" {}
 }
 

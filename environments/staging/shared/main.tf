@@ -11,9 +11,9 @@ terraform {
     }
   }
 
-  # Partial configuration: bucket, key, region and locking come from -backend-config (see
-  # ../backend.tfbackend and ../bluegreen.hcl). bluegreen keeps each stack in its own
-  # workspace of that one key.
+  # Partial configuration: bucket, key, region and locking come from -backend-config,
+  # which bluegreen builds from `state.backend_config` in ../bluegreen.hcl.
+  # bluegreen keeps each stack in its own workspace of that one key.
   backend "s3" {}
 }
 
