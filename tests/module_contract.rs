@@ -1,0 +1,148 @@
+//! Every module in the repository keeps the outputs contract (docs/contract.md): parsed with
+//! hcl-rs, no Terraform run needed (the AWS provider cannot be downloaded here).
+
+use bluegreen::contract::{
+    check_runtime_ownership, check_service_root, check_shared_root, read_module, ModuleInfo,
+    SERVICE_INPUTS, SERVICE_OUTPUTS, SHARED_OUTPUTS,
+};
+use std::path::{Path, PathBuf};
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// A child module for real AWS: contract outputs/inputs, run-time ownership, no backend.
+    SharedModule,
+    ServiceModule,
+    /// A root module bluegreen runs Terraform in.
+    SharedRoot,
+    ServiceRoot,
+}
+
+const MODULES: [(&str, Kind); 6] = [
+    ("modules/shared", Kind::SharedModule),
+    ("modules/service", Kind::ServiceModule),
+    ("modules/emulator/shared", Kind::SharedRoot),
+    ("modules/emulator/service", Kind::ServiceRoot),
+    ("environments/staging/shared", Kind::SharedRoot),
+    ("environments/staging/service", Kind::ServiceRoot),
+];
+
+fn problems(m: &ModuleInfo, kind: Kind) -> Vec<String> {
+    let missing = |have: &std::collections::BTreeSet<String>, want: &[&str], what: &str| {
+        want.iter()
+            .filter(|w| !have.contains(**w))
+            .map(|w| format!("missing {what} {w}"))
+            .collect::<Vec<_>>()
+    };
+    match kind {
+        Kind::SharedModule => {
+            let mut p = missing(&m.outputs, &SHARED_OUTPUTS, "output");
+            p.extend(check_runtime_ownership(m));
+            p
+        }
+        Kind::ServiceModule => {
+            let mut p = missing(&m.outputs, &SERVICE_OUTPUTS, "output");
+            p.extend(missing(&m.variables, &SERVICE_INPUTS, "variable"));
+            p.extend(check_runtime_ownership(m));
+            p
+        }
+        Kind::SharedRoot => check_shared_root(m),
+        Kind::ServiceRoot => check_service_root(m),
+    }
+}
+
+#[test]
+fn every_module_keeps_the_contract() {
+    for (dir, kind) in MODULES {
+        let m = read_module(&repo(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        let p = problems(&m, kind);
+        assert!(p.is_empty(), "{dir} ({kind:?}) breaks the contract:\n{}", p.join("\n"));
+    }
+}
+
+#[test]
+fn the_real_modules_own_nothing_bluegreen_changes_at_run_time() {
+    // The listeners and the ECS service must exist, or the ownership check above is vacuous.
+    let shared = read_module(&repo("modules/shared")).unwrap();
+    let listeners: Vec<_> = shared
+        .resources
+        .iter()
+        .filter(|((t, _), _)| t == "aws_lb_listener")
+        .collect();
+    assert!(listeners.len() >= 2, "prod + test listener expected: {listeners:?}");
+    for (_, ignored) in listeners {
+        assert!(ignored.iter().any(|i| i == "default_action"), "{ignored:?}");
+    }
+    let service = read_module(&repo("modules/service")).unwrap();
+    let svc = service
+        .resources
+        .iter()
+        .find(|((t, _), _)| t == "aws_ecs_service")
+        .expect("modules/service has an aws_ecs_service");
+    assert!(svc.1.iter().any(|i| i == "desired_count"));
+    // Child modules must not pin a backend; roots must declare one.
+    assert_eq!(shared.backend, None);
+    assert_eq!(service.backend, None);
+}
+
+#[test]
+fn the_contract_check_catches_a_broken_module() {
+    // Guard against a vacuous test: drop an output from a copy of a real root and check it fails.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = repo("modules/emulator/shared");
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "tf") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let text = text.replace("output \"listener_arn\"", "output \"listener_arn_renamed\"");
+            std::fs::write(tmp.path().join(p.file_name().unwrap()), text).unwrap();
+        }
+    }
+    let m = read_module(tmp.path()).unwrap();
+    let p = check_shared_root(&m);
+    assert!(p.iter().any(|x| x.contains("`listener_arn`")), "{p:?}");
+}
+
+#[test]
+fn no_module_directory_is_left_unchecked() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let has_tf = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| e.path().extension().is_some_and(|x| x == "tf"));
+        if has_tf {
+            out.push(dir.to_path_buf());
+        }
+        for e in std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()) {
+            if e.path().is_dir() {
+                walk(&e.path(), out);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&repo("modules"), &mut found);
+    walk(&repo("environments"), &mut found);
+    let listed: Vec<PathBuf> = MODULES.iter().map(|(d, _)| repo(d)).collect();
+    for f in found {
+        assert!(listed.contains(&f), "{} has *.tf files but is not in MODULES", f.display());
+    }
+}
+
+#[test]
+fn every_environment_file_loads_and_its_roots_keep_the_contract() {
+    for entry in std::fs::read_dir(repo("environments")).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("bluegreen.hcl").exists() {
+            continue;
+        }
+        let cfg = bluegreen::config::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let shared = read_module(&cfg.shared.root).unwrap();
+        let service = read_module(&cfg.service.stack.root).unwrap();
+        let mut p = check_shared_root(&shared);
+        p.extend(check_service_root(&service));
+        assert!(p.is_empty(), "{}: {p:?}", dir.display());
+    }
+}
