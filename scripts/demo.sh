@@ -6,16 +6,25 @@
 # Every run starts from nothing (fresh emulator, wiped work dir), so it is repeatable.
 # Any failing step stops the demo with a non-zero exit; the emulator is stopped on exit.
 #
+# The demo runs its own emulator (pid/port/log under .bluegreen/demo-emulator) from the shared
+# venv, so an emulator you started with `scripts/emulator.sh start` is left alone. Two demos in
+# one checkout would wipe each other's work dir, so a second one refuses to start.
+#
 # Environment:
 #   BLUEGREEN_WORK_DIR        work dir for Terraform data/state (default .bluegreen/demo-work);
 #                             WIPED at start
-#   BLUEGREEN_EMULATOR_HOME   where the emulator venv/pid/log live (see scripts/emulator.sh)
+#   BLUEGREEN_EMULATOR_HOME   where the shared emulator venv lives (see scripts/emulator.sh)
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
 EMULATOR=$SCRIPT_DIR/emulator.sh
 WORK_DIR=${BLUEGREEN_WORK_DIR:-$REPO_ROOT/.bluegreen/demo-work}
+# The venv is shared with scripts/emulator.sh's default home; the running server is the demo's.
+export BLUEGREEN_EMULATOR_VENV=${BLUEGREEN_EMULATOR_VENV:-${BLUEGREEN_EMULATOR_HOME:-$REPO_ROOT/.bluegreen/emulator}/venv}
+export BLUEGREEN_EMULATOR_HOME=$REPO_ROOT/.bluegreen/demo-emulator
+[[ $WORK_DIR == /* ]] || WORK_DIR=$PWD/$WORK_DIR
+[[ $BLUEGREEN_EMULATOR_VENV == /* ]] || BLUEGREEN_EMULATOR_VENV=$PWD/$BLUEGREEN_EMULATOR_VENV
 # Written into the work dir so that we only ever wipe a directory this script created.
 MARKER=.bluegreen-demo-work-dir
 
@@ -82,7 +91,8 @@ build() {
 
 start_emulator() {
 	banner "scripts/emulator.sh start (fresh)"
-	# A fresh emulator per run, so AWS and the wiped Terraform state agree.
+	# A fresh emulator per run, so AWS and the wiped Terraform state agree: stop the one a
+	# previous (interrupted) demo may have left.
 	bash "$EMULATOR" stop
 	bash "$EMULATOR" start >/dev/null
 	local exports
@@ -95,6 +105,12 @@ main() {
 	command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust: https://rustup.rs)"
 	command -v tofu >/dev/null 2>&1 || command -v terraform >/dev/null 2>&1 ||
 		die "neither tofu nor terraform is on PATH; install one of them"
+
+	mkdir -p -- "$REPO_ROOT/.bluegreen"
+	exec 7>"$REPO_ROOT/.bluegreen/demo.lock"
+	if command -v flock >/dev/null 2>&1 && ! flock -n 7; then
+		die "another scripts/demo.sh is running in this checkout; wait for it to finish"
+	fi
 
 	build
 	prepare_work_dir

@@ -8,17 +8,23 @@
 #   scripts/emulator.sh status           say whether it runs (exit 0) or not (exit 3)
 #
 # Everything lives under $BLUEGREEN_EMULATOR_HOME (default <repo>/.bluegreen/emulator, which is
-# git-ignored): the venv, the pid/port files and the server log. Only stdout carries machine
-# output (the port, the export lines); progress and errors go to stderr.
+# git-ignored): the venv, the pid/port files and the server log. $BLUEGREEN_EMULATOR_VENV
+# (default $BLUEGREEN_EMULATOR_HOME/venv) lets several homes share one venv: scripts/demo.sh
+# runs its own emulator that way. Only stdout carries machine output (the port, the export
+# lines); progress and errors go to stderr. start/stop in one home are serialised by a lock, so
+# concurrent callers (two terminals, a demo) cannot interleave.
 #
-# The server inherits this script's environment, so moto's own switches work as usual, e.g.
-# `MOTO_ECS_SERVICE_RUNNING=2 scripts/emulator.sh start`.
+# The server inherits this script's environment except AWS_* (see launch), so moto's own
+# switches work as usual, e.g. `MOTO_ECS_SERVICE_RUNNING=2 scripts/emulator.sh start`.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
 EMULATOR_HOME=${BLUEGREEN_EMULATOR_HOME:-$REPO_ROOT/.bluegreen/emulator}
-VENV=$EMULATOR_HOME/venv
+[[ $EMULATOR_HOME == /* ]] || EMULATOR_HOME=$PWD/$EMULATOR_HOME
+VENV=${BLUEGREEN_EMULATOR_VENV:-$EMULATOR_HOME/venv}
+# Absolute, because the pid check matches the venv path in the server's command line.
+[[ $VENV == /* ]] || VENV=$PWD/$VENV
 REQUIREMENTS=$SCRIPT_DIR/emulator-requirements.txt
 # The stamp lives inside the venv so that deleting the venv also forgets the stamp.
 STAMP=$VENV/.bluegreen-requirements.sha256
@@ -70,12 +76,12 @@ check_python() {
 cmd_install() {
 	[[ -f $REQUIREMENTS ]] || die "missing $REQUIREMENTS"
 	check_python
-	mkdir -p -- "$EMULATOR_HOME"
+	mkdir -p -- "$EMULATOR_HOME" "$(dirname -- "$VENV")"
 	# Serialise concurrent installs (parallel test processes, two terminals). The subshell
 	# keeps the lock's file descriptor away from the server started afterwards.
 	(
 		if command -v flock >/dev/null 2>&1; then
-			exec 9>"$EMULATOR_HOME/install.lock"
+			exec 9>"$VENV.install.lock"
 			flock 9
 		fi
 		install_unlocked
@@ -139,6 +145,15 @@ print(s.getsockname()[1])'
 
 forget_server() { rm -f -- "$PID_FILE" "$PORT_FILE"; }
 
+# Held until this script exits. The server never inherits it (the launcher closes every
+# descriptor above stderr), so a running emulator does not keep the lock.
+take_run_lock() {
+	mkdir -p -- "$EMULATOR_HOME"
+	command -v flock >/dev/null 2>&1 || return 0
+	exec 8>"$EMULATOR_HOME/run.lock"
+	flock -w 120 8 || die "another start/stop in $EMULATOR_HOME did not finish within 120s"
+}
+
 log_tail() {
 	if [[ -s $LOG_FILE ]]; then
 		printf -- '--- last lines of %s ---\n' "$LOG_FILE" >&2
@@ -157,7 +172,8 @@ launch() {
 	printf '\n=== %s: starting moto_server on 127.0.0.1:%s\n' "$(date -u +%FT%TZ)" "$port" >>"$LOG_FILE"
 	# A new session: the server outlives this script and ignores Ctrl-C aimed at the caller's
 	# terminal; `stop` is the way to end it. setsid(1) would fork when we happen to be a
-	# process-group leader (and $! would be the wrong pid), so Python execs moto_server itself.
+	# process-group leader (and $! would be the wrong pid), so Python execs moto_server itself,
+	# after closing every inherited descriptor above stderr (our locks, the caller's).
 	# The caller's AWS_* variables are dropped: moto uses botocore itself, and an AWS_PROFILE
 	# that does not exist on this machine turns every request into a 500.
 	(
@@ -168,6 +184,7 @@ try:
     os.setsid()
 except OSError:
     pass
+os.closerange(3, 65536)
 os.execv(sys.argv[1], sys.argv[1:])' "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
 	) </dev/null >>"$LOG_FILE" 2>&1 &
 	pid=$!
@@ -213,6 +230,7 @@ cmd_start() {
 	fi
 
 	cmd_install
+	take_run_lock
 
 	pid=$(recorded_pid || true)
 	local running_port
@@ -277,6 +295,9 @@ stop_pid() {
 
 cmd_stop() {
 	local pid port
+	if [[ -d $EMULATOR_HOME ]]; then
+		take_run_lock
+	fi
 	pid=$(recorded_pid || true)
 	port=$(recorded_port || true)
 	if [[ -z $pid ]]; then

@@ -99,7 +99,12 @@ mod tests {
     fn deploy_requires_env_and_image() {
         assert!(Cli::try_parse_from(["bluegreen", "deploy", "--env", "local"]).is_err());
         let c = Cli::try_parse_from([
-            "bluegreen", "deploy", "--env", "local", "--image", "nginx:1",
+            "bluegreen",
+            "deploy",
+            "--env",
+            "local",
+            "--image",
+            "nginx:1",
         ])
         .unwrap();
         assert!(matches!(c.command, Command::Deploy { .. }));
@@ -107,6 +112,8 @@ mod tests {
 
     #[test]
     fn rollback_color_is_validated() {
-        assert!(Cli::try_parse_from(["bluegreen", "rollback", "--env", "x", "--to", "red"]).is_err());
+        assert!(
+            Cli::try_parse_from(["bluegreen", "rollback", "--env", "x", "--to", "red"]).is_err()
+        );
     }
 }

@@ -55,8 +55,14 @@ impl Weights {
     /// All traffic on `color`.
     pub fn all_on(color: Color) -> Weights {
         match color {
-            Color::Blue => Weights { blue: 100, green: 0 },
-            Color::Green => Weights { blue: 0, green: 100 },
+            Color::Blue => Weights {
+                blue: 100,
+                green: 0,
+            },
+            Color::Green => Weights {
+                blue: 0,
+                green: 100,
+            },
         }
     }
 
@@ -90,9 +96,26 @@ mod tests {
 
     #[test]
     fn live_color_only_when_one_side_has_everything() {
-        assert_eq!(Weights::all_on(Color::Green).live_color(), Some(Color::Green));
-        assert_eq!(Weights { blue: 100, green: 0 }.live_color(), Some(Color::Blue));
-        assert_eq!(Weights { blue: 90, green: 10 }.live_color(), None);
+        assert_eq!(
+            Weights::all_on(Color::Green).live_color(),
+            Some(Color::Green)
+        );
+        assert_eq!(
+            Weights {
+                blue: 100,
+                green: 0
+            }
+            .live_color(),
+            Some(Color::Blue)
+        );
+        assert_eq!(
+            Weights {
+                blue: 90,
+                green: 10
+            }
+            .live_color(),
+            None
+        );
         assert_eq!(Weights { blue: 0, green: 0 }.live_color(), None);
     }
 

@@ -81,7 +81,10 @@ pub fn read_module(dir: &Path) -> Result<ModuleInfo, ContractError> {
 }
 
 fn label(b: &hcl::Block, i: usize) -> String {
-    b.labels().get(i).map(|l| l.as_str().to_string()).unwrap_or_default()
+    b.labels()
+        .get(i)
+        .map(|l| l.as_str().to_string())
+        .unwrap_or_default()
 }
 
 fn collect(body: &hcl::Body, info: &mut ModuleInfo) {
@@ -103,7 +106,11 @@ fn collect(body: &hcl::Body, info: &mut ModuleInfo) {
                     .body()
                     .blocks()
                     .filter(|x| x.identifier() == "lifecycle")
-                    .flat_map(|l| l.body().attributes().filter(|a| a.key() == "ignore_changes"))
+                    .flat_map(|l| {
+                        l.body()
+                            .attributes()
+                            .filter(|a| a.key() == "ignore_changes")
+                    })
                     .flat_map(|a| match a.expr() {
                         hcl::Expression::Array(items) => items
                             .iter()

@@ -83,6 +83,8 @@ impl Error {
 fn restored_line(restored: Option<Color>, weights: Weights) -> String {
     match restored {
         Some(c) => format!("production traffic is on {c} (read back and verified: {weights})"),
-        None => "no color was live before; the listener is back on its fixed response (verified)".into(),
+        None => {
+            "no color was live before; the listener is back on its fixed response (verified)".into()
+        }
     }
 }

@@ -73,7 +73,9 @@ impl ImageRef {
 fn split_registry(name: &str) -> (Option<&str>, &str) {
     match name.split_once('/') {
         // Docker's rule: the first component is a registry when it looks like a host.
-        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
             (Some(first), rest)
         }
         _ => (None, name),
@@ -82,21 +84,34 @@ fn split_registry(name: &str) -> (Option<&str>, &str) {
 
 fn parse_digest(d: &str) -> Result<String, String> {
     let Some((algo, hex)) = d.split_once(':') else {
-        return Err(format!("digest `{d}` has no algorithm (expected `sha256:<64 hex>`)"));
+        return Err(format!(
+            "digest `{d}` has no algorithm (expected `sha256:<64 hex>`)"
+        ));
     };
     if algo != "sha256" && algo != "sha512" {
         return Err(format!("digest algorithm `{algo}` is not sha256 or sha512"));
     }
     let want = if algo == "sha256" { 64 } else { 128 };
-    if hex.len() != want || !hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
-        return Err(format!("{algo} digest must be {want} lowercase hex characters"));
+    if hex.len() != want
+        || !hex
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    {
+        return Err(format!(
+            "{algo} digest must be {want} lowercase hex characters"
+        ));
     }
     Ok(d.to_string())
 }
 
 fn check_tag(t: &str) -> Result<(), String> {
-    let ok_first = t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-    let ok_rest = t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let ok_first = t
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let ok_rest = t
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if t.is_empty() || t.len() > 128 || !ok_first || !ok_rest {
         return Err(format!(
             "tag `{t}` must be 1–128 of [A-Za-z0-9_.-] and not start with `.` or `-`"
@@ -117,9 +132,12 @@ fn check_registry(r: &str) -> Result<(), String> {
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         });
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()));
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()));
     if !host_ok || !port_ok {
-        return Err(format!("registry `{r}` is not a host name with an optional port"));
+        return Err(format!(
+            "registry `{r}` is not a host name with an optional port"
+        ));
     }
     Ok(())
 }

@@ -24,7 +24,9 @@ fn prod_weights(emu: &Emulator) -> (i32, i32) {
             .arn
             .clone()
     };
-    let listener = emu.find_listener_by_port(LB, 80).expect("production listener");
+    let listener = emu
+        .find_listener_by_port(LB, 80)
+        .expect("production listener");
     let w = listener.weights();
     let get = |arn: &str| w.get(arn).copied().unwrap_or(0);
     (get(&tg("bg-local-blue")), get(&tg("bg-local-green")))
@@ -40,7 +42,9 @@ fn last_json(out: &common::Outcome) -> Value {
 }
 
 fn status_json(bg: impl Fn() -> Bluegreen) -> Value {
-    let out = bg().args(["status", "--env", "local", "--output", "json"]).run();
+    let out = bg()
+        .args(["status", "--env", "local", "--output", "json"])
+        .run();
     out.assert_code(0);
     out.stdout_json()
 }
@@ -50,6 +54,15 @@ fn first_deploy_second_deploy_same_image_rollback_and_force() {
     let emu = Emulator::start();
     let work = common::temp_workdir();
     let bg = || Bluegreen::new(&emu, work.path());
+    let repo_files = || {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        [
+            list_files(&repo.join("modules")),
+            list_files(&repo.join("environments")),
+        ]
+        .concat()
+    };
+    let repo_before = repo_files();
 
     // Before anything is deployed, status reports no live color.
     let s = status_json(bg);
@@ -57,7 +70,9 @@ fn first_deploy_second_deploy_same_image_rollback_and_force() {
 
     // First deploy into an empty environment: shared stack + blue, all traffic on blue.
     let out = bg()
-        .args(["deploy", "--env", "local", "--image", V1, "--output", "json"])
+        .args([
+            "deploy", "--env", "local", "--image", V1, "--output", "json",
+        ])
         .run();
     out.assert_code(0);
     let r = last_json(&out);
@@ -91,7 +106,9 @@ fn first_deploy_second_deploy_same_image_rollback_and_force() {
     let aws_before = emu.snapshot();
     let state_before = state_snapshot(work.path());
     let out = bg()
-        .args(["deploy", "--env", "local", "--image", V2, "--output", "json"])
+        .args([
+            "deploy", "--env", "local", "--image", V2, "--output", "json",
+        ])
         .run();
     out.assert_code(0);
     assert_eq!(last_json(&out)["outcome"], "already_live");
@@ -116,6 +133,9 @@ fn first_deploy_second_deploy_same_image_rollback_and_force() {
     assert_ne!(green_before.task_definition, green_after.task_definition);
     assert_eq!(service_image(&emu, "green"), V1);
     assert_eq!(prod_weights(&emu), (0, 100));
+
+    // Nothing was written into modules/ or environments/ at run time.
+    assert_eq!(repo_before, repo_files());
 }
 
 /// An environment directory named `local` in a temp dir, pointing at the repo's emulator
@@ -181,20 +201,51 @@ fn bad_input_exits_2_and_changes_nothing() {
         (deploy_args(&unknown_key, V2), "regon"),
         (deploy_args(&wrong_type, V2), "desired_count"),
         (
-            vec!["deploy".into(), "--env".into(), "no-such-env".into(), "--image".into(), V2.into()],
+            vec![
+                "deploy".into(),
+                "--env".into(),
+                "no-such-env".into(),
+                "--image".into(),
+                V2.into(),
+            ],
             "no-such-env",
         ),
         (
-            vec!["deploy".into(), "--env".into(), "local".into(), "--image".into(), "Not A Valid:ref".into()],
+            vec![
+                "deploy".into(),
+                "--env".into(),
+                "local".into(),
+                "--image".into(),
+                "Not A Valid:ref".into(),
+            ],
             "--image",
         ),
         (
-            vec!["deploy".into(), "--env".into(), "local".into(), "--image".into(), "app;rm -rf /".into()],
+            vec![
+                "deploy".into(),
+                "--env".into(),
+                "local".into(),
+                "--image".into(),
+                "app;rm -rf /".into(),
+            ],
             "--image",
         ),
-        (vec!["rollback".into(), "--env".into(), "local".into(), "--to".into(), "red".into()], "red"),
         (
-            vec!["status".into(), "--env".into(), malformed.display().to_string()],
+            vec![
+                "rollback".into(),
+                "--env".into(),
+                "local".into(),
+                "--to".into(),
+                "red".into(),
+            ],
+            "red",
+        ),
+        (
+            vec![
+                "status".into(),
+                "--env".into(),
+                malformed.display().to_string(),
+            ],
             "bluegreen.hcl:",
         ),
     ];
@@ -207,8 +258,16 @@ fn bad_input_exits_2_and_changes_nothing() {
             out.stderr
         );
         assert_unchanged(&aws_before, &emu.snapshot());
-        assert_eq!(state_before, state_snapshot(work.path()), "{args:?} changed terraform state");
-        assert_eq!(files_before, list_files(work.path()), "{args:?} wrote into the work dir");
+        assert_eq!(
+            state_before,
+            state_snapshot(work.path()),
+            "{args:?} changed terraform state"
+        );
+        assert_eq!(
+            files_before,
+            list_files(work.path()),
+            "{args:?} wrote into the work dir"
+        );
     }
     // The file errors name the line of the problem.
     let out = bg().args(deploy_args(&unknown_key, V2)).run();
@@ -230,9 +289,22 @@ fn a_color_that_never_gets_healthy_never_gets_traffic() {
     let out = bg().args(deploy_args(&greedy, V2)).run();
     out.assert_code(5);
     assert!(out.stderr.contains("target-health"), "{}", out.stderr);
-    assert!(out.stderr.contains("2/2 targets healthy, want ≥ 3"), "{}", out.stderr);
-    assert_eq!(prod_weights(&emu), (100, 0), "production must not have moved");
-    let s = status_json(|| bg().args(["--environments-dir", tmp.path().join("good").to_str().unwrap()]));
+    assert!(
+        out.stderr.contains("2/2 targets healthy, want ≥ 3"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        prod_weights(&emu),
+        (100, 0),
+        "production must not have moved"
+    );
+    let s = status_json(|| {
+        bg().args([
+            "--environments-dir",
+            tmp.path().join("good").to_str().unwrap(),
+        ])
+    });
     assert_eq!(s["live_color"], "blue");
 }
 

@@ -19,5 +19,8 @@ fn exit_codes_doc_matches_the_code() {
         .iter()
         .map(|(c, n)| (*c, n.to_string()))
         .collect();
-    assert_eq!(documented, code, "docs/exit-codes.md and src/exit.rs disagree");
+    assert_eq!(
+        documented, code,
+        "docs/exit-codes.md and src/exit.rs disagree"
+    );
 }

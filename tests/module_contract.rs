@@ -59,7 +59,11 @@ fn every_module_keeps_the_contract() {
     for (dir, kind) in MODULES {
         let m = read_module(&repo(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
         let p = problems(&m, kind);
-        assert!(p.is_empty(), "{dir} ({kind:?}) breaks the contract:\n{}", p.join("\n"));
+        assert!(
+            p.is_empty(),
+            "{dir} ({kind:?}) breaks the contract:\n{}",
+            p.join("\n")
+        );
     }
 }
 
@@ -72,7 +76,10 @@ fn the_real_modules_own_nothing_bluegreen_changes_at_run_time() {
         .iter()
         .filter(|((t, _), _)| t == "aws_lb_listener")
         .collect();
-    assert!(listeners.len() >= 2, "prod + test listener expected: {listeners:?}");
+    assert!(
+        listeners.len() >= 2,
+        "prod + test listener expected: {listeners:?}"
+    );
     for (_, ignored) in listeners {
         assert!(ignored.iter().any(|i| i == "default_action"), "{ignored:?}");
     }
@@ -127,7 +134,11 @@ fn no_module_directory_is_left_unchecked() {
     walk(&repo("environments"), &mut found);
     let listed: Vec<PathBuf> = MODULES.iter().map(|(d, _)| repo(d)).collect();
     for f in found {
-        assert!(listed.contains(&f), "{} has *.tf files but is not in MODULES", f.display());
+        assert!(
+            listed.contains(&f),
+            "{} has *.tf files but is not in MODULES",
+            f.display()
+        );
     }
 }
 

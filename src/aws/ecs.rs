@@ -15,7 +15,11 @@ impl SdkServices {
 }
 
 impl Services for SdkServices {
-    async fn describe(&self, cluster: &str, service: &str) -> Result<Option<ServiceState>, AwsError> {
+    async fn describe(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Option<ServiceState>, AwsError> {
         let resource = format!("{cluster}/{service}");
         let out = self
             .client
@@ -55,7 +59,12 @@ impl Services for SdkServices {
         }))
     }
 
-    async fn set_desired(&self, cluster: &str, service: &str, desired: i32) -> Result<(), AwsError> {
+    async fn set_desired(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired: i32,
+    ) -> Result<(), AwsError> {
         self.client
             .update_service()
             .cluster(cluster)

@@ -1,8 +1,8 @@
 use super::{AwsError, ListenerAction, TargetHealth, Traffic};
 use aws_sdk_elasticloadbalancingv2 as elb;
 use elb::types::{
-    Action, ActionTypeEnum, FixedResponseActionConfig, ForwardActionConfig, TargetDescription, TargetGroupStickinessConfig,
-    TargetGroupTuple,
+    Action, ActionTypeEnum, FixedResponseActionConfig, ForwardActionConfig, TargetDescription,
+    TargetGroupStickinessConfig, TargetGroupTuple,
 };
 
 #[derive(Clone)]
@@ -67,16 +67,19 @@ impl Traffic for SdkTraffic {
             .send()
             .await
             .map_err(|e| AwsError::sdk("DescribeListeners", listener_arn, e))?;
-        let listener = out
-            .listeners()
-            .first()
-            .ok_or_else(|| AwsError::new("DescribeListeners", listener_arn, "listener not found"))?;
+        let listener = out.listeners().first().ok_or_else(|| {
+            AwsError::new("DescribeListeners", listener_arn, "listener not found")
+        })?;
         // A listener has exactly one terminal action; authenticate-* actions come before it.
         let mut actions: Vec<&Action> = listener.default_actions().iter().collect();
         actions.sort_by_key(|a| a.order().unwrap_or(i32::MAX));
         match actions.as_slice() {
             [only] => Ok(to_listener_action(only)),
-            [] => Err(AwsError::new("DescribeListeners", listener_arn, "listener has no default action")),
+            [] => Err(AwsError::new(
+                "DescribeListeners",
+                listener_arn,
+                "listener has no default action",
+            )),
             many => Ok(ListenerAction::Other {
                 kind: format!("{} chained actions", many.len()),
             }),

@@ -10,7 +10,11 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn new(operation: &'static str, resource: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        operation: &'static str,
+        resource: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         AwsError {
             operation,
             resource: resource.into(),
@@ -18,7 +22,11 @@ impl AwsError {
         }
     }
 
-    pub fn sdk<E: std::error::Error>(operation: &'static str, resource: impl Into<String>, err: E) -> Self {
+    pub fn sdk<E: std::error::Error>(
+        operation: &'static str,
+        resource: impl Into<String>,
+        err: E,
+    ) -> Self {
         AwsError::new(operation, resource, DisplayErrorContext(err).to_string())
     }
 }

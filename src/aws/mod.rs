@@ -10,9 +10,7 @@ mod model;
 pub use ecs::SdkServices;
 pub use elbv2::SdkTraffic;
 pub use error::AwsError;
-pub use model::{
-    ListenerAction, ServiceDeployment, ServiceState, Services, TargetHealth, Traffic,
-};
+pub use model::{ListenerAction, ServiceDeployment, ServiceState, Services, TargetHealth, Traffic};
 
 /// Loads the shared SDK configuration for `region` (credentials and endpoint from the usual
 /// environment/profile chain).

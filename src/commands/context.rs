@@ -89,7 +89,12 @@ impl Ctx {
 
     /// The stack for `id`, with its state kept apart from the other two (a workspace or a
     /// backend key per stack) and every file under the work directory.
-    pub fn stack(&self, tool: &IacTool, id: StackId, vars: Vec<(String, String)>) -> Result<Stack, Error> {
+    pub fn stack(
+        &self,
+        tool: &IacTool,
+        id: StackId,
+        vars: Vec<(String, String)>,
+    ) -> Result<Stack, Error> {
         let settings = match id {
             StackId::Shared => &self.cfg.shared,
             StackId::Color(_) => &self.cfg.service.stack,
@@ -162,10 +167,26 @@ impl Ctx {
         }
     }
 
+    /// Like [`Ctx::tf_progress`] for `apply`, which repeats the plan's `planned_change` lines
+    /// already shown when the plan was made.
+    pub fn tf_apply_progress(&self, stack: StackId) -> impl FnMut(&UiMessage) + '_ {
+        let mut inner = self.tf_progress(stack);
+        move |m: &UiMessage| {
+            if !matches!(m.event, crate::iac::UiEvent::PlannedChange(_)) {
+                inner(m)
+            }
+        }
+    }
+
     /// Prepares the shared stack and reads its outputs (`None` before its first apply).
-    pub async fn shared_outputs(&self, tool: &IacTool) -> Result<(Stack, Option<SharedOutputs>), Error> {
+    pub async fn shared_outputs(
+        &self,
+        tool: &IacTool,
+    ) -> Result<(Stack, Option<SharedOutputs>), Error> {
         let stack = self.stack(tool, StackId::Shared, vec![])?;
-        stack.prepare(&mut self.tf_progress(StackId::Shared)).await?;
+        stack
+            .prepare(&mut self.tf_progress(StackId::Shared))
+            .await?;
         let outs = stack.outputs().await?;
         let shared = SharedOutputs::read(&outs).map_err(Error::Contract)?;
         Ok((stack, shared))
@@ -193,9 +214,17 @@ impl Ctx {
 
     /// Outputs of a color's stack if it was ever applied, without creating anything: a color
     /// whose workspace does not exist yet reads as `None`.
-    pub async fn color_outputs(&self, tool: &IacTool, color: Color, shared: &SharedOutputs) -> Result<Option<ServiceOutputs>, Error> {
+    pub async fn color_outputs(
+        &self,
+        tool: &IacTool,
+        color: Color,
+        shared: &SharedOutputs,
+    ) -> Result<Option<ServiceOutputs>, Error> {
         let stack = self.service_stack(tool, color, shared, "")?;
-        if !stack.prepare_existing(&mut self.tf_progress(StackId::Color(color))).await? {
+        if !stack
+            .prepare_existing(&mut self.tf_progress(StackId::Color(color)))
+            .await?
+        {
             return Ok(None);
         }
         let outs = stack.outputs().await?;

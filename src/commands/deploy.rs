@@ -43,13 +43,15 @@ pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> 
     let live = live_color_of(&before)?;
     let idle = live.map(Color::other).unwrap_or(Color::Blue);
     ctx.info(match live {
-        Some(l) => format!("live color: {l} ({}); deploying to {idle}", before.weights()),
-        None => format!("no color is live yet (first deploy); deploying to {idle}"),
+        Some(l) => format!("live color: {l} ({}); idle color: {idle}", before.weights()),
+        None => format!("no color is live yet (first deploy); idle color: {idle}"),
     });
 
     if let (Some(l), false) = (live, force) {
         if let Some(out) = already_running(ctx, &tool, &aws, l, &shared, &image).await? {
-            ctx.step(format!("{image} is already live on {l}; nothing to do (use --force to redeploy)"));
+            ctx.step(format!(
+                "{image} is already live on {l}; nothing to do (use --force to redeploy)"
+            ));
             let result = DeployResult {
                 outcome: "already_live",
                 env: &ctx.cfg.name,
@@ -60,7 +62,8 @@ pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> 
                 service: out.service_name,
                 task_definition: out.task_definition_arn,
             };
-            ctx.out.result(&format!("already live: {image} on {l}"), &result);
+            ctx.out
+                .result(&format!("already live: {image} on {l}"), &result);
             return Ok(());
         }
     }
@@ -68,15 +71,26 @@ pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> 
     // Provision the idle color. Production traffic is untouched until the switch below.
     ctx.step(format!("provisioning {idle} with {image}"));
     let stack = ctx.service_stack(&tool, idle, &shared, &image)?;
-    stack.prepare(&mut ctx.tf_progress(StackId::Color(idle))).await?;
-    plan_and_apply(ctx, &stack, StackId::Color(idle), &ctx.plan_path(StackId::Color(idle))).await?;
+    stack
+        .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
+        .await?;
+    plan_and_apply(
+        ctx,
+        &stack,
+        StackId::Color(idle),
+        &ctx.plan_path(StackId::Color(idle)),
+    )
+    .await?;
     let out = ServiceOutputs::read(&stack.outputs().await?, idle)
         .map_err(Error::Contract)?
         .ok_or_else(|| Error::Contract(format!("the {idle} stack has no outputs after apply")))?;
     out.check_against(idle, &shared).map_err(Error::Contract)?;
 
     let desired = ctx.cfg.service.desired_count as i32;
-    ctx.step(format!("scaling {idle} service {} to {desired} and waiting until it is healthy", out.service_name));
+    ctx.step(format!(
+        "scaling {idle} service {} to {desired} and waiting until it is healthy",
+        out.service_name
+    ));
     aws.services
         .set_desired(&out.cluster_name, &out.service_name, desired)
         .await?;
@@ -89,7 +103,9 @@ pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> 
         desired,
     };
     let health = &ctx.cfg.health;
-    if let Err(reason) = until_healthy(ctx, &aws, &target, health.timeout, health.poll_interval).await? {
+    if let Err(reason) =
+        until_healthy(ctx, &aws, &target, health.timeout, health.poll_interval).await?
+    {
         return Err(unchanged_or_restore(ctx, &aws, &shared, &before, reason).await);
     }
 
@@ -114,7 +130,10 @@ pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> 
     }
 
     let wanted = Weights::all_on(idle);
-    ctx.step(format!("moving production traffic: {} → {wanted}", before.weights()));
+    ctx.step(format!(
+        "moving production traffic: {} → {wanted}",
+        before.weights()
+    ));
     match set_and_verify(
         &aws.traffic,
         &shared.listener_arn,
@@ -176,18 +195,28 @@ async fn ensure_shared(ctx: &Ctx, tool: &crate::iac::IacTool) -> Result<SharedOu
         return Ok(s);
     }
     ctx.step("the shared stack was never applied: provisioning it (first deploy)");
-    plan_and_apply(ctx, &stack, StackId::Shared, &ctx.plan_path(StackId::Shared)).await?;
+    plan_and_apply(
+        ctx,
+        &stack,
+        StackId::Shared,
+        &ctx.plan_path(StackId::Shared),
+    )
+    .await?;
     SharedOutputs::read(&stack.outputs().await?)
         .map_err(Error::Contract)?
         .ok_or_else(|| Error::Contract("the shared stack has no outputs after apply".into()))
 }
 
 /// `plan -out`, summarise the saved plan, and apply exactly that plan if it changes anything.
-pub async fn plan_and_apply(ctx: &Ctx, stack: &Stack, id: StackId, plan: &Path) -> Result<(), Error> {
+pub async fn plan_and_apply(
+    ctx: &Ctx,
+    stack: &Stack,
+    id: StackId,
+    plan: &Path,
+) -> Result<(), Error> {
     if let Some(dir) = plan.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::Internal(format!("cannot create {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
     }
     let outcome = stack.plan(plan, &mut ctx.tf_progress(id)).await?;
     let s = &outcome.summary;
@@ -199,7 +228,7 @@ pub async fn plan_and_apply(ctx: &Ctx, stack: &Stack, id: StackId, plan: &Path) 
         destroy: s.destroy,
     });
     if outcome.has_changes {
-        stack.apply(plan, &mut ctx.tf_progress(id)).await?;
+        stack.apply(plan, &mut ctx.tf_apply_progress(id)).await?;
     } else {
         ctx.info(format!("[{}] no changes", id.name()));
     }
@@ -212,7 +241,9 @@ fn live_color_of(view: &ListenerView) -> Result<Option<Color>, Error> {
         ListenerView::Forwarding { weights, .. } => match weights.live_color() {
             Some(c) => Ok(Some(c)),
             None => Err(Error::refused(
-                format!("production traffic is split ({weights}); a deploy starts from one live color"),
+                format!(
+                    "production traffic is split ({weights}); a deploy starts from one live color"
+                ),
                 "put all traffic on one color first: `bluegreen rollback --env ENV --to COLOR`",
             )),
         },
@@ -231,10 +262,17 @@ async fn already_running(
     let Some(out) = ctx.color_outputs(tool, live, shared).await? else {
         return Ok(None);
     };
-    let Some(svc) = aws.services.describe(&out.cluster_name, &out.service_name).await? else {
+    let Some(svc) = aws
+        .services
+        .describe(&out.cluster_name, &out.service_name)
+        .await?
+    else {
         return Ok(None);
     };
-    let images = aws.services.task_definition_images(&svc.task_definition).await?;
+    let images = aws
+        .services
+        .task_definition_images(&svc.task_definition)
+        .await?;
     Ok((images.iter().any(|i| i == image) && svc.desired > 0).then_some(out))
 }
 
@@ -276,7 +314,10 @@ pub async fn restore(
     reason: String,
 ) -> Error {
     ctx.out.emit(Event::Warning {
-        message: format!("{reason} — restoring production traffic to {}", before.weights()),
+        message: format!(
+            "{reason} — restoring production traffic to {}",
+            before.weights()
+        ),
     });
     let listener = &shared.listener_arn;
     let tgs = &shared.target_groups;

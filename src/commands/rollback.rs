@@ -34,16 +34,18 @@ pub async fn run(ctx: &Ctx, to: Option<Color>) -> Result<(), Error> {
     let tgs = &shared.target_groups;
     let before = read_view(&aws.traffic, &shared.listener_arn, tgs).await?;
     let live = before.weights().live_color();
-    let target = match (to, live) {
-        (Some(t), _) => t,
-        (None, Some(l)) => l.other(),
-        (None, None) => {
-            return Err(Error::refused(
-                format!("no single color is live ({}), so there is no \"other\" color", before.weights()),
+    let target =
+        match (to, live) {
+            (Some(t), _) => t,
+            (None, Some(l)) => l.other(),
+            (None, None) => return Err(Error::refused(
+                format!(
+                    "no single color is live ({}), so there is no \"other\" color",
+                    before.weights()
+                ),
                 "name the color to put traffic on: `bluegreen rollback --env ENV --to blue|green`",
-            ))
-        }
-    };
+            )),
+        };
     if live == Some(target) {
         ctx.step(format!("all traffic is already on {target}; nothing to do"));
         let r = RollbackResult {
@@ -59,12 +61,15 @@ pub async fn run(ctx: &Ctx, to: Option<Color>) -> Result<(), Error> {
 
     // The target must be provisioned, running and healthy right now: rolling back onto a
     // stack that can't serve would make things worse.
-    let out = ctx.color_outputs(&tool, target, &shared).await?.ok_or_else(|| {
-        Error::refused(
-            format!("{target} was never provisioned in this environment; nothing changed"),
-            "deploy a known-good image instead: `bluegreen deploy --env ENV --image IMAGE`",
-        )
-    })?;
+    let out = ctx
+        .color_outputs(&tool, target, &shared)
+        .await?
+        .ok_or_else(|| {
+            Error::refused(
+                format!("{target} was never provisioned in this environment; nothing changed"),
+                "deploy a known-good image instead: `bluegreen deploy --env ENV --image IMAGE`",
+            )
+        })?;
     let svc = aws
         .services
         .describe(&out.cluster_name, &out.service_name)
@@ -99,14 +104,24 @@ pub async fn run(ctx: &Ctx, to: Option<Color>) -> Result<(), Error> {
         return Err(Error::refused(
             format!(
                 "{target} is not ready to take traffic (desired {desired}{}); nothing changed",
-                if failing.is_empty() { String::new() } else { format!("; {}", failing.join("; ")) }
+                if failing.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", failing.join("; "))
+                }
             ),
-            format!("redeploy a known-good image: `bluegreen deploy --env {} --image IMAGE`", ctx.cfg.name),
+            format!(
+                "redeploy a known-good image: `bluegreen deploy --env {} --image IMAGE`",
+                ctx.cfg.name
+            ),
         ));
     }
 
     let wanted = Weights::all_on(target);
-    ctx.step(format!("moving production traffic: {} → {wanted}", before.weights()));
+    ctx.step(format!(
+        "moving production traffic: {} → {wanted}",
+        before.weights()
+    ));
     let stick = match &before {
         ListenerView::Forwarding { stickiness, .. } => *stickiness,
         ListenerView::NotForwarding { .. } => None,

@@ -66,7 +66,11 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
         };
         if let Some(out) = ctx.color_outputs(&tool, color, &shared).await? {
             cs.provisioned = true;
-            if let Some(svc) = aws.services.describe(&out.cluster_name, &out.service_name).await? {
+            if let Some(svc) = aws
+                .services
+                .describe(&out.cluster_name, &out.service_name)
+                .await?
+            {
                 cs.image = aws
                     .services
                     .task_definition_images(&svc.task_definition)
@@ -78,7 +82,10 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
                 cs.running = Some(svc.running);
             }
             cs.service = Some(out.service_name);
-            let th = aws.traffic.target_health(shared.target_groups.of(color)).await?;
+            let th = aws
+                .traffic
+                .target_health(shared.target_groups.of(color))
+                .await?;
             cs.targets = Some(th.len());
             cs.healthy_targets = Some(th.iter().filter(|t| t.state == "healthy").count());
         }
@@ -103,7 +110,9 @@ fn human(s: &Status) -> String {
     let mut out = format!(
         "environment: {}\nlive color:  {}\nweights:     {} (listener: {})\n",
         s.env,
-        s.live_color.map(|c| c.to_string()).unwrap_or_else(|| "none".into()),
+        s.live_color
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "none".into()),
         s.weights,
         s.listener_action
     );
@@ -117,10 +126,18 @@ fn human(s: &Status) -> String {
             c.color.as_str(),
             c.service.as_deref().unwrap_or("?"),
             c.image.as_deref().unwrap_or("?"),
-            c.running.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
-            c.desired.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
-            c.healthy_targets.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
-            c.targets.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+            c.running
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "?".into()),
+            c.desired
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "?".into()),
+            c.healthy_targets
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "?".into()),
+            c.targets
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "?".into()),
         ));
     }
     out.trim_end().to_string()

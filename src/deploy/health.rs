@@ -44,7 +44,11 @@ pub fn service_stable(state: Option<&ServiceState>, want: i32, task_definition: 
         && s.deployments.len() == 1
         && s.deployments[0].status == "PRIMARY"
         && s.task_definition == task_definition;
-    Check { signal, ok, observed }
+    Check {
+        signal,
+        ok,
+        observed,
+    }
 }
 
 /// ALB: every registered target is healthy and there are at least `want` of them.
@@ -56,7 +60,10 @@ pub fn targets_healthy(targets: &[TargetHealth], want: usize) -> Check {
             "; {} is {}{}",
             bad.id,
             bad.state,
-            bad.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+            bad.reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
         ));
     }
     Check {
@@ -121,7 +128,10 @@ mod tests {
     fn targets_all_healthy_and_enough() {
         assert!(targets_healthy(&[t("a", "healthy"), t("b", "healthy")], 2).ok);
         assert!(!targets_healthy(&[t("a", "healthy")], 2).ok);
-        let c = targets_healthy(&[t("a", "healthy"), t("b", "unhealthy"), t("c", "healthy")], 2);
+        let c = targets_healthy(
+            &[t("a", "healthy"), t("b", "unhealthy"), t("c", "healthy")],
+            2,
+        );
         assert!(!c.ok);
         assert!(c.observed.contains("b is unhealthy"), "{}", c.observed);
         assert!(!targets_healthy(&[], 1).ok);

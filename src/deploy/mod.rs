@@ -7,6 +7,4 @@ mod traffic;
 
 pub use health::{service_stable, targets_healthy, Check};
 pub use outputs::{ServiceOutputs, SharedOutputs};
-pub use traffic::{
-    read_view, set_and_verify, view_of, ListenerView, TargetGroups, TrafficError,
-};
+pub use traffic::{read_view, set_and_verify, view_of, ListenerView, TargetGroups, TrafficError};

@@ -158,7 +158,13 @@ mod tests {
 
     #[test]
     fn fixed_response_is_not_forwarding() {
-        let v = view_of(&ListenerAction::FixedResponse { status: "503".into() }, &tgs()).unwrap();
+        let v = view_of(
+            &ListenerAction::FixedResponse {
+                status: "503".into(),
+            },
+            &tgs(),
+        )
+        .unwrap();
         assert_eq!(v.weights(), Weights::default());
         assert_eq!(v.weights().live_color(), None);
     }
@@ -170,7 +176,13 @@ mod tests {
             stickiness: None,
         };
         let v = view_of(&a, &tgs()).unwrap();
-        assert_eq!(v.weights(), Weights { blue: 0, green: 100 });
+        assert_eq!(
+            v.weights(),
+            Weights {
+                blue: 0,
+                green: 100
+            }
+        );
     }
 
     #[test]
@@ -180,7 +192,9 @@ mod tests {
             stickiness: None,
         };
         assert!(view_of(&a, &tgs()).unwrap_err().contains("tg/other"));
-        let r = ListenerAction::Other { kind: "redirect".into() };
+        let r = ListenerAction::Other {
+            kind: "redirect".into(),
+        };
         assert!(view_of(&r, &tgs()).unwrap_err().contains("redirect"));
     }
 }

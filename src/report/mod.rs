@@ -92,9 +92,10 @@ pub fn terraform_line(m: &crate::iac::UiMessage) -> Option<String> {
         | E::ProvisionErrored(_)
         | E::ResourceDrift(_)
         | E::Diagnostic(_) => Some(m.message.clone()),
-        E::ProvisionProgress(h) => h.output.as_ref().map(|o| {
-            format!("{}: {}", h.resource.addr, o.trim_end())
-        }),
+        E::ProvisionProgress(h) => h
+            .output
+            .as_ref()
+            .map(|o| format!("{}: {}", h.resource.addr, o.trim_end())),
         _ => None,
     }
 }

@@ -343,8 +343,9 @@ pub(super) fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The emulator venv, installed (or found up to date) by `scripts/emulator.sh install` once per
-/// test process; the script serialises installs across processes. A failed install fails
+/// The emulator venv (`BLUEGREEN_EMULATOR_VENV`, else `BLUEGREEN_EMULATOR_HOME/venv`, as in the
+/// script), installed or found up to date by `scripts/emulator.sh install` once per test
+/// process; the script serialises installs across processes. A failed install fails
 /// every test that needs the emulator with the same message, without retrying.
 fn venv() -> &'static Path {
     static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -354,11 +355,16 @@ fn venv() -> &'static Path {
             Some(home) => root.join(home), // an absolute `home` replaces `root`
             None => root.join(".bluegreen").join("emulator"),
         };
+        let venv = match std::env::var_os("BLUEGREEN_EMULATOR_VENV") {
+            Some(venv) => root.join(venv),
+            None => home.join("venv"),
+        };
         let out = Command::new("bash")
             .arg(root.join("scripts").join("emulator.sh"))
             .arg("install")
             .current_dir(root)
             .env("BLUEGREEN_EMULATOR_HOME", &home)
+            .env("BLUEGREEN_EMULATOR_VENV", &venv)
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("cannot run bash scripts/emulator.sh install: {e}"))?;
@@ -370,7 +376,7 @@ fn venv() -> &'static Path {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
-        Ok(home.join("venv"))
+        Ok(venv)
     });
     match venv {
         Ok(path) => path,
