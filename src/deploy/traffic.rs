@@ -185,6 +185,106 @@ mod tests {
         );
     }
 
+    /// A listener whose reads lag its writes by `stale_reads` reads (a scripted fake of the
+    /// eventual consistency the real ELB API shows).
+    struct LaggingListener {
+        state: std::sync::Mutex<(ListenerAction, ListenerAction, u32)>,
+        stale_reads: u32,
+    }
+
+    impl LaggingListener {
+        fn new(stale_reads: u32) -> Self {
+            let start = ListenerAction::Forward {
+                targets: vec![("tg/blue".into(), 100), ("tg/green".into(), 0)],
+                stickiness: None,
+            };
+            LaggingListener {
+                state: std::sync::Mutex::new((start.clone(), start, 0)),
+                stale_reads,
+            }
+        }
+    }
+
+    impl Traffic for LaggingListener {
+        async fn read_default_action(&self, _: &str) -> Result<ListenerAction, AwsError> {
+            let mut s = self.state.lock().unwrap();
+            s.2 += 1;
+            Ok(if s.2 > self.stale_reads {
+                s.1.clone()
+            } else {
+                s.0.clone()
+            })
+        }
+        async fn set_forward(
+            &self,
+            _: &str,
+            targets: &[(String, u16)],
+            stickiness: Option<(bool, Option<i32>)>,
+        ) -> Result<(), AwsError> {
+            let mut s = self.state.lock().unwrap();
+            s.1 = ListenerAction::Forward {
+                targets: targets.to_vec(),
+                stickiness,
+            };
+            s.2 = 0;
+            Ok(())
+        }
+        async fn set_fixed_response(&self, _: &str, _: &str) -> Result<(), AwsError> {
+            unimplemented!()
+        }
+        async fn target_health(&self, _: &str) -> Result<Vec<crate::aws::TargetHealth>, AwsError> {
+            Ok(vec![])
+        }
+    }
+
+    #[tokio::test]
+    async fn stale_reads_are_retried_until_the_weights_converge() {
+        let l = LaggingListener::new(3);
+        let want = Weights::all_on(Color::Green);
+        let reads = set_and_verify(
+            &l,
+            "l",
+            &tgs(),
+            want,
+            None,
+            Duration::from_secs(5),
+            Duration::from_millis(1),
+        )
+        .await
+        .unwrap();
+        assert_eq!(reads, 4, "three stale reads, then the written weights");
+    }
+
+    #[tokio::test]
+    async fn weights_that_never_converge_fail_with_what_was_read() {
+        let l = LaggingListener::new(u32::MAX);
+        let want = Weights::all_on(Color::Green);
+        let err = set_and_verify(
+            &l,
+            "l",
+            &tgs(),
+            want,
+            None,
+            Duration::from_millis(50),
+            Duration::from_millis(5),
+        )
+        .await
+        .unwrap_err();
+        match err {
+            TrafficError::NotConverged {
+                wanted,
+                last,
+                attempts,
+                ..
+            } => {
+                assert_eq!(wanted, want);
+                assert_eq!(last, Weights::all_on(Color::Blue));
+                assert!(attempts >= 2, "{attempts}");
+            }
+            other => panic!("{other}"),
+        }
+    }
+
     #[test]
     fn foreign_target_group_or_action_is_refused() {
         let a = ListenerAction::Forward {
