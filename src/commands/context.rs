@@ -4,8 +4,11 @@
 use crate::aws::{self, SdkServices, SdkTraffic};
 use crate::cli::{Cli, EnvArg};
 use crate::color::Color;
+use crate::color::Weights;
 use crate::config::{self, EnvConfig, IacBinary, StateSeparation};
-use crate::deploy::{ServiceOutputs, SharedOutputs};
+use crate::deploy::{
+    set_and_verify, ListenerView, ServiceOutputs, SharedOutputs, TargetGroups, TrafficError,
+};
 use crate::error::Error;
 use crate::iac::{self, IacPreference, IacTool, Stack, StackDirs, UiMessage};
 use crate::report::{Event, Reporter};
@@ -229,6 +232,44 @@ impl Ctx {
         }
         let outs = stack.outputs().await?;
         ServiceOutputs::read(&outs, color).map_err(Error::Contract)
+    }
+
+    /// Writes `wanted` to `listener` (keeping the stickiness `before` had), reads the listener
+    /// back until it reports exactly `wanted` or `traffic.verify_timeout` passes, and reports
+    /// the verified weights. Returns the number of reads it took.
+    pub async fn shift(
+        &self,
+        aws: &Aws,
+        listener: &str,
+        tgs: &TargetGroups,
+        before: &ListenerView,
+        wanted: Weights,
+    ) -> Result<u32, TrafficError> {
+        let reads = set_and_verify(
+            &aws.traffic,
+            listener,
+            tgs,
+            wanted,
+            before.stickiness(),
+            self.cfg.traffic.verify_timeout,
+            self.verify_interval(),
+        )
+        .await?;
+        self.out.emit(Event::WeightsVerified {
+            listener: listener.to_string(),
+            weights: wanted,
+            reads,
+        });
+        Ok(reads)
+    }
+
+    /// How often a listener is read back after a change: reads are cheap and a rollback should
+    /// be verified well within one health poll interval.
+    pub fn verify_interval(&self) -> std::time::Duration {
+        self.cfg
+            .health
+            .poll_interval
+            .min(std::time::Duration::from_millis(500))
     }
 
     pub fn plan_path(&self, id: StackId) -> PathBuf {

@@ -5,14 +5,13 @@ use super::context::{Aws, Ctx, StackId};
 use super::wait::{check_once, until_healthy, Target};
 use crate::aws::{Services, Traffic};
 use crate::color::{Color, Weights};
-use crate::deploy::{read_view, set_and_verify, ListenerView, ServiceOutputs, SharedOutputs};
+use crate::deploy::{read_view, ListenerView, ServiceOutputs, SharedOutputs};
 use crate::error::Error;
 use crate::iac::Stack;
 use crate::image::ImageRef;
 use crate::report::Event;
 use serde::Serialize;
 use std::path::Path;
-use std::time::Duration;
 
 #[derive(Debug, Serialize)]
 struct DeployResult<'a> {
@@ -112,21 +111,8 @@ pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> 
     if let Some(test) = &shared.test_listener_arn {
         ctx.step(format!("pointing the test listener at {idle}"));
         let view = read_view(&aws.traffic, test, tgs).await?;
-        let reads = set_and_verify(
-            &aws.traffic,
-            test,
-            tgs,
-            Weights::all_on(idle),
-            stickiness(&view),
-            ctx.cfg.traffic.verify_timeout,
-            verify_interval(ctx),
-        )
-        .await?;
-        ctx.out.emit(Event::WeightsVerified {
-            listener: test.clone(),
-            weights: Weights::all_on(idle),
-            reads,
-        });
+        ctx.shift(&aws, test, tgs, &view, Weights::all_on(idle))
+            .await?;
     }
 
     let wanted = Weights::all_on(idle);
@@ -134,23 +120,11 @@ pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> 
         "moving production traffic: {} → {wanted}",
         before.weights()
     ));
-    match set_and_verify(
-        &aws.traffic,
-        &shared.listener_arn,
-        tgs,
-        wanted,
-        stickiness(&before),
-        ctx.cfg.traffic.verify_timeout,
-        verify_interval(ctx),
-    )
-    .await
+    if let Err(e) = ctx
+        .shift(&aws, &shared.listener_arn, tgs, &before, wanted)
+        .await
     {
-        Ok(reads) => ctx.out.emit(Event::WeightsVerified {
-            listener: shared.listener_arn.clone(),
-            weights: wanted,
-            reads,
-        }),
-        Err(e) => return Err(restore(ctx, &aws, &shared, &before, e.to_string()).await),
+        return Err(restore(ctx, &aws, &shared, &before, e.to_string()).await);
     }
 
     // The new color was verified before the switch; one more look catches anything that broke
@@ -276,17 +250,6 @@ async fn already_running(
     Ok((images.iter().any(|i| i == image) && svc.desired > 0).then_some(out))
 }
 
-fn stickiness(view: &ListenerView) -> Option<(bool, Option<i32>)> {
-    match view {
-        ListenerView::Forwarding { stickiness, .. } => *stickiness,
-        ListenerView::NotForwarding { .. } => None,
-    }
-}
-
-pub fn verify_interval(ctx: &Ctx) -> Duration {
-    ctx.cfg.health.poll_interval.min(Duration::from_millis(500))
-}
-
 /// Production was never touched: read the listener to prove it, and report the failure.
 async fn unchanged_or_restore(
     ctx: &Ctx,
@@ -322,21 +285,11 @@ pub async fn restore(
     let listener = &shared.listener_arn;
     let tgs = &shared.target_groups;
     let restored = match before {
-        ListenerView::Forwarding {
-            weights,
-            stickiness,
-        } => set_and_verify(
-            &aws.traffic,
-            listener,
-            tgs,
-            *weights,
-            *stickiness,
-            ctx.cfg.traffic.verify_timeout,
-            verify_interval(ctx),
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string()),
+        ListenerView::Forwarding { weights, .. } => ctx
+            .shift(aws, listener, tgs, before, *weights)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         ListenerView::NotForwarding { .. } => restore_fixed(aws, listener, tgs).await,
     };
     match restored {

@@ -2,11 +2,10 @@
 //! running and healthy — read back and verified. It never replays deploy steps.
 
 use super::context::Ctx;
-use super::deploy::verify_interval;
 use super::wait::{check_once, Target};
 use crate::aws::Services;
 use crate::color::{Color, Weights};
-use crate::deploy::{read_view, set_and_verify, ListenerView};
+use crate::deploy::read_view;
 use crate::error::Error;
 use crate::report::Event;
 use serde::Serialize;
@@ -122,26 +121,11 @@ pub async fn run(ctx: &Ctx, to: Option<Color>) -> Result<(), Error> {
         "moving production traffic: {} → {wanted}",
         before.weights()
     ));
-    let stick = match &before {
-        ListenerView::Forwarding { stickiness, .. } => *stickiness,
-        ListenerView::NotForwarding { .. } => None,
-    };
-    let verified = set_and_verify(
-        &aws.traffic,
-        &shared.listener_arn,
-        tgs,
-        wanted,
-        stick,
-        ctx.cfg.traffic.verify_timeout,
-        verify_interval(ctx),
-    )
-    .await;
+    let verified = ctx
+        .shift(&aws, &shared.listener_arn, tgs, &before, wanted)
+        .await;
     match verified {
-        Ok(reads) => ctx.out.emit(Event::WeightsVerified {
-            listener: shared.listener_arn.clone(),
-            weights: wanted,
-            reads,
-        }),
+        Ok(_) => {}
         Err(e) => {
             // Whatever the listener holds now is unverified: say so loudly.
             let now = read_view(&aws.traffic, &shared.listener_arn, tgs)

@@ -40,6 +40,14 @@ impl ListenerView {
             ListenerView::Forwarding { weights, .. } => *weights,
         }
     }
+
+    /// Stickiness settings to carry over when the weights are rewritten.
+    pub fn stickiness(&self) -> Option<(bool, Option<i32>)> {
+        match self {
+            ListenerView::NotForwarding { .. } => None,
+            ListenerView::Forwarding { stickiness, .. } => *stickiness,
+        }
+    }
 }
 
 /// Interprets a listener action against our two target groups. A forward to any other target
