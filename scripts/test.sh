@@ -63,9 +63,10 @@ check() {
 check "cargo fmt --check" cargo fmt --check
 check "cargo clippy --all-targets -- -D warnings" cargo clippy --all-targets -- -D warnings
 check "$TF fmt -check -recursive" "$TF" fmt -check -recursive
-# --all-targets does not run doctests, so they get their own step.
-check "cargo test --all-targets" cargo test --all-targets
+# --all-targets does not run doctests, so they get their own step — first, so that the last
+# test summary in the log is the real suite's, not the (small) doctest run's.
 check "cargo test --doc" cargo test --doc
+check "cargo test --all-targets" cargo test --all-targets
 
 echo
 if ((${#failed[@]})); then
