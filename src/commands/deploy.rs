@@ -5,7 +5,7 @@ use super::context::{Aws, Ctx, StackId};
 use super::wait::{check_once, until_healthy, Target};
 use crate::aws::{Services, Traffic};
 use crate::color::{Color, Weights};
-use crate::deploy::{read_view, ListenerView, ServiceOutputs, SharedOutputs};
+use crate::deploy::{failing, read_view, ListenerView, ServiceOutputs, SharedOutputs};
 use crate::error::Error;
 use crate::iac::Stack;
 use crate::image::ImageRef;
@@ -130,11 +130,7 @@ pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> 
     // The new color was verified before the switch; one more look catches anything that broke
     // while traffic moved. Its predecessor is still at full size, so going back is instant.
     let failing: Vec<String> = match check_once(&aws, &target).await {
-        Ok(checks) => checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}: {}", c.signal, c.observed))
-            .collect(),
+        Ok(checks) => failing(&checks),
         Err(e) => vec![format!("health check failed: {e}")],
     };
     if !failing.is_empty() {

@@ -2,10 +2,10 @@
 //! running and healthy — read back and verified. It never replays deploy steps.
 
 use super::context::Ctx;
-use super::wait::{check_once, Target};
-use crate::aws::Services;
+use super::wait::{verdicts, Target};
+use crate::aws::{Services, Traffic};
 use crate::color::{Color, Weights};
-use crate::deploy::read_view;
+use crate::deploy::{failing, read_view};
 use crate::error::Error;
 use crate::report::Event;
 use serde::Serialize;
@@ -85,7 +85,9 @@ pub async fn run(ctx: &Ctx, to: Option<Color>) -> Result<(), Error> {
             .unwrap_or(&out.task_definition_arn),
         desired,
     };
-    let checks = check_once(&aws, &check_target).await?;
+    // The service was just described; only target health is left to read.
+    let targets = aws.traffic.target_health(tgs.of(target)).await?;
+    let checks = verdicts(&check_target, svc.as_ref(), &targets);
     for c in &checks {
         ctx.out.emit(Event::Health {
             color: target,
@@ -94,11 +96,7 @@ pub async fn run(ctx: &Ctx, to: Option<Color>) -> Result<(), Error> {
             observed: c.observed.clone(),
         });
     }
-    let failing: Vec<String> = checks
-        .iter()
-        .filter(|c| !c.ok)
-        .map(|c| format!("{}: {}", c.signal, c.observed))
-        .collect();
+    let failing = failing(&checks);
     if desired < 1 || !failing.is_empty() {
         return Err(Error::refused(
             format!(
@@ -121,22 +119,19 @@ pub async fn run(ctx: &Ctx, to: Option<Color>) -> Result<(), Error> {
         "moving production traffic: {} → {wanted}",
         before.weights()
     ));
-    let verified = ctx
+    if let Err(e) = ctx
         .shift(&aws, &shared.listener_arn, tgs, &before, wanted)
-        .await;
-    match verified {
-        Ok(_) => {}
-        Err(e) => {
-            // Whatever the listener holds now is unverified: say so loudly.
-            let now = read_view(&aws.traffic, &shared.listener_arn, tgs)
-                .await
-                .map(|v| v.weights().to_string())
-                .unwrap_or_else(|e| format!("unreadable: {e}"));
-            return Err(Error::RollbackFailed {
-                reason: format!("rollback to {target} requested"),
-                restore_error: format!("{e}; the listener now reads {now}"),
-            });
-        }
+        .await
+    {
+        // Whatever the listener holds now is unverified: say so loudly.
+        let now = read_view(&aws.traffic, &shared.listener_arn, tgs)
+            .await
+            .map(|v| v.weights().to_string())
+            .unwrap_or_else(|e| format!("unreadable: {e}"));
+        return Err(Error::RollbackFailed {
+            reason: format!("rollback to {target} requested"),
+            restore_error: format!("{e}; the listener now reads {now}"),
+        });
     }
     let r = RollbackResult {
         outcome: "rolled_back",

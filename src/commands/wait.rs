@@ -1,9 +1,9 @@
 //! Polling a color until it is healthy, or until the deadline.
 
 use super::context::{Aws, Ctx};
-use crate::aws::{Services, Traffic};
+use crate::aws::{ServiceState, Services, TargetHealth, Traffic};
 use crate::color::Color;
-use crate::deploy::{service_stable, targets_healthy, Check};
+use crate::deploy::{failing, service_stable, targets_healthy, Check};
 use crate::error::Error;
 use crate::report::Event;
 use std::time::Duration;
@@ -22,10 +22,19 @@ pub struct Target<'a> {
 pub async fn check_once(aws: &Aws, t: &Target<'_>) -> Result<Vec<Check>, Error> {
     let svc = aws.services.describe(t.cluster, t.service).await?;
     let targets = aws.traffic.target_health(t.target_group).await?;
-    Ok(vec![
-        service_stable(svc.as_ref(), t.desired, t.task_definition),
-        targets_healthy(&targets, t.desired.max(0) as usize),
-    ])
+    Ok(verdicts(t, svc.as_ref(), &targets))
+}
+
+/// The verdict of every health signal, from what was read.
+pub fn verdicts(
+    t: &Target<'_>,
+    svc: Option<&ServiceState>,
+    targets: &[TargetHealth],
+) -> Vec<Check> {
+    vec![
+        service_stable(svc, t.desired, t.task_definition),
+        targets_healthy(targets, t.desired.max(0) as usize),
+    ]
 }
 
 /// Polls every `interval` until all signals pass. On timeout returns the failing signals with
@@ -57,16 +66,11 @@ pub async fn until_healthy(
         }
         last_reported = checks.clone();
         if Instant::now() + interval > deadline {
-            let failing: Vec<String> = checks
-                .iter()
-                .filter(|c| !c.ok)
-                .map(|c| format!("{}: {}", c.signal, c.observed))
-                .collect();
             return Ok(Err(format!(
                 "{} did not become healthy within {}: {}",
                 t.color,
                 humantime::format_duration(timeout),
-                failing.join("; ")
+                failing(&checks).join("; ")
             )));
         }
         tokio::time::sleep(interval).await;

@@ -5,6 +5,6 @@ mod health;
 mod outputs;
 mod traffic;
 
-pub use health::{service_stable, targets_healthy, Check};
+pub use health::{failing, service_stable, targets_healthy, Check};
 pub use outputs::{ServiceOutputs, SharedOutputs};
 pub use traffic::{read_view, set_and_verify, view_of, ListenerView, TargetGroups, TrafficError};
