@@ -145,18 +145,41 @@ fn missing(have: &BTreeSet<String>, want: &[&str], what: &str, dir: &Path) -> Ve
         .collect()
 }
 
+fn shared_interface(m: &ModuleInfo) -> Vec<String> {
+    missing(&m.outputs, &SHARED_OUTPUTS, "output", &m.dir)
+}
+
+fn service_interface(m: &ModuleInfo) -> Vec<String> {
+    let mut p = missing(&m.outputs, &SERVICE_OUTPUTS, "output", &m.dir);
+    p.extend(missing(&m.variables, &SERVICE_INPUTS, "variable", &m.dir));
+    p
+}
+
 /// Problems that make a directory unusable as the shared root.
 pub fn check_shared_root(m: &ModuleInfo) -> Vec<String> {
-    let mut p = missing(&m.outputs, &SHARED_OUTPUTS, "output", &m.dir);
+    let mut p = shared_interface(m);
     p.extend(check_backend(m));
     p
 }
 
 /// Problems that make a directory unusable as the service root.
 pub fn check_service_root(m: &ModuleInfo) -> Vec<String> {
-    let mut p = missing(&m.outputs, &SERVICE_OUTPUTS, "output", &m.dir);
-    p.extend(missing(&m.variables, &SERVICE_INPUTS, "variable", &m.dir));
+    let mut p = service_interface(m);
     p.extend(check_backend(m));
+    p
+}
+
+/// Problems of a real-AWS child module for the shared stack (roots wrap it and add a backend).
+pub fn check_shared_module(m: &ModuleInfo) -> Vec<String> {
+    let mut p = shared_interface(m);
+    p.extend(check_runtime_ownership(m));
+    p
+}
+
+/// Problems of a real-AWS child module for one color.
+pub fn check_service_module(m: &ModuleInfo) -> Vec<String> {
+    let mut p = service_interface(m);
+    p.extend(check_runtime_ownership(m));
     p
 }
 

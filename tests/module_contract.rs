@@ -2,8 +2,8 @@
 //! hcl-rs, no Terraform run needed (the AWS provider cannot be downloaded here).
 
 use bluegreen::contract::{
-    check_runtime_ownership, check_service_root, check_shared_root, read_module, ModuleInfo,
-    SERVICE_INPUTS, SERVICE_OUTPUTS, SHARED_OUTPUTS,
+    check_service_module, check_service_root, check_shared_module, check_shared_root, read_module,
+    ModuleInfo,
 };
 use std::path::{Path, PathBuf};
 
@@ -31,24 +31,9 @@ const MODULES: [(&str, Kind); 6] = [
 ];
 
 fn problems(m: &ModuleInfo, kind: Kind) -> Vec<String> {
-    let missing = |have: &std::collections::BTreeSet<String>, want: &[&str], what: &str| {
-        want.iter()
-            .filter(|w| !have.contains(**w))
-            .map(|w| format!("missing {what} {w}"))
-            .collect::<Vec<_>>()
-    };
     match kind {
-        Kind::SharedModule => {
-            let mut p = missing(&m.outputs, &SHARED_OUTPUTS, "output");
-            p.extend(check_runtime_ownership(m));
-            p
-        }
-        Kind::ServiceModule => {
-            let mut p = missing(&m.outputs, &SERVICE_OUTPUTS, "output");
-            p.extend(missing(&m.variables, &SERVICE_INPUTS, "variable"));
-            p.extend(check_runtime_ownership(m));
-            p
-        }
+        Kind::SharedModule => check_shared_module(m),
+        Kind::ServiceModule => check_service_module(m),
         Kind::SharedRoot => check_shared_root(m),
         Kind::ServiceRoot => check_service_root(m),
     }

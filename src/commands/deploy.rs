@@ -11,7 +11,6 @@ use crate::iac::Stack;
 use crate::image::ImageRef;
 use crate::report::Event;
 use serde::Serialize;
-use std::path::Path;
 
 #[derive(Debug, Serialize)]
 struct DeployResult<'a> {
@@ -73,13 +72,7 @@ pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> 
     stack
         .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
         .await?;
-    plan_and_apply(
-        ctx,
-        &stack,
-        StackId::Color(idle),
-        &ctx.plan_path(StackId::Color(idle)),
-    )
-    .await?;
+    plan_and_apply(ctx, &stack, StackId::Color(idle)).await?;
     let out = ServiceOutputs::read(&stack.outputs().await?, idle)
         .map_err(Error::Contract)?
         .ok_or_else(|| Error::Contract(format!("the {idle} stack has no outputs after apply")))?;
@@ -165,25 +158,15 @@ async fn ensure_shared(ctx: &Ctx, tool: &crate::iac::IacTool) -> Result<SharedOu
         return Ok(s);
     }
     ctx.step("the shared stack was never applied: provisioning it (first deploy)");
-    plan_and_apply(
-        ctx,
-        &stack,
-        StackId::Shared,
-        &ctx.plan_path(StackId::Shared),
-    )
-    .await?;
+    plan_and_apply(ctx, &stack, StackId::Shared).await?;
     SharedOutputs::read(&stack.outputs().await?)
         .map_err(Error::Contract)?
         .ok_or_else(|| Error::Contract("the shared stack has no outputs after apply".into()))
 }
 
 /// `plan -out`, summarise the saved plan, and apply exactly that plan if it changes anything.
-pub async fn plan_and_apply(
-    ctx: &Ctx,
-    stack: &Stack,
-    id: StackId,
-    plan: &Path,
-) -> Result<(), Error> {
+pub async fn plan_and_apply(ctx: &Ctx, stack: &Stack, id: StackId) -> Result<(), Error> {
+    let plan = &ctx.plan_path(id);
     if let Some(dir) = plan.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
