@@ -238,6 +238,7 @@ pub(crate) fn parse_health(
     Ok(HealthSettings {
         timeout,
         poll_interval,
+        ..defaults
     })
 }
 

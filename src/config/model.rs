@@ -1,6 +1,7 @@
 //! The typed, validated environment. Every path in here is absolute and every value has passed
 //! validation, so the rest of the crate never re-checks it.
 
+use crate::deploy::Strategy;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,6 +28,10 @@ pub struct EnvConfig {
     pub state: StateSettings,
     pub health: HealthSettings,
     pub traffic: TrafficSettings,
+    /// How production traffic moves (`strategy { … }`); `deploy --strategy` overrides it.
+    /// Always expands to a valid schedule (checked when the file is loaded).
+    pub strategy: Strategy,
+    pub promotion: PromotionSettings,
 }
 
 /// Which IaC binary to run, and how long it may wait for a state lock.
@@ -135,12 +140,23 @@ fn expand_key_template(template: &str, env: &str, stack: &str) -> String {
     out
 }
 
-/// How long the idle color may take to become healthy, and how often to look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How long the idle color may take to become healthy, how often to look, and the signals
+/// that decide whether a color is healthy.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthSettings {
     pub timeout: Duration,
     /// Greater than zero and at most `timeout`.
     pub poll_interval: Duration,
+    /// ECS service stability (`ecs { no_data = … }`); always checked. No data: the service
+    /// cannot be found.
+    pub ecs: NoData,
+    /// ALB target health of the color's target group (`target_health { no_data = … }`); always
+    /// checked. No data: no target is registered.
+    pub target_health: NoData,
+    /// CloudWatch alarms (`alarms { names = […] }`); `None` when not configured.
+    pub alarms: Option<AlarmSignal>,
+    /// HTTP checks (`http "name" { … }`), in file order; names are unique.
+    pub http: Vec<HttpCheck>,
 }
 
 impl Default for HealthSettings {
@@ -148,8 +164,86 @@ impl Default for HealthSettings {
         HealthSettings {
             timeout: Duration::from_secs(300),
             poll_interval: Duration::from_secs(5),
+            ecs: NoData::Wait,
+            target_health: NoData::Wait,
+            alarms: None,
+            http: Vec::new(),
         }
     }
+}
+
+/// What a signal that returns no data counts as. Never a silent pass: `Pass` must be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoData {
+    /// No data is a failure (during a bake: roll back).
+    Fail,
+    /// No data counts as healthy.
+    Pass,
+    /// Keep waiting; if the signal still has no data when `health.timeout` has passed since it
+    /// lost its data, it fails.
+    Wait,
+}
+
+/// CloudWatch alarms; any alarm in ALARM fails the color.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmSignal {
+    /// Alarm names; `{color}` is replaced by `blue`/`green`. Non-empty.
+    pub names: Vec<String>,
+    /// No data: an alarm that does not exist or is in INSUFFICIENT_DATA. Default `Fail`.
+    pub no_data: NoData,
+}
+
+/// One HTTP check, usually through the test listener (which points at the new color before any
+/// production traffic does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpCheck {
+    /// The block label: unique, `[A-Za-z0-9_-]+`.
+    pub name: String,
+    /// `http://` or `https://` URL; `{color}` is replaced by `blue`/`green`.
+    pub url: String,
+    /// Expected status code (default 200).
+    pub status: u16,
+    /// The body must contain this text, when set.
+    pub body_contains: Option<String>,
+    /// A response slower than this fails the check (default 2s); also the request timeout.
+    pub max_latency: Duration,
+    /// Consecutive successes before the check first passes (default 1, at most 100). After
+    /// that, one failed probe fails it.
+    pub consecutive: u32,
+    /// No data: no HTTP response at all (connection refused, timeout). Default `Fail`.
+    pub no_data: NoData,
+}
+
+/// What happens once 100 % of production traffic is on the new color.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PromotionSettings {
+    /// Watch every signal this long at 100 % before the deploy counts as done (default 0).
+    pub bake: Duration,
+    /// After the bake, wait this long before scaling the old color down (default 5m). Until
+    /// then a rollback is one listener change.
+    pub termination_wait: Duration,
+    /// What to do with the old color after the termination wait (default scale to zero).
+    pub old_color: OldColor,
+}
+
+impl Default for PromotionSettings {
+    fn default() -> Self {
+        PromotionSettings {
+            bake: Duration::ZERO,
+            termination_wait: Duration::from_secs(300),
+            old_color: OldColor::ScaleDown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OldColor {
+    /// Scale the old color's service to zero tasks (it stays provisioned).
+    ScaleDown,
+    /// Keep it at full size, so a later rollback is instant.
+    KeepWarm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

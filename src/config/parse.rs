@@ -97,6 +97,8 @@ pub fn load_str(src: &str, file: &Path, env_dir: &Path) -> Result<EnvConfig, Con
         state,
         health,
         traffic,
+        strategy: crate::deploy::Strategy::AllAtOnce,
+        promotion: Default::default(),
     })
 }
 

@@ -3,8 +3,10 @@
 
 mod health;
 mod outputs;
+mod strategy;
 mod traffic;
 
 pub use health::{failing, service_stable, targets_healthy, Check};
 pub use outputs::{ServiceOutputs, SharedOutputs};
+pub use strategy::{Schedule, ScheduleError, Step, Strategy, WorstCase};
 pub use traffic::{read_view, set_and_verify, view_of, ListenerView, TargetGroups, TrafficError};
