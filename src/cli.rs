@@ -50,7 +50,8 @@ pub struct EnvArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Provision the idle color with the image, verify it, and move all traffic to it.
+    /// Provision the idle color with the image, verify it, and move traffic to it with the
+    /// environment's strategy, watching every health signal.
     Deploy {
         #[command(flatten)]
         env: EnvArg,
@@ -60,6 +61,15 @@ pub enum Command {
         /// Deploy even when the live color already runs this image.
         #[arg(long)]
         force: bool,
+        /// Override the environment's strategy for this run: `all-at-once`,
+        /// `canary:PERCENT:BAKE`, `linear:STEP:INTERVAL` or `steps:W@BAKE,pause,…,100`.
+        #[arg(long, value_name = "SPEC")]
+        strategy: Option<String>,
+    },
+    /// Continue a deploy that is waiting at a pause step.
+    Promote {
+        #[command(flatten)]
+        env: EnvArg,
     },
     /// Show the live color and the weights, read from the load balancer.
     Status {

@@ -11,6 +11,9 @@ pub const SHARED_OUTPUTS: [&str; 4] = [
     "target_group_arns",
     "cluster_name",
 ];
+/// Optional outputs of the shared root: more production routes that move in lockstep with
+/// `listener_arn` (docs/contract.md). A root without them has one production route.
+pub const OPTIONAL_SHARED_OUTPUTS: [&str; 2] = ["extra_listener_arns", "rule_arns"];
 pub const SERVICE_INPUTS: [&str; 4] = ["color", "image", "target_group_arn", "cluster_name"];
 pub const SERVICE_OUTPUTS: [&str; 6] = [
     "service_name",
@@ -33,6 +36,10 @@ pub struct ModuleInfo {
     pub resources: BTreeMap<(String, String), Vec<String>>,
     /// Module calls: name → source.
     pub module_calls: BTreeMap<String, String>,
+    /// `output "NAME" { value = EXPR }` → EXPR as HCL text.
+    pub output_values: BTreeMap<String, String>,
+    /// `locals { NAME = EXPR }` → EXPR as HCL text.
+    pub locals: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,11 +94,24 @@ fn label(b: &hcl::Block, i: usize) -> String {
         .unwrap_or_default()
 }
 
+fn expr_text(e: &hcl::Expression) -> String {
+    hcl::format::to_string(e).unwrap_or_default()
+}
+
 fn collect(body: &hcl::Body, info: &mut ModuleInfo) {
     for b in body.blocks() {
         match b.identifier() {
             "output" => {
+                let value = b.body().attributes().find(|a| a.key() == "value");
+                if let Some(v) = value {
+                    info.output_values.insert(label(b, 0), expr_text(v.expr()));
+                }
                 info.outputs.insert(label(b, 0));
+            }
+            "locals" => {
+                for a in b.body().attributes() {
+                    info.locals.insert(a.key().to_string(), expr_text(a.expr()));
+                }
             }
             "variable" => {
                 info.variables.insert(label(b, 0));
@@ -194,21 +214,105 @@ fn check_backend(m: &ModuleInfo) -> Vec<String> {
     }
 }
 
-/// Run-time ownership: listeners must ignore `default_action` and ECS services `desired_count`,
-/// or a later `apply` would undo bluegreen's traffic shift or scaling.
+/// Run-time ownership: listeners must ignore `default_action`, the listener rules bluegreen
+/// shifts (those the `rule_arns` output names) `action`, and ECS services `desired_count`, or
+/// a later `apply` would undo bluegreen's traffic shift or scaling.
 pub fn check_runtime_ownership(m: &ModuleInfo) -> Vec<String> {
     let rules = [
         ("aws_lb_listener", "default_action"),
         ("aws_alb_listener", "default_action"),
         ("aws_ecs_service", "desired_count"),
     ];
+    let shifted = shifted_rules(m);
     let mut p = vec![];
+    let mut require = |ty: &str, name: &str, attr: &str, why: &str| {
+        p.push(format!(
+            "{}: resource {ty}.{name} must have lifecycle {{ ignore_changes = [{attr}] }} \
+             because bluegreen changes it at run time{why}",
+            m.dir.display()
+        ));
+    };
     for ((ty, name), ignored) in &m.resources {
+        let ignores = |attr: &str| ignored.iter().any(|i| i == attr);
         for (rty, attr) in rules {
-            if ty == rty && !ignored.iter().any(|i| i == attr) {
+            if ty == rty && !ignores(attr) {
+                require(ty, name, attr, "");
+            }
+        }
+        if shifted.contains(&(ty.as_str(), name.as_str())) && !ignores("action") {
+            require(ty, name, "action", " (it is in the `rule_arns` output)");
+        }
+    }
+    p
+}
+
+const RULE_TYPES: [&str; 2] = ["aws_lb_listener_rule", "aws_alb_listener_rule"];
+
+/// The listener rules the `rule_arns` output refers to, directly or through locals.
+fn shifted_rules(m: &ModuleInfo) -> BTreeSet<(&str, &str)> {
+    let Some(value) = m.output_values.get("rule_arns") else {
+        return BTreeSet::new();
+    };
+    let mut text = value.clone();
+    let mut seen = BTreeSet::new();
+    let mut pending: Vec<&str> = references(value, "local").collect();
+    while let Some(local) = pending.pop() {
+        if !seen.insert(local) {
+            continue;
+        }
+        if let Some(expr) = m.locals.get(local) {
+            text.push('\n');
+            text.push_str(expr);
+            pending.extend(references(expr, "local"));
+        }
+    }
+    m.resources
+        .keys()
+        .filter(|(ty, name)| {
+            RULE_TYPES.contains(&ty.as_str()) && references(&text, ty).any(|n| n == name)
+        })
+        .map(|(ty, name)| (ty.as_str(), name.as_str()))
+        .collect()
+}
+
+/// The names `NAME` in `PREFIX.NAME` references of an HCL expression's text.
+fn references<'a>(text: &'a str, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    text.match_indices(prefix).filter_map(move |(at, _)| {
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| ident(c) || c == '.') {
+            return None;
+        }
+        let rest = text[at + prefix.len()..].strip_prefix('.')?;
+        let end = rest.find(|c: char| !ident(c)).unwrap_or(rest.len());
+        (end > 0).then(|| &rest[..end])
+    })
+}
+
+/// A root that wraps a local child module must pass the child's optional route outputs
+/// through: otherwise the routes exist but bluegreen never sees them, and they keep serving
+/// the old color (or the 503) while the listener moves. Not part of [`check_shared_root`]
+/// yet; `environments/staging/shared` must pass them through first.
+pub fn check_route_passthrough(m: &ModuleInfo) -> Vec<String> {
+    let mut p = vec![];
+    for (call, source) in &m.module_calls {
+        if !(source.starts_with("./") || source.starts_with("../")) {
+            continue;
+        }
+        let Ok(child) = read_module(&m.dir.join(source)) else {
+            continue;
+        };
+        for out in OPTIONAL_SHARED_OUTPUTS {
+            let passed = m
+                .output_values
+                .get(out)
+                .is_some_and(|v| v.contains(&format!("module.{call}.{out}")));
+            if child.outputs.contains(out) && !passed {
                 p.push(format!(
-                    "{}: resource {ty}.{name} must have lifecycle {{ ignore_changes = [{attr}] }} \
-                     because bluegreen changes it at run time",
+                    "{}: module `{call}` ({source}) outputs `{out}` but this root does not pass \
+                     it through as `output \"{out}\" {{ value = module.{call}.{out} }}`; \
+                     bluegreen would leave those production routes behind when it shifts \
+                     traffic",
                     m.dir.display()
                 ));
             }
@@ -251,5 +355,70 @@ resource "aws_ecs_service" "svc" {
         let p = check_runtime_ownership(&m);
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].contains("aws_ecs_service.svc") && p[0].contains("desired_count"));
+    }
+
+    const RULES: &str = r#"
+resource "aws_lb_listener_rule" "api" {
+  lifecycle { ignore_changes = [action] }
+}
+resource "aws_lb_listener_rule" "web" {
+  lifecycle { ignore_changes = [tags] }
+}
+resource "aws_lb_listener_rule" "redirect" {}
+"#;
+
+    #[test]
+    fn shifted_rules_must_ignore_their_action() {
+        let out = r#"output "rule_arns" { value = concat(aws_lb_listener_rule.api[*].arn, [aws_lb_listener_rule.web.arn]) }"#;
+        let (_d, m) = module(&[("main.tf", RULES), ("outputs.tf", out)]);
+        let p = check_runtime_ownership(&m);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("aws_lb_listener_rule.web") && p[0].contains("ignore_changes = [action]"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn rules_are_found_through_locals_and_unshifted_rules_are_left_alone() {
+        let out = r#"
+locals {
+  shifted = local.web_rules
+  web_rules = [for r in aws_lb_listener_rule.web : r.arn]
+}
+output "rule_arns" { value = local.shifted }
+"#;
+        let (_d, m) = module(&[("main.tf", RULES), ("outputs.tf", out)]);
+        let p = check_runtime_ownership(&m);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("aws_lb_listener_rule.web"), "{p:?}");
+        // Without a rule_arns output no rule is shifted: the redirect rule is the module's own.
+        let (_d, m) = module(&[("main.tf", RULES)]);
+        assert!(check_runtime_ownership(&m).is_empty());
+    }
+
+    #[test]
+    fn references_match_whole_names_only() {
+        let text = "[aws_lb_listener_rule.api2.arn, xaws_lb_listener_rule.web, aws_lb_listener_rule.web_v2]";
+        let names: Vec<_> = references(text, "aws_lb_listener_rule").collect();
+        assert_eq!(names, ["api2", "web_v2"]);
+    }
+
+    #[test]
+    fn a_wrapping_root_must_pass_the_route_outputs_through() {
+        let d = tempfile::tempdir().unwrap();
+        let child = d.path().join("child");
+        let root = d.path().join("root");
+        std::fs::create_dir_all(&child).unwrap();
+        std::fs::create_dir_all(&root).unwrap();
+        let outputs = r#"output "rule_arns" { value = [] }
+output "extra_listener_arns" { value = [] }"#;
+        std::fs::write(child.join("outputs.tf"), outputs).unwrap();
+        let main = r#"module "shared" { source = "../child" }
+output "rule_arns" { value = module.shared.rule_arns }"#;
+        std::fs::write(root.join("main.tf"), main).unwrap();
+        let p = check_route_passthrough(&read_module(&root).unwrap());
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("`extra_listener_arns`"), "{p:?}");
     }
 }

@@ -10,6 +10,7 @@ pub mod contract;
 pub mod deploy;
 pub mod error;
 pub mod exit;
+pub mod health;
 pub mod iac;
 pub mod image;
 pub mod report;

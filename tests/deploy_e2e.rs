@@ -88,13 +88,20 @@ fn first_deploy_second_deploy_same_image_rollback_and_force() {
     assert_eq!(s["live_color"], "blue");
     assert_eq!(s["weights"], serde_json::json!({"blue": 100, "green": 0}));
 
-    // Second deploy goes to the other color, which runs the new image; blue stays warm.
+    // Second deploy goes to the other color, which runs the new image, through the local
+    // environment's canary; after the termination wait blue is scaled to zero (still
+    // provisioned, still running V1's task definition).
     let out = bg().args(["deploy", "--env", "local", "--image", V2]).run();
     out.assert_code(0);
+    assert!(
+        out.stderr.contains("strategy canary: 20% for 3s → 100%"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(prod_weights(&emu), (0, 100));
     assert_eq!(service_image(&emu, "green"), V2);
     assert_eq!(service_image(&emu, "blue"), V1);
-    assert_eq!(emu.describe_service(CLUSTER, "app-blue").desired, 2);
+    assert_eq!(emu.describe_service(CLUSTER, "app-blue").desired, 0);
     let s = status_json(bg);
     assert_eq!(s["live_color"], "green");
     assert_eq!(s["weights"], serde_json::json!({"blue": 0, "green": 100}));
@@ -115,10 +122,17 @@ fn first_deploy_second_deploy_same_image_rollback_and_force() {
     assert_unchanged(&aws_before, &emu.snapshot());
     assert_eq!(state_before, state_snapshot(work.path()));
 
-    // Rollback: one listener change back to blue, verified.
+    // Rollback after the termination wait: blue is scaled back up, checked, and then gets all
+    // traffic in one listener change, verified.
     let out = bg().args(["rollback", "--env", "local"]).run();
     out.assert_code(0);
+    assert!(
+        out.stderr.contains("blue was scaled to 0"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(prod_weights(&emu), (100, 0));
+    assert_eq!(emu.describe_service(CLUSTER, "app-blue").desired, 2);
     assert_eq!(status_json(bg)["live_color"], "blue");
 
     // --force redeploys the live image onto the idle color: green's service is updated in

@@ -2,8 +2,8 @@
 //! hcl-rs, no Terraform run needed (the AWS provider cannot be downloaded here).
 
 use bluegreen::contract::{
-    check_service_module, check_service_root, check_shared_module, check_shared_root, read_module,
-    ModuleInfo,
+    check_runtime_ownership, check_service_module, check_service_root, check_shared_module,
+    check_shared_root, read_module, ModuleInfo, OPTIONAL_SHARED_OUTPUTS,
 };
 use std::path::{Path, PathBuf};
 
@@ -62,8 +62,8 @@ fn the_real_modules_own_nothing_bluegreen_changes_at_run_time() {
         .filter(|((t, _), _)| t == "aws_lb_listener")
         .collect();
     assert!(
-        listeners.len() >= 2,
-        "prod + test listener expected: {listeners:?}"
+        listeners.len() >= 3,
+        "prod + test + HTTPS listener expected: {listeners:?}"
     );
     for (_, ignored) in listeners {
         assert!(ignored.iter().any(|i| i == "default_action"), "{ignored:?}");
@@ -78,6 +78,61 @@ fn the_real_modules_own_nothing_bluegreen_changes_at_run_time() {
     // Child modules must not pin a backend; roots must declare one.
     assert_eq!(shared.backend, None);
     assert_eq!(service.backend, None);
+}
+
+#[test]
+fn the_shared_modules_offer_the_lockstep_routes() {
+    for dir in ["modules/shared", "modules/emulator/shared"] {
+        let m = read_module(&repo(dir)).unwrap();
+        for out in OPTIONAL_SHARED_OUTPUTS {
+            assert!(m.outputs.contains(out), "{dir} has no output `{out}`");
+        }
+    }
+    // The real module's path rules are what rule_arns names, and bluegreen owns their action.
+    let shared = read_module(&repo("modules/shared")).unwrap();
+    assert!(
+        shared.output_values["rule_arns"].contains("aws_lb_listener_rule.path"),
+        "{:?}",
+        shared.output_values["rule_arns"]
+    );
+    let rule = &shared.resources[&("aws_lb_listener_rule".to_owned(), "path".to_owned())];
+    assert!(rule.iter().any(|i| i == "action"), "{rule:?}");
+}
+
+#[test]
+fn the_contract_check_catches_a_shifted_rule_that_terraform_would_reset() {
+    let tmp = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(repo("modules/shared")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "tf") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let text = text.replace("ignore_changes = [action]", "ignore_changes = [tags]");
+            std::fs::write(tmp.path().join(p.file_name().unwrap()), text).unwrap();
+        }
+    }
+    let p = check_runtime_ownership(&read_module(tmp.path()).unwrap());
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains("aws_lb_listener_rule.path") && p[0].contains("ignore_changes = [action]"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn the_local_demo_shifts_several_routes_in_lockstep() {
+    let text = std::fs::read_to_string(repo("environments/local/shared.tfvars")).unwrap();
+    let vars: hcl::Body = hcl::from_str(&text).unwrap();
+    let list_len = |name: &str| {
+        vars.attributes()
+            .find(|a| a.key() == name)
+            .and_then(|a| match a.expr() {
+                hcl::Expression::Array(items) => Some(items.len()),
+                _ => None,
+            })
+            .unwrap_or(0)
+    };
+    assert!(list_len("extra_listener_ports") >= 1, "{text}");
+    assert!(list_len("path_rules") >= 1, "{text}");
 }
 
 #[test]

@@ -31,3 +31,19 @@ health {
 
 # How long to wait for a listener change to read back as written.
 traffic { verify_timeout = "20s" }
+
+# Canary: 20% of production traffic on the new color for 3s (every signal watched), then all.
+# `deploy --strategy linear:25:2s` (or `all-at-once`, `steps:10@2s,pause,100`) overrides it.
+strategy {
+  type    = "canary"
+  percent = 20
+  bake    = "3s"
+}
+
+# At 100%: watch every signal 2s more, then keep the old color at full size for 3s (a
+# rollback in that window is one listener change) and scale it to zero.
+promotion {
+  bake             = "2s"
+  termination_wait = "3s"
+  old_color        = "scale-down"
+}

@@ -1,12 +1,18 @@
 # The shared root of an environment: the load balancer, its production and test listeners,
-# the two target groups (one per color) and the ECS cluster. Applied rarely.
+# the optional extra HTTPS production listener and path rules, the two target groups (one per
+# color) and the ECS cluster. Applied rarely.
 #
-# Runtime ownership: the listeners' default action is owned by bluegreen after the first
-# deploy (see the lifecycle blocks below and docs/contract.md).
+# Runtime ownership: the listeners' default action and the path rules' action are owned by
+# bluegreen after the first deploy (see the lifecycle blocks below and docs/contract.md).
 
 locals {
   colors   = toset(["blue", "green"])
   protocol = var.certificate_arn == null ? "HTTP" : "HTTPS"
+
+  # The start action of the routes added next to the production listener (HTTPS listener,
+  # path rules): exactly one of these has an element.
+  start_fixed_response = var.route_start_color == null ? ["503"] : []
+  start_forward        = var.route_start_color == null ? [] : [var.route_start_color]
 }
 
 resource "aws_lb" "this" {
@@ -108,6 +114,111 @@ resource "aws_lb_listener" "test" {
       condition     = var.test_listener_port != var.listener_port
       error_message = "The test_listener_port must differ from listener_port."
     }
+  }
+}
+
+# A second production listener (HTTPS next to the HTTP one). Production traffic reaches the
+# colors through it as well, so bluegreen shifts its weights in lockstep with the production
+# listener's: it is in the extra_listener_arns output.
+resource "aws_lb_listener" "https" {
+  count = var.https_certificate_arn == null ? 0 : 1
+
+  load_balancer_arn = aws_lb.this.arn
+  port              = var.https_listener_port
+  protocol          = "HTTPS"
+  certificate_arn   = var.https_certificate_arn
+  ssl_policy        = var.ssl_policy
+
+  # Only until bluegreen's first deploy (or, with route_start_color, all to that color).
+  default_action {
+    type = var.route_start_color == null ? "fixed-response" : "forward"
+
+    dynamic "fixed_response" {
+      for_each = local.start_fixed_response
+      content {
+        content_type = "text/plain"
+        message_body = "no color deployed yet"
+        status_code  = fixed_response.value
+      }
+    }
+
+    dynamic "forward" {
+      for_each = local.start_forward
+      content {
+        dynamic "target_group" {
+          for_each = local.colors
+          content {
+            arn    = aws_lb_target_group.this[target_group.key].arn
+            weight = target_group.key == forward.value ? 100 : 0
+          }
+        }
+      }
+    }
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    # bluegreen owns the action at run time, as on the production listener: a later apply
+    # must not reset it, or HTTPS clients would be sent elsewhere than HTTP clients.
+    ignore_changes = [default_action]
+
+    precondition {
+      condition     = var.https_listener_port != var.listener_port && !(var.test_listener && var.https_listener_port == var.test_listener_port)
+      error_message = "The https_listener_port must differ from listener_port and test_listener_port."
+    }
+  }
+}
+
+# Path rules on the production listener. Keyed by position, not by pattern: editing or
+# reordering path_rules then changes a rule's condition in place and keeps its action (the
+# weights bluegreen set); only a longer list creates a rule, which starts like the HTTPS
+# listener. They are in the rule_arns output, so bluegreen shifts them in lockstep.
+resource "aws_lb_listener_rule" "path" {
+  count = length(var.path_rules)
+
+  listener_arn = aws_lb_listener.production.arn
+  priority     = count.index + 1
+
+  action {
+    type = var.route_start_color == null ? "fixed-response" : "forward"
+
+    dynamic "fixed_response" {
+      for_each = local.start_fixed_response
+      content {
+        content_type = "text/plain"
+        message_body = "no color deployed yet"
+        status_code  = fixed_response.value
+      }
+    }
+
+    dynamic "forward" {
+      for_each = local.start_forward
+      content {
+        dynamic "target_group" {
+          for_each = local.colors
+          content {
+            arn    = aws_lb_target_group.this[target_group.key].arn
+            weight = target_group.key == forward.value ? 100 : 0
+          }
+        }
+      }
+    }
+  }
+
+  condition {
+    path_pattern {
+      values = [var.path_rules[count.index]]
+    }
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    # bluegreen owns the action at run time: it moves the weights of every production route
+    # together, all or nothing. Without this, a later apply would reset this path to the start
+    # action while the listener keeps serving the live color. bluegreen checks this contract.
+    ignore_changes = [action]
   }
 }
 

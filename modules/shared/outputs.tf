@@ -10,6 +10,16 @@ output "test_listener_arn" {
   value       = one(aws_lb_listener.test[*].arn)
 }
 
+output "extra_listener_arns" {
+  description = "ARNs of the extra production listeners (list(string)): the HTTPS listener when https_certificate_arn is set, else empty. bluegreen moves their default action in lockstep with listener_arn's."
+  value       = aws_lb_listener.https[*].arn
+}
+
+output "rule_arns" {
+  description = "ARNs of the production listener's path rules (list(string), in the order of path_rules; empty when there are none). bluegreen moves their action in lockstep with listener_arn's default action."
+  value       = aws_lb_listener_rule.path[*].arn
+}
+
 output "target_group_arns" {
   description = "Target group ARN of each color (object { blue = string, green = string }). Fixed per color: only weights move."
   value = {

@@ -96,6 +96,57 @@ variable "test_listener_port" {
   }
 }
 
+variable "https_certificate_arn" {
+  description = "ACM certificate ARN of an extra HTTPS production listener on https_listener_port, next to the production listener (e.g. HTTPS on 443 beside HTTP on 80). null (the default): no extra listener. bluegreen moves its default action in lockstep with the production listener's."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.https_certificate_arn == null || can(regex("^arn:[^:]+:acm:[^:]+:[0-9]{12}:certificate/", var.https_certificate_arn))
+    error_message = "The https_certificate_arn must be an ACM certificate ARN (arn:aws:acm:...:certificate/...) or null."
+  }
+}
+
+variable "https_listener_port" {
+  description = "Port of the extra HTTPS production listener (used only with https_certificate_arn). Must differ from listener_port and test_listener_port."
+  type        = number
+  default     = 443
+
+  validation {
+    condition     = var.https_listener_port >= 1 && var.https_listener_port <= 65535 && floor(var.https_listener_port) == var.https_listener_port
+    error_message = "The https_listener_port must be an integer between 1 and 65535."
+  }
+}
+
+variable "path_rules" {
+  description = "Path patterns (e.g. \"/api/*\") of rules on the production listener, in priority order: the first pattern's rule gets priority 1, the next 2, and so on. bluegreen moves each rule's action in lockstep with the production listener's default action."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    # What an ALB accepts in a path-pattern condition: case-sensitive, at most 128 characters.
+    condition     = alltrue([for p in var.path_rules : can(regex("^[A-Za-z0-9_.$/~\"'@:+&*?-]{1,128}$", p))])
+    error_message = "Every path_rules entry must be 1 to 128 characters of A-Z a-z 0-9 _ - . $ / ~ \" ' @ : + & * ?."
+  }
+
+  validation {
+    condition     = length(distinct(var.path_rules)) == length(var.path_rules)
+    error_message = "The path_rules must not repeat a pattern."
+  }
+}
+
+variable "route_start_color" {
+  description = "The action of the HTTPS listener and the path rules when this module creates them: null (the default) answers 503 until bluegreen's first deploy, like the production listener; \"blue\" or \"green\" forwards everything to that color. Set it to the live color before adding a route to an environment that already serves traffic, so the new route starts in step with the others. Existing routes are never changed: bluegreen owns their action."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.route_start_color == null || contains(["blue", "green"], coalesce(var.route_start_color, "none"))
+    error_message = "The route_start_color must be null, \"blue\" or \"green\"."
+  }
+}
+
 variable "target_port" {
   description = "Port of the target groups. ECS registers each task with its container port, which takes precedence; this is the default for targets registered without one."
   type        = number

@@ -58,45 +58,123 @@ fn to_listener_action(action: &Action) -> ListenerAction {
     }
 }
 
-impl Traffic for SdkTraffic {
-    async fn read_default_action(&self, listener_arn: &str) -> Result<ListenerAction, AwsError> {
+/// What a route ARN names. Production traffic can flow through a listener's default action or
+/// through a listener rule's action; both are read and written the same way otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Listener,
+    Rule,
+}
+
+impl Route {
+    /// `arn:<partition>:elasticloadbalancing:<region>:<account>:listener-rule/app/…` is a
+    /// rule; anything else (`…:listener/app/…`) is taken for a listener, and the API says so
+    /// when it is not one.
+    fn of(arn: &str) -> Route {
+        match arn.splitn(6, ':').nth(5) {
+            Some(resource) if resource.starts_with("listener-rule/") => Route::Rule,
+            _ => Route::Listener,
+        }
+    }
+}
+
+/// The one terminal action of a listener or rule; authenticate-* actions come before it.
+fn terminal_action(
+    operation: &'static str,
+    arn: &str,
+    actions: &[Action],
+) -> Result<ListenerAction, AwsError> {
+    let mut actions: Vec<&Action> = actions.iter().collect();
+    actions.sort_by_key(|a| a.order().unwrap_or(i32::MAX));
+    match actions.as_slice() {
+        [only] => Ok(to_listener_action(only)),
+        [] => Err(AwsError::new(operation, arn, "it has no action")),
+        many => Ok(ListenerAction::Other {
+            kind: format!("{} chained actions", many.len()),
+        }),
+    }
+}
+
+impl SdkTraffic {
+    async fn read_listener(&self, arn: &str) -> Result<ListenerAction, AwsError> {
+        const OP: &str = "DescribeListeners";
         let out = self
             .client
             .describe_listeners()
-            .listener_arns(listener_arn)
+            .listener_arns(arn)
             .send()
             .await
-            .map_err(|e| AwsError::sdk("DescribeListeners", listener_arn, e))?;
-        let listener = out.listeners().first().ok_or_else(|| {
-            AwsError::new("DescribeListeners", listener_arn, "listener not found")
-        })?;
-        // A listener has exactly one terminal action; authenticate-* actions come before it.
-        let mut actions: Vec<&Action> = listener.default_actions().iter().collect();
-        actions.sort_by_key(|a| a.order().unwrap_or(i32::MAX));
-        match actions.as_slice() {
-            [only] => Ok(to_listener_action(only)),
-            [] => Err(AwsError::new(
-                "DescribeListeners",
-                listener_arn,
-                "listener has no default action",
-            )),
-            many => Ok(ListenerAction::Other {
-                kind: format!("{} chained actions", many.len()),
-            }),
+            .map_err(|e| AwsError::sdk(OP, arn, e))?;
+        let listener = out
+            .listeners()
+            .first()
+            .ok_or_else(|| AwsError::new(OP, arn, "listener not found"))?;
+        terminal_action(OP, arn, listener.default_actions())
+    }
+
+    async fn read_rule(&self, arn: &str) -> Result<ListenerAction, AwsError> {
+        const OP: &str = "DescribeRules";
+        let out = self
+            .client
+            .describe_rules()
+            .rule_arns(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk(OP, arn, e))?;
+        let rule = out
+            .rules()
+            .iter()
+            .find(|r| r.rule_arn() == Some(arn))
+            .ok_or_else(|| AwsError::new(OP, arn, "listener rule not found"))?;
+        terminal_action(OP, arn, rule.actions())
+    }
+
+    /// Replaces the whole action of a listener (its default action) or of a rule. A rule's
+    /// conditions and priority are left alone.
+    async fn put_action(&self, arn: &str, action: Action) -> Result<(), AwsError> {
+        match Route::of(arn) {
+            Route::Listener => {
+                self.client
+                    .modify_listener()
+                    .listener_arn(arn)
+                    .default_actions(action)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::sdk("ModifyListener", arn, e))?;
+            }
+            Route::Rule => {
+                self.client
+                    .modify_rule()
+                    .rule_arn(arn)
+                    .actions(action)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::sdk("ModifyRule", arn, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Traffic for SdkTraffic {
+    async fn read_default_action(&self, arn: &str) -> Result<ListenerAction, AwsError> {
+        match Route::of(arn) {
+            Route::Listener => self.read_listener(arn).await,
+            Route::Rule => self.read_rule(arn).await,
         }
     }
 
     async fn set_forward(
         &self,
-        listener_arn: &str,
+        arn: &str,
         targets: &[(String, u16)],
         stickiness: Option<(bool, Option<i32>)>,
     ) -> Result<(), AwsError> {
         let mut fc = ForwardActionConfig::builder();
-        for (arn, weight) in targets {
+        for (tg, weight) in targets {
             fc = fc.target_groups(
                 TargetGroupTuple::builder()
-                    .target_group_arn(arn)
+                    .target_group_arn(tg)
                     .weight(i32::from(*weight))
                     .build(),
             );
@@ -112,17 +190,10 @@ impl Traffic for SdkTraffic {
             .r#type(ActionTypeEnum::Forward)
             .forward_config(fc.build())
             .build();
-        self.client
-            .modify_listener()
-            .listener_arn(listener_arn)
-            .default_actions(action)
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("ModifyListener", listener_arn, e))?;
-        Ok(())
+        self.put_action(arn, action).await
     }
 
-    async fn set_fixed_response(&self, listener_arn: &str, status: &str) -> Result<(), AwsError> {
+    async fn set_fixed_response(&self, arn: &str, status: &str) -> Result<(), AwsError> {
         let fixed = FixedResponseActionConfig::builder()
             .status_code(status)
             .content_type("text/plain")
@@ -132,14 +203,7 @@ impl Traffic for SdkTraffic {
             .r#type(ActionTypeEnum::FixedResponse)
             .fixed_response_config(fixed)
             .build();
-        self.client
-            .modify_listener()
-            .listener_arn(listener_arn)
-            .default_actions(action)
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("ModifyListener", listener_arn, e))?;
-        Ok(())
+        self.put_action(arn, action).await
     }
 
     async fn target_health(&self, target_group_arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
@@ -167,5 +231,65 @@ impl Traffic for SdkTraffic {
                 }
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_arns_are_told_from_listener_arns() {
+        let listener = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/bg-alb/50dc6c495c0c9188/f2f7dc8efc522ab2";
+        let rule = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/bg-alb/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee";
+        let gov = "arn:aws-us-gov:elasticloadbalancing:us-gov-west-1:123456789012:listener-rule/net/x/1/2/3";
+        assert_eq!(Route::of(listener), Route::Listener);
+        assert_eq!(Route::of(rule), Route::Rule);
+        assert_eq!(Route::of(gov), Route::Rule);
+        // A load balancer named "listener-rule" does not make its listener a rule.
+        let tricky =
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/listener-rule/1/2";
+        assert_eq!(Route::of(tricky), Route::Listener);
+    }
+
+    #[test]
+    fn a_rule_with_one_forward_reads_like_a_listener_default_action() {
+        let forward = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .forward_config(
+                ForwardActionConfig::builder()
+                    .target_groups(
+                        TargetGroupTuple::builder()
+                            .target_group_arn("tg/blue")
+                            .weight(30)
+                            .build(),
+                    )
+                    .target_groups(
+                        TargetGroupTuple::builder()
+                            .target_group_arn("tg/green")
+                            .weight(70)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let read = terminal_action("DescribeRules", "r", &[forward.clone()]).unwrap();
+        assert_eq!(
+            read,
+            ListenerAction::Forward {
+                targets: vec![("tg/blue".into(), 30), ("tg/green".into(), 70)],
+                stickiness: None,
+            }
+        );
+        let chained = terminal_action("DescribeRules", "r", &[forward.clone(), forward]).unwrap();
+        assert!(
+            matches!(chained, ListenerAction::Other { .. }),
+            "{chained:?}"
+        );
+        let err = terminal_action("DescribeRules", "arn:r", &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "AWS DescribeRules on arn:r failed: it has no action"
+        );
     }
 }

@@ -1,12 +1,15 @@
-//! AWS adapters. The core owns narrow traits ([`Traffic`], [`Services`]); the SDK-backed
-//! implementations live here, and tests substitute fakes. The endpoint comes from the SDK's own
-//! configuration chain (`AWS_ENDPOINT_URL` for the local emulator); no code path special-cases it.
+//! AWS adapters. The core owns narrow traits ([`Traffic`], [`Services`], [`Alarms`]); the
+//! SDK-backed implementations live here, and tests substitute fakes. The endpoint comes from the
+//! SDK's own configuration chain (`AWS_ENDPOINT_URL` for the local emulator); no code path
+//! special-cases it.
 
+mod cloudwatch;
 mod ecs;
 mod elbv2;
 mod error;
 mod model;
 
+pub use cloudwatch::{AlarmState, Alarms, SdkAlarms};
 pub use ecs::SdkServices;
 pub use elbv2::SdkTraffic;
 pub use error::AwsError;

@@ -3,7 +3,8 @@
 use super::AwsError;
 use std::future::Future;
 
-/// A listener's default action, reduced to what traffic shifting cares about.
+/// The action of a route — a listener's default action, or a listener rule's action —
+/// reduced to what traffic shifting cares about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenerAction {
     /// `forward`, with each target group's weight (a plain single-target forward has weight 1).
@@ -48,25 +49,33 @@ pub struct ServiceState {
     pub target_groups: Vec<String>,
 }
 
-/// ALB listener weights and target health.
+/// ALB route weights and target health.
+///
+/// A *route* is a listener or a listener rule, named by its ARN: `…:listener/…` or
+/// `…:listener-rule/…`. For a listener the methods read and replace its default action; for a
+/// rule, its action (its conditions and priority are left alone).
 pub trait Traffic {
+    /// The route's action: the listener's default action or the rule's action (a route with
+    /// several chained actions reads as [`ListenerAction::Other`]).
     fn read_default_action(
         &self,
-        listener_arn: &str,
+        arn: &str,
     ) -> impl Future<Output = Result<ListenerAction, AwsError>> + Send;
 
-    /// Replace the default action with a weighted forward. `stickiness` is kept as read.
+    /// Replace the listener's default action or the rule's action with a weighted forward.
+    /// `stickiness` is kept as read.
     fn set_forward(
         &self,
-        listener_arn: &str,
+        arn: &str,
         targets: &[(String, u16)],
         stickiness: Option<(bool, Option<i32>)>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    /// Replace the default action with a fixed response (the state before the first deploy).
+    /// Replace the listener's default action or the rule's action with a fixed response (the
+    /// state before the first deploy).
     fn set_fixed_response(
         &self,
-        listener_arn: &str,
+        arn: &str,
         status: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 

@@ -1,7 +1,7 @@
 //! What every command needs: the validated environment, its work directory, the IaC tool, the
 //! stacks, the AWS adapters and the reporter.
 
-use crate::aws::{self, SdkServices, SdkTraffic};
+use crate::aws::{self, SdkAlarms, SdkServices, SdkTraffic};
 use crate::cli::{Cli, EnvArg};
 use crate::color::Color;
 use crate::color::Weights;
@@ -40,6 +40,7 @@ impl StackId {
 pub struct Aws {
     pub traffic: SdkTraffic,
     pub services: SdkServices,
+    pub alarms: SdkAlarms,
 }
 
 impl Ctx {
@@ -87,6 +88,7 @@ impl Ctx {
         Aws {
             traffic: SdkTraffic::new(&conf),
             services: SdkServices::new(&conf),
+            alarms: SdkAlarms::new(&conf),
         }
     }
 

@@ -1,52 +1,103 @@
-//! `deploy`: provision the idle color, verify it, move all traffic to it (this slice:
-//! all-at-once), verify the listener, and put traffic back if anything fails after it moved.
+//! `deploy`: provision the idle color, bring it to full size, then hand over to the state
+//! machine, which checks every signal with test traffic only, moves production traffic
+//! through the strategy's schedule (verifying every route after every change), bakes, and
+//! scales the old color down after the termination wait — or puts traffic back in one change.
 
 use super::context::{Aws, Ctx, StackId};
-use super::wait::{check_once, until_healthy, Target};
-use crate::aws::{Services, Traffic};
+use super::control::{Control, InFlight};
+use super::shift::{Driver, OldService, Routes};
+use super::signals::SignalReader;
+use super::wait::Target;
+use crate::aws::Services;
 use crate::color::{Color, Weights};
-use crate::deploy::{failing, read_view, ListenerView, ServiceOutputs, SharedOutputs};
+use crate::config::OldColor;
+use crate::deploy::{
+    read_view, ListenerView, Machine, Outcome, Plan, Schedule, ServiceOutputs, SharedOutputs,
+    Strategy,
+};
 use crate::error::Error;
 use crate::iac::Stack;
 use crate::image::ImageRef;
 use crate::report::Event;
 use serde::Serialize;
+use std::time::Duration;
 
 #[derive(Debug, Serialize)]
 struct DeployResult<'a> {
     outcome: &'a str,
     env: &'a str,
     image: String,
+    strategy: &'a str,
     live_color: Color,
     previous_color: Option<Color>,
     weights: Weights,
     service: String,
     task_definition: String,
+    old_color_scaled_down: bool,
 }
 
-pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> {
+pub async fn run(
+    ctx: &Ctx,
+    image: &ImageRef,
+    force: bool,
+    strategy: Option<Strategy>,
+) -> Result<(), Error> {
     let image = image.to_string();
+    let strategy = strategy.unwrap_or_else(|| ctx.cfg.strategy.clone());
+    let schedule = strategy.schedule().map_err(|e| {
+        Error::bad_input(
+            format!("strategy {}: {e}", strategy.name()),
+            "fix the `strategy` block or the --strategy flag (docs/strategies.md)",
+        )
+    })?;
     let tool = ctx.tool()?;
+    let control = Control::new(ctx.work.path());
+    if let Some((running, true)) = control.read() {
+        return Err(Error::refused(
+            format!(
+                "a deploy of {} is already running in `{}` (pid {}, {})",
+                running.image, ctx.cfg.name, running.pid, running.phase
+            ),
+            "wait for it, or `bluegreen promote` / `bluegreen rollback` it",
+        ));
+    }
     ctx.step(format!(
         "deploying {image} to environment `{}` ({})",
         ctx.cfg.name,
         ctx.cfg.file.display()
     ));
     ctx.info(format!("infrastructure tool: {}", tool.program.display()));
+    announce_schedule(ctx, &strategy, &schedule);
 
     let shared = ensure_shared(ctx, &tool).await?;
     let aws = ctx.aws().await;
     let tgs = &shared.target_groups;
-    let before = read_view(&aws.traffic, &shared.listener_arn, tgs).await?;
+    let routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
+    let disagreeing = routes.disagreeing();
+    if !disagreeing.is_empty() {
+        return Err(Error::refused(
+            format!(
+                "the production routes disagree with the production listener ({}): {}",
+                routes.primary().weights(),
+                disagreeing.join("; ")
+            ),
+            "put all traffic on one color first: `bluegreen rollback --env ENV --to COLOR`",
+        ));
+    }
+    let before = routes.primary().clone();
     let live = live_color_of(&before)?;
     let idle = live.map(Color::other).unwrap_or(Color::Blue);
     ctx.info(match live {
         Some(l) => format!("live color: {l} ({}); idle color: {idle}", before.weights()),
         None => format!("no color is live yet (first deploy); idle color: {idle}"),
     });
+    let live_out = match live {
+        Some(l) => ctx.color_outputs(&tool, l, &shared).await?,
+        None => None,
+    };
 
-    if let (Some(l), false) = (live, force) {
-        if let Some(out) = already_running(ctx, &tool, &aws, l, &shared, &image).await? {
+    if let (Some(l), Some(out), false) = (live, &live_out, force) {
+        if already_running(&aws, out, &image).await? {
             ctx.step(format!(
                 "{image} is already live on {l}; nothing to do (use --force to redeploy)"
             ));
@@ -54,11 +105,13 @@ pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> 
                 outcome: "already_live",
                 env: &ctx.cfg.name,
                 image: image.clone(),
+                strategy: strategy.name(),
                 live_color: l,
                 previous_color: None,
                 weights: before.weights(),
-                service: out.service_name,
-                task_definition: out.task_definition_arn,
+                service: out.service_name.clone(),
+                task_definition: out.task_definition_arn.clone(),
+                old_color_scaled_down: false,
             };
             ctx.out
                 .result(&format!("already live: {image} on {l}"), &result);
@@ -66,7 +119,7 @@ pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> 
         }
     }
 
-    // Provision the idle color. Production traffic is untouched until the switch below.
+    // Provision the idle color. Production traffic is untouched until the machine moves it.
     ctx.step(format!("provisioning {idle} with {image}"));
     let stack = ctx.service_stack(&tool, idle, &shared, &image)?;
     stack
@@ -80,26 +133,12 @@ pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> 
 
     let desired = ctx.cfg.service.desired_count as i32;
     ctx.step(format!(
-        "scaling {idle} service {} to {desired} and waiting until it is healthy",
+        "scaling {idle} service {} to {desired}",
         out.service_name
     ));
     aws.services
         .set_desired(&out.cluster_name, &out.service_name, desired)
         .await?;
-    let target = Target {
-        color: idle,
-        cluster: &out.cluster_name,
-        service: &out.service_name,
-        target_group: tgs.of(idle),
-        task_definition: &out.task_definition_arn,
-        desired,
-    };
-    let health = &ctx.cfg.health;
-    if let Err(reason) =
-        until_healthy(ctx, &aws, &target, health.timeout, health.poll_interval).await?
-    {
-        return Err(unchanged_or_restore(ctx, &aws, &shared, &before, reason).await);
-    }
 
     if let Some(test) = &shared.test_listener_arn {
         ctx.step(format!("pointing the test listener at {idle}"));
@@ -108,46 +147,135 @@ pub async fn run(ctx: &Ctx, image: &ImageRef, force: bool) -> Result<(), Error> 
             .await?;
     }
 
-    let wanted = Weights::all_on(idle);
+    let target = Target {
+        color: idle,
+        cluster: &out.cluster_name,
+        service: &out.service_name,
+        target_group: tgs.of(idle),
+        task_definition: &out.task_definition_arn,
+        desired,
+    };
+    let signals = SignalReader::new(&ctx.cfg.health, target).map_err(Error::Internal)?;
+    let promotion = &ctx.cfg.promotion;
+    let plan = Plan {
+        old: live,
+        new: idle,
+        schedule: schedule.clone(),
+        health_timeout: ctx.cfg.health.timeout,
+        post_bake: promotion.bake,
+        termination_wait: promotion.termination_wait,
+        scale_down: promotion.old_color == OldColor::ScaleDown && live_out.is_some(),
+    };
     ctx.step(format!(
-        "moving production traffic: {} → {wanted}",
-        before.weights()
+        "waiting until {idle} passes every signal (test traffic only, at most {})",
+        humantime::format_duration(ctx.cfg.health.timeout)
     ));
-    if let Err(e) = ctx
-        .shift(&aws, &shared.listener_arn, tgs, &before, wanted)
-        .await
-    {
-        return Err(restore(ctx, &aws, &shared, &before, e.to_string()).await);
-    }
-
-    // The new color was verified before the switch; one more look catches anything that broke
-    // while traffic moved. Its predecessor is still at full size, so going back is instant.
-    let failing: Vec<String> = match check_once(&aws, &target).await {
-        Ok(checks) => failing(&checks),
-        Err(e) => vec![format!("health check failed: {e}")],
+    let driver = Driver {
+        ctx,
+        aws: &aws,
+        routes,
+        signals,
+        old_service: live_out.as_ref().map(|o| OldService {
+            cluster: o.cluster_name.clone(),
+            service: o.service_name.clone(),
+        }),
+        control,
+        inflight: InFlight {
+            pid: std::process::id(),
+            started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            image: image.clone(),
+            old: live,
+            new: idle,
+            schedule: schedule.to_string(),
+            phase: String::new(),
+            paused: false,
+            weights: None,
+        },
     };
-    if !failing.is_empty() {
-        let reason = format!("{idle} failed after the switch: {}", failing.join("; "));
-        return Err(restore(ctx, &aws, &shared, &before, reason).await);
-    }
+    let control = Control::new(ctx.work.path());
+    let outcome = driver.run(Machine::new(plan)).await;
+    control.clear();
 
-    let result = DeployResult {
-        outcome: "deployed",
-        env: &ctx.cfg.name,
-        image: image.clone(),
-        live_color: idle,
-        previous_color: live,
-        weights: wanted,
-        service: out.service_name.clone(),
-        task_definition: out.task_definition_arn.clone(),
-    };
-    let human = format!(
-        "deployed {image} to {idle}: listener reads {wanted}{}",
-        live.map(|l| format!("; {l} stays provisioned for rollback"))
-            .unwrap_or_default()
-    );
-    ctx.out.result(&human, &result);
-    Ok(())
+    match outcome {
+        Outcome::Promoted {
+            scaled_down,
+            scale_down_error,
+        } => {
+            if let Some(e) = &scale_down_error {
+                ctx.out.emit(Event::Warning {
+                    message: format!(
+                        "traffic is fully on {idle}, but scaling the old color down failed: {e}"
+                    ),
+                });
+            }
+            let wanted = Weights::all_on(idle);
+            let result = DeployResult {
+                outcome: "deployed",
+                env: &ctx.cfg.name,
+                image: image.clone(),
+                strategy: strategy.name(),
+                live_color: idle,
+                previous_color: live,
+                weights: wanted,
+                service: out.service_name.clone(),
+                task_definition: out.task_definition_arn.clone(),
+                old_color_scaled_down: scaled_down,
+            };
+            let old = match (live, scaled_down) {
+                (Some(l), true) => format!("; {l} was scaled to 0 after the termination wait"),
+                (Some(l), false) => format!("; {l} stays provisioned at full size for rollback"),
+                (None, _) => String::new(),
+            };
+            ctx.out.result(
+                &format!("deployed {image} to {idle}: every production route reads {wanted}{old}"),
+                &result,
+            );
+            Ok(())
+        }
+        Outcome::RolledBack { failure } => Err(Error::RolledBack {
+            reason: failure.to_string(),
+            restored: before.weights().live_color(),
+            weights: before.weights(),
+        }),
+        Outcome::RollbackFailed { failure, error } => Err(Error::RollbackFailed {
+            reason: failure.to_string(),
+            restore_error: error,
+        }),
+        Outcome::Abandoned { observed } => Err(Error::RollbackFailed {
+            reason: format!(
+                "someone else changed the production listener to {observed} while the deploy ran"
+            ),
+            restore_error: "bluegreen stopped and did not touch the listener again".into(),
+        }),
+    }
+}
+
+fn announce_schedule(ctx: &Ctx, strategy: &Strategy, schedule: &Schedule) {
+    let worst = schedule.worst_case(ctx.cfg.traffic.verify_timeout);
+    let p = &ctx.cfg.promotion;
+    let settle = ctx.cfg.health.timeout;
+    let scale_down = p.old_color == OldColor::ScaleDown;
+    let total = settle
+        + worst.total
+        + p.bake
+        + if scale_down {
+            p.termination_wait
+        } else {
+            Duration::ZERO
+        };
+    let h = |d: Duration| humantime::format_duration(d).to_string();
+    ctx.step(format!("strategy {}: {schedule}", strategy.name()));
+    ctx.info(format!(
+        "worst case after provisioning: {} = settling ≤ {} + schedule {worst} + post-promotion bake {}{}",
+        h(total),
+        h(settle),
+        h(p.bake),
+        if scale_down {
+            format!(" + termination wait {}", h(p.termination_wait))
+        } else {
+            " (the old color is kept warm)".into()
+        }
+    ));
 }
 
 /// The shared stack's outputs; on the first deploy into an empty environment, applies it first.
@@ -203,99 +331,18 @@ fn live_color_of(view: &ListenerView) -> Result<Option<Color>, Error> {
     }
 }
 
-/// The live color's outputs when its service already runs exactly `image`.
-async fn already_running(
-    ctx: &Ctx,
-    tool: &crate::iac::IacTool,
-    aws: &Aws,
-    live: Color,
-    shared: &SharedOutputs,
-    image: &str,
-) -> Result<Option<ServiceOutputs>, Error> {
-    let Some(out) = ctx.color_outputs(tool, live, shared).await? else {
-        return Ok(None);
-    };
+/// Whether the live color's service already runs exactly `image` at full size.
+async fn already_running(aws: &Aws, out: &ServiceOutputs, image: &str) -> Result<bool, Error> {
     let Some(svc) = aws
         .services
         .describe(&out.cluster_name, &out.service_name)
         .await?
     else {
-        return Ok(None);
+        return Ok(false);
     };
     let images = aws
         .services
         .task_definition_images(&svc.task_definition)
         .await?;
-    Ok((images.iter().any(|i| i == image) && svc.desired > 0).then_some(out))
-}
-
-/// Production was never touched: read the listener to prove it, and report the failure.
-async fn unchanged_or_restore(
-    ctx: &Ctx,
-    aws: &Aws,
-    shared: &SharedOutputs,
-    before: &ListenerView,
-    reason: String,
-) -> Error {
-    match read_view(&aws.traffic, &shared.listener_arn, &shared.target_groups).await {
-        Ok(now) if &now == before => Error::RolledBack {
-            reason: format!("{reason}; production traffic was not moved"),
-            restored: before.weights().live_color(),
-            weights: now.weights(),
-        },
-        _ => restore(ctx, aws, shared, before, reason).await,
-    }
-}
-
-/// Puts the production listener back to `before`, reads it back, and says which it was.
-pub async fn restore(
-    ctx: &Ctx,
-    aws: &Aws,
-    shared: &SharedOutputs,
-    before: &ListenerView,
-    reason: String,
-) -> Error {
-    ctx.out.emit(Event::Warning {
-        message: format!(
-            "{reason} — restoring production traffic to {}",
-            before.weights()
-        ),
-    });
-    let listener = &shared.listener_arn;
-    let tgs = &shared.target_groups;
-    let restored = match before {
-        ListenerView::Forwarding { weights, .. } => ctx
-            .shift(aws, listener, tgs, before, *weights)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        ListenerView::NotForwarding { .. } => restore_fixed(aws, listener, tgs).await,
-    };
-    match restored {
-        Ok(()) => Error::RolledBack {
-            reason,
-            restored: before.weights().live_color(),
-            weights: before.weights(),
-        },
-        Err(restore_error) => Error::RollbackFailed {
-            reason,
-            restore_error,
-        },
-    }
-}
-
-async fn restore_fixed(
-    aws: &Aws,
-    listener: &str,
-    tgs: &crate::deploy::TargetGroups,
-) -> Result<(), String> {
-    aws.traffic
-        .set_fixed_response(listener, "503")
-        .await
-        .map_err(|e| e.to_string())?;
-    match read_view(&aws.traffic, listener, tgs).await {
-        Ok(ListenerView::NotForwarding { .. }) => Ok(()),
-        Ok(v) => Err(format!("listener still reads {}", v.weights())),
-        Err(e) => Err(e.to_string()),
-    }
+    Ok(images.iter().any(|i| i == image) && svc.desired > 0)
 }

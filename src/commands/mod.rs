@@ -1,8 +1,12 @@
 //! One module per subcommand; [`run`] dispatches and maps the outcome to an exit code.
 
 mod context;
+mod control;
 mod deploy;
+mod promote;
 mod rollback;
+mod shift;
+mod signals;
 mod status;
 mod validate;
 mod wait;
@@ -38,12 +42,25 @@ pub fn run(cli: Cli) -> i32 {
 
 async fn dispatch(cli: &Cli) -> Result<(), Error> {
     match &cli.command {
-        Command::Deploy { env, image, force } => {
+        Command::Deploy {
+            env,
+            image,
+            force,
+            strategy,
+        } => {
             // Everything the user typed is validated before any work starts.
             let image = crate::image::ImageRef::parse(image)?;
+            let strategy = strategy
+                .as_deref()
+                .map(crate::config::parse_strategy_spec)
+                .transpose()
+                .map_err(|e| {
+                    Error::bad_input(e, "see `bluegreen deploy --help` or docs/strategies.md")
+                })?;
             let ctx = Ctx::load(cli, env)?;
-            deploy::run(&ctx, &image, *force).await
+            deploy::run(&ctx, &image, *force, strategy).await
         }
+        Command::Promote { env } => promote::run(&Ctx::load(cli, env)?),
         Command::Status { env } => status::run(&Ctx::load(cli, env)?).await,
         Command::Rollback { env, to } => rollback::run(&Ctx::load(cli, env)?, *to).await,
         Command::Validate { env } => validate::run(&Ctx::load(cli, env)?),

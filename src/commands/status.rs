@@ -2,6 +2,7 @@
 //! plus what each color runs.
 
 use super::context::Ctx;
+use super::control::{Control, InFlight};
 use crate::aws::{Services, Traffic};
 use crate::color::{Color, Weights};
 use crate::deploy::{read_view, ListenerView};
@@ -18,7 +19,25 @@ struct Status {
     /// `forward`, or what the listener does instead (e.g. `fixed-response 503`).
     listener_action: String,
     listener_arn: Option<String>,
+    /// Every production route (listener default actions and rules) with its weights.
+    routes: Vec<RouteStatus>,
     colors: Vec<ColorStatus>,
+    /// The deploy running right now (or one whose process died mid-way), if any.
+    deployment: Option<Deployment>,
+}
+
+#[derive(Debug, Serialize)]
+struct RouteStatus {
+    arn: String,
+    weights: Weights,
+}
+
+#[derive(Debug, Serialize)]
+struct Deployment {
+    #[serde(flatten)]
+    state: InFlight,
+    /// False when the process that ran it is gone: the deploy was interrupted.
+    running: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -44,13 +63,23 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
             weights: Weights::default(),
             listener_action: "none (shared stack not provisioned)".into(),
             listener_arn: None,
+            routes: vec![],
             colors: vec![],
+            deployment: None,
         };
         ctx.out.result(&human(&s), &s);
         return Ok(());
     };
     let aws = ctx.aws().await;
     let view = read_view(&aws.traffic, &shared.listener_arn, &shared.target_groups).await?;
+    let mut routes = Vec::new();
+    for arn in shared.production_routes() {
+        let v = read_view(&aws.traffic, &arn, &shared.target_groups).await?;
+        routes.push(RouteStatus {
+            arn,
+            weights: v.weights(),
+        });
+    }
     let mut colors = Vec::new();
     for color in Color::ALL {
         let mut cs = ColorStatus {
@@ -100,7 +129,11 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
             ListenerView::NotForwarding { action } => action.clone(),
         },
         listener_arn: Some(shared.listener_arn.clone()),
+        routes,
         colors,
+        deployment: Control::new(ctx.work.path())
+            .read()
+            .map(|(state, running)| Deployment { state, running }),
     };
     ctx.out.result(&human(&s), &s);
     Ok(())
@@ -116,6 +149,28 @@ fn human(s: &Status) -> String {
         s.weights,
         s.listener_action
     );
+    for r in s.routes.iter().skip(1) {
+        out.push_str(&format!("route:       {} reads {}\n", r.arn, r.weights));
+    }
+    if let Some(d) = &s.deployment {
+        out.push_str(&format!(
+            "deployment:  {} → {} ({}), {}{}{}\n",
+            d.state.image,
+            d.state.new,
+            d.state.schedule,
+            d.state.phase,
+            if d.state.paused {
+                ", PAUSED (run `bluegreen promote`)"
+            } else {
+                ""
+            },
+            if d.running {
+                format!(", pid {}", d.state.pid)
+            } else {
+                format!(", INTERRUPTED (pid {} is gone)", d.state.pid)
+            }
+        ));
+    }
     for c in &s.colors {
         if !c.provisioned {
             out.push_str(&format!("{:<6} not provisioned\n", c.color.as_str()));

@@ -1,10 +1,10 @@
 //! One parser per block of the environment file: shape check, then each value, then the rules
-//! that tie values together. Defaults live here, next to the checks.
+//! that tie values together. Defaults live here, next to the checks. The larger blocks have
+//! their own files: `state.rs`, `signals.rs` (health), `strategy.rs` (strategy, promotion).
 
 use super::error::ConfigError;
 use super::model::{
-    HealthSettings, IacBinary, IacSettings, ServiceSettings, StackSettings, TrafficSettings,
-    RESERVED_SERVICE_VARS,
+    IacBinary, IacSettings, ServiceSettings, StackSettings, TrafficSettings, RESERVED_SERVICE_VARS,
 };
 use super::paths::{resolve, Want};
 use super::schema::{attr, block, Field, Section};
@@ -32,6 +32,8 @@ pub(crate) const TOP: &[Field] = &[
     block("state", r#"state { separation = "workspace" }"#),
     block("health", r#"health { timeout = "5m" }"#),
     block("traffic", r#"traffic { verify_timeout = "30s" }"#),
+    block("strategy", r#"strategy { type = "all-at-once" }"#),
+    block("promotion", r#"promotion { bake = "2m" }"#),
 ];
 
 const IAC: &[Field] = &[
@@ -50,11 +52,6 @@ const SERVICE: &[Field] = &[
     attr("var_files", r#"var_files = ["service.tfvars"]"#),
     attr("vars", r#"vars = { cpu = 256 }"#),
     attr("desired_count", "desired_count = 2"),
-];
-
-const HEALTH: &[Field] = &[
-    attr("timeout", r#"timeout = "5m""#),
-    attr("poll_interval", r#"poll_interval = "5s""#),
 ];
 
 const TRAFFIC: &[Field] = &[attr("verify_timeout", r#"verify_timeout = "30s""#)];
@@ -206,42 +203,6 @@ fn check_var_name(v: &Value<'_>, entry: &MapEntry, reserved: &[&str]) -> Result<
     Ok(())
 }
 
-pub(crate) fn parse_health(
-    cx: &Cx<'_>,
-    block: Option<&Block>,
-) -> Result<HealthSettings, ConfigError> {
-    let defaults = HealthSettings::default();
-    let Some(block) = block else {
-        return Ok(defaults);
-    };
-    let s = Section::nested(cx.src, block, HEALTH)?;
-    let timeout = positive_duration(&s, "timeout", defaults.timeout)?;
-    let poll_interval = positive_duration(&s, "poll_interval", defaults.poll_interval)?;
-    if poll_interval > timeout {
-        let (t, p) = (human(timeout), human(poll_interval));
-        if let Some(v) = s.value("poll_interval") {
-            return Err(v.error(
-                &v.span(),
-                format!("`health.poll_interval` ({p}) is longer than `health.timeout` ({t})"),
-                format!("make `poll_interval` at most {t}, or raise `timeout`"),
-            ));
-        }
-        // poll_interval is the default, so timeout was set below it.
-        if let Some(v) = s.value("timeout") {
-            return Err(v.error(
-                &v.span(),
-                format!("`health.timeout` ({t}) is shorter than the default poll interval ({p})"),
-                format!("raise `timeout` to at least {p}, or set `poll_interval` to at most {t}"),
-            ));
-        }
-    }
-    Ok(HealthSettings {
-        timeout,
-        poll_interval,
-        ..defaults
-    })
-}
-
 pub(crate) fn parse_traffic(
     cx: &Cx<'_>,
     block: Option<&Block>,
@@ -256,7 +217,7 @@ pub(crate) fn parse_traffic(
     })
 }
 
-fn optional_duration(
+pub(crate) fn optional_duration(
     s: &Section<'_>,
     name: &str,
     default: Duration,
@@ -264,7 +225,7 @@ fn optional_duration(
     s.value(name).map_or(Ok(default), |v| v.duration())
 }
 
-fn positive_duration(
+pub(crate) fn positive_duration(
     s: &Section<'_>,
     name: &str,
     default: Duration,
@@ -283,6 +244,6 @@ fn positive_duration(
     Ok(d)
 }
 
-fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }

@@ -90,6 +90,31 @@ impl ConfigError {
     }
 }
 
+/// Keeps the error that comes first in the file; errors without a position come last. Parsers
+/// check every part and keep the first error, so the one reported is the one nearest the top.
+#[derive(Default)]
+pub(crate) struct FirstError(Option<ConfigError>);
+
+impl FirstError {
+    pub(crate) fn keep<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(err) => {
+                let key = |e: &ConfigError| e.location().unwrap_or((usize::MAX, usize::MAX));
+                if self.0.as_ref().is_none_or(|kept| key(&err) < key(kept)) {
+                    self.0 = Some(err);
+                }
+                None
+            }
+        }
+    }
+
+    /// `Err` with the first error, if any was kept.
+    pub(crate) fn check(self) -> Result<(), ConfigError> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
 fn reason(is_dir_missing: &bool) -> String {
     if *is_dir_missing {
         "it does not exist".to_owned()

@@ -6,8 +6,11 @@ mod model;
 mod parse;
 mod paths;
 mod schema;
+mod signals;
 mod source;
+mod spec;
 mod state;
+mod strategy;
 #[cfg(test)]
 mod tests;
 mod value;
@@ -20,3 +23,4 @@ pub use model::{
 };
 pub use parse::{load, load_str};
 pub use paths::resolve_env;
+pub use spec::parse_strategy_spec;

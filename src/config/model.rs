@@ -319,5 +319,15 @@ mod tests {
         );
         assert_eq!(IacSettings::default().binary, IacBinary::Auto);
         assert_eq!(IacSettings::default().lock_timeout, Duration::ZERO);
+        let health = HealthSettings::default();
+        assert_eq!(
+            (health.ecs, health.target_health),
+            (NoData::Wait, NoData::Wait)
+        );
+        assert_eq!((health.alarms, health.http.len()), (None, 0));
+        let promotion = PromotionSettings::default();
+        assert_eq!(promotion.bake, Duration::ZERO);
+        assert_eq!(promotion.termination_wait, Duration::from_secs(300));
+        assert_eq!(promotion.old_color, OldColor::ScaleDown);
     }
 }

@@ -1,15 +1,15 @@
 //! Entry points: read the file, parse it with hcl-edit (which keeps spans), check the top level,
 //! parse every block, and report the first error in source order.
 
-use super::blocks::{
-    parse_health, parse_iac, parse_region, parse_service, parse_shared, parse_traffic, Cx, TOP,
-};
-use super::error::ConfigError;
+use super::blocks::{parse_iac, parse_region, parse_service, parse_shared, parse_traffic, Cx, TOP};
+use super::error::{ConfigError, FirstError};
 use super::model::{EnvConfig, ENV_FILE};
 use super::paths::{absolute_dir, lexical_absolute};
 use super::schema::Section;
+use super::signals::parse_health;
 use super::source::Source;
 use super::state::parse_state;
+use super::strategy::{parse_promotion, parse_strategy};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
@@ -70,9 +70,9 @@ pub fn load_str(src: &str, file: &Path, env_dir: &Path) -> Result<EnvConfig, Con
     let state = first.keep(parse_state(&cx, top.block("state")));
     let health = first.keep(parse_health(&cx, top.block("health")));
     let traffic = first.keep(parse_traffic(&cx, top.block("traffic")));
-    if let Some(err) = first.0 {
-        return Err(err);
-    }
+    let strategy = first.keep(parse_strategy(&cx, top.block("strategy")));
+    let promotion = first.keep(parse_promotion(&cx, top.block("promotion")));
+    first.check()?;
     let (
         Some(region),
         Some(iac),
@@ -81,7 +81,11 @@ pub fn load_str(src: &str, file: &Path, env_dir: &Path) -> Result<EnvConfig, Con
         Some(state),
         Some(health),
         Some(traffic),
-    ) = (region, iac, shared, service, state, health, traffic)
+        Some(strategy),
+        Some(promotion),
+    ) = (
+        region, iac, shared, service, state, health, traffic, strategy, promotion,
+    )
     else {
         unreachable!("a section without a value has recorded its error");
     };
@@ -97,26 +101,7 @@ pub fn load_str(src: &str, file: &Path, env_dir: &Path) -> Result<EnvConfig, Con
         state,
         health,
         traffic,
-        strategy: crate::deploy::Strategy::AllAtOnce,
-        promotion: Default::default(),
+        strategy,
+        promotion,
     })
-}
-
-/// Keeps the error that comes first in the file; errors without a position come last.
-#[derive(Default)]
-struct FirstError(Option<ConfigError>);
-
-impl FirstError {
-    fn keep<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(err) => {
-                let key = |e: &ConfigError| e.location().unwrap_or((usize::MAX, usize::MAX));
-                if self.0.as_ref().is_none_or(|kept| key(&err) < key(kept)) {
-                    self.0 = Some(err);
-                }
-                None
-            }
-        }
-    }
 }

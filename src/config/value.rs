@@ -17,6 +17,13 @@ pub(crate) struct Value<'a> {
     pub(crate) expr: &'a Expression,
 }
 
+/// One `key = value` of a map whose values are any literal.
+pub(crate) struct ObjectEntry<'a> {
+    pub(crate) key: String,
+    pub(crate) key_span: Span,
+    pub(crate) value: Value<'a>,
+}
+
 /// One `key = value` of a map, with the key's span for errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MapEntry {
@@ -203,11 +210,43 @@ impl<'a> Value<'a> {
     /// A map whose values are strings, numbers or bools (the latter two stringified as written
     /// in HCL). Keys are names or quoted strings; each key may appear once.
     pub(crate) fn scalar_map(&self) -> Result<Vec<MapEntry>, ConfigError> {
+        self.object("a map")?
+            .into_iter()
+            .map(|entry| {
+                Ok(MapEntry {
+                    value: self.scalar(&entry.value.name, entry.value.expr)?,
+                    key: entry.key,
+                    key_span: entry.key_span,
+                })
+            })
+            .collect()
+    }
+
+    /// This value's elements, each named `name[i]` and explained with `example`.
+    pub(crate) fn list(
+        &self,
+        expected: &str,
+        example: &'static str,
+    ) -> Result<Vec<Value<'a>>, ConfigError> {
+        let expr = self.literal(self.expr)?;
+        let Expression::Array(array) = expr else {
+            return Err(self.type_error(&self.name, expected, expr));
+        };
+        Ok(array
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.inner(format!("{}[{i}]", self.name), example, item))
+            .collect())
+    }
+
+    /// This value's `key = value` entries in order, each value named `name.key`. Keys are names
+    /// or quoted strings; each key may appear once.
+    pub(crate) fn object(&self, expected: &str) -> Result<Vec<ObjectEntry<'a>>, ConfigError> {
         let expr = self.literal(self.expr)?;
         let Expression::Object(object) = expr else {
-            return Err(self.type_error(&self.name, "a map", expr));
+            return Err(self.type_error(&self.name, expected, expr));
         };
-        let mut entries: Vec<MapEntry> = Vec::with_capacity(object.len());
+        let mut entries: Vec<ObjectEntry<'a>> = Vec::with_capacity(object.len());
         for (key, value) in object.iter() {
             let key_span = key.span();
             let key = self.map_key(key)?;
@@ -221,14 +260,37 @@ impl<'a> Value<'a> {
                     "remove one of them",
                 ));
             }
-            let value = self.scalar(&format!("{}.{key}", self.name), value.expr())?;
-            entries.push(MapEntry {
+            let value = self.inner(format!("{}.{key}", self.name), self.example, value.expr());
+            entries.push(ObjectEntry {
                 key,
                 key_span,
                 value,
             });
         }
         Ok(entries)
+    }
+
+    /// A value inside this one (a list element or a map entry).
+    pub(crate) fn inner(
+        &self,
+        name: String,
+        example: &'static str,
+        expr: &'a Expression,
+    ) -> Value<'a> {
+        Value {
+            src: self.src,
+            name,
+            example,
+            expr,
+        }
+    }
+
+    /// `true` or `false`.
+    pub(crate) fn boolean(&self) -> Result<bool, ConfigError> {
+        match self.literal(self.expr)? {
+            Expression::Bool(b) => Ok(*b.value()),
+            other => Err(self.type_error(&self.name, "true or false", other)),
+        }
     }
 
     fn map_key(&self, key: &'a ObjectKey) -> Result<String, ConfigError> {

@@ -2,11 +2,18 @@
 //! the flow needs. The command flows themselves are in `crate::commands`.
 
 mod health;
+mod machine;
 mod outputs;
+mod signals;
 mod strategy;
 mod traffic;
 
 pub use health::{failing, service_stable, targets_healthy, Check};
+pub use machine::{split, Action, Event, Failure, Machine, Note, Outcome, Phase, Plan};
 pub use outputs::{ServiceOutputs, SharedOutputs};
+pub use signals::{verdict, Reading, Stage, Status, Verdict};
 pub use strategy::{Schedule, ScheduleError, Step, Strategy, WorstCase};
-pub use traffic::{read_view, set_and_verify, view_of, ListenerView, TargetGroups, TrafficError};
+pub use traffic::{
+    read_view, set_all_and_verify, set_and_verify, verify_all, view_of, write_view, ListenerView,
+    TargetGroups, TrafficError,
+};

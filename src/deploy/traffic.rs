@@ -127,24 +127,105 @@ pub async fn set_and_verify<T: Traffic>(
     timeout: Duration,
     interval: Duration,
 ) -> Result<u32, TrafficError> {
-    let targets = vec![
-        (tgs.blue.clone(), wanted.blue),
-        (tgs.green.clone(), wanted.green),
-    ];
-    traffic.set_forward(listener, &targets, stickiness).await?;
+    let view = ListenerView::Forwarding {
+        weights: wanted,
+        stickiness,
+    };
+    set_all_and_verify(
+        traffic,
+        &[(listener.to_string(), view)],
+        tgs,
+        timeout,
+        interval,
+    )
+    .await
+}
+
+/// Puts `view` on one route (a listener's default action or a rule's action).
+pub async fn write_view<T: Traffic>(
+    traffic: &T,
+    route: &str,
+    tgs: &TargetGroups,
+    view: &ListenerView,
+) -> Result<(), AwsError> {
+    match view {
+        ListenerView::Forwarding {
+            weights,
+            stickiness,
+        } => {
+            let targets = vec![
+                (tgs.blue.clone(), weights.blue),
+                (tgs.green.clone(), weights.green),
+            ];
+            traffic.set_forward(route, &targets, *stickiness).await
+        }
+        // The only non-forwarding state bluegreen writes is the modules' initial 503.
+        ListenerView::NotForwarding { .. } => traffic.set_fixed_response(route, "503").await,
+    }
+}
+
+/// Whether a route reads as `wanted`. Stickiness is carried over, not verified: only the split
+/// of traffic is.
+fn matches(read: &ListenerView, wanted: &ListenerView) -> bool {
+    match (read, wanted) {
+        (ListenerView::NotForwarding { .. }, ListenerView::NotForwarding { .. }) => true,
+        (
+            ListenerView::Forwarding { weights: a, .. },
+            ListenerView::Forwarding { weights: b, .. },
+        ) => a == b,
+        _ => false,
+    }
+}
+
+/// Writes every route's view, then reads all of them back every `interval` until each reports
+/// exactly what was written, or `timeout` passes. All or nothing: the caller restores every
+/// route when this fails. Returns the number of read rounds it took.
+pub async fn set_all_and_verify<T: Traffic>(
+    traffic: &T,
+    routes: &[(String, ListenerView)],
+    tgs: &TargetGroups,
+    timeout: Duration,
+    interval: Duration,
+) -> Result<u32, TrafficError> {
+    for (route, view) in routes {
+        write_view(traffic, route, tgs, view).await?;
+    }
+    verify_all(traffic, routes, tgs, timeout, interval).await
+}
+
+/// Reads every route back until each reports its wanted view, or `timeout` passes.
+pub async fn verify_all<T: Traffic>(
+    traffic: &T,
+    routes: &[(String, ListenerView)],
+    tgs: &TargetGroups,
+    timeout: Duration,
+    interval: Duration,
+) -> Result<u32, TrafficError> {
     let deadline = Instant::now() + timeout;
     let mut attempts = 0;
+    let mut done = vec![false; routes.len()];
     loop {
         attempts += 1;
-        let last = read_view(traffic, listener, tgs).await?.weights();
-        if last == wanted {
-            return Ok(attempts);
+        let mut last = None;
+        for (i, (route, wanted)) in routes.iter().enumerate() {
+            if done[i] {
+                continue;
+            }
+            let read = read_view(traffic, route, tgs).await?;
+            if matches(&read, wanted) {
+                done[i] = true;
+            } else if last.is_none() {
+                last = Some((route, wanted, read));
+            }
         }
+        let Some((route, wanted, read)) = last else {
+            return Ok(attempts);
+        };
         if Instant::now() + interval > deadline {
             return Err(TrafficError::NotConverged {
-                listener: listener.to_string(),
-                wanted,
-                last,
+                listener: route.clone(),
+                wanted: wanted.weights(),
+                last: read.weights(),
                 attempts,
                 timeout,
             });

@@ -140,6 +140,28 @@ impl Outputs {
             })
             .collect()
     }
+    /// A list (or set, or tuple) output whose items are all strings. Missing or null is the
+    /// empty list: the outputs that use this are optional.
+    pub fn get_string_list(&self, name: &str) -> Result<Vec<String>, IacError> {
+        const EXPECTED: &str = "a list of strings";
+        let items = match self.entries.get(name).map(OutputValue::value) {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(other) => return Err(wrong_type(name, EXPECTED, other)),
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| match item {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(IacError::OutputType {
+                    name: name.to_owned(),
+                    expected: EXPECTED,
+                    found: format!("a list whose item {index} is {}", kind(other)),
+                }),
+            })
+            .collect()
+    }
 }
 
 fn wrong_type(name: &str, expected: &'static str, found: &Value) -> IacError {
@@ -189,6 +211,9 @@ mod tests {
                               "value": {"blue": "arn:tg/blue", "green": "arn:tg/green"}},
         "ports": {"sensitive": false, "type": ["map", "number"], "value": {"http": 80}},
         "count": {"sensitive": false, "type": "number", "value": 3},
+        "rule_arns": {"sensitive": false, "type": ["list", "string"], "value": ["arn:r/1", "arn:r/2"]},
+        "no_rules": {"sensitive": false, "type": ["tuple", []], "value": []},
+        "mixed": {"sensitive": false, "type": ["tuple", ["string", "number"]], "value": ["a", 7]},
         "future": {"sensitive": false, "type": "string", "value": "x", "deprecated": "new field"}
     }"#;
 
@@ -268,6 +293,29 @@ mod tests {
             o.get_string_map("nope"),
             Err(IacError::MissingOutput { .. })
         ));
+    }
+
+    #[test]
+    fn string_lists_are_optional_and_name_the_bad_item() {
+        let o = outputs();
+        assert_eq!(
+            o.get_string_list("rule_arns").unwrap(),
+            ["arn:r/1", "arn:r/2"]
+        );
+        assert!(o.get_string_list("no_rules").unwrap().is_empty());
+        assert!(o.get_string_list("extra_listener_arns").unwrap().is_empty());
+        let err = o.get_string_list("mixed").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "output `mixed` is a list whose item 1 is a number, expected a list of strings \
+             (see docs/contract.md)"
+        );
+        let err = o.get_string_list("listener_arn").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("output `listener_arn` is a string, expected a list of strings"),
+            "{err}"
+        );
     }
 
     #[test]

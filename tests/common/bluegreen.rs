@@ -91,6 +91,12 @@ impl Bluegreen {
         self
     }
 
+    /// Sends the binary's AWS calls to `url` (e.g. a [`super::FaultProxy`] in front of the
+    /// emulator) instead of the emulator itself.
+    pub fn endpoint(self, url: impl AsRef<OsStr>) -> Self {
+        self.env("AWS_ENDPOINT_URL", url)
+    }
+
     pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
         self.env.push((key.as_ref().to_owned(), None));
         self

@@ -5,6 +5,10 @@
 //!   directly (never through bluegreen's adapters), so a test checks what really happened.
 //! - [`Bluegreen`]: runs the compiled binary against an emulator and a work directory, with a
 //!   hard timeout; [`Outcome::assert_code`] prints both streams when the code is wrong.
+//! - [`FaultProxy`]: sits between a client and the emulator and injects what moto cannot do
+//!   (unhealthy targets, throttling, 5xx, slow answers, stale listener reads); records every
+//!   request by AWS operation. [`HttpApp`]: a loopback app whose status, body and latency a test
+//!   switches, for HTTP health checks. [`Bluegreen::endpoint`] points the binary at a proxy.
 //! - [`state_snapshot`]: the bytes of every Terraform state file under a work directory.
 //!
 //! Everything is synchronous (helpers own their tokio runtime): write plain `#[test]` fns, not
@@ -33,7 +37,9 @@
 
 mod bluegreen;
 mod emulator;
+mod http_app;
 mod observe;
+mod proxy;
 mod tfstate;
 mod views;
 
@@ -41,6 +47,10 @@ mod views;
 pub use bluegreen::{temp_workdir, Bluegreen, Outcome};
 #[allow(unused_imports)]
 pub use emulator::{Emulator, EmulatorBuilder};
+#[allow(unused_imports)]
+pub use http_app::HttpApp;
+#[allow(unused_imports)]
+pub use proxy::{FaultProxy, Recorded};
 #[allow(unused_imports)]
 pub use tfstate::state_snapshot;
 #[allow(unused_imports)]

@@ -11,7 +11,8 @@ script without a shell:
 Subcommands:
 
     shared-apply     upsert VPC, subnets, security group, ALB, the blue/green target groups,
-                     the production and test listeners and the ECS cluster
+                     the production, extra production and test listeners, the production
+                     listener's path rules and the ECS cluster
     shared-destroy   delete all of that
     service-apply    upsert one color: task definition revision, ECS service, emulated targets
     service-destroy  delete one color
@@ -298,30 +299,159 @@ def listeners_of(aws, lb_arn):
     return aws.elbv2.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]
 
 
-def ensure_listener(aws, lb_arn, port, previous_arn, what):
+def start_action(color, tgs):
+    """What a new extra listener or path rule does: the 503, or everything to `color`."""
+    if color is None:
+        return NOT_DEPLOYED
+    return {
+        "Type": "forward",
+        "ForwardConfig": {
+            "TargetGroups": [
+                {"TargetGroupArn": tgs[c], "Weight": 100 if c == color else 0}
+                for c in ("blue", "green")
+            ]
+        },
+    }
+
+
+def describe_start(action):
+    if action["Type"] == "forward":
+        weights = [t["Weight"] for t in action["ForwardConfig"]["TargetGroups"]]
+        return "forward blue %d / green %d" % tuple(weights)
+    return "503 until the first deploy"
+
+
+def ensure_listener(aws, lb_arn, port, previous_arn, what, taken, action=NOT_DEPLOYED):
     """The listener on `port`. Its default action is set only when it is created: from then on
-    bluegreen owns it, and re-applying the stack must never put traffic back."""
+    bluegreen owns it, and re-applying the stack must never put traffic back. `taken` holds
+    the listeners other roles already claimed; they are never moved."""
     listeners = listeners_of(aws, lb_arn)
     for listener in listeners:
         if listener["Port"] == port:
             return listener["ListenerArn"]
     for listener in listeners:
-        if listener["ListenerArn"] == previous_arn:
+        if listener["ListenerArn"] == previous_arn and previous_arn not in taken:
             # The port changed: move the listener and keep whatever action bluegreen set.
             aws.elbv2.modify_listener(ListenerArn=previous_arn, Port=port)
             say("moved the %s listener to port %d" % (what, port))
             return previous_arn
     arn = aws.elbv2.create_listener(
-        LoadBalancerArn=lb_arn, Protocol="HTTP", Port=port, DefaultActions=[NOT_DEPLOYED]
+        LoadBalancerArn=lb_arn, Protocol="HTTP", Port=port, DefaultActions=[action]
     )["Listeners"][0]["ListenerArn"]
-    say("created %s listener on port %d (503 until the first deploy)" % (what, port))
+    say("created %s listener on port %d (%s)" % (what, port, describe_start(action)))
     return arn
 
 
-def delete_listener_if_present(aws, lb_arn, arn, what):
-    if arn and any(l["ListenerArn"] == arn for l in listeners_of(aws, lb_arn)):
-        aws.elbv2.delete_listener(ListenerArn=arn)
-        say("deleted the %s listener" % what)
+def ensure_extra_listeners(aws, lb_arn, ports, previous_arns, taken, action):
+    """One listener per port, in the order of `ports`. A listener already on a port is kept;
+    a previously recorded one whose port left the list moves to a new port (keeping its
+    action, like the production listener); only the ports left over get a new listener."""
+    on_port = {l["Port"]: l["ListenerArn"] for l in listeners_of(aws, lb_arn)}
+    arns = {port: on_port[port] for port in ports if port in on_port}
+    claimed = set(taken) | set(arns.values())
+    spare = [a for a in previous_arns if a in on_port.values() and a not in claimed]
+    for port in ports:
+        if port in arns:
+            continue
+        if spare:
+            arns[port] = spare.pop(0)
+            aws.elbv2.modify_listener(ListenerArn=arns[port], Port=port)
+            say("moved an extra production listener to port %d" % port)
+        else:
+            arns[port] = ensure_listener(aws, lb_arn, port, None, "extra production", taken, action)
+    return [arns[port] for port in ports]
+
+
+def prune_listeners(aws, lb_arn, previous_arns, keep):
+    """Delete the listeners the previous apply recorded that no role claims any more."""
+    present = {l["ListenerArn"]: l["Port"] for l in listeners_of(aws, lb_arn)}
+    for arn in previous_arns:
+        if arn and arn in present and arn not in keep:
+            aws.elbv2.delete_listener(ListenerArn=arn)
+            say("deleted the listener on port %d" % present[arn])
+
+
+# ---------------------------------------------------------------- shared: listener rules
+
+
+def path_condition(pattern):
+    return [{"Field": "path-pattern", "PathPatternConfig": {"Values": [pattern]}}]
+
+
+def rule_path(rule):
+    """The single path pattern a rule matches, or None when its conditions are anything else.
+    Both spellings are read: AWS returns Values and PathPatternConfig, moto echoes the one it
+    was given."""
+    conditions = rule.get("Conditions", [])
+    if len(conditions) != 1 or conditions[0].get("Field") != "path-pattern":
+        return None
+    condition = conditions[0]
+    values = condition.get("PathPatternConfig", {}).get("Values") or condition.get("Values") or []
+    return values[0] if len(values) == 1 else None
+
+
+def listener_rules(aws, listener_arn):
+    """The listener's own rules (not its default rule), by priority."""
+    rules = []
+    for page in aws.elbv2.get_paginator("describe_rules").paginate(ListenerArn=listener_arn):
+        rules += [r for r in page["Rules"] if not r.get("IsDefault")]
+    return {int(r["Priority"]): r for r in rules}
+
+
+def tagged_ours(aws, name, arns):
+    """The subset of `arns` tagged as this stack's: how rules are recognised when the record
+    that lists them is gone."""
+    ours = set()
+    arns = list(arns)
+    for start in range(0, len(arns), 20):  # DescribeTags takes at most 20 ARNs
+        described = aws.elbv2.describe_tags(ResourceArns=arns[start : start + 20])
+        for d in described["TagDescriptions"]:
+            if {"Key": STACK_TAG, "Value": name} in d.get("Tags", []):
+                ours.add(d["ResourceArn"])
+    return ours
+
+
+def ensure_path_rules(aws, name, listener_arn, patterns, previous_arns, action):
+    """Rule i (priority i + 1) of the production listener matches patterns[i]. A rule that
+    exists keeps its action, which bluegreen owns: only its condition is set, so editing or
+    reordering the patterns never touches traffic weights. Rules past the end of the list are
+    deleted. Priorities 1..len(patterns) belong to this stack; a foreign rule there is an
+    error."""
+    by_priority = listener_rules(aws, listener_arn)
+    present = {r["RuleArn"] for r in by_priority.values()}
+    ours = (set(previous_arns) & present) | tagged_ours(aws, name, present)
+    arns = []
+    for index, pattern in enumerate(patterns):
+        priority = index + 1
+        rule = by_priority.get(priority)
+        if rule is None:
+            arn = aws.elbv2.create_rule(
+                ListenerArn=listener_arn,
+                Priority=priority,
+                Conditions=path_condition(pattern),
+                Actions=[action],
+                Tags=[{"Key": STACK_TAG, "Value": name}],
+            )["Rules"][0]["RuleArn"]
+            say("created rule %d (%s) on the production listener (%s)"
+                % (priority, pattern, describe_start(action)))
+        elif rule["RuleArn"] not in ours:
+            raise Failure(
+                "priority %d of the production listener is taken by rule %s, which this stack "
+                "did not create; delete it or move it past priority %d"
+                % (priority, rule["RuleArn"], len(patterns))
+            )
+        else:
+            arn = rule["RuleArn"]
+            if rule_path(rule) != pattern:
+                # Conditions only: the action is bluegreen's.
+                aws.elbv2.modify_rule(RuleArn=arn, Conditions=path_condition(pattern))
+                say("set rule %d of the production listener to %s" % (priority, pattern))
+        arns.append(arn)
+    for priority, rule in sorted(by_priority.items()):
+        if priority > len(patterns) and rule["RuleArn"] in ours:
+            aws.elbv2.delete_rule(RuleArn=rule["RuleArn"])
+            say("deleted rule %d (%s) of the production listener" % (priority, rule_path(rule)))
+    return arns
 
 
 # ---------------------------------------------------------------- shared: cluster
@@ -366,11 +496,25 @@ def refuse_if_services(aws, cluster, why):
             )
 
 
-def shared_apply(aws, args):
-    name = args["name"]
+def check_ports(args):
     test_port = args["test_listener_port"] if args["test_listener"] else None
     if test_port == args["listener_port"]:
         raise Failure("test_listener_port must differ from listener_port")
+    extra = args["extra_listener_ports"]
+    if len(set(extra)) != len(extra):
+        raise Failure("extra_listener_ports must not repeat a port: %s" % extra)
+    if {args["listener_port"], test_port} & set(extra):
+        raise Failure("extra_listener_ports must not include listener_port or test_listener_port")
+    if len(set(args["path_rules"])) != len(args["path_rules"]):
+        raise Failure("path_rules must not repeat a pattern: %s" % args["path_rules"])
+    if args.get("route_start_color") not in (None, "blue", "green"):
+        raise Failure("route_start_color must be null, blue or green")
+    return test_port
+
+
+def shared_apply(aws, args):
+    name = args["name"]
+    test_port = check_ports(args)
     previous = read_record(args["record"])
     old_name = previous.get("cluster_name")
     renamed = old_name is not None and old_name != name
@@ -386,16 +530,29 @@ def shared_apply(aws, args):
         color: ensure_target_group(aws, name, color, vpc_id, args["health_check_path"])
         for color in ("blue", "green")
     }
+    new_route = start_action(args.get("route_start_color"), tgs)
+    # Each role claims its listener in turn, so that no listener serves two roles; the
+    # previously recorded listeners nobody claimed are deleted at the end.
     listener_arn = ensure_listener(
-        aws, lb_arn, args["listener_port"], previous.get("listener_arn"), "production"
+        aws, lb_arn, args["listener_port"], previous.get("listener_arn"), "production", set()
     )
+    taken = {listener_arn}
     test_listener_arn = None
     if test_port is not None:
         test_listener_arn = ensure_listener(
-            aws, lb_arn, test_port, previous.get("test_listener_arn"), "test"
+            aws, lb_arn, test_port, previous.get("test_listener_arn"), "test", taken
         )
-    elif previous.get("test_listener_arn") != listener_arn:
-        delete_listener_if_present(aws, lb_arn, previous.get("test_listener_arn"), "test")
+        taken.add(test_listener_arn)
+    previous_extra = previous.get("extra_listener_arns") or []
+    extra_arns = ensure_extra_listeners(
+        aws, lb_arn, args["extra_listener_ports"], previous_extra, taken, new_route
+    )
+    taken.update(extra_arns)
+    recorded = [previous.get("listener_arn"), previous.get("test_listener_arn")] + previous_extra
+    prune_listeners(aws, lb_arn, recorded, taken)
+    rule_arns = ensure_path_rules(
+        aws, name, listener_arn, args["path_rules"], previous.get("rule_arns") or [], new_route
+    )
     ensure_cluster(aws, name)
     if renamed:
         delete_shared_stack(aws, old_name)
@@ -405,6 +562,8 @@ def shared_apply(aws, args):
         {
             "listener_arn": record_output(listener_arn),
             "test_listener_arn": record_output(test_listener_arn),
+            "extra_listener_arns": record_output(extra_arns, ["list", "string"]),
+            "rule_arns": record_output(rule_arns, ["list", "string"]),
             "target_group_arns": record_output(
                 tgs, ["object", {"blue": "string", "green": "string"}]
             ),
@@ -701,7 +860,10 @@ def service_destroy(aws, args):
 
 # ---------------------------------------------------------------- main
 
-SHARED_APPLY_ARGS = "name listener_port test_listener test_listener_port health_check_path record"
+SHARED_APPLY_ARGS = (
+    "name listener_port test_listener test_listener_port extra_listener_ports path_rules "
+    "health_check_path record"
+)
 SERVICE_APPLY_ARGS = (
     "name color image target_group_arn cluster_name container_port cpu memory "
     "emulated_targets record"

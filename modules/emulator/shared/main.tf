@@ -6,7 +6,8 @@
 #                            replaced (it has no triggers), because destroy-time provisioners
 #                            do not run for objects replaced with create_before_destroy.
 #   terraform_data.settings  replaced whenever a setting changes; its create provisioner
-#                            upserts the stack (the listeners keep the action bluegreen set).
+#                            upserts the stack (listeners and rules that exist keep the action
+#                            bluegreen set).
 #                            A new name is handled there too: the script creates the new stack,
 #                            then deletes the one its record names.
 #
@@ -46,23 +47,29 @@ resource "terraform_data" "settings" {
   input = local.record
 
   triggers_replace = {
-    name               = var.name
-    listener_port      = var.listener_port
-    test_listener      = var.test_listener
-    test_listener_port = var.test_listener_port
-    health_check_path  = var.health_check_path
-    record             = local.record
+    name                 = var.name
+    listener_port        = var.listener_port
+    test_listener        = var.test_listener
+    test_listener_port   = var.test_listener_port
+    extra_listener_ports = var.extra_listener_ports
+    path_rules           = var.path_rules
+    route_start_color    = var.route_start_color
+    health_check_path    = var.health_check_path
+    record               = local.record
   }
 
   provisioner "local-exec" {
     interpreter = [var.python, local.script, "shared-apply"]
     command = jsonencode({
-      name               = var.name
-      listener_port      = var.listener_port
-      test_listener      = var.test_listener
-      test_listener_port = var.test_listener_port
-      health_check_path  = var.health_check_path
-      record             = local.record
+      name                 = var.name
+      listener_port        = var.listener_port
+      test_listener        = var.test_listener
+      test_listener_port   = var.test_listener_port
+      extra_listener_ports = var.extra_listener_ports
+      path_rules           = var.path_rules
+      route_start_color    = var.route_start_color
+      health_check_path    = var.health_check_path
+      record               = local.record
     })
   }
 
@@ -74,6 +81,13 @@ resource "terraform_data" "settings" {
     precondition {
       condition     = !var.test_listener || var.test_listener_port != var.listener_port
       error_message = "The test_listener_port must differ from listener_port."
+    }
+
+    # A precondition, not a variable validation: validations that refer to other variables
+    # need Terraform 1.9, and this module supports 1.5.
+    precondition {
+      condition     = !contains(var.extra_listener_ports, var.listener_port) && !(var.test_listener && contains(var.extra_listener_ports, var.test_listener_port))
+      error_message = "The extra_listener_ports must not include listener_port or test_listener_port."
     }
   }
 }

@@ -11,6 +11,16 @@ output "test_listener_arn" {
   value       = try(data.terraform_remote_state.created.outputs.test_listener_arn, null)
 }
 
+output "extra_listener_arns" {
+  description = "ARNs of the extra production listeners (list(string), in the order of extra_listener_ports; empty when there are none). bluegreen moves their default action in lockstep with listener_arn's."
+  value       = try(data.terraform_remote_state.created.outputs.extra_listener_arns, [])
+}
+
+output "rule_arns" {
+  description = "ARNs of the production listener's path rules (list(string), in the order of path_rules; empty when there are none). bluegreen moves their action in lockstep with listener_arn's default action."
+  value       = try(data.terraform_remote_state.created.outputs.rule_arns, [])
+}
+
 output "target_group_arns" {
   description = "Target group ARN of each color (object { blue = string, green = string }). Fixed per color: only weights move."
   value       = try(data.terraform_remote_state.created.outputs.target_group_arns, null)

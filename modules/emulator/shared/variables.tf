@@ -38,6 +38,52 @@ variable "test_listener_port" {
   }
 }
 
+variable "extra_listener_ports" {
+  description = "Ports of more production listeners (e.g. 443 next to 80). bluegreen moves their default action in lockstep with the production listener's: they start as a 503 (or see route_start_color) and then forward with the same weights. Must not repeat, nor use listener_port or test_listener_port."
+  type        = list(number)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for p in var.extra_listener_ports : p >= 1 && p <= 65535 && floor(p) == p])
+    error_message = "Every extra_listener_ports entry must be an integer between 1 and 65535."
+  }
+
+  validation {
+    condition     = length(distinct(var.extra_listener_ports)) == length(var.extra_listener_ports)
+    error_message = "The extra_listener_ports must not repeat a port."
+  }
+}
+
+variable "path_rules" {
+  description = "Path patterns (e.g. \"/api/*\") of production listener rules, in priority order: the rule for the first pattern gets priority 1, the next 2, and so on. bluegreen moves each rule's action in lockstep with the production listener's default action; a rule starts as a 503 (or see route_start_color)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    # What an ALB accepts in a path-pattern condition: case-sensitive, at most 128 characters.
+    condition     = alltrue([for p in var.path_rules : can(regex("^[A-Za-z0-9_.$/~\"'@:+&*?-]{1,128}$", p))])
+    error_message = "Every path_rules entry must be 1 to 128 characters of A-Z a-z 0-9 _ - . $ / ~ \" ' @ : + & * ?."
+  }
+
+  validation {
+    condition     = length(distinct(var.path_rules)) == length(var.path_rules)
+    error_message = "The path_rules must not repeat a pattern."
+  }
+}
+
+variable "route_start_color" {
+  description = "What an extra listener or a path rule does when this module creates it: null (the default) answers 503 until bluegreen's first deploy, like the production listener; \"blue\" or \"green\" forwards everything to that color. Set it to the live color before adding a route to an environment that already serves traffic, so the new route starts in step with the others. Routes that exist are never changed: bluegreen owns their action."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.route_start_color == null || contains(["blue", "green"], coalesce(var.route_start_color, "none"))
+    error_message = "The route_start_color must be null, \"blue\" or \"green\"."
+  }
+}
+
 variable "health_check_path" {
   description = "HTTP path of the target groups' health check. The emulator reports registered targets healthy without checking it."
   type        = string

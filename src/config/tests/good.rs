@@ -1,6 +1,7 @@
 //! Files that load, and what they load to.
 
 use super::*;
+use crate::deploy::{Step, Strategy};
 use std::fs;
 use std::time::Duration;
 
@@ -36,6 +37,8 @@ fn a_minimal_file_gets_every_default() {
     assert_eq!(cfg.state.workspace_for("blue"), "staging-blue");
     assert_eq!(cfg.health, HealthSettings::default());
     assert_eq!(cfg.traffic, TrafficSettings::default());
+    assert_eq!(cfg.strategy, Strategy::AllAtOnce);
+    assert_eq!(cfg.promotion, PromotionSettings::default());
 }
 
 const FULL: &str = r#"# every field, non-default values
@@ -213,6 +216,21 @@ fn the_documented_example_loads() {
     assert_eq!(cfg.service.stack.vars["public"], "true");
     assert_eq!(cfg.state.workspace_for("green"), "staging-green");
     assert_eq!(cfg.iac.lock_timeout, Duration::from_secs(60));
+    // The new blocks are shown too, and load to what the comments say.
+    assert_eq!(cfg.health.ecs, NoData::Wait);
+    let alarms = cfg.health.alarms.expect("the example has alarms");
+    assert_eq!(alarms.names[0], "demo-{color}-5xx");
+    assert_eq!(alarms.no_data, NoData::Fail);
+    assert_eq!(cfg.health.http.len(), 1);
+    assert_eq!(cfg.health.http[0].name, "smoke");
+    assert_eq!(cfg.health.http[0].consecutive, 3);
+    let Strategy::Steps { steps } = &cfg.strategy else {
+        panic!("the example's strategy is steps: {:?}", cfg.strategy);
+    };
+    assert_eq!(steps.len(), 4);
+    assert_eq!(steps[1], Step::Pause);
+    assert_eq!(cfg.promotion.bake, Duration::from_secs(120));
+    assert_eq!(cfg.promotion.old_color, OldColor::ScaleDown);
 }
 
 #[test]

@@ -4,6 +4,8 @@
 
 mod bad;
 mod good;
+mod signals;
+mod strategy;
 
 use super::*;
 use std::fs;

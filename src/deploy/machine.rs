@@ -1,0 +1,490 @@
+//! The deploy state machine: from "the new color is provisioned and scaled up" to "promoted",
+//! "rolled back" or "rollback failed". It is a pure function of (state, event, now) → actions:
+//! no tokio, no SDK, time passed in. The async driver in `crate::commands::shift` performs the
+//! actions and feeds back what happened. Every path, every failure included, is a unit test.
+//!
+//! Rules it keeps (property-tested below):
+//! - every weight it asks for sums to 100;
+//! - it never asks for more weight on the new color after a signal failed;
+//! - every failure ends in `RolledBack` (restore verified) or `RollbackFailed` (loud).
+
+use super::signals::{verdict, Reading, Stage, Verdict};
+use super::strategy::{Schedule, Step};
+use crate::color::{Color, Weights};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Everything the machine needs to know up front.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The color production traffic is on now; `None` on a first deploy (nothing to roll back
+    /// to but the listener's fixed response, and nothing to scale down).
+    pub old: Option<Color>,
+    pub new: Color,
+    pub schedule: Schedule,
+    /// The longest a signal may stay pending (not yet healthy, or no data with the `wait`
+    /// policy) before it counts as failed.
+    pub health_timeout: Duration,
+    /// Watch every signal this long at 100 % before the deploy counts as promoted.
+    pub post_bake: Duration,
+    /// After promotion, how long the old color stays at full size.
+    pub termination_wait: Duration,
+    /// Scale the old color to zero after the termination wait (else keep it warm).
+    pub scale_down: bool,
+}
+
+/// Why a deployment is being rolled back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// The failing signal (`ecs-service`, `alarm:NAME`, …), or `traffic` / `operator`.
+    pub signal: String,
+    /// What it saw.
+    pub observed: String,
+    /// Where the deployment was ("step 2 (50%)", "post-promotion bake", …).
+    pub during: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} failed during {}: {}",
+            self.signal, self.during, self.observed
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// The new color has test traffic only; waiting for every signal to pass.
+    Settling,
+    /// A weight change was asked for; waiting for it to be read back.
+    Shifting {
+        step: usize,
+    },
+    Baking {
+        step: usize,
+        until: Duration,
+    },
+    Paused {
+        step: usize,
+    },
+    PostBake {
+        until: Duration,
+    },
+    TerminationWait {
+        until: Duration,
+    },
+    ScalingDown,
+    RollingBack {
+        failure: Failure,
+    },
+    Done(Outcome),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// 100 % on the new color, verified, and every bake passed.
+    Promoted {
+        scaled_down: bool,
+        /// Set when scaling the old color down failed (traffic is fine; the old color is still
+        /// running and costs money).
+        scale_down_error: Option<String>,
+    },
+    /// Traffic is back where it was before the deploy, verified.
+    RolledBack { failure: Failure },
+    /// The restore could not be verified: traffic may be on a bad stack.
+    RollbackFailed { failure: Failure, error: String },
+    /// Someone else changed the listener while the deploy ran; the machine stopped acting.
+    Abandoned { observed: Weights },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Every signal, read once. Also how time advances: the driver polls at the poll interval.
+    Signals(Vec<Reading>),
+    /// The listeners read back the weights asked for.
+    WeightsVerified(Weights),
+    /// The listeners did not read back what was asked for before the deadline (or the write
+    /// failed). The driver has already tried to put the last verified weights back.
+    WeightsFailed(String),
+    /// `bluegreen promote`: continue past a pause.
+    Promote,
+    /// `bluegreen rollback` or Ctrl-C: put traffic back now.
+    RollbackRequested(String),
+    Restored,
+    RestoreFailed(String),
+    ScaledDown,
+    ScaleDownFailed(String),
+    /// The listeners read weights the machine did not ask for.
+    ExternalChange(Weights),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Write these weights to every production route and read them back.
+    SetWeights(Weights),
+    /// Put every production route back to what it was before the deploy, and read it back.
+    Restore,
+    ScaleDown(Color),
+    /// Something worth telling the user.
+    Note(Note),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    Settled,
+    StepStarted { index: usize, step: Step },
+    Baking { index: usize, bake: Duration },
+    Paused { index: usize },
+    Promoting,
+    Promoted,
+    TerminationWait(Duration),
+    RollingBack(Failure),
+}
+
+pub struct Machine {
+    plan: Plan,
+    phase: Phase,
+    /// When each signal started to be pending, for the health-timeout rule.
+    pending_since: BTreeMap<String, Duration>,
+    last_verified: Option<Weights>,
+}
+
+impl Machine {
+    /// Starts in `Settling`. On a first deploy there is no old color to share traffic
+    /// with, so the schedule becomes all-at-once.
+    pub fn new(mut plan: Plan) -> Machine {
+        if plan.old.is_none() {
+            plan.schedule = Schedule::new(vec![Step::Weight {
+                percent: 100,
+                bake: Duration::ZERO,
+            }])
+            .expect("a single 100% step is a valid schedule");
+        }
+        Machine {
+            plan,
+            phase: Phase::Settling,
+            pending_since: BTreeMap::new(),
+            last_verified: None,
+        }
+    }
+
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The weights last read back as asked for (`None` before the first change).
+    pub fn last_verified(&self) -> Option<Weights> {
+        self.last_verified
+    }
+
+    pub fn outcome(&self) -> Option<&Outcome> {
+        match &self.phase {
+            Phase::Done(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// Whether the driver should keep polling signals.
+    pub fn is_watching(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Settling
+                | Phase::Baking { .. }
+                | Phase::Paused { .. }
+                | Phase::PostBake { .. }
+                | Phase::TerminationWait { .. }
+        )
+    }
+
+    pub fn handle(&mut self, event: Event, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        match (self.phase.clone(), event) {
+            (Phase::Done(_), _) => {}
+            (Phase::RollingBack { failure }, Event::Restored) => {
+                self.phase = Phase::Done(Outcome::RolledBack { failure });
+            }
+            (Phase::RollingBack { failure }, Event::RestoreFailed(error)) => {
+                self.phase = Phase::Done(Outcome::RollbackFailed { failure, error });
+            }
+            (Phase::RollingBack { .. }, _) => {}
+            // The old color is already being scaled down: sending traffic back to it now would
+            // send it to a service with no tasks. Finish; `bluegreen rollback` checks health.
+            (Phase::ScalingDown, Event::RollbackRequested(_)) => {}
+            (_, Event::ExternalChange(observed)) => {
+                self.phase = Phase::Done(match self.plan.old {
+                    Some(old) if observed == Weights::all_on(old) => Outcome::RolledBack {
+                        failure: Failure {
+                            signal: "operator".into(),
+                            observed: format!("the listener was moved back to {observed}"),
+                            during: self.during(),
+                        },
+                    },
+                    _ => Outcome::Abandoned { observed },
+                });
+            }
+            (_, Event::RollbackRequested(why)) => {
+                let failure = Failure {
+                    signal: "operator".into(),
+                    observed: why,
+                    during: self.during(),
+                };
+                self.roll_back(failure, &mut out);
+            }
+            (Phase::Settling, Event::Signals(readings)) => {
+                match self.judge(&readings, Stage::Settling, now) {
+                    Judgement::Fail(f) => self.roll_back(f, &mut out),
+                    Judgement::Pending => {}
+                    Judgement::Pass => {
+                        out.push(Action::Note(Note::Settled));
+                        self.enter_step(0, now, &mut out);
+                    }
+                }
+            }
+            (Phase::Shifting { step }, Event::WeightsVerified(w)) => {
+                if w != self.weights_at(step) {
+                    let failure = self.traffic_failure(format!(
+                        "read back {w}, asked for {}",
+                        self.weights_at(step)
+                    ));
+                    self.roll_back(failure, &mut out);
+                } else {
+                    self.last_verified = Some(w);
+                    let bake = match self.plan.schedule.steps()[step] {
+                        Step::Weight { bake, .. } => bake,
+                        Step::Pause => Duration::ZERO,
+                    };
+                    self.pending_since.clear();
+                    if bake.is_zero() {
+                        self.after_step(step, now, &mut out);
+                    } else {
+                        out.push(Action::Note(Note::Baking { index: step, bake }));
+                        self.phase = Phase::Baking {
+                            step,
+                            until: now + bake,
+                        };
+                    }
+                }
+            }
+            (Phase::Shifting { .. }, Event::WeightsFailed(e)) => {
+                let failure = self.traffic_failure(e);
+                self.roll_back(failure, &mut out);
+            }
+            (Phase::Baking { step, until }, Event::Signals(r)) => {
+                match self.judge(&r, Stage::Watching, now) {
+                    Judgement::Fail(f) => self.roll_back(f, &mut out),
+                    Judgement::Pass if now >= until => self.after_step(step, now, &mut out),
+                    _ => {}
+                }
+            }
+            (Phase::Paused { .. }, Event::Signals(r)) => {
+                if let Judgement::Fail(f) = self.judge(&r, Stage::Watching, now) {
+                    self.roll_back(f, &mut out);
+                }
+            }
+            (Phase::Paused { step }, Event::Promote) => self.after_step(step, now, &mut out),
+            (Phase::PostBake { until }, Event::Signals(r)) => {
+                match self.judge(&r, Stage::Watching, now) {
+                    Judgement::Fail(f) => self.roll_back(f, &mut out),
+                    Judgement::Pass if now >= until => self.promoted(now, &mut out),
+                    _ => {}
+                }
+            }
+            (Phase::TerminationWait { until }, Event::Signals(r)) => {
+                match self.judge(&r, Stage::Watching, now) {
+                    Judgement::Fail(f) => self.roll_back(f, &mut out),
+                    Judgement::Pass if now >= until => match self.plan.old {
+                        Some(old) => {
+                            out.push(Action::ScaleDown(old));
+                            self.phase = Phase::ScalingDown;
+                        }
+                        None => self.finish(false, None),
+                    },
+                    _ => {}
+                }
+            }
+            (Phase::ScalingDown, Event::ScaledDown) => self.finish(true, None),
+            (Phase::ScalingDown, Event::ScaleDownFailed(e)) => self.finish(false, Some(e)),
+            // Anything else is out of order for the phase (a stale answer, a promote with
+            // nothing paused): ignoring it is always safe because no weight moves without a
+            // phase asking for it.
+            _ => {}
+        }
+        out
+    }
+
+    /// New-color weight `step` asks for (a pause holds the weight before it).
+    fn weights_at(&self, step: usize) -> Weights {
+        let percent = self.plan.schedule.steps()[..=step]
+            .iter()
+            .rev()
+            .find_map(|s| match s {
+                Step::Weight { percent, .. } => Some(*percent),
+                Step::Pause => None,
+            })
+            .unwrap_or(0);
+        split(self.plan.old, self.plan.new, percent)
+    }
+
+    fn enter_step(&mut self, step: usize, now: Duration, out: &mut Vec<Action>) {
+        let Some(&s) = self.plan.schedule.steps().get(step) else {
+            // Past the last step: the schedule ends with a verified 100 %.
+            self.phase = Phase::PostBake {
+                until: now + self.plan.post_bake,
+            };
+            self.pending_since.clear();
+            out.push(Action::Note(Note::Promoting));
+            return;
+        };
+        out.push(Action::Note(Note::StepStarted {
+            index: step,
+            step: s,
+        }));
+        match s {
+            Step::Weight { .. } => {
+                out.push(Action::SetWeights(self.weights_at(step)));
+                self.phase = Phase::Shifting { step };
+            }
+            Step::Pause => {
+                out.push(Action::Note(Note::Paused { index: step }));
+                self.phase = Phase::Paused { step };
+            }
+        }
+    }
+
+    fn after_step(&mut self, step: usize, now: Duration, out: &mut Vec<Action>) {
+        self.enter_step(step + 1, now, out);
+    }
+
+    fn promoted(&mut self, now: Duration, out: &mut Vec<Action>) {
+        out.push(Action::Note(Note::Promoted));
+        match (self.plan.old, self.plan.scale_down) {
+            (Some(_), true) => {
+                out.push(Action::Note(Note::TerminationWait(
+                    self.plan.termination_wait,
+                )));
+                self.pending_since.clear();
+                self.phase = Phase::TerminationWait {
+                    until: now + self.plan.termination_wait,
+                };
+            }
+            _ => self.finish(false, None),
+        }
+    }
+
+    fn finish(&mut self, scaled_down: bool, scale_down_error: Option<String>) {
+        self.phase = Phase::Done(Outcome::Promoted {
+            scaled_down,
+            scale_down_error,
+        });
+    }
+
+    fn roll_back(&mut self, failure: Failure, out: &mut Vec<Action>) {
+        out.push(Action::Note(Note::RollingBack(failure.clone())));
+        out.push(Action::Restore);
+        self.phase = Phase::RollingBack { failure };
+    }
+
+    fn traffic_failure(&self, observed: String) -> Failure {
+        Failure {
+            signal: "traffic".into(),
+            observed,
+            during: self.during(),
+        }
+    }
+
+    /// Where the deployment is, in words, for failure messages.
+    pub fn during(&self) -> String {
+        let step = |i: usize| {
+            format!(
+                "step {} of {} ({})",
+                i + 1,
+                self.plan.schedule.steps().len(),
+                self.plan.schedule.steps()[i]
+            )
+        };
+        match &self.phase {
+            Phase::Settling => "the checks before any production traffic".into(),
+            Phase::Shifting { step: i } | Phase::Baking { step: i, .. } => step(*i),
+            Phase::Paused { step: i } => format!("the pause at {}", step(*i)),
+            Phase::PostBake { .. } => "the post-promotion bake".into(),
+            Phase::TerminationWait { .. } => "the termination wait".into(),
+            Phase::ScalingDown => "scale-down".into(),
+            Phase::RollingBack { .. } => "rollback".into(),
+            Phase::Done(_) => "after the end".into(),
+        }
+    }
+
+    /// Applies every reading's verdict and the pending-too-long rule.
+    fn judge(&mut self, readings: &[Reading], stage: Stage, now: Duration) -> Judgement {
+        let mut all_pass = true;
+        for r in readings {
+            match verdict(r, stage) {
+                Verdict::Pass => {
+                    self.pending_since.remove(&r.signal);
+                }
+                Verdict::Fail => {
+                    return Judgement::Fail(Failure {
+                        signal: r.signal.clone(),
+                        observed: r.observed.clone(),
+                        during: self.during(),
+                    })
+                }
+                Verdict::Pending => {
+                    all_pass = false;
+                    let since = *self.pending_since.entry(r.signal.clone()).or_insert(now);
+                    if now.saturating_sub(since) >= self.plan.health_timeout {
+                        return Judgement::Fail(Failure {
+                            signal: r.signal.clone(),
+                            observed: format!(
+                                "{} (still not healthy after {})",
+                                r.observed,
+                                humantime::format_duration(self.plan.health_timeout)
+                            ),
+                            during: self.during(),
+                        });
+                    }
+                }
+            }
+        }
+        if all_pass {
+            Judgement::Pass
+        } else {
+            Judgement::Pending
+        }
+    }
+}
+
+enum Judgement {
+    Pass,
+    Pending,
+    Fail(Failure),
+}
+
+/// `percent` % on `new`, the rest on `old` (on a first deploy there is no old color, so the
+/// new one takes everything it is given and the schedule is all-at-once).
+pub fn split(old: Option<Color>, new: Color, percent: u16) -> Weights {
+    let mut w = Weights::default();
+    match new {
+        Color::Blue => w.blue = percent,
+        Color::Green => w.green = percent,
+    }
+    if let Some(old) = old {
+        match old {
+            Color::Blue => w.blue = 100 - percent,
+            Color::Green => w.green = 100 - percent,
+        }
+    }
+    w
+}
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;
