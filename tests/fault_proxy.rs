@@ -81,7 +81,7 @@ import boto3, json
 from botocore.config import Config
 from botocore.exceptions import ClientError
 IDS = json.loads({ids:?})
-once = Config(retries={{"mode": "standard", "max_attempts": 1}})
+once = Config(retries={{"mode": "standard", "total_max_attempts": 1}})
 elb = boto3.client("elbv2", endpoint_url="{url}", config=once)
 ecs = boto3.client("ecs", endpoint_url="{url}", config=once)
 {body}

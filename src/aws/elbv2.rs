@@ -273,7 +273,7 @@ mod tests {
                     .build(),
             )
             .build();
-        let read = terminal_action("DescribeRules", "r", &[forward.clone()]).unwrap();
+        let read = terminal_action("DescribeRules", "r", std::slice::from_ref(&forward)).unwrap();
         assert_eq!(
             read,
             ListenerAction::Forward {

@@ -1,0 +1,439 @@
+//! End-to-end progressive delivery: the real binary, real Terraform, a private moto per test,
+//! and the fault proxy between them for the faults moto cannot produce (unhealthy targets,
+//! stale listener reads). Weights are asserted from what the proxy saw written and from the
+//! emulator itself, never from bluegreen's own adapters. Alarms are flipped with
+//! `SetAlarmState`; HTTP checks hit a tiny local app.
+
+mod common;
+
+use common::{Bluegreen, Emulator, FaultProxy, HttpApp, Outcome};
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const V1: &str = "public.ecr.aws/nginx/nginx:1.27";
+const V2: &str = "public.ecr.aws/nginx/nginx:1.28";
+const V3: &str = "public.ecr.aws/nginx/nginx:1.29";
+const LB: &str = "bg-local-alb";
+const CLUSTER: &str = "bg-local";
+
+/// One test's world: emulator, proxy in front of it, work dir, env dir.
+struct World {
+    emu: Emulator,
+    proxy: FaultProxy,
+    work: tempfile::TempDir,
+    envs: tempfile::TempDir,
+    /// Writes per route made by the first deploy, which `written` leaves out.
+    first_deploy_writes: std::cell::RefCell<std::collections::HashMap<String, usize>>,
+}
+
+impl World {
+    /// Starts everything and makes a first deploy of V1 (all on blue) with `extra` in the
+    /// environment file.
+    fn new(extra: &str) -> World {
+        World::with_setup(extra, |_| {})
+    }
+
+    /// Like [`World::new`], running `setup` against the emulator before the first deploy.
+    fn with_setup(extra: &str, setup: impl FnOnce(&World)) -> World {
+        let emu = Emulator::start();
+        let proxy = FaultProxy::start(&emu.endpoint());
+        let w = World {
+            emu,
+            proxy,
+            work: common::temp_workdir(),
+            envs: tempfile::tempdir().unwrap(),
+            first_deploy_writes: Default::default(),
+        };
+        write_env(w.envs.path(), extra);
+        setup(&w);
+        w.bg().args(deploy(V1)).run().assert_code(0);
+        assert_eq!(w.prod(), (100, 0));
+        let counts = w.all_writes().into_iter().fold(
+            std::collections::HashMap::new(),
+            |mut m, (route, _)| {
+                *m.entry(route).or_insert(0) += 1;
+                m
+            },
+        );
+        *w.first_deploy_writes.borrow_mut() = counts;
+        w
+    }
+
+    fn bg(&self) -> Bluegreen {
+        Bluegreen::new(&self.emu, self.work.path())
+            .endpoint(self.proxy.url())
+            .args(["--environments-dir", self.envs.path().to_str().unwrap()])
+    }
+
+    fn tg(&self, color: &str) -> String {
+        let snap = self.emu.snapshot();
+        snap.target_groups
+            .values()
+            .find(|t| t.name == format!("bg-local-{color}"))
+            .expect("target group")
+            .arn
+            .clone()
+    }
+
+    /// (blue, green) weights of the production listener, read from the emulator.
+    fn prod(&self) -> (u16, u16) {
+        let l = self.emu.find_listener_by_port(LB, 80).expect("listener");
+        let w = l.weights();
+        let get = |c: &str| w.get(&self.tg(c)).copied().unwrap_or(0) as u16;
+        (get("blue"), get("green"))
+    }
+
+    fn listener_arn(&self, port: i32) -> String {
+        self.emu
+            .find_listener_by_port(LB, port)
+            .expect("listener")
+            .arn
+    }
+
+    /// Every (route, (blue, green)) weighted-forward write through the proxy, in order.
+    fn all_writes(&self) -> Vec<(String, (u16, u16))> {
+        let (blue, green) = (self.tg("blue"), self.tg("green"));
+        let listeners = self.proxy.modify_listener_weights();
+        let rules = self.proxy.modify_rule_weights();
+        listeners
+            .into_iter()
+            .chain(rules)
+            .filter(|(_, w)| !w.is_empty())
+            .map(|(arn, w)| {
+                let get = |tg: &str| w.iter().find(|(a, _)| a == tg).map(|x| x.1).unwrap_or(0);
+                (arn, (get(&blue), get(&green)))
+            })
+            .collect()
+    }
+
+    /// Every (blue, green) written to `route` after the first deploy, in order.
+    fn written(&self, route: &str) -> Vec<(u16, u16)> {
+        let skip = self
+            .first_deploy_writes
+            .borrow()
+            .get(route)
+            .copied()
+            .unwrap_or(0);
+        self.all_writes()
+            .into_iter()
+            .filter(|(arn, _)| arn == route)
+            .map(|(_, w)| w)
+            .skip(skip)
+            .collect()
+    }
+
+    /// Waits until `route` has been written `weights`.
+    fn wait_for_write(&self, route: &str, weights: (u16, u16)) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !self.written(route).contains(&weights) {
+            assert!(
+                Instant::now() < deadline,
+                "{weights:?} never written to {route}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn set_alarm(&self, name: &str, state: &str) {
+        self.emu.boto3(&format!(
+            "import boto3\nboto3.client('cloudwatch').set_alarm_state(AlarmName='{name}', \
+             StateValue='{state}', StateReason='set by the test')\n"
+        ));
+    }
+
+    fn create_alarms(&self) {
+        for color in ["blue", "green"] {
+            self.emu.boto3(&format!(
+                "import boto3\ncw = boto3.client('cloudwatch')\n\
+                 cw.put_metric_alarm(AlarmName='app-{color}-5xx', MetricName='HTTPCode_Target_5XX_Count', \
+                 Namespace='AWS/ApplicationELB', Statistic='Sum', Period=60, EvaluationPeriods=1, \
+                 Threshold=1.0, ComparisonOperator='GreaterThanThreshold')\n"
+            ));
+            self.set_alarm(&format!("app-{color}-5xx"), "OK");
+        }
+    }
+}
+
+fn deploy(image: &str) -> Vec<String> {
+    ["deploy", "--env", "local", "--image", image]
+        .map(String::from)
+        .to_vec()
+}
+
+/// Runs the command on a thread so the test can act while it works.
+fn spawn(cmd: Bluegreen) -> thread::JoinHandle<Outcome> {
+    thread::spawn(move || cmd.run())
+}
+
+fn write_env(parent: &Path, extra: &str) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = parent.join("local");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |s: &str| repo.join(s).display().to_string();
+    let hcl = format!(
+        r#"region = "us-east-1"
+shared {{
+  root      = "{}"
+  var_files = ["{}"]
+}}
+service {{
+  root          = "{}"
+  var_files     = ["{}"]
+  desired_count = 2
+}}
+traffic {{ verify_timeout = "2s" }}
+{extra}
+"#,
+        p("modules/emulator/shared"),
+        p("environments/local/shared.tfvars"),
+        p("modules/emulator/service"),
+        p("environments/local/service.tfvars"),
+    );
+    std::fs::write(dir.join("bluegreen.hcl"), hcl).unwrap();
+    dir
+}
+
+const FAST_HEALTH: &str = r#"health {
+  timeout       = "20s"
+  poll_interval = "200ms"
+}"#;
+
+fn keep_warm() -> &'static str {
+    r#"promotion {
+  termination_wait = "0s"
+  old_color        = "keep-warm"
+}"#
+}
+
+#[test]
+fn canary_and_linear_reach_100_with_every_step_verified_on_every_route() {
+    let extra = format!(
+        "{FAST_HEALTH}\nstrategy {{\n  type = \"canary\"\n  percent = 25\n  bake = \"1s\"\n}}\n\
+         promotion {{\n  bake = \"500ms\"\n  termination_wait = \"1500ms\"\n}}\n"
+    );
+    let w = World::new(&extra);
+    let prod = w.listener_arn(80);
+    let routes = w
+        .bg()
+        .args(["status", "--env", "local", "--output", "json"])
+        .run()
+        .stdout_json()["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .map(|r| r["arn"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    assert!(
+        routes.len() >= 3,
+        "listener + extra listener + rule: {routes:?}"
+    );
+    assert_eq!(routes[0], prod);
+
+    // A throttled listener write is retried by the SDK, not treated as a failure.
+    w.proxy.throttle("ModifyListener", Some(1));
+    let out = w.bg().args(deploy(V2)).run();
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("strategy canary: 25% for 1s → 100%"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("worst case"), "{}", out.stderr);
+    for route in &routes {
+        assert_eq!(w.written(route), vec![(75, 25), (0, 100)], "{route}");
+    }
+    assert_eq!(w.prod(), (0, 100));
+
+    // Blue was scaled to zero only after the termination wait that followed the verified
+    // 100 % (post-bake 500 ms + termination wait 1.5 s).
+    assert_eq!(w.emu.describe_service(CLUSTER, "app-blue").desired, 0);
+    let last_shift = w
+        .proxy
+        .requests("ModifyListener")
+        .into_iter()
+        .rfind(|r| r.body.contains("Weight=100"))
+        .expect("the 100% write")
+        .at;
+    let scale_down = w
+        .proxy
+        .requests("UpdateService")
+        .into_iter()
+        .rfind(|r| r.body.contains("\"desiredCount\":0") && r.body.contains("app-blue"))
+        .expect("blue scaled down")
+        .at;
+    assert!(
+        scale_down.duration_since(last_shift) >= Duration::from_millis(2000),
+        "scaled down {:?} after the switch",
+        scale_down.duration_since(last_shift)
+    );
+
+    // Linear from green back to blue, overriding the file's strategy for one run.
+    let out = w
+        .bg()
+        .args(deploy(V3))
+        .args(["--strategy", "linear:40:300ms"])
+        .run();
+    out.assert_code(0);
+    for route in &routes {
+        assert_eq!(
+            w.written(route)[2..],
+            [(40, 60), (80, 20), (100, 0)],
+            "{route}"
+        );
+    }
+    assert_eq!(w.prod(), (100, 0));
+    assert_eq!(w.emu.describe_service(CLUSTER, "app-green").desired, 0);
+}
+
+#[test]
+fn an_alarm_in_the_second_step_puts_traffic_back_in_one_change() {
+    let extra = format!(
+        "health {{\n  timeout = \"20s\"\n  poll_interval = \"200ms\"\n  alarms {{ names = [\"app-{{color}}-5xx\"] }}\n}}\n\
+         strategy {{\n  type = \"steps\"\n  steps = [\n    {{ weight = 10, bake = \"300ms\" }},\n    {{ weight = 50, bake = \"60s\" }},\n    {{ weight = 100 }},\n  ]\n}}\n{}",
+        keep_warm()
+    );
+    let w = World::with_setup(&extra, World::create_alarms);
+    let prod = w.listener_arn(80);
+    let run = spawn(w.bg().args(deploy(V2)));
+    w.wait_for_write(&prod, (50, 50));
+    w.set_alarm("app-green-5xx", "ALARM");
+    let out = run.join().unwrap();
+    out.assert_code(5);
+    assert!(out.stderr.contains("alarm:app-green-5xx"), "{}", out.stderr);
+    assert!(out.stderr.contains("ALARM"), "{}", out.stderr);
+    assert!(out.stderr.contains("step 2 of 3"), "{}", out.stderr);
+    // 90/10, 50/50, then straight back: the steps are never replayed.
+    assert_eq!(w.written(&prod), vec![(90, 10), (50, 50), (100, 0)]);
+    assert_eq!(w.prod(), (100, 0));
+}
+
+#[test]
+fn an_http_check_turning_to_500_rolls_back() {
+    let app = HttpApp::start();
+    let extra = format!(
+        "health {{\n  timeout = \"20s\"\n  poll_interval = \"200ms\"\n  http \"smoke\" {{\n    url = \"{}/health?color={{color}}\"\n    consecutive = 2\n  }}\n}}\n\
+         strategy {{\n  type = \"canary\"\n  percent = 30\n  bake = \"60s\"\n}}\n{}",
+        app.url(),
+        keep_warm()
+    );
+    let w = World::new(&extra);
+    let prod = w.listener_arn(80);
+    let run = spawn(w.bg().args(deploy(V2)));
+    w.wait_for_write(&prod, (70, 30));
+    app.set_status(500);
+    let out = run.join().unwrap();
+    out.assert_code(5);
+    assert!(out.stderr.contains("http:smoke"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("status 500, want 200"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(w.written(&prod), vec![(70, 30), (100, 0)]);
+    assert_eq!(w.prod(), (100, 0));
+    assert!(app.hits() >= 3);
+}
+
+#[test]
+fn unhealthy_targets_roll_back() {
+    let extra = format!(
+        "{FAST_HEALTH}\nstrategy {{\n  type = \"canary\"\n  percent = 30\n  bake = \"60s\"\n}}\n{}",
+        keep_warm()
+    );
+    let w = World::new(&extra);
+    let prod = w.listener_arn(80);
+    let run = spawn(w.bg().args(deploy(V2)));
+    w.wait_for_write(&prod, (70, 30));
+    w.proxy.unhealthy_targets(Some(&w.tg("green")));
+    let out = run.join().unwrap();
+    out.assert_code(5);
+    assert!(out.stderr.contains("target-health"), "{}", out.stderr);
+    assert!(out.stderr.contains("unhealthy"), "{}", out.stderr);
+    assert_eq!(w.written(&prod), vec![(70, 30), (100, 0)]);
+    assert_eq!(w.prod(), (100, 0));
+}
+
+#[test]
+fn weights_that_never_read_back_are_restored_and_the_deploy_fails() {
+    // Two HTTP successes in a row are needed before the first shift, which gives the test a
+    // window after the test listener was verified to make listener reads stale.
+    let app = HttpApp::start();
+    let extra = format!(
+        "health {{\n  timeout = \"20s\"\n  poll_interval = \"300ms\"\n  http \"smoke\" {{\n    url = \"{}/\"\n    consecutive = 4\n  }}\n}}\n\
+         strategy {{\n  type = \"canary\"\n  percent = 25\n  bake = \"1s\"\n}}\n{}",
+        app.url(),
+        keep_warm()
+    );
+    let w = World::new(&extra);
+    let prod = w.listener_arn(80);
+    let hits = app.hits();
+    let run = spawn(w.bg().args(deploy(V2)));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.hits() == hits {
+        assert!(
+            Instant::now() < deadline,
+            "the deploy never started polling"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    w.proxy.stale_listener_reads(true);
+    let out = run.join().unwrap();
+    w.proxy.stale_listener_reads(false);
+    out.assert_code(5);
+    assert!(out.stderr.contains("did not read back"), "{}", out.stderr);
+    assert!(out.stderr.contains("traffic failed"), "{}", out.stderr);
+    // The write that never showed, then the restore of the last verified weights.
+    assert_eq!(w.written(&prod), vec![(75, 25), (100, 0)]);
+    assert_eq!(w.prod(), (100, 0));
+}
+
+#[test]
+fn a_pause_waits_for_promote_and_rollback_works_during_a_deploy() {
+    let extra = format!(
+        "{FAST_HEALTH}\nstrategy {{\n  type = \"steps\"\n  steps = [{{ weight = 20 }}, {{ pause = true }}, {{ weight = 100 }}]\n}}\n{}",
+        keep_warm()
+    );
+    let w = World::new(&extra);
+    let prod = w.listener_arn(80);
+
+    // Nothing is paused yet: promote refuses.
+    w.bg()
+        .args(["promote", "--env", "local"])
+        .run()
+        .assert_code(7);
+
+    let run = spawn(w.bg().args(deploy(V2)));
+    w.wait_for_write(&prod, (80, 20));
+    thread::sleep(Duration::from_millis(1500));
+    assert_eq!(w.written(&prod), vec![(80, 20)], "the pause must hold");
+    let status = w
+        .bg()
+        .args(["status", "--env", "local", "--output", "json"])
+        .run()
+        .stdout_json();
+    assert_eq!(status["deployment"]["paused"], true, "{status}");
+    assert_eq!(status["deployment"]["running"], true, "{status}");
+    w.bg()
+        .args(["promote", "--env", "local"])
+        .run()
+        .assert_code(0);
+    run.join().unwrap().assert_code(0);
+    assert_eq!(w.written(&prod), vec![(80, 20), (0, 100)]);
+    assert_eq!(w.prod(), (0, 100));
+
+    // `bluegreen rollback` while a deploy is paused: one change back to the color the deploy
+    // started from; the deploy sees it and stops.
+    let run = spawn(w.bg().args(deploy(V3)));
+    w.wait_for_write(&prod, (20, 80));
+    thread::sleep(Duration::from_millis(500));
+    w.bg()
+        .args(["rollback", "--env", "local"])
+        .run()
+        .assert_code(0);
+    let out = run.join().unwrap();
+    out.assert_code(5);
+    assert!(out.stderr.contains("operator"), "{}", out.stderr);
+    assert_eq!(w.prod(), (0, 100));
+    assert_eq!(w.written(&prod)[2..], [(20, 80), (0, 100)]);
+}
