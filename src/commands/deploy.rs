@@ -192,8 +192,21 @@ pub async fn run(
             weights: None,
         },
     };
+    let machine = Machine::new(plan);
+    if live.is_none() && schedule.steps().len() > 1 {
+        ctx.info(
+            "first deploy: no color is live to share traffic with, so the schedule is all-at-once",
+        );
+    }
+    let driver = Driver {
+        inflight: InFlight {
+            schedule: machine.plan().schedule.to_string(),
+            ..driver.inflight
+        },
+        ..driver
+    };
     let control = Control::new(ctx.work.path());
-    let outcome = driver.run(Machine::new(plan)).await;
+    let outcome = driver.run(machine).await;
     control.clear();
 
     match outcome {

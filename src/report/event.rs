@@ -68,7 +68,7 @@ impl fmt::Display for Event {
                 reads,
             } => write!(
                 f,
-                "    listener {} reads back {weights} (verified after {reads} read(s))",
+                "    {} reads back {weights} (verified after {reads} read(s))",
                 short_arn(listener)
             ),
             Event::Warning { message } => write!(f, "!!! {message}"),
@@ -76,7 +76,14 @@ impl fmt::Display for Event {
     }
 }
 
-fn short_arn(arn: &str) -> &str {
-    // listener ARNs end in `listener/app/<lb>/<lb-id>/<id>`; the tail is enough for people.
-    arn.split_once(":listener/").map(|(_, t)| t).unwrap_or(arn)
+/// `listener app/<lb>/<lb-id>/<id>` or `rule app/<lb>/<lb-id>/<listener-id>/<id>`: the tail of
+/// the ARN is enough for people (JSON output keeps the full ARN).
+fn short_arn(arn: &str) -> String {
+    if let Some((_, t)) = arn.split_once(":listener-rule/") {
+        format!("rule {t}")
+    } else if let Some((_, t)) = arn.split_once(":listener/") {
+        format!("listener {t}")
+    } else {
+        arn.to_string()
+    }
 }
