@@ -179,6 +179,7 @@ fn service_interface(m: &ModuleInfo) -> Vec<String> {
 pub fn check_shared_root(m: &ModuleInfo) -> Vec<String> {
     let mut p = shared_interface(m);
     p.extend(check_backend(m));
+    p.extend(check_route_passthrough(m));
     p
 }
 

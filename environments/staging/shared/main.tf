@@ -95,6 +95,30 @@ variable "deletion_protection" {
   default     = true
 }
 
+variable "https_certificate_arn" {
+  description = "ACM certificate of an extra HTTPS production listener shifted in lockstep, or null for none."
+  type        = string
+  default     = null
+}
+
+variable "https_listener_port" {
+  description = "Port of the extra HTTPS production listener."
+  type        = number
+  default     = 443
+}
+
+variable "path_rules" {
+  description = "Path patterns of production listener rules shifted in lockstep (e.g. [\"/api/*\"])."
+  type        = list(string)
+  default     = []
+}
+
+variable "route_start_color" {
+  description = "Action of a newly created extra listener or rule: null (503 until the first deploy), or the live color."
+  type        = string
+  default     = null
+}
+
 module "shared" {
   source = "../../../modules/shared"
 
@@ -109,6 +133,11 @@ module "shared" {
   test_listener_port  = var.test_listener_port
   health_check_path   = var.health_check_path
   deletion_protection = var.deletion_protection
+
+  https_certificate_arn = var.https_certificate_arn
+  https_listener_port   = var.https_listener_port
+  path_rules            = var.path_rules
+  route_start_color     = var.route_start_color
 }
 
 # The outputs contract of the shared root (docs/contract.md), passed through.
@@ -136,4 +165,14 @@ output "cluster_name" {
 output "load_balancer_arn" {
   description = "ARN of the load balancer (informational)."
   value       = module.shared.load_balancer_arn
+}
+
+output "extra_listener_arns" {
+  description = "More production listeners, shifted in lockstep with the production listener."
+  value       = module.shared.extra_listener_arns
+}
+
+output "rule_arns" {
+  description = "Production listener rules, shifted in lockstep with the production listener."
+  value       = module.shared.rule_arns
 }
