@@ -12,7 +12,6 @@
 //! the run.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use common::{Bluegreen, Emulator};

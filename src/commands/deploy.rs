@@ -191,6 +191,7 @@ pub async fn run(
             paused: false,
             weights: None,
         },
+        published: false,
     };
     let machine = Machine::new(plan);
     if live.is_none() && schedule.steps().len() > 1 {

@@ -163,6 +163,8 @@ pub struct Driver<'a> {
     pub old_service: Option<OldService>,
     pub control: Control,
     pub inflight: InFlight,
+    /// Whether the in-flight record was written at least once.
+    pub published: bool,
 }
 
 impl Driver<'_> {
@@ -333,10 +335,10 @@ impl Driver<'_> {
         self.inflight.phase = machine.during();
         self.inflight.paused = matches!(machine.phase(), Phase::Paused { .. });
         self.inflight.weights = machine.last_verified();
-        if self.inflight == before && self.inflight.pid != 0 {
+        if self.inflight == before && self.published {
             return;
         }
-        self.inflight.pid = std::process::id();
+        self.published = true;
         if let Err(e) = self.control.write(&self.inflight) {
             self.ctx.out.emit(Report::Warning {
                 message: format!("{e} (status/promote cannot see this deploy)"),

@@ -32,8 +32,18 @@ pub struct Recorded {
     /// When the request arrived (not when it was answered).
     pub at: Instant,
     pub body: String,
+    /// 0 until the answer is known (while moto is still answering).
     pub status: u16,
     pub faulted: bool,
+}
+
+impl Recorded {
+    /// A field of a query-protocol (form) body, e.g. `TargetGroupArn`.
+    pub fn field(&self, name: &str) -> Option<String> {
+        form_urlencoded::parse(self.body.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
 }
 
 #[derive(Clone)]
