@@ -138,41 +138,23 @@ fn set_alarm(emu: &Emulator, cw: &aws_sdk_cloudwatch::Client, name: &str, state:
 }
 
 fn write_env(parent: &Path) {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = parent.join("local");
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = |s: &str| repo.join(s).display().to_string();
-    let hcl = format!(
-        r#"region = "us-east-1"
-shared {{
-  root      = "{}"
-  var_files = ["{}"]
-}}
-service {{
-  root          = "{}"
-  var_files     = ["{}"]
-  desired_count = 2
-}}
-health {{
+    common::local_env(
+        parent,
+        2,
+        r#"health {
   timeout       = "30s"
   poll_interval = "1s"
-  alarms {{ names = ["app-{{color}}-5xx"] }}
-}}
-traffic {{ verify_timeout = "10s" }}
-strategy {{
+  alarms { names = ["app-{color}-5xx"] }
+}
+traffic { verify_timeout = "10s" }
+strategy {
   type    = "canary"
   percent = 50
   bake    = "10m"
-}}
-promotion {{
+}
+promotion {
   termination_wait = "0s"
   old_color        = "keep-warm"
-}}
-"#,
-        p("modules/emulator/shared"),
-        p("environments/local/shared.tfvars"),
-        p("modules/emulator/service"),
-        p("environments/local/service.tfvars"),
+}"#,
     );
-    std::fs::write(dir.join("bluegreen.hcl"), hcl).unwrap();
 }

@@ -152,38 +152,14 @@ fn first_deploy_second_deploy_same_image_rollback_and_force() {
     assert_eq!(repo_before, repo_files());
 }
 
-/// An environment directory named `local` in a temp dir, pointing at the repo's emulator
-/// modules and var files by absolute path, with `body_extra` appended and `desired` tasks.
+/// An environment directory named `local` in a temp dir with `desired` tasks, fast polling and
+/// `extra` appended.
 fn temp_env(parent: &Path, desired: u32, health_timeout: &str, extra: &str) -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = parent.join("local");
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = |s: &str| repo.join(s).display().to_string();
-    let hcl = format!(
-        r#"region = "us-east-1"
-shared {{
-  root      = "{}"
-  var_files = ["{}"]
-}}
-service {{
-  root          = "{}"
-  var_files     = ["{}"]
-  desired_count = {desired}
-}}
-health {{
-  timeout       = "{health_timeout}"
-  poll_interval = "200ms"
-}}
-traffic {{ verify_timeout = "5s" }}
-{extra}
-"#,
-        p("modules/emulator/shared"),
-        p("environments/local/shared.tfvars"),
-        p("modules/emulator/service"),
-        p("environments/local/service.tfvars"),
+    let blocks = format!(
+        "health {{\n  timeout       = \"{health_timeout}\"\n  poll_interval = \"200ms\"\n}}\n\
+         traffic {{ verify_timeout = \"5s\" }}\n{extra}"
     );
-    std::fs::write(dir.join("bluegreen.hcl"), hcl).unwrap();
-    dir
+    common::local_env(parent, desired, &blocks)
 }
 
 #[test]

@@ -167,31 +167,11 @@ fn spawn(cmd: Bluegreen) -> thread::JoinHandle<Outcome> {
 }
 
 fn write_env(parent: &Path, extra: &str) -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = parent.join("local");
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = |s: &str| repo.join(s).display().to_string();
-    let hcl = format!(
-        r#"region = "us-east-1"
-shared {{
-  root      = "{}"
-  var_files = ["{}"]
-}}
-service {{
-  root          = "{}"
-  var_files     = ["{}"]
-  desired_count = 2
-}}
-traffic {{ verify_timeout = "2s" }}
-{extra}
-"#,
-        p("modules/emulator/shared"),
-        p("environments/local/shared.tfvars"),
-        p("modules/emulator/service"),
-        p("environments/local/service.tfvars"),
-    );
-    std::fs::write(dir.join("bluegreen.hcl"), hcl).unwrap();
-    dir
+    common::local_env(
+        parent,
+        2,
+        &format!("traffic {{ verify_timeout = \"2s\" }}\n{extra}"),
+    )
 }
 
 const FAST_HEALTH: &str = r#"health {

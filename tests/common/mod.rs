@@ -37,6 +37,7 @@
 
 mod bluegreen;
 mod emulator;
+mod envs;
 mod http_app;
 mod observe;
 mod proxy;
@@ -47,6 +48,8 @@ mod views;
 pub use bluegreen::{temp_workdir, Bluegreen, Outcome};
 #[allow(unused_imports)]
 pub use emulator::{Emulator, EmulatorBuilder};
+#[allow(unused_imports)]
+pub use envs::local_env;
 #[allow(unused_imports)]
 pub use http_app::HttpApp;
 #[allow(unused_imports)]
