@@ -170,6 +170,12 @@ pub async fn run(
         "waiting until {idle} passes every signal (test traffic only, at most {})",
         humantime::format_duration(ctx.cfg.health.timeout)
     ));
+    let machine = Machine::new(plan);
+    if live.is_none() && schedule.steps().len() > 1 {
+        ctx.info(
+            "first deploy: no color is live to share traffic with, so the schedule is all-at-once",
+        );
+    }
     let driver = Driver {
         ctx,
         aws: &aws,
@@ -186,29 +192,14 @@ pub async fn run(
             image: image.clone(),
             old: live,
             new: idle,
-            schedule: schedule.to_string(),
+            // What will run: a first deploy's schedule is all-at-once whatever was configured.
+            schedule: machine.plan().schedule.to_string(),
             phase: String::new(),
             paused: false,
             weights: None,
         },
-        published: false,
     };
-    let machine = Machine::new(plan);
-    if live.is_none() && schedule.steps().len() > 1 {
-        ctx.info(
-            "first deploy: no color is live to share traffic with, so the schedule is all-at-once",
-        );
-    }
-    let driver = Driver {
-        inflight: InFlight {
-            schedule: machine.plan().schedule.to_string(),
-            ..driver.inflight
-        },
-        ..driver
-    };
-    let control = Control::new(ctx.work.path());
     let outcome = driver.run(machine).await;
-    control.clear();
 
     match outcome {
         Outcome::Promoted {

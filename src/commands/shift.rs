@@ -163,8 +163,6 @@ pub struct Driver<'a> {
     pub old_service: Option<OldService>,
     pub control: Control,
     pub inflight: InFlight,
-    /// Whether the in-flight record was written at least once.
-    pub published: bool,
 }
 
 impl Driver<'_> {
@@ -175,9 +173,12 @@ impl Driver<'_> {
         let mut last_readings: Vec<Reading> = Vec::new();
         let mut next_poll = start;
         let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
-        self.publish(&machine);
+        self.sync(&machine);
+        self.write_record();
         loop {
             if let Some(outcome) = machine.outcome() {
+                // The deploy is over: nothing is in flight any more.
+                self.control.clear();
                 return outcome.clone();
             }
             let event = match queue.pop_front() {
@@ -211,7 +212,9 @@ impl Driver<'_> {
                     queue.push_back(e);
                 }
             }
-            self.publish(&machine);
+            if self.sync(&machine) {
+                self.write_record();
+            }
         }
     }
 
@@ -329,16 +332,17 @@ impl Driver<'_> {
         }
     }
 
-    /// Keeps the in-flight record in step with the machine, for `status` and `promote`.
-    fn publish(&mut self, machine: &Machine) {
+    /// Brings the in-flight record in step with the machine; true when it changed.
+    fn sync(&mut self, machine: &Machine) -> bool {
         let before = self.inflight.clone();
         self.inflight.phase = machine.during();
         self.inflight.paused = matches!(machine.phase(), Phase::Paused { .. });
         self.inflight.weights = machine.last_verified();
-        if self.inflight == before && self.published {
-            return;
-        }
-        self.published = true;
+        self.inflight != before
+    }
+
+    /// Writes the in-flight record, for `status`, `promote` and `rollback`.
+    fn write_record(&self) {
         if let Err(e) = self.control.write(&self.inflight) {
             self.ctx.out.emit(Report::Warning {
                 message: format!("{e} (status/promote cannot see this deploy)"),

@@ -3,9 +3,10 @@
 
 use super::context::Ctx;
 use super::control::{Control, InFlight};
+use super::shift::Routes;
 use crate::aws::{Services, Traffic};
 use crate::color::{Color, Weights};
-use crate::deploy::{read_view, ListenerView};
+use crate::deploy::ListenerView;
 use crate::error::Error;
 use serde::Serialize;
 
@@ -71,15 +72,17 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
         return Ok(());
     };
     let aws = ctx.aws().await;
-    let view = read_view(&aws.traffic, &shared.listener_arn, &shared.target_groups).await?;
-    let mut routes = Vec::new();
-    for arn in shared.production_routes() {
-        let v = read_view(&aws.traffic, &arn, &shared.target_groups).await?;
-        routes.push(RouteStatus {
-            arn,
+    // One read per route; the first route is the production listener.
+    let read = Routes::read(&aws, &shared.target_groups, &shared.production_routes()).await?;
+    let view = read.primary().clone();
+    let routes: Vec<RouteStatus> = read
+        .before
+        .iter()
+        .map(|(arn, v)| RouteStatus {
+            arn: arn.clone(),
             weights: v.weights(),
-        });
-    }
+        })
+        .collect();
     let mut colors = Vec::new();
     for color in Color::ALL {
         let mut cs = ColorStatus {
