@@ -14,6 +14,7 @@ pub mod health;
 pub mod iac;
 pub mod image;
 pub mod report;
+pub mod state;
 pub mod workdir;
 
 pub use commands::run;

@@ -4,7 +4,8 @@
 
 use super::error::ConfigError;
 use super::model::{
-    IacBinary, IacSettings, ServiceSettings, StackSettings, TrafficSettings, RESERVED_SERVICE_VARS,
+    IacBinary, IacSettings, JournalBackend, JournalSettings, ServiceSettings, StackSettings,
+    TrafficSettings, RESERVED_SERVICE_VARS,
 };
 use super::paths::{resolve, Want};
 use super::schema::{attr, block, Field, Section};
@@ -34,6 +35,7 @@ pub(crate) const TOP: &[Field] = &[
     block("traffic", r#"traffic { verify_timeout = "30s" }"#),
     block("strategy", r#"strategy { type = "all-at-once" }"#),
     block("promotion", r#"promotion { bake = "2m" }"#),
+    block("journal", r#"journal { backend = "local" }"#),
 ];
 
 const IAC: &[Field] = &[
@@ -215,6 +217,76 @@ pub(crate) fn parse_traffic(
     Ok(TrafficSettings {
         verify_timeout: positive_duration(&s, "verify_timeout", defaults.verify_timeout)?,
     })
+}
+
+const JOURNAL: &[Field] = &[
+    attr("backend", r#"backend = "dynamodb""#),
+    attr("table", r#"table = "bluegreen-state""#),
+    attr("lease", r#"lease = "30s""#),
+];
+
+/// `journal { backend = "local" | "dynamodb", table = "…", lease = "30s" }`.
+pub(crate) fn parse_journal(
+    cx: &Cx<'_>,
+    block: Option<&Block>,
+) -> Result<JournalSettings, ConfigError> {
+    let defaults = JournalSettings::default();
+    let Some(block) = block else {
+        return Ok(defaults);
+    };
+    let s = Section::nested(cx.src, block, JOURNAL)?;
+    let lease = positive_duration(&s, "lease", defaults.lease)?;
+    if lease < Duration::from_secs(3) {
+        let v = s.value("lease").expect("a non-default lease was written");
+        return Err(v.error(
+            &v.span(),
+            format!(
+                "`lease` is {}; the holder renews it every third, so it must be at least 3s",
+                human(lease)
+            ),
+            "write e.g. `lease = \"30s\"`",
+        ));
+    }
+    let dynamo = match s.value("backend") {
+        None => false,
+        Some(v) => {
+            let (raw, span) = v.string()?;
+            v.one_of(&raw, &span, &[("local", false), ("dynamodb", true)], "")?
+        }
+    };
+    let table = s.value("table");
+    let backend = match (dynamo, table) {
+        (false, None) => JournalBackend::Local,
+        (false, Some(t)) => {
+            return Err(t.error(
+                &t.span(),
+                "`table` is only used by the DynamoDB backend",
+                "add `backend = \"dynamodb\"`, or remove `table`",
+            ))
+        }
+        (true, None) => {
+            return Err(match s.require("table") {
+                Err(e) => e,
+                Ok(_) => unreachable!("`table` is absent"),
+            });
+        }
+        (true, Some(t)) => {
+            let (name, span) = t.string()?;
+            let ok = (3..=255).contains(&name.len())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if !ok {
+                return Err(t.error(
+                    &span,
+                    format!("`table` \"{name}\" is not a DynamoDB table name"),
+                    "use 3–255 letters, digits, '_', '-' or '.'",
+                ));
+            }
+            JournalBackend::DynamoDb { table: name }
+        }
+    };
+    Ok(JournalSettings { backend, lease })
 }
 
 pub(crate) fn optional_duration(

@@ -17,9 +17,9 @@ mod value;
 
 pub use error::ConfigError;
 pub use model::{
-    AlarmSignal, EnvConfig, HealthSettings, HttpCheck, IacBinary, IacSettings, NoData, OldColor,
-    PromotionSettings, ServiceSettings, StackSettings, StateSeparation, StateSettings,
-    TrafficSettings, ENV_FILE, RESERVED_SERVICE_VARS,
+    AlarmSignal, EnvConfig, HealthSettings, HttpCheck, IacBinary, IacSettings, JournalBackend,
+    JournalSettings, NoData, OldColor, PromotionSettings, ServiceSettings, StackSettings,
+    StateSeparation, StateSettings, TrafficSettings, ENV_FILE, RESERVED_SERVICE_VARS,
 };
 pub use parse::{load, load_str};
 pub use paths::resolve_env;

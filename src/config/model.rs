@@ -32,6 +32,8 @@ pub struct EnvConfig {
     /// Always expands to a valid schedule (checked when the file is loaded).
     pub strategy: Strategy,
     pub promotion: PromotionSettings,
+    /// Where the deployment journal and the environment lock live (`journal { … }`).
+    pub journal: JournalSettings,
 }
 
 /// Which IaC binary to run, and how long it may wait for a state lock.
@@ -250,6 +252,33 @@ pub enum OldColor {
 pub struct TrafficSettings {
     /// How long a listener change may take to read back as written; greater than zero.
     pub verify_timeout: Duration,
+}
+
+/// Where the journal and the lock live, and the lock's lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalSettings {
+    pub backend: JournalBackend,
+    /// How long a lock stays valid without renewal; the holder renews it every third of this.
+    /// A crashed holder on another machine blocks the environment at most this long.
+    pub lease: Duration,
+}
+
+impl Default for JournalSettings {
+    fn default() -> Self {
+        JournalSettings {
+            backend: JournalBackend::Local,
+            lease: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalBackend {
+    /// Files in the environment's work directory (one machine).
+    Local,
+    /// A DynamoDB table (partition key `pk`, sort key `sk`, both strings), shared by every
+    /// machine that deploys the environment.
+    DynamoDb { table: String },
 }
 
 impl Default for TrafficSettings {

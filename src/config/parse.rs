@@ -1,7 +1,9 @@
 //! Entry points: read the file, parse it with hcl-edit (which keeps spans), check the top level,
 //! parse every block, and report the first error in source order.
 
-use super::blocks::{parse_iac, parse_region, parse_service, parse_shared, parse_traffic, Cx, TOP};
+use super::blocks::{
+    parse_iac, parse_journal, parse_region, parse_service, parse_shared, parse_traffic, Cx, TOP,
+};
 use super::error::{ConfigError, FirstError};
 use super::model::{EnvConfig, ENV_FILE};
 use super::paths::{absolute_dir, lexical_absolute};
@@ -72,6 +74,7 @@ pub fn load_str(src: &str, file: &Path, env_dir: &Path) -> Result<EnvConfig, Con
     let traffic = first.keep(parse_traffic(&cx, top.block("traffic")));
     let strategy = first.keep(parse_strategy(&cx, top.block("strategy")));
     let promotion = first.keep(parse_promotion(&cx, top.block("promotion")));
+    let journal = first.keep(parse_journal(&cx, top.block("journal")));
     first.check()?;
     let (
         Some(region),
@@ -83,8 +86,9 @@ pub fn load_str(src: &str, file: &Path, env_dir: &Path) -> Result<EnvConfig, Con
         Some(traffic),
         Some(strategy),
         Some(promotion),
+        Some(journal),
     ) = (
-        region, iac, shared, service, state, health, traffic, strategy, promotion,
+        region, iac, shared, service, state, health, traffic, strategy, promotion, journal,
     )
     else {
         unreachable!("a section without a value has recorded its error");
@@ -103,5 +107,6 @@ pub fn load_str(src: &str, file: &Path, env_dir: &Path) -> Result<EnvConfig, Con
         traffic,
         strategy,
         promotion,
+        journal,
     })
 }

@@ -1,0 +1,785 @@
+//! The deployment journal: an append-only list of records per deployment, one JSON document
+//! each (one line in the local backend, one item in DynamoDB). Schema version 1 is documented
+//! in docs/operations.md; a reader refuses any other version rather than guessing.
+//!
+//! Order of writes: an *intent* record before a step acts (`weights-intent`,
+//! `rollback-intent`, `scale-down-intent`, `provisioning`), an *outcome* record after it is
+//! verified (`weights-verified`, `restored`, `scaled-down`, `provisioned`). After a crash, the
+//! last intent without an outcome says exactly which change may or may not have landed, and
+//! `resume` reads the live weights to find out.
+
+use super::{rfc3339, Store, StoreError};
+use crate::color::{Color, Weights};
+use crate::deploy::{Schedule, Step};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The journal's schema version. Readers refuse records of any other version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One journal record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub schema: u32,
+    pub deployment: String,
+    /// 1, 2, 3, … without gaps; a backend refuses a second record with the same number.
+    pub seq: u64,
+    /// Milliseconds since the epoch, and the same time for people.
+    pub at_ms: u64,
+    pub at: String,
+    pub entry: Entry,
+}
+
+/// A step of the schedule as the journal keeps it (exact milliseconds, so a resumed deploy
+/// runs exactly the schedule that was started).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StepRecord {
+    Weight { percent: u16, bake_ms: u64 },
+    Pause,
+}
+
+/// What the deploy was started with: everything `resume` needs to continue exactly it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Start {
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+    /// The image reference deployed (a digest once images are pinned).
+    pub image: String,
+    /// The color production traffic was on (`None` on a first deploy).
+    pub old: Option<Color>,
+    pub new: Color,
+    /// The production weights read before anything moved.
+    pub before: Weights,
+    pub strategy: String,
+    pub steps: Vec<StepRecord>,
+    pub health_timeout_ms: u64,
+    pub post_bake_ms: u64,
+    pub termination_wait_ms: u64,
+    pub scale_down: bool,
+    pub desired: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Entry {
+    /// `deploy` started: the plan it will carry out.
+    Started(Start),
+    /// `rollback` started: production goes from `from` to all on `to`.
+    RollbackStarted {
+        user: String,
+        host: String,
+        pid: u32,
+        from: Weights,
+        to: Color,
+        /// The interrupted or running deployment this rollback ends, if any.
+        ends: Option<String>,
+    },
+    /// This command took over a stale lock.
+    LockTakenOver {
+        previous: super::LockInfo,
+        reason: String,
+    },
+    /// `unlock --force` removed this deployment's lock.
+    LockForced {
+        by: String,
+        lock: super::LockInfo,
+    },
+    /// `resume` continues this deployment.
+    Resumed {
+        user: String,
+        host: String,
+        pid: u32,
+        /// What the live weights were when it resumed.
+        weights: Weights,
+    },
+    Provisioning {
+        color: Color,
+    },
+    Provisioned {
+        color: Color,
+        cluster: String,
+        service: String,
+        task_definition: String,
+    },
+    ScaledUp {
+        color: Color,
+        desired: u32,
+    },
+    /// Every signal passed with test traffic only.
+    Settled,
+    /// About to write these weights to every production route (`step` of the schedule; none
+    /// for a rollback).
+    WeightsIntent {
+        weights: Weights,
+        step: Option<usize>,
+    },
+    /// Every production route read back these weights.
+    WeightsVerified {
+        weights: Weights,
+        step: Option<usize>,
+    },
+    /// The write or the read-back failed; the rollback that follows is journaled too.
+    WeightsFailed {
+        weights: Weights,
+        error: String,
+    },
+    /// The step's bake passed with every signal healthy.
+    BakePassed {
+        step: usize,
+    },
+    Paused {
+        step: usize,
+    },
+    /// A pause was continued (`promote`).
+    Continued {
+        step: usize,
+    },
+    /// 100 % verified: the post-promotion bake starts.
+    PostBake,
+    /// The post-promotion bake passed; the termination wait starts.
+    TerminationWait,
+    ScaleDownIntent {
+        color: Color,
+    },
+    ScaledDown {
+        color: Color,
+    },
+    ScaleDownFailed {
+        color: Color,
+        error: String,
+    },
+    /// About to put traffic back on `to`.
+    RollbackIntent {
+        to: Weights,
+        signal: String,
+        observed: String,
+        during: String,
+    },
+    Restored {
+        weights: Weights,
+    },
+    RestoreFailed {
+        error: String,
+    },
+    /// The end. No record follows it.
+    Finished {
+        outcome: FinalOutcome,
+        detail: String,
+        failing_signal: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FinalOutcome {
+    /// All traffic on the new color, verified.
+    Deployed,
+    /// Nothing to do (the image was already live).
+    AlreadyLive,
+    /// Traffic restored to the previous color, verified.
+    RolledBack,
+    /// The restore could not be verified.
+    RollbackFailed,
+    /// Failed before production traffic moved (Terraform, AWS, a refusal).
+    Failed,
+    /// Stopped acting because someone else moved the traffic or took the lock.
+    Abandoned,
+}
+
+impl FinalOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinalOutcome::Deployed => "deployed",
+            FinalOutcome::AlreadyLive => "already-live",
+            FinalOutcome::RolledBack => "rolled-back",
+            FinalOutcome::RollbackFailed => "rollback-failed",
+            FinalOutcome::Failed => "failed",
+            FinalOutcome::Abandoned => "abandoned",
+        }
+    }
+}
+
+impl Start {
+    pub fn schedule(&self) -> Result<Schedule, String> {
+        let steps = self
+            .steps
+            .iter()
+            .map(|s| match *s {
+                StepRecord::Weight { percent, bake_ms } => Step::Weight {
+                    percent,
+                    bake: Duration::from_millis(bake_ms),
+                },
+                StepRecord::Pause => Step::Pause,
+            })
+            .collect();
+        Schedule::new(steps).map_err(|e| e.to_string())
+    }
+
+    pub fn steps_of(schedule: &Schedule) -> Vec<StepRecord> {
+        schedule
+            .steps()
+            .iter()
+            .map(|s| match *s {
+                Step::Weight { percent, bake } => StepRecord::Weight {
+                    percent,
+                    bake_ms: bake.as_millis() as u64,
+                },
+                Step::Pause => StepRecord::Pause,
+            })
+            .collect()
+    }
+}
+
+/// The fix printed with every corruption error.
+pub const REPAIR_FIX: &str = "see \"A corrupt journal\" in docs/operations.md: keep a copy, \
+     then `bluegreen journal repair --env ENV --deployment ID` moves the damaged records aside";
+
+/// Parses a deployment's journal text (the local backend's file), checking every line.
+pub fn parse_lines(
+    text: &str,
+    deployment: &str,
+    location: &str,
+) -> Result<Vec<Record>, StoreError> {
+    let corrupt = |line: usize, problem: String| StoreError::Corrupt {
+        location: format!("{location}:{line}"),
+        problem,
+        fix: REPAIR_FIX.into(),
+    };
+    let mut records = Vec::new();
+    let mut rest = text;
+    let mut line_no = 0;
+    while !rest.is_empty() {
+        line_no += 1;
+        let Some(end) = rest.find('\n') else {
+            return Err(corrupt(
+                line_no,
+                format!(
+                    "the last line is cut off ({} bytes, no newline): a write was interrupted",
+                    rest.len()
+                ),
+            ));
+        };
+        let line = &rest[..end];
+        rest = &rest[end + 1..];
+        records
+            .push(parse_record(line, deployment, line_no as u64).map_err(|p| corrupt(line_no, p))?);
+    }
+    Ok(records)
+}
+
+/// Checks one record document: JSON, schema version, deployment, sequence number.
+pub fn parse_record(doc: &str, deployment: &str, expected_seq: u64) -> Result<Record, String> {
+    let value: serde_json::Value = serde_json::from_str(doc).map_err(|e| {
+        format!(
+            "not a journal record ({e}): {}",
+            doc.chars().take(60).collect::<String>()
+        )
+    })?;
+    match value.get("schema").and_then(|v| v.as_u64()) {
+        Some(v) if v == SCHEMA_VERSION as u64 => {}
+        Some(v) => {
+            return Err(format!(
+                "schema version {v}; this bluegreen reads version {SCHEMA_VERSION} (use the bluegreen release that wrote it)"
+            ))
+        }
+        None => return Err("the record has no schema version".into()),
+    }
+    let record: Record = serde_json::from_value(value)
+        .map_err(|e| format!("the record does not match schema {SCHEMA_VERSION}: {e}"))?;
+    if record.deployment != deployment {
+        return Err(format!(
+            "the record belongs to deployment {}, not {deployment}",
+            record.deployment
+        ));
+    }
+    if record.seq != expected_seq {
+        return Err(format!(
+            "record number {} where {expected_seq} was expected (a record is missing or repeated)",
+            record.seq
+        ));
+    }
+    Ok(record)
+}
+
+/// Where a deployment is, folded from its records: what `status`, `history` and `resume`
+/// need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub id: String,
+    /// `deploy` or `rollback`.
+    pub command: String,
+    pub user: String,
+    pub host: String,
+    pub image: Option<String>,
+    pub from_color: Option<Color>,
+    pub to_color: Option<Color>,
+    pub strategy: Option<String>,
+    pub started: String,
+    pub started_ms: u64,
+    pub finished: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// `None` while running or interrupted.
+    pub outcome: Option<FinalOutcome>,
+    pub detail: Option<String>,
+    pub failing_signal: Option<String>,
+    /// The weights every production route last read back as written.
+    pub last_verified: Option<Weights>,
+    /// The last record, in words: where it is (or where it stopped).
+    pub step: String,
+    pub paused: bool,
+    pub records: usize,
+    /// Lock takeovers, forced unlocks and resumes, in words.
+    pub events: Vec<String>,
+}
+
+impl Summary {
+    /// `None` for an empty journal.
+    pub fn of(records: &[Record]) -> Option<Summary> {
+        let first = records.first()?;
+        let mut s = Summary {
+            id: first.deployment.clone(),
+            command: String::new(),
+            user: String::new(),
+            host: String::new(),
+            image: None,
+            from_color: None,
+            to_color: None,
+            strategy: None,
+            started: first.at.clone(),
+            started_ms: first.at_ms,
+            finished: None,
+            duration_ms: None,
+            outcome: None,
+            detail: None,
+            failing_signal: None,
+            last_verified: None,
+            step: String::new(),
+            paused: false,
+            records: records.len(),
+            events: Vec::new(),
+        };
+        for r in records {
+            s.step = describe(&r.entry);
+            match &r.entry {
+                Entry::Started(st) => {
+                    s.command = "deploy".into();
+                    s.user = st.user.clone();
+                    s.host = st.host.clone();
+                    s.image = Some(st.image.clone());
+                    s.from_color = st.old;
+                    s.to_color = Some(st.new);
+                    s.strategy = Some(st.strategy.clone());
+                }
+                Entry::RollbackStarted {
+                    user,
+                    host,
+                    from,
+                    to,
+                    ..
+                } => {
+                    s.command = "rollback".into();
+                    s.user = user.clone();
+                    s.host = host.clone();
+                    s.from_color = from.live_color();
+                    s.to_color = Some(*to);
+                }
+                Entry::WeightsVerified { weights, .. } | Entry::Restored { weights } => {
+                    s.last_verified = Some(*weights);
+                    s.paused = false;
+                }
+                Entry::Paused { .. } => s.paused = true,
+                Entry::Continued { .. } => s.paused = false,
+                Entry::RollbackIntent { signal, .. } => {
+                    s.failing_signal = Some(signal.clone());
+                    s.paused = false;
+                }
+                Entry::LockTakenOver { previous, reason } => s.events.push(format!(
+                    "{}: took over the lock of {} ({reason})",
+                    r.at, previous.holder
+                )),
+                Entry::LockForced { by, lock } => s.events.push(format!(
+                    "{}: lock of {} removed by `unlock --force` ({by})",
+                    r.at, lock.holder
+                )),
+                Entry::Resumed {
+                    user,
+                    host,
+                    pid,
+                    weights,
+                    ..
+                } => s.events.push(format!(
+                    "{}: resumed by {user}@{host} (pid {pid}) at {weights}",
+                    r.at
+                )),
+                Entry::Finished {
+                    outcome,
+                    detail,
+                    failing_signal,
+                } => {
+                    s.outcome = Some(*outcome);
+                    s.detail = Some(detail.clone());
+                    if failing_signal.is_some() {
+                        s.failing_signal = failing_signal.clone();
+                    }
+                    s.finished = Some(r.at.clone());
+                    s.duration_ms = Some(r.at_ms.saturating_sub(s.started_ms));
+                    s.paused = false;
+                }
+                _ => {}
+            }
+        }
+        Some(s)
+    }
+}
+
+/// One record in words, for `status` and `history`.
+pub fn describe(e: &Entry) -> String {
+    match e {
+        Entry::Started(s) => format!("started: {} to {}", s.image, s.new),
+        Entry::RollbackStarted { to, .. } => format!("rollback to {to} started"),
+        Entry::LockTakenOver { previous, .. } => {
+            format!("took over the lock of {}", previous.holder)
+        }
+        Entry::LockForced { .. } => "lock forcibly removed".into(),
+        Entry::Resumed { weights, .. } => format!("resumed at {weights}"),
+        Entry::Provisioning { color } => format!("provisioning {color}"),
+        Entry::Provisioned { color, .. } => format!("{color} provisioned"),
+        Entry::ScaledUp { color, desired } => format!("{color} scaled to {desired}"),
+        Entry::Settled => "passed every signal with test traffic only".into(),
+        Entry::WeightsIntent { weights, step } => match step {
+            Some(i) => format!("step {}: writing {weights}", i + 1),
+            None => format!("writing {weights}"),
+        },
+        Entry::WeightsVerified { weights, step } => match step {
+            Some(i) => format!("step {}: {weights} verified", i + 1),
+            None => format!("{weights} verified"),
+        },
+        Entry::WeightsFailed { weights, error } => format!("writing {weights} failed: {error}"),
+        Entry::BakePassed { step } => format!("step {}: bake passed", step + 1),
+        Entry::Paused { step } => format!("paused at step {}", step + 1),
+        Entry::Continued { step } => format!("continued after step {}", step + 1),
+        Entry::PostBake => "100%: post-promotion bake".into(),
+        Entry::TerminationWait => "termination wait".into(),
+        Entry::ScaleDownIntent { color } => format!("scaling {color} down"),
+        Entry::ScaledDown { color } => format!("{color} scaled down"),
+        Entry::ScaleDownFailed { color, error } => format!("scaling {color} down failed: {error}"),
+        Entry::RollbackIntent { to, signal, .. } => format!("rolling back to {to} ({signal})"),
+        Entry::Restored { weights } => format!("restored {weights}"),
+        Entry::RestoreFailed { error } => format!("restore failed: {error}"),
+        Entry::Finished { outcome, .. } => format!("finished: {}", outcome.as_str()),
+    }
+}
+
+/// Where an unfinished deploy stopped, for `resume`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub start: Start,
+    pub provisioned: Option<(String, String, String)>,
+    /// The last weights every route read back, with the step that asked for them.
+    pub verified: Option<(Weights, Option<usize>)>,
+    /// A weight change that was journaled but never verified or failed: it may or may not
+    /// have landed.
+    pub pending: Option<(Weights, Option<usize>)>,
+    /// The step the deploy last started baking or pausing at and whether it passed.
+    pub paused_at: Option<usize>,
+    pub bake_passed: Option<usize>,
+    pub post_bake: bool,
+    pub termination_wait: bool,
+    pub scale_down_intent: bool,
+    /// A rollback was journaled and not finished: where traffic must go.
+    pub rolling_back: Option<Weights>,
+    /// The failing signal of that rollback, for the final record.
+    pub rollback_signal: Option<String>,
+}
+
+impl Progress {
+    /// `None` when the journal does not start with a deploy.
+    pub fn of(records: &[Record]) -> Option<Progress> {
+        let Entry::Started(start) = &records.first()?.entry else {
+            return None;
+        };
+        let mut p = Progress {
+            start: start.clone(),
+            provisioned: None,
+            verified: None,
+            pending: None,
+            paused_at: None,
+            bake_passed: None,
+            post_bake: false,
+            termination_wait: false,
+            scale_down_intent: false,
+            rolling_back: None,
+            rollback_signal: None,
+        };
+        for r in &records[1..] {
+            match &r.entry {
+                Entry::Provisioned {
+                    cluster,
+                    service,
+                    task_definition,
+                    ..
+                } => {
+                    p.provisioned =
+                        Some((cluster.clone(), service.clone(), task_definition.clone()))
+                }
+                Entry::WeightsIntent { weights, step } => p.pending = Some((*weights, *step)),
+                Entry::WeightsVerified { weights, step } => {
+                    p.pending = None;
+                    p.verified = Some((*weights, *step));
+                }
+                Entry::WeightsFailed { .. } => p.pending = None,
+                Entry::Paused { step } => p.paused_at = Some(*step),
+                Entry::Continued { .. } => p.paused_at = None,
+                Entry::BakePassed { step } => p.bake_passed = Some(*step),
+                Entry::PostBake => p.post_bake = true,
+                Entry::TerminationWait => p.termination_wait = true,
+                Entry::ScaleDownIntent { .. } => p.scale_down_intent = true,
+                Entry::RollbackIntent { to, signal, .. } => {
+                    p.rolling_back = Some(*to);
+                    p.rollback_signal = Some(signal.clone());
+                    p.pending = None;
+                }
+                Entry::Restored { weights } => p.verified = Some((*weights, None)),
+                _ => {}
+            }
+        }
+        Some(p)
+    }
+}
+
+/// Appends records of one deployment, numbering them.
+pub struct Writer {
+    deployment: String,
+    next_seq: u64,
+}
+
+impl Writer {
+    /// A writer for a new deployment.
+    pub fn new(deployment: &str) -> Writer {
+        Writer {
+            deployment: deployment.to_string(),
+            next_seq: 1,
+        }
+    }
+
+    /// A writer that continues `records` (for `resume`, `rollback` ending a deployment, and
+    /// `unlock`).
+    pub fn continuing(deployment: &str, records: &[Record]) -> Writer {
+        Writer {
+            deployment: deployment.to_string(),
+            next_seq: records.len() as u64 + 1,
+        }
+    }
+
+    pub fn deployment(&self) -> &str {
+        &self.deployment
+    }
+
+    /// Appends `entry` durably. Only after this returns may the step it announces act.
+    pub async fn write(&mut self, store: &Store, entry: Entry) -> Result<(), StoreError> {
+        let at_ms = super::now_ms();
+        let record = Record {
+            schema: SCHEMA_VERSION,
+            deployment: self.deployment.clone(),
+            seq: self.next_seq,
+            at_ms,
+            at: rfc3339(at_ms),
+            entry,
+        };
+        store.append(&record).await?;
+        self.next_seq += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(seq: u64, entry: Entry) -> Record {
+        Record {
+            schema: SCHEMA_VERSION,
+            deployment: "d1".into(),
+            seq,
+            at_ms: 1000 * seq,
+            at: rfc3339(1000 * seq),
+            entry,
+        }
+    }
+
+    fn start() -> Start {
+        Start {
+            user: "ci".into(),
+            host: "h".into(),
+            pid: 1,
+            image: "app:2".into(),
+            old: Some(Color::Blue),
+            new: Color::Green,
+            before: Weights::all_on(Color::Blue),
+            strategy: "canary".into(),
+            steps: vec![
+                StepRecord::Weight {
+                    percent: 20,
+                    bake_ms: 3000,
+                },
+                StepRecord::Weight {
+                    percent: 100,
+                    bake_ms: 0,
+                },
+            ],
+            health_timeout_ms: 1000,
+            post_bake_ms: 0,
+            termination_wait_ms: 0,
+            scale_down: true,
+            desired: 2,
+        }
+    }
+
+    fn text(records: &[Record]) -> String {
+        records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect()
+    }
+
+    fn journal() -> Vec<Record> {
+        let w = Weights {
+            blue: 80,
+            green: 20,
+        };
+        vec![
+            rec(1, Entry::Started(start())),
+            rec(2, Entry::Settled),
+            rec(
+                3,
+                Entry::WeightsIntent {
+                    weights: w,
+                    step: Some(0),
+                },
+            ),
+            rec(
+                4,
+                Entry::WeightsVerified {
+                    weights: w,
+                    step: Some(0),
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_journal_round_trips_and_folds() {
+        let records = journal();
+        let parsed = parse_lines(&text(&records), "d1", "j").unwrap();
+        assert_eq!(parsed, records);
+        let s = Summary::of(&parsed).unwrap();
+        assert_eq!(s.outcome, None);
+        assert_eq!(
+            s.last_verified,
+            Some(Weights {
+                blue: 80,
+                green: 20
+            })
+        );
+        assert_eq!(s.step, "step 1: blue 80 / green 20 verified");
+        let p = Progress::of(&parsed).unwrap();
+        assert_eq!(
+            p.verified,
+            Some((
+                Weights {
+                    blue: 80,
+                    green: 20
+                },
+                Some(0)
+            ))
+        );
+        assert_eq!(p.pending, None);
+        assert_eq!(p.start.schedule().unwrap().steps().len(), 2);
+    }
+
+    #[test]
+    fn an_intent_without_outcome_is_pending() {
+        let mut records = journal();
+        let w = Weights::all_on(Color::Green);
+        records.push(rec(
+            5,
+            Entry::WeightsIntent {
+                weights: w,
+                step: Some(1),
+            },
+        ));
+        let p = Progress::of(&records).unwrap();
+        assert_eq!(p.pending, Some((w, Some(1))));
+    }
+
+    fn corrupt_problem(text: &str) -> String {
+        match parse_lines(text, "d1", "journal/d1.jsonl") {
+            Err(StoreError::Corrupt {
+                location, problem, ..
+            }) => format!("{location}: {problem}"),
+            other => panic!("not detected: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cut_last_line_is_detected() {
+        let t = text(&journal());
+        let cut = &t[..t.len() - 10];
+        let p = corrupt_problem(cut);
+        assert!(
+            p.starts_with("journal/d1.jsonl:4: the last line is cut off"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn garbage_appended_is_detected() {
+        let p = corrupt_problem(&(text(&journal()) + "\u{0}\u{0}garbage\n"));
+        assert!(
+            p.starts_with("journal/d1.jsonl:5: not a journal record"),
+            "{p}"
+        );
+        let p = corrupt_problem(&(text(&journal()) + "xx"));
+        assert!(p.contains(":5: the last line is cut off"), "{p}");
+    }
+
+    #[test]
+    fn another_schema_version_is_refused() {
+        let t = text(&journal()).replacen("\"schema\":1", "\"schema\":2", 1);
+        let p = corrupt_problem(&t);
+        assert!(
+            p.contains(":1: schema version 2; this bluegreen reads version 1"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn missing_repeated_or_foreign_records_are_detected() {
+        let mut r = journal();
+        r.remove(2);
+        assert!(corrupt_problem(&text(&r)).contains("record number 4 where 3 was expected"));
+        let t = text(&journal()).replace("\"d1\"", "\"d2\"");
+        assert!(corrupt_problem(&t).contains("belongs to deployment d2"));
+        let t = text(&journal()).replacen("\"type\":\"settled\"", "\"type\":\"frobnicated\"", 1);
+        assert!(corrupt_problem(&t).contains(":2: the record does not match schema 1"));
+    }
+
+    #[test]
+    fn a_finished_deploy_has_outcome_and_duration() {
+        let mut r = journal();
+        r.push(rec(
+            5,
+            Entry::Finished {
+                outcome: FinalOutcome::RolledBack,
+                detail: "alarm".into(),
+                failing_signal: Some("alarm:x".into()),
+            },
+        ));
+        let s = Summary::of(&r).unwrap();
+        assert_eq!(s.outcome, Some(FinalOutcome::RolledBack));
+        assert_eq!(s.duration_ms, Some(4000));
+        assert_eq!(s.failing_signal.as_deref(), Some("alarm:x"));
+    }
+}

@@ -1,0 +1,243 @@
+//! The environment's durable state: the deployment journal and the environment lock.
+//!
+//! - **Journal**: every deployment has an id and an append-only list of records, each the
+//!   intent or the verified outcome of one step, written durably *before* the step acts and
+//!   *after* it is verified ([`journal`]). `history`, `status` and `resume` read it.
+//! - **Lock**: one mutating command per environment at a time. The lock names its holder and
+//!   carries a lease the holder renews while it works ([`lock`]).
+//!
+//! Two backends keep both, with the same behaviour (one test suite runs against each):
+//! local files in the environment's work directory ([`local`], the default) and a DynamoDB
+//! table with conditional writes ([`dynamo`], for pipelines on many machines).
+
+pub mod dynamo;
+pub mod journal;
+pub mod local;
+pub mod lock;
+
+pub use journal::{Entry, Record, Summary, Writer, SCHEMA_VERSION};
+pub use lock::{Acquired, Holder, LockInfo};
+
+use crate::config::{JournalBackend, JournalSettings};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Why the state store could not do what was asked.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// A record with this sequence number exists already: someone else appended to this
+    /// deployment's journal (or the same append was retried after it landed).
+    #[error("journal conflict: deployment {deployment} already has record {seq}")]
+    Conflict { deployment: String, seq: u64 },
+    /// The lock is no longer ours: it was taken over or forcibly removed.
+    #[error("the environment lock is no longer held by this process{}", .now.as_ref().map(|l| format!(" (now held by {l})")).unwrap_or_default())]
+    LockLost { now: Option<LockInfo> },
+    /// A journal or lock document that does not parse, or has the wrong schema version.
+    #[error("corrupt state in {location}: {problem}\n  fix: {fix}")]
+    Corrupt {
+        /// File and line, or table and key.
+        location: String,
+        problem: String,
+        fix: String,
+    },
+    /// The backend itself failed (disk, network, permissions).
+    #[error("state backend ({backend}): {message}")]
+    Backend { backend: String, message: String },
+}
+
+/// What `repair` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repaired {
+    /// Records kept (every one before the first damaged record).
+    pub kept: usize,
+    /// Where the damaged original was saved.
+    pub backup: String,
+    /// What was wrong.
+    pub problem: String,
+}
+
+/// A request to the process that holds the lock, from a command run beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Request {
+    /// Continue past a pause step.
+    Promote,
+    /// Put production traffic back on the color the deployment started from.
+    Rollback,
+}
+
+impl Request {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Request::Promote => "promote",
+            Request::Rollback => "rollback",
+        }
+    }
+}
+
+/// The configured backend, opened.
+pub enum Store {
+    Local(local::LocalStore),
+    Dynamo(dynamo::DynamoStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Store::Local($s) => $e,
+            Store::Dynamo($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the environment's store: files under `work_env_dir/journal`, or the DynamoDB
+    /// table named in the environment file (items keyed by the environment's name).
+    pub async fn open(
+        settings: &JournalSettings,
+        env: &str,
+        region: &str,
+        work_env_dir: &Path,
+    ) -> Store {
+        match &settings.backend {
+            JournalBackend::Local => Store::Local(local::LocalStore::new(work_env_dir)),
+            JournalBackend::DynamoDb { table } => {
+                let conf = crate::aws::sdk_config(region).await;
+                Store::Dynamo(dynamo::DynamoStore::new(&conf, table, env))
+            }
+        }
+    }
+
+    /// Where the state lives, in words: a directory, or a table and key.
+    pub fn describe(&self) -> String {
+        dispatch!(self, s => s.describe())
+    }
+
+    /// Takes the lock for `holder` if it is free, held by a provably dead process on this
+    /// host, or its lease ran out (a takeover, reported in the result).
+    pub async fn acquire(&self, holder: &Holder, lease: Duration) -> Result<Acquired, StoreError> {
+        dispatch!(self, s => s.acquire(holder, lease).await)
+    }
+
+    /// Extends the lease; `LockLost` when the lock is no longer `holder`'s.
+    pub async fn renew(&self, holder: &Holder, lease: Duration) -> Result<LockInfo, StoreError> {
+        dispatch!(self, s => s.renew(holder, lease).await)
+    }
+
+    /// Releases the lock if `holder` still holds it (a no-op otherwise).
+    pub async fn release(&self, holder: &Holder) -> Result<(), StoreError> {
+        dispatch!(self, s => s.release(holder).await)
+    }
+
+    pub async fn lock_info(&self) -> Result<Option<LockInfo>, StoreError> {
+        dispatch!(self, s => s.lock_info().await)
+    }
+
+    /// Removes the lock if it is still exactly `seen` (so a lock taken in between survives).
+    pub async fn force_unlock(&self, seen: &LockInfo) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.force_unlock(seen).await)
+    }
+
+    /// Appends one record durably; `Conflict` when its sequence number is taken.
+    pub async fn append(&self, record: &Record) -> Result<(), StoreError> {
+        dispatch!(self, s => s.append(record).await)
+    }
+
+    /// Every record of `deployment`, in order, checked: a record that does not parse, has
+    /// another schema version, belongs elsewhere or breaks the sequence is `Corrupt`.
+    pub async fn records(&self, deployment: &str) -> Result<Vec<Record>, StoreError> {
+        dispatch!(self, s => s.records(deployment).await)
+    }
+
+    /// Deployment ids, oldest first.
+    pub async fn deployments(&self) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.deployments().await)
+    }
+
+    pub async fn put_request(&self, deployment: &str, req: Request) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_request(deployment, req).await)
+    }
+
+    /// Consumes the pending request for `deployment`, if any.
+    pub async fn take_request(&self, deployment: &str) -> Result<Option<Request>, StoreError> {
+        dispatch!(self, s => s.take_request(deployment).await)
+    }
+
+    /// Keeps the records before the first damaged one and saves the damaged ones aside.
+    pub async fn repair(&self, deployment: &str) -> Result<Repaired, StoreError> {
+        dispatch!(self, s => s.repair(deployment).await)
+    }
+
+    /// The summary of every deployment, oldest first. A corrupt journal is an error, never
+    /// skipped.
+    pub async fn history(&self) -> Result<Vec<Summary>, StoreError> {
+        let mut out = Vec::new();
+        for id in self.deployments().await? {
+            let records = self.records(&id).await?;
+            if let Some(s) = Summary::of(&records) {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest deployment, if it never finished (running, or interrupted).
+    pub async fn unfinished(&self) -> Result<Option<(Summary, Vec<Record>)>, StoreError> {
+        let Some(id) = self.deployments().await?.pop() else {
+            return Ok(None);
+        };
+        let records = self.records(&id).await?;
+        Ok(Summary::of(&records)
+            .filter(|s| s.outcome.is_none())
+            .map(|s| (s, records)))
+    }
+}
+
+/// Milliseconds since the Unix epoch: lease expiry and record times are compared as numbers.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 with milliseconds, UTC, for people.
+pub fn rfc3339(ms: u64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+/// A new deployment id: UTC time to the second (so ids sort by start) and 16 bits of
+/// the clock's nanoseconds mixed with the pid, e.g. `20261124T101503Z-3fa2`.
+pub fn new_deployment_id() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let stamp = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(now.as_secs()))
+        .to_string()
+        .replace(['-', ':'], "");
+    let mix = (now.subsec_nanos() ^ std::process::id().rotate_left(16)) & 0xffff;
+    format!("{stamp}-{mix:04x}")
+}
+
+/// Whether `id` has the shape [`new_deployment_id`] makes: it becomes a file name and a key.
+pub fn valid_deployment_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployment_ids_sort_by_time_and_are_safe_file_names() {
+        let a = new_deployment_id();
+        assert!(valid_deployment_id(&a), "{a}");
+        assert_eq!(a.len(), "20261124T101503Z-3fa2".len(), "{a}");
+        assert!(!valid_deployment_id("../x"));
+        assert!(!valid_deployment_id(""));
+    }
+}
