@@ -48,6 +48,15 @@ pub struct EnvArg {
     pub output: Format,
 }
 
+/// How long to wait for the environment lock.
+#[derive(Debug, Args, Clone)]
+pub struct LockArg {
+    /// Wait this long for the environment lock when another command holds it (e.g. `10m`);
+    /// by default fail at once with exit code 8 (LOCKED), naming the holder.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    pub lock_timeout: std::time::Duration,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Provision the idle color with the image, verify it, and move traffic to it with the
@@ -65,6 +74,16 @@ pub enum Command {
         /// `canary:PERCENT:BAKE`, `linear:STEP:INTERVAL` or `steps:W@BAKE,pause,…,100`.
         #[arg(long, value_name = "SPEC")]
         strategy: Option<String>,
+        #[command(flatten)]
+        lock: LockArg,
+    },
+    /// Continue an interrupted deployment from its last verified step, if the live weights
+    /// still match what its journal says.
+    Resume {
+        #[command(flatten)]
+        env: EnvArg,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Continue a deploy that is waiting at a pause step.
     Promote {
@@ -83,12 +102,53 @@ pub enum Command {
         /// The color to put traffic on (default: the one that is not live).
         #[arg(long, value_name = "COLOR", value_parser = parse_color)]
         to: Option<Color>,
+        #[command(flatten)]
+        lock: LockArg,
+    },
+    /// List past deployments from the journal: who, what, outcome, duration, failing signal.
+    History {
+        #[command(flatten)]
+        env: EnvArg,
+        /// Show at most this many (newest first).
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: usize,
+    },
+    /// Remove the environment lock by hand (recorded in the holder's journal).
+    Unlock {
+        #[command(flatten)]
+        env: EnvArg,
+        /// Required: removing a live holder's lock lets two commands move traffic at once.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Journal maintenance.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
     },
     /// Check the environment file and the modules' contract. No AWS calls, no state changes.
     Validate {
         #[command(flatten)]
         env: EnvArg,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Keep the records of a damaged journal up to the first damaged one; save the original
+    /// aside (docs/operations.md).
+    Repair {
+        #[command(flatten)]
+        env: EnvArg,
+        /// The deployment id (from the error message or `bluegreen history`).
+        #[arg(long, value_name = "ID")]
+        deployment: String,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. `30s` or `10m`"))
 }
 
 fn parse_color(s: &str) -> Result<Color, String> {

@@ -48,6 +48,16 @@ pub enum Error {
         reason: String,
         restore_error: String,
     },
+    /// Another command holds the environment lock. Nothing changed.
+    #[error("{message}\n  fix: {fix}")]
+    Locked {
+        message: String,
+        fix: String,
+        holder: crate::state::LockInfo,
+    },
+    /// The journal or the lock could not be read or written.
+    #[error(transparent)]
+    State(#[from] crate::state::StoreError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -62,6 +72,10 @@ impl Error {
             Error::RolledBack { .. } => exit::ROLLED_BACK,
             Error::RollbackFailed { .. } => exit::ROLLBACK_FAILED,
             Error::Internal(_) => exit::INTERNAL,
+            Error::Locked { .. } => exit::LOCKED,
+            // A damaged journal or lock document stops everything until a human looks.
+            Error::State(crate::state::StoreError::Corrupt { .. }) => exit::REFUSED,
+            Error::State(_) => exit::AWS_FAILED,
         }
     }
 

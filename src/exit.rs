@@ -21,8 +21,12 @@ pub const ROLLBACK_FAILED: i32 = 6;
 /// is split, or the color to roll back to is not running). Nothing was changed.
 pub const REFUSED: i32 = 7;
 
+/// Another bluegreen command holds the environment's lock; the message names the holder.
+/// Nothing was changed.
+pub const LOCKED: i32 = 8;
+
 /// All codes with their names, for `docs/exit-codes.md` and its test.
-pub const ALL: [(i32, &str); 8] = [
+pub const ALL: [(i32, &str); 9] = [
     (SUCCESS, "SUCCESS"),
     (INTERNAL, "INTERNAL"),
     (BAD_INPUT, "BAD_INPUT"),
@@ -31,4 +35,5 @@ pub const ALL: [(i32, &str); 8] = [
     (ROLLED_BACK, "ROLLED_BACK"),
     (ROLLBACK_FAILED, "ROLLBACK_FAILED"),
     (REFUSED, "REFUSED"),
+    (LOCKED, "LOCKED"),
 ];

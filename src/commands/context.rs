@@ -92,6 +92,19 @@ impl Ctx {
         }
     }
 
+    /// The environment's journal and lock (local files or DynamoDB, per `journal { … }`).
+    pub async fn store(&self) -> std::sync::Arc<crate::state::Store> {
+        std::sync::Arc::new(
+            crate::state::Store::open(
+                &self.cfg.journal,
+                &self.cfg.name,
+                &self.cfg.region,
+                self.work.path(),
+            )
+            .await,
+        )
+    }
+
     /// The stack for `id`, with its state kept apart from the other two (a workspace or a
     /// backend key per stack) and every file under the work directory.
     pub fn stack(

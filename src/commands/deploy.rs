@@ -4,8 +4,8 @@
 //! scales the old color down after the termination wait — or puts traffic back in one change.
 
 use super::context::{Aws, Ctx, StackId};
-use super::control::{Control, InFlight};
-use super::shift::{Driver, OldService, Routes};
+use super::lock::{after_release, Guard, Session};
+use super::shift::{Driver, Ended, OldService, Routes};
 use super::signals::SignalReader;
 use super::wait::Target;
 use crate::aws::Services;
@@ -16,9 +16,11 @@ use crate::deploy::{
     Strategy,
 };
 use crate::error::Error;
-use crate::iac::Stack;
+use crate::iac::{IacTool, Stack};
 use crate::image::ImageRef;
 use crate::report::Event;
+use crate::state::journal::{FinalOutcome, Start};
+use crate::state::{new_deployment_id, Entry, Holder, Writer};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -26,6 +28,8 @@ use std::time::Duration;
 struct DeployResult<'a> {
     outcome: &'a str,
     env: &'a str,
+    /// The journal's id for this deployment (`bluegreen history`).
+    deployment: Option<String>,
     image: String,
     strategy: &'a str,
     live_color: Color,
@@ -41,6 +45,7 @@ pub async fn run(
     image: &ImageRef,
     force: bool,
     strategy: Option<Strategy>,
+    lock_wait: Duration,
 ) -> Result<(), Error> {
     let image = image.to_string();
     let strategy = strategy.unwrap_or_else(|| ctx.cfg.strategy.clone());
@@ -51,25 +56,79 @@ pub async fn run(
         )
     })?;
     let tool = ctx.tool()?;
-    let control = Control::new(ctx.work.path());
-    if let Some((running, true)) = control.read() {
-        return Err(Error::refused(
-            format!(
-                "a deploy of {} is already running in `{}` (pid {}, {})",
-                running.image, ctx.cfg.name, running.pid, running.phase
-            ),
-            "wait for it, or `bluegreen promote` / `bluegreen rollback` it",
-        ));
+    let store = ctx.store().await;
+    let id = new_deployment_id();
+    let holder = Holder::this_process("deploy", &id);
+    let guard = Guard::take(ctx, &store, holder, lock_wait).await?;
+    let mut session = Session::new(store, guard, Writer::new(&id));
+    let result = locked(
+        ctx,
+        &tool,
+        &mut session,
+        &image,
+        force,
+        &strategy,
+        &schedule,
+    )
+    .await;
+    after_release(result, session.release().await)
+}
+
+/// Refuses while an earlier deployment is unfinished: it must be resumed or rolled back first.
+/// A takeover of that deployment's lock is recorded in its journal.
+pub async fn refuse_if_unfinished(ctx: &Ctx, session: &mut Session) -> Result<(), Error> {
+    let Some((s, records)) = session.store.unfinished().await? else {
+        return Ok(());
+    };
+    if let Some((previous, reason)) = session.guard.took_over.clone() {
+        if previous.holder.deployment == s.id {
+            let mut w = Writer::continuing(&s.id, &records);
+            let e = Entry::LockTakenOver { previous, reason };
+            if let Err(err) = w.write(&session.store, e).await {
+                ctx.out.emit(Event::Warning {
+                    message: format!("could not record the lock takeover: {err}"),
+                });
+            }
+        }
     }
+    let env = &ctx.cfg.name;
+    Err(Error::refused(
+        format!(
+            "deployment {} ({} of {}, started {} by {}) was interrupted; it stopped at: {}",
+            s.id,
+            s.command,
+            s.image.as_deref().unwrap_or("no image"),
+            s.started,
+            s.user,
+            s.step
+        ),
+        format!(
+            "continue it with `bluegreen resume --env {env}`, or put traffic back with \
+             `bluegreen rollback --env {env}` (docs/operations.md)"
+        ),
+    ))
+}
+
+async fn locked(
+    ctx: &Ctx,
+    tool: &IacTool,
+    session: &mut Session,
+    image: &str,
+    force: bool,
+    strategy: &Strategy,
+    schedule: &Schedule,
+) -> Result<(), Error> {
+    refuse_if_unfinished(ctx, session).await?;
     ctx.step(format!(
-        "deploying {image} to environment `{}` ({})",
+        "deploying {image} to environment `{}` ({}), deployment {}",
         ctx.cfg.name,
-        ctx.cfg.file.display()
+        ctx.cfg.file.display(),
+        session.deployment()
     ));
     ctx.info(format!("infrastructure tool: {}", tool.program.display()));
-    announce_schedule(ctx, &strategy, &schedule);
+    announce_schedule(ctx, strategy, schedule);
 
-    let shared = ensure_shared(ctx, &tool).await?;
+    let shared = ensure_shared(ctx, tool).await?;
     let aws = ctx.aws().await;
     let tgs = &shared.target_groups;
     let routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
@@ -92,19 +151,20 @@ pub async fn run(
         None => format!("no color is live yet (first deploy); idle color: {idle}"),
     });
     let live_out = match live {
-        Some(l) => ctx.color_outputs(&tool, l, &shared).await?,
+        Some(l) => ctx.color_outputs(tool, l, &shared).await?,
         None => None,
     };
 
     if let (Some(l), Some(out), false) = (live, &live_out, force) {
-        if already_running(&aws, out, &image).await? {
+        if already_running(&aws, out, image).await? {
             ctx.step(format!(
                 "{image} is already live on {l}; nothing to do (use --force to redeploy)"
             ));
             let result = DeployResult {
                 outcome: "already_live",
                 env: &ctx.cfg.name,
-                image: image.clone(),
+                deployment: None,
+                image: image.to_string(),
                 strategy: strategy.name(),
                 live_color: l,
                 previous_color: None,
@@ -119,43 +179,7 @@ pub async fn run(
         }
     }
 
-    // Provision the idle color. Production traffic is untouched until the machine moves it.
-    ctx.step(format!("provisioning {idle} with {image}"));
-    let stack = ctx.service_stack(&tool, idle, &shared, &image)?;
-    stack
-        .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
-        .await?;
-    plan_and_apply(ctx, &stack, StackId::Color(idle)).await?;
-    let out = ServiceOutputs::read(&stack.outputs().await?, idle)
-        .map_err(Error::Contract)?
-        .ok_or_else(|| Error::Contract(format!("the {idle} stack has no outputs after apply")))?;
-    out.check_against(idle, &shared).map_err(Error::Contract)?;
-
-    let desired = ctx.cfg.service.desired_count as i32;
-    ctx.step(format!(
-        "scaling {idle} service {} to {desired}",
-        out.service_name
-    ));
-    aws.services
-        .set_desired(&out.cluster_name, &out.service_name, desired)
-        .await?;
-
-    if let Some(test) = &shared.test_listener_arn {
-        ctx.step(format!("pointing the test listener at {idle}"));
-        let view = read_view(&aws.traffic, test, tgs).await?;
-        ctx.shift(&aws, test, tgs, &view, Weights::all_on(idle))
-            .await?;
-    }
-
-    let target = Target {
-        color: idle,
-        cluster: &out.cluster_name,
-        service: &out.service_name,
-        target_group: tgs.of(idle),
-        task_definition: &out.task_definition_arn,
-        desired,
-    };
-    let signals = SignalReader::new(&ctx.cfg.health, target).map_err(Error::Internal)?;
+    // The plan, durable before anything is provisioned or moved.
     let promotion = &ctx.cfg.promotion;
     let plan = Plan {
         old: live,
@@ -166,40 +190,189 @@ pub async fn run(
         termination_wait: promotion.termination_wait,
         scale_down: promotion.old_color == OldColor::ScaleDown && live_out.is_some(),
     };
-    ctx.step(format!(
-        "waiting until {idle} passes every signal (test traffic only, at most {})",
-        humantime::format_duration(ctx.cfg.health.timeout)
-    ));
     let machine = Machine::new(plan);
+    let start = start_record(ctx, image, strategy, before.weights(), machine.plan());
+    session.write(Entry::Started(start)).await?;
+    session.record_takeover(ctx).await;
     if live.is_none() && schedule.steps().len() > 1 {
         ctx.info(
             "first deploy: no color is live to share traffic with, so the schedule is all-at-once",
         );
     }
+    let shift = Shift {
+        strategy: strategy.name(),
+        image,
+        shared: &shared,
+        live_out: live_out.as_ref(),
+    };
+    let prepared = prepare_new_color(ctx, tool, &aws, session, &shared, idle, image, None).await;
+    let out = match prepared {
+        Ok(out) => out,
+        Err(e) => {
+            // Production traffic never moved: the deployment is over.
+            session
+                .finish(ctx, FinalOutcome::Failed, e.to_string(), None)
+                .await;
+            return Err(e);
+        }
+    };
+    ctx.step(format!(
+        "waiting until {idle} passes every signal (test traffic only, at most {})",
+        humantime::format_duration(ctx.cfg.health.timeout)
+    ));
+    run_machine(ctx, &aws, session, routes, &out, &shift, machine).await
+}
+
+/// The `started` record: everything `resume` needs to carry out exactly this deployment.
+fn start_record(
+    ctx: &Ctx,
+    image: &str,
+    strategy: &Strategy,
+    before: Weights,
+    plan: &Plan,
+) -> Start {
+    let me = Holder::this_process("deploy", "");
+    Start {
+        user: me.user,
+        host: me.host,
+        pid: me.pid,
+        image: image.to_string(),
+        old: plan.old,
+        new: plan.new,
+        before,
+        strategy: strategy.name().to_string(),
+        // What will run: a first deploy's schedule is all-at-once whatever was configured.
+        steps: Start::steps_of(&plan.schedule),
+        health_timeout_ms: plan.health_timeout.as_millis() as u64,
+        post_bake_ms: plan.post_bake.as_millis() as u64,
+        termination_wait_ms: plan.termination_wait.as_millis() as u64,
+        scale_down: plan.scale_down,
+        desired: ctx.cfg.service.desired_count,
+    }
+}
+
+/// Provisions the new color with `image` (unless `provisioned` says it already was: a
+/// resumed deployment), brings it to full size and points the test listener at it.
+#[allow(clippy::too_many_arguments)]
+pub async fn prepare_new_color(
+    ctx: &Ctx,
+    tool: &IacTool,
+    aws: &Aws,
+    session: &mut Session,
+    shared: &SharedOutputs,
+    idle: Color,
+    image: &str,
+    provisioned: Option<ServiceOutputs>,
+) -> Result<ServiceOutputs, Error> {
+    let tgs = &shared.target_groups;
+    let out = match provisioned {
+        Some(out) => out,
+        None => {
+            session.write(Entry::Provisioning { color: idle }).await?;
+            ctx.step(format!("provisioning {idle} with {image}"));
+            let stack = ctx.service_stack(tool, idle, shared, image)?;
+            stack
+                .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
+                .await?;
+            plan_and_apply(ctx, &stack, StackId::Color(idle)).await?;
+            let out = ServiceOutputs::read(&stack.outputs().await?, idle)
+                .map_err(Error::Contract)?
+                .ok_or_else(|| {
+                    Error::Contract(format!("the {idle} stack has no outputs after apply"))
+                })?;
+            out.check_against(idle, shared).map_err(Error::Contract)?;
+            let done = Entry::Provisioned {
+                color: idle,
+                cluster: out.cluster_name.clone(),
+                service: out.service_name.clone(),
+                task_definition: out.task_definition_arn.clone(),
+            };
+            session.record(ctx, done).await;
+            out
+        }
+    };
+
+    let desired = ctx.cfg.service.desired_count as i32;
+    ctx.step(format!(
+        "scaling {idle} service {} to {desired}",
+        out.service_name
+    ));
+    aws.services
+        .set_desired(&out.cluster_name, &out.service_name, desired)
+        .await?;
+    let scaled = Entry::ScaledUp {
+        color: idle,
+        desired: desired as u32,
+    };
+    session.record(ctx, scaled).await;
+
+    if let Some(test) = &shared.test_listener_arn {
+        ctx.step(format!("pointing the test listener at {idle}"));
+        let view = read_view(&aws.traffic, test, tgs).await?;
+        ctx.shift(aws, test, tgs, &view, Weights::all_on(idle))
+            .await?;
+    }
+    Ok(out)
+}
+
+/// What the result line of a deploy (or a resumed one) reports.
+pub struct Shift<'a> {
+    pub strategy: &'a str,
+    pub image: &'a str,
+    pub shared: &'a SharedOutputs,
+    /// The old color's outputs, for the scale-down.
+    pub live_out: Option<&'a ServiceOutputs>,
+}
+
+/// Runs the state machine to its end, journals the final record, and turns the outcome into
+/// the command's result.
+pub async fn run_machine(
+    ctx: &Ctx,
+    aws: &Aws,
+    session: &mut Session,
+    routes: Routes<'_>,
+    out: &ServiceOutputs,
+    shift: &Shift<'_>,
+    machine: Machine,
+) -> Result<(), Error> {
+    let plan = machine.plan().clone();
+    let (live, idle) = (plan.old, plan.new);
+    let image = shift.image;
+    let before = routes.primary().weights();
+    let tgs = &shift.shared.target_groups;
+    let target = Target {
+        color: idle,
+        cluster: &out.cluster_name,
+        service: &out.service_name,
+        target_group: tgs.of(idle),
+        task_definition: &out.task_definition_arn,
+        desired: ctx.cfg.service.desired_count as i32,
+    };
+    let signals = SignalReader::new(&ctx.cfg.health, target).map_err(Error::Internal)?;
     let driver = Driver {
         ctx,
-        aws: &aws,
+        aws,
         routes,
         signals,
-        old_service: live_out.as_ref().map(|o| OldService {
+        old_service: shift.live_out.map(|o| OldService {
             cluster: o.cluster_name.clone(),
             service: o.service_name.clone(),
         }),
-        control,
-        inflight: InFlight {
-            pid: std::process::id(),
-            started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-            image: image.clone(),
-            old: live,
-            new: idle,
-            // What will run: a first deploy's schedule is all-at-once whatever was configured.
-            schedule: machine.plan().schedule.to_string(),
-            phase: String::new(),
-            paused: false,
-            weights: None,
-        },
+        session,
+        schedule: plan.schedule.to_string(),
     };
-    let outcome = driver.run(machine).await;
+    let outcome = match driver.run(machine).await {
+        Ended::Machine(o) => o,
+        Ended::LockLost { weights } => {
+            // Someone else holds the lock now: no record, no write, no rollback from here.
+            return Err(Error::RollbackFailed {
+                reason: format!(
+                    "the environment lock was taken from this deploy (lease expired or `unlock --force`) at {weights}"
+                ),
+                restore_error: "bluegreen stopped at once and did not touch the listener again".into(),
+            });
+        }
+    };
 
     match outcome {
         Outcome::Promoted {
@@ -214,11 +387,22 @@ pub async fn run(
                 });
             }
             let wanted = Weights::all_on(idle);
+            let old = match (live, scaled_down) {
+                (Some(l), true) => format!("; {l} was scaled to 0 after the termination wait"),
+                (Some(l), false) => format!("; {l} stays provisioned at full size for rollback"),
+                (None, _) => String::new(),
+            };
+            let message =
+                format!("deployed {image} to {idle}: every production route reads {wanted}{old}");
+            session
+                .finish(ctx, FinalOutcome::Deployed, message.clone(), None)
+                .await;
             let result = DeployResult {
                 outcome: "deployed",
                 env: &ctx.cfg.name,
-                image: image.clone(),
-                strategy: strategy.name(),
+                deployment: Some(session.deployment().to_string()),
+                image: image.to_string(),
+                strategy: shift.strategy,
                 live_color: idle,
                 previous_color: live,
                 weights: wanted,
@@ -226,32 +410,43 @@ pub async fn run(
                 task_definition: out.task_definition_arn.clone(),
                 old_color_scaled_down: scaled_down,
             };
-            let old = match (live, scaled_down) {
-                (Some(l), true) => format!("; {l} was scaled to 0 after the termination wait"),
-                (Some(l), false) => format!("; {l} stays provisioned at full size for rollback"),
-                (None, _) => String::new(),
-            };
-            ctx.out.result(
-                &format!("deployed {image} to {idle}: every production route reads {wanted}{old}"),
-                &result,
-            );
+            ctx.out.result(&message, &result);
             Ok(())
         }
-        Outcome::RolledBack { failure } => Err(Error::RolledBack {
-            reason: failure.to_string(),
-            restored: before.weights().live_color(),
-            weights: before.weights(),
-        }),
-        Outcome::RollbackFailed { failure, error } => Err(Error::RollbackFailed {
-            reason: failure.to_string(),
-            restore_error: error,
-        }),
-        Outcome::Abandoned { observed } => Err(Error::RollbackFailed {
-            reason: format!(
+        Outcome::RolledBack { failure } => {
+            let signal = Some(failure.signal.clone());
+            session
+                .finish(ctx, FinalOutcome::RolledBack, failure.to_string(), signal)
+                .await;
+            Err(Error::RolledBack {
+                reason: failure.to_string(),
+                restored: before.live_color(),
+                weights: before,
+            })
+        }
+        Outcome::RollbackFailed { failure, error } => {
+            let detail = format!("{failure}; restore failed: {error}");
+            let signal = Some(failure.signal.clone());
+            session
+                .finish(ctx, FinalOutcome::RollbackFailed, detail, signal)
+                .await;
+            Err(Error::RollbackFailed {
+                reason: failure.to_string(),
+                restore_error: error,
+            })
+        }
+        Outcome::Abandoned { observed } => {
+            let reason = format!(
                 "someone else changed the production listener to {observed} while the deploy ran"
-            ),
-            restore_error: "bluegreen stopped and did not touch the listener again".into(),
-        }),
+            );
+            session
+                .finish(ctx, FinalOutcome::Abandoned, reason.clone(), None)
+                .await;
+            Err(Error::RollbackFailed {
+                reason,
+                restore_error: "bluegreen stopped and did not touch the listener again".into(),
+            })
+        }
     }
 }
 
@@ -284,7 +479,7 @@ fn announce_schedule(ctx: &Ctx, strategy: &Strategy, schedule: &Schedule) {
 }
 
 /// The shared stack's outputs; on the first deploy into an empty environment, applies it first.
-async fn ensure_shared(ctx: &Ctx, tool: &crate::iac::IacTool) -> Result<SharedOutputs, Error> {
+async fn ensure_shared(ctx: &Ctx, tool: &IacTool) -> Result<SharedOutputs, Error> {
     ctx.step("reading the shared stack");
     let (stack, shared) = ctx.shared_outputs(tool).await?;
     if let Some(s) = shared {

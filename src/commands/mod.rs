@@ -1,9 +1,11 @@
 //! One module per subcommand; [`run`] dispatches and maps the outcome to an exit code.
 
 mod context;
-mod control;
 mod deploy;
+mod history;
+mod lock;
 mod promote;
+mod resume;
 mod rollback;
 mod shift;
 mod signals;
@@ -13,7 +15,7 @@ mod wait;
 
 pub use context::Ctx;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, JournalCommand};
 use crate::error::Error;
 use crate::exit;
 
@@ -47,6 +49,7 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
             image,
             force,
             strategy,
+            lock,
         } => {
             // Everything the user typed is validated before any work starts.
             let image = crate::image::ImageRef::parse(image)?;
@@ -58,11 +61,21 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
                     Error::bad_input(e, "see `bluegreen deploy --help` or docs/strategies.md")
                 })?;
             let ctx = Ctx::load(cli, env)?;
-            deploy::run(&ctx, &image, *force, strategy).await
+            deploy::run(&ctx, &image, *force, strategy, lock.lock_timeout).await
         }
-        Command::Promote { env } => promote::run(&Ctx::load(cli, env)?),
+        Command::Promote { env } => promote::run(&Ctx::load(cli, env)?).await,
         Command::Status { env } => status::run(&Ctx::load(cli, env)?).await,
-        Command::Rollback { env, to } => rollback::run(&Ctx::load(cli, env)?, *to).await,
+        Command::Rollback { env, to, lock } => {
+            rollback::run(&Ctx::load(cli, env)?, *to, lock.lock_timeout).await
+        }
+        Command::Resume { env, lock } => {
+            resume::run(&Ctx::load(cli, env)?, lock.lock_timeout).await
+        }
+        Command::History { env, limit } => history::history(&Ctx::load(cli, env)?, *limit).await,
+        Command::Unlock { env, force } => history::unlock(&Ctx::load(cli, env)?, *force).await,
+        Command::Journal {
+            command: JournalCommand::Repair { env, deployment },
+        } => history::repair(&Ctx::load(cli, env)?, deployment).await,
         Command::Validate { env } => validate::run(&Ctx::load(cli, env)?),
     }
 }

@@ -1,59 +1,66 @@
 //! `promote`: lets a deploy that waits at a pause step continue. The deploy process itself
-//! makes the next weight change; this command only asks, and refuses when nothing is waiting.
+//! (the lock holder) makes the next weight change; this command only asks, through the state
+//! store (so it works from another machine with the DynamoDB backend), and refuses when
+//! nothing is waiting.
 
 use super::context::Ctx;
-use super::control::Control;
 use crate::error::Error;
+use crate::state::{now_ms, Request, Summary};
 use serde::Serialize;
 
 #[derive(Serialize)]
 struct PromoteResult<'a> {
     outcome: &'a str,
     env: &'a str,
-    pid: u32,
-    phase: &'a str,
+    deployment: &'a str,
+    holder: String,
+    step: &'a str,
 }
 
-pub fn run(ctx: &Ctx) -> Result<(), Error> {
-    let control = Control::new(ctx.work.path());
+pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let env = &ctx.cfg.name;
-    let (state, alive) = control.read().ok_or_else(|| {
-        Error::refused(
+    let store = ctx.store().await;
+    let running = store
+        .lock_info()
+        .await?
+        .filter(|l| l.stale_because(now_ms()).is_none());
+    let Some(lock) = running else {
+        let fix = match store.unfinished().await? {
+            Some((s, _)) => format!(
+                "deployment {} was interrupted at: {}; `bluegreen resume --env {env}` continues it",
+                s.id, s.step
+            ),
+            None => format!("start one: `bluegreen deploy --env {env} --image IMAGE`"),
+        };
+        return Err(Error::refused(
             format!("no deploy is running in `{env}`; nothing to promote"),
-            format!("start one: `bluegreen deploy --env {env} --image IMAGE`"),
-        )
-    })?;
-    if !alive {
-        return Err(Error::refused(
-            format!(
-                "the deploy of {} (pid {}) is no longer running; it stopped during {}",
-                state.image, state.pid, state.phase
-            ),
-            format!(
-                "check `bluegreen status --env {env}`, then deploy again or `bluegreen rollback`"
-            ),
+            fix,
         ));
-    }
-    if !state.paused {
+    };
+    let id = &lock.holder.deployment;
+    let summary = Summary::of(&store.records(id).await?);
+    let paused = summary
+        .as_ref()
+        .is_some_and(|s| s.paused && s.outcome.is_none());
+    let step = summary.as_ref().map(|s| s.step.clone()).unwrap_or_default();
+    if !paused {
         return Err(Error::refused(
             format!(
-                "the deploy of {} (pid {}) is not paused; it is in {}",
-                state.image, state.pid, state.phase
+                "the running {} is not paused; it is at: {step}",
+                lock.holder
             ),
             "promote only continues a deploy that waits at a `pause` step",
         ));
     }
-    control.request_promote()?;
+    store.put_request(id, Request::Promote).await?;
     ctx.out.result(
-        &format!(
-            "promote requested: deploy pid {} continues from {}",
-            state.pid, state.phase
-        ),
+        &format!("promote requested: deployment {id} continues at its next poll (it was {step})"),
         &PromoteResult {
             outcome: "promote_requested",
             env,
-            pid: state.pid,
-            phase: &state.phase,
+            deployment: id,
+            holder: lock.holder.to_string(),
+            step: &step,
         },
     );
     Ok(())

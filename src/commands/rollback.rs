@@ -1,8 +1,15 @@
 //! `rollback`: one listener change back to the other color — which must still be provisioned,
 //! running and healthy — read back and verified. It never replays deploy steps.
+//!
+//! It is always allowed, in three ways:
+//! - a deploy is running (it holds the lock): the request goes to that deploy through the
+//!   state store, and the deploy — the only writer — puts traffic back at its next poll;
+//! - a deployment was interrupted (its process died): rollback takes the stale lock, goes to
+//!   the color that deployment started from, and ends it in the journal;
+//! - nothing is in flight: rollback to the other color, under the lock, journaled.
 
 use super::context::Ctx;
-use super::control::Control;
+use super::lock::{after_release, locked, Guard, Session};
 use super::shift::Routes;
 use super::wait::{verdicts, Target};
 use crate::aws::{Services, Traffic};
@@ -10,20 +17,137 @@ use crate::color::{Color, Weights};
 use crate::deploy::failing;
 use crate::error::Error;
 use crate::report::Event;
+use crate::state::journal::{FinalOutcome, Progress};
+use crate::state::{new_deployment_id, Entry, Holder, LockInfo, Request, Store, Summary, Writer};
 use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Serialize)]
 struct RollbackResult<'a> {
     outcome: &'a str,
     env: &'a str,
+    /// The journal id of this rollback (or of the deploy that rolled back on request).
+    deployment: Option<String>,
+    /// The interrupted deployment this rollback ended, if any.
+    ended: Option<String>,
     live_color: Color,
     previous_color: Option<Color>,
     weights: Weights,
 }
 
-pub async fn run(ctx: &Ctx, to: Option<Color>) -> Result<(), Error> {
+pub async fn run(ctx: &Ctx, to: Option<Color>, lock_wait: Duration) -> Result<(), Error> {
     let tool = ctx.tool()?;
     ctx.step(format!("rollback in environment `{}`", ctx.cfg.name));
+    let store = ctx.store().await;
+    let id = new_deployment_id();
+    let holder = Holder::this_process("rollback", &id);
+    let guard = match Guard::take(ctx, &store, holder.clone(), Duration::ZERO).await {
+        Ok(g) => g,
+        Err(Error::Locked { holder: lock, .. })
+            if matches!(lock.holder.command.as_str(), "deploy" | "resume") =>
+        {
+            return ask_running_deploy(ctx, &store, &lock, to).await;
+        }
+        Err(Error::Locked { .. }) if !lock_wait.is_zero() => {
+            Guard::take(ctx, &store, holder, lock_wait).await?
+        }
+        Err(e) => return Err(e),
+    };
+    let mut session = Session::new(store, guard, Writer::new(&id));
+    let result = rollback_locked(ctx, &tool, &mut session, to).await;
+    after_release(result, session.release().await)
+}
+
+/// A deploy is running: ask it to roll back (it holds the lock and is the only writer), then
+/// wait for its journal to say how it ended.
+async fn ask_running_deploy(
+    ctx: &Ctx,
+    store: &Arc<Store>,
+    lock: &LockInfo,
+    to: Option<Color>,
+) -> Result<(), Error> {
+    let id = lock.holder.deployment.clone();
+    let records = store.records(&id).await?;
+    let from = Progress::of(&records).and_then(|p| p.start.old);
+    if let (Some(t), Some(f)) = (to, from) {
+        if t != f {
+            return Err(locked(ctx, lock.clone(), Duration::ZERO));
+        }
+    }
+    ctx.step(format!(
+        "a deploy is running ({}): asking it to put traffic back{}",
+        lock.holder,
+        from.map(|c| format!(" on {c}")).unwrap_or_default()
+    ));
+    store.put_request(&id, Request::Rollback).await?;
+    // The deploy acts at its next poll; the restore then takes at most one verify timeout.
+    let patience = ctx.cfg.health.poll_interval * 3 + ctx.cfg.traffic.verify_timeout * 2;
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let summary = Summary::of(&store.records(&id).await?);
+        if let Some(s) = summary.filter(|s| s.outcome.is_some()) {
+            let outcome = s.outcome.expect("filtered on an outcome");
+            let detail = s.detail.clone().unwrap_or_default();
+            return match outcome {
+                FinalOutcome::RolledBack => {
+                    let weights = s.last_verified.unwrap_or_default();
+                    let live = weights.live_color();
+                    let r = RollbackResult {
+                        outcome: "rolled_back",
+                        env: &ctx.cfg.name,
+                        deployment: Some(id.clone()),
+                        ended: Some(id.clone()),
+                        live_color: live.or(from).unwrap_or(Color::Blue),
+                        previous_color: s.to_color,
+                        weights,
+                    };
+                    ctx.out.result(
+                        &format!("rolled back: deployment {id} put production traffic back ({weights}, verified)"),
+                        &r,
+                    );
+                    Ok(())
+                }
+                FinalOutcome::RollbackFailed => Err(Error::RollbackFailed {
+                    reason: format!("rollback of deployment {id} requested"),
+                    restore_error: detail,
+                }),
+                other => Err(Error::refused(
+                    format!(
+                        "deployment {id} ended ({}) before it acted on the request: {detail}",
+                        other.as_str()
+                    ),
+                    format!(
+                        "run `bluegreen rollback --env {}` again to roll back from its result",
+                        ctx.cfg.name
+                    ),
+                )),
+            };
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Locked {
+                message: format!(
+                    "asked the running deploy ({}) to roll back, but it has not acted within {}; \
+                     it is at: {}. The request stays pending: it rolls back at its next poll",
+                    lock.holder,
+                    humantime::format_duration(patience),
+                    Summary::of(&records).map(|s| s.step).unwrap_or_default()
+                ),
+                fix: format!("watch it with `bluegreen status --env {}`", ctx.cfg.name),
+                holder: lock.clone(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn rollback_locked(
+    ctx: &Ctx,
+    tool: &crate::iac::IacTool,
+    session: &mut Session,
+    to: Option<Color>,
+) -> Result<(), Error> {
+    let tool = tool.clone();
     let (_, shared) = ctx.shared_outputs(&tool).await?;
     let shared = shared.ok_or_else(|| {
         Error::refused(
@@ -36,16 +160,19 @@ pub async fn run(ctx: &Ctx, to: Option<Color>) -> Result<(), Error> {
     let mut routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
     let before = routes.primary().clone();
     let live = before.weights().live_color();
-    // A deploy in flight knows which color it is moving away from: that is where a rollback
-    // goes, whatever the weights are at this instant. The deploy sees the change on its next
-    // poll and stops.
-    let in_flight = Control::new(ctx.work.path())
-        .read()
-        .filter(|(_, alive)| *alive)
-        .and_then(|(s, _)| s.old);
-    if let Some(old) = in_flight {
+    // An interrupted deployment knows which color it was moving away from: that is where a
+    // rollback goes, whatever the weights are at this instant.
+    let unfinished = session.store.unfinished().await?;
+    let in_flight = unfinished
+        .as_ref()
+        .and_then(|(s, records)| match s.command.as_str() {
+            "rollback" => s.to_color,
+            _ => Progress::of(records).and_then(|p| p.start.old),
+        });
+    if let (Some((s, _)), Some(old)) = (&unfinished, in_flight) {
         ctx.info(format!(
-            "a deploy is in flight; rolling back to the color it started from: {old}"
+            "deployment {} was interrupted at: {}; rolling back to the color it started from: {old}",
+            s.id, s.step
         ));
     }
     let target =
@@ -63,9 +190,19 @@ pub async fn run(ctx: &Ctx, to: Option<Color>) -> Result<(), Error> {
         };
     if live == Some(target) && routes.disagreeing().is_empty() {
         ctx.step(format!("all traffic is already on {target}; nothing to do"));
+        let ended = end_unfinished(
+            ctx,
+            session,
+            &unfinished,
+            target,
+            "traffic was already there",
+        )
+        .await;
         let r = RollbackResult {
             outcome: "already_live",
             env: &ctx.cfg.name,
+            deployment: None,
+            ended,
             live_color: target,
             previous_color: None,
             weights: before.weights(),
@@ -160,20 +297,57 @@ pub async fn run(ctx: &Ctx, to: Option<Color>) -> Result<(), Error> {
     }
 
     let wanted = Weights::all_on(target);
+    let me = &session.guard.holder;
+    let started = Entry::RollbackStarted {
+        user: me.user.clone(),
+        host: me.host.clone(),
+        pid: me.pid,
+        from: before.weights(),
+        to: target,
+        ends: unfinished.as_ref().map(|(s, _)| s.id.clone()),
+    };
+    session.write(started).await?;
+    session.record_takeover(ctx).await;
+    let intent = Entry::WeightsIntent {
+        weights: wanted,
+        step: None,
+    };
+    session.write(intent).await?;
     ctx.step(format!(
         "moving production traffic: {} → {wanted}",
         before.weights()
     ));
     if let Err(e) = routes.set(ctx, &aws, wanted).await {
         // Whatever the routes hold now is unverified: say so loudly.
+        let failed = Entry::WeightsFailed {
+            weights: wanted,
+            error: e.clone(),
+        };
+        session.record(ctx, failed).await;
+        session
+            .finish(ctx, FinalOutcome::RollbackFailed, e.clone(), None)
+            .await;
         return Err(Error::RollbackFailed {
             reason: format!("rollback to {target} requested"),
             restore_error: e,
         });
     }
+    let verified = Entry::WeightsVerified {
+        weights: wanted,
+        step: None,
+    };
+    session.record(ctx, verified).await;
+    let detail = format!("production traffic is on {target} ({wanted}, verified)");
+    session
+        .finish(ctx, FinalOutcome::RolledBack, detail, None)
+        .await;
+    let why = format!("rolled back by {}", session.deployment());
+    let ended = end_unfinished(ctx, session, &unfinished, target, &why).await;
     let r = RollbackResult {
         outcome: "rolled_back",
         env: &ctx.cfg.name,
+        deployment: Some(session.deployment().to_string()),
+        ended,
         live_color: target,
         previous_color: live,
         weights: wanted,
@@ -183,4 +357,46 @@ pub async fn run(ctx: &Ctx, to: Option<Color>) -> Result<(), Error> {
         &r,
     );
     Ok(())
+}
+
+/// Ends an interrupted deployment whose traffic is now (verified) on `target`, the color it
+/// started from: its journal gets the final record, so it no longer blocks deploys.
+async fn end_unfinished(
+    ctx: &Ctx,
+    session: &Session,
+    unfinished: &Option<(Summary, Vec<crate::state::Record>)>,
+    target: Color,
+    why: &str,
+) -> Option<String> {
+    let (s, records) = unfinished.as_ref()?;
+    let mut w = Writer::continuing(&s.id, records);
+    let mut entries = Vec::new();
+    if let Some((previous, reason)) = session.guard.took_over.clone() {
+        if previous.holder.deployment == s.id {
+            entries.push(Entry::LockTakenOver { previous, reason });
+        }
+    }
+    let weights = Weights::all_on(target);
+    entries.push(Entry::Restored { weights });
+    entries.push(Entry::Finished {
+        outcome: FinalOutcome::RolledBack,
+        detail: format!(
+            "interrupted at: {}; {why}; production traffic is on {target}",
+            s.step
+        ),
+        failing_signal: Some("operator".into()),
+    });
+    for e in entries {
+        if let Err(err) = w.write(&session.store, e).await {
+            ctx.out.emit(Event::Warning {
+                message: format!("could not end deployment {} in the journal: {err}", s.id),
+            });
+            return None;
+        }
+    }
+    ctx.info(format!(
+        "deployment {} is ended in the journal (rolled back)",
+        s.id
+    ));
+    Some(s.id.clone())
 }

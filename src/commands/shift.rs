@@ -4,15 +4,16 @@
 //! `crate::deploy::Machine`.
 
 use super::context::{Aws, Ctx};
-use super::control::{Control, InFlight};
+use super::lock::Session;
 use super::signals::SignalReader;
 use crate::aws::Services;
 use crate::color::{Color, Weights};
 use crate::deploy::{
     read_view, set_all_and_verify, verify_all, Action, Event, ListenerView, Machine, Note, Outcome,
-    Phase, Reading, Status, TargetGroups, TrafficError,
+    Phase, Reading, Status, Step, TargetGroups, TrafficError,
 };
 use crate::report::Event as Report;
+use crate::state::{Entry, Request};
 use std::collections::VecDeque;
 use tokio::time::Instant;
 
@@ -40,6 +41,27 @@ impl<'a> Routes<'a> {
             before,
             touched: false,
         })
+    }
+
+    /// The same routes with `weights` as the point a rollback restores (a resumed deployment
+    /// restores where it started, not where it resumed). Every route is written on restore.
+    pub fn restoring_to(self, weights: Weights) -> Routes<'a> {
+        let before = self
+            .before
+            .into_iter()
+            .map(|(arn, v)| {
+                let view = ListenerView::Forwarding {
+                    weights,
+                    stickiness: v.stickiness(),
+                };
+                (arn, view)
+            })
+            .collect();
+        Routes {
+            tgs: self.tgs,
+            before,
+            touched: true,
+        }
     }
 
     /// The production listener's view (the first route), which decides the live color.
@@ -154,32 +176,45 @@ pub struct OldService {
     pub service: String,
 }
 
-/// Runs the machine to its outcome.
+/// Runs the machine to its outcome, journaling every intent before it acts and every outcome
+/// after it is verified.
 pub struct Driver<'a> {
     pub ctx: &'a Ctx,
     pub aws: &'a Aws,
     pub routes: Routes<'a>,
     pub signals: SignalReader<'a>,
     pub old_service: Option<OldService>,
-    pub control: Control,
-    pub inflight: InFlight,
+    pub session: &'a mut Session,
+    /// The schedule in words, for progress lines.
+    pub schedule: String,
+}
+
+/// How the driver ended: the machine's outcome, or a lost lock.
+pub enum Ended {
+    Machine(Outcome),
+    /// Someone took the environment lock: the driver stopped acting at once.
+    LockLost {
+        weights: Weights,
+    },
 }
 
 impl Driver<'_> {
-    pub async fn run(mut self, mut machine: Machine) -> Outcome {
+    pub async fn run(mut self, mut machine: Machine) -> Ended {
         let start = Instant::now();
         let poll = self.ctx.cfg.health.poll_interval;
         let mut queue: VecDeque<Event> = VecDeque::new();
         let mut last_readings: Vec<Reading> = Vec::new();
         let mut next_poll = start;
         let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
-        self.sync(&machine);
-        self.write_record();
         loop {
             if let Some(outcome) = machine.outcome() {
-                // The deploy is over: nothing is in flight any more.
-                self.control.clear();
-                return outcome.clone();
+                return Ended::Machine(outcome.clone());
+            }
+            if self.session.guard.lost() {
+                let weights = machine
+                    .last_verified()
+                    .unwrap_or_else(|| self.routes.primary().weights());
+                return Ended::LockLost { weights };
             }
             let event = match queue.pop_front() {
                 Some(e) => e,
@@ -208,21 +243,36 @@ impl Driver<'_> {
             };
             let actions = machine.handle(event, start.elapsed());
             for action in actions {
-                if let Some(e) = self.perform(action).await {
+                if let Some(e) = self.perform(&machine, action).await {
                     queue.push_back(e);
                 }
-            }
-            if self.sync(&machine) {
-                self.write_record();
             }
         }
     }
 
-    /// One poll: a promote request, then a foreign change of the weights, then the signals.
+    /// One poll: a request from `promote`/`rollback`, then a foreign change of the weights,
+    /// then the signals.
     async fn poll(&mut self, machine: &Machine, last: &mut Vec<Reading>) -> Event {
-        if matches!(machine.phase(), Phase::Paused { .. }) && self.control.take_promote() {
-            self.ctx.step("promote requested: continuing");
-            return Event::Promote;
+        let id = self.session.deployment().to_string();
+        match self.session.store.take_request(&id).await {
+            Ok(Some(Request::Rollback)) => {
+                self.ctx.step("rollback requested (`bluegreen rollback`)");
+                return Event::RollbackRequested("`bluegreen rollback` asked for it".into());
+            }
+            Ok(Some(Request::Promote)) => {
+                if let Phase::Paused { step } = machine.phase() {
+                    self.ctx.step("promote requested: continuing");
+                    self.session
+                        .record(self.ctx, Entry::Continued { step: *step })
+                        .await;
+                    return Event::Promote;
+                }
+                self.ctx.out.emit(Report::Warning {
+                    message: "a promote request arrived while nothing was paused; ignored".into(),
+                });
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("reading requests failed: {e}"),
         }
         if let Some(expected) = machine.last_verified() {
             if let Some(seen) = self.routes.foreign_change(self.aws, expected).await {
@@ -248,38 +298,112 @@ impl Driver<'_> {
         Event::Signals(readings)
     }
 
-    async fn perform(&mut self, action: Action) -> Option<Event> {
+    async fn perform(&mut self, machine: &Machine, action: Action) -> Option<Event> {
         let (ctx, aws) = (self.ctx, self.aws);
         match action {
             Action::SetWeights(w) => {
+                let step = match machine.phase() {
+                    Phase::Shifting { step } => Some(*step),
+                    _ => None,
+                };
+                // The intent is durable before any route changes; if it cannot be written,
+                // nothing is written to the routes either.
+                let intent = Entry::WeightsIntent { weights: w, step };
+                if let Err(e) = self.session.write(intent).await {
+                    return Some(Event::WeightsFailed(format!(
+                        "not written: the journal could not record the change first ({e})"
+                    )));
+                }
                 ctx.step(format!("shifting production traffic to {w}"));
                 Some(match self.routes.set(ctx, aws, w).await {
-                    Ok(_) => Event::WeightsVerified(w),
-                    Err(e) => Event::WeightsFailed(e),
+                    Ok(_) => {
+                        let done = Entry::WeightsVerified { weights: w, step };
+                        self.session.record(ctx, done).await;
+                        Event::WeightsVerified(w)
+                    }
+                    Err(e) => {
+                        let failed = Entry::WeightsFailed {
+                            weights: w,
+                            error: e.clone(),
+                        };
+                        self.session.record(ctx, failed).await;
+                        Event::WeightsFailed(e)
+                    }
                 })
             }
             Action::Restore => {
                 let before = self.routes.primary().weights();
+                let Phase::RollingBack { failure } = machine.phase() else {
+                    unreachable!("the machine restores only while rolling back")
+                };
+                // Putting traffic back is always the safe direction: it goes ahead even if
+                // the journal cannot record the intent (the failure is reported).
+                let intent = Entry::RollbackIntent {
+                    to: before,
+                    signal: failure.signal.clone(),
+                    observed: failure.observed.clone(),
+                    during: failure.during.clone(),
+                };
+                self.session.record(ctx, intent).await;
                 ctx.step(format!(
                     "rolling back: restoring production traffic to {before}"
                 ));
                 Some(match self.routes.restore(ctx, aws).await {
-                    Ok(()) => Event::Restored,
-                    Err(e) => Event::RestoreFailed(e),
+                    Ok(()) => {
+                        let done = Entry::Restored { weights: before };
+                        self.session.record(ctx, done).await;
+                        Event::Restored
+                    }
+                    Err(e) => {
+                        let failed = Entry::RestoreFailed { error: e.clone() };
+                        self.session.record(ctx, failed).await;
+                        Event::RestoreFailed(e)
+                    }
                 })
             }
             Action::ScaleDown(color) => Some(self.scale_down(color).await),
             Action::Note(note) => {
+                self.journal_note(machine, &note).await;
                 self.note(note);
                 None
             }
         }
     }
 
-    async fn scale_down(&self, color: Color) -> Event {
+    /// The journal records that follow the machine's notes.
+    async fn journal_note(&mut self, machine: &Machine, note: &Note) {
+        let steps = machine.plan().schedule.steps();
+        let bake_passed = |i: usize| matches!(steps.get(i), Some(Step::Weight { .. }));
+        let entries = match note {
+            Note::Settled => vec![Entry::Settled],
+            Note::StepStarted { index, .. } if *index > 0 && bake_passed(index - 1) => {
+                vec![Entry::BakePassed { step: index - 1 }]
+            }
+            Note::Paused { index } => vec![Entry::Paused { step: *index }],
+            Note::Promoting if bake_passed(steps.len() - 1) => vec![
+                Entry::BakePassed {
+                    step: steps.len() - 1,
+                },
+                Entry::PostBake,
+            ],
+            Note::Promoting => vec![Entry::PostBake],
+            Note::TerminationWait(_) => vec![Entry::TerminationWait],
+            _ => vec![],
+        };
+        for e in entries {
+            self.session.record(self.ctx, e).await;
+        }
+    }
+
+    async fn scale_down(&mut self, color: Color) -> Event {
         let Some(old) = &self.old_service else {
             return Event::ScaleDownFailed(format!("the {color} service is unknown"));
         };
+        if let Err(e) = self.session.write(Entry::ScaleDownIntent { color }).await {
+            return Event::ScaleDownFailed(format!(
+                "not scaled: the journal could not record it first ({e})"
+            ));
+        }
         self.ctx.step(format!(
             "termination wait over: scaling {color} service {} to 0",
             old.service
@@ -290,14 +414,27 @@ impl Driver<'_> {
             .set_desired(&old.cluster, &old.service, 0)
             .await
         {
-            Ok(()) => Event::ScaledDown,
-            Err(e) => Event::ScaleDownFailed(e.to_string()),
+            Ok(()) => {
+                self.session
+                    .record(self.ctx, Entry::ScaledDown { color })
+                    .await;
+                Event::ScaledDown
+            }
+            Err(e) => {
+                let error = e.to_string();
+                let failed = Entry::ScaleDownFailed {
+                    color,
+                    error: error.clone(),
+                };
+                self.session.record(self.ctx, failed).await;
+                Event::ScaleDownFailed(error)
+            }
         }
     }
 
     fn note(&self, note: Note) {
         let ctx = self.ctx;
-        let steps = self.inflight.schedule.as_str();
+        let steps = self.schedule.as_str();
         match note {
             Note::Settled => ctx.info(format!(
                 "{} passed every signal with test traffic only",
@@ -329,24 +466,6 @@ impl Driver<'_> {
             Note::RollingBack(f) => ctx.out.emit(Report::Warning {
                 message: format!("{f} — rolling back"),
             }),
-        }
-    }
-
-    /// Brings the in-flight record in step with the machine; true when it changed.
-    fn sync(&mut self, machine: &Machine) -> bool {
-        let before = self.inflight.clone();
-        self.inflight.phase = machine.during();
-        self.inflight.paused = matches!(machine.phase(), Phase::Paused { .. });
-        self.inflight.weights = machine.last_verified();
-        self.inflight != before
-    }
-
-    /// Writes the in-flight record, for `status`, `promote` and `rollback`.
-    fn write_record(&self) {
-        if let Err(e) = self.control.write(&self.inflight) {
-            self.ctx.out.emit(Report::Warning {
-                message: format!("{e} (status/promote cannot see this deploy)"),
-            });
         }
     }
 }

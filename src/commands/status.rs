@@ -2,12 +2,12 @@
 //! plus what each color runs.
 
 use super::context::Ctx;
-use super::control::{Control, InFlight};
 use super::shift::Routes;
 use crate::aws::{Services, Traffic};
 use crate::color::{Color, Weights};
 use crate::deploy::ListenerView;
 use crate::error::Error;
+use crate::state::{now_ms, LockInfo, Summary};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -23,8 +23,19 @@ struct Status {
     /// Every production route (listener default actions and rules) with its weights.
     routes: Vec<RouteStatus>,
     colors: Vec<ColorStatus>,
-    /// The deploy running right now (or one whose process died mid-way), if any.
+    /// The deployment running right now (or one whose process died mid-way), if any, from
+    /// the journal.
     deployment: Option<Deployment>,
+    /// Who holds the environment lock, if anyone.
+    lock: Option<LockStatus>,
+}
+
+#[derive(Debug, Serialize)]
+struct LockStatus {
+    #[serde(flatten)]
+    lock: LockInfo,
+    /// Why the lock may be taken over (lease ran out, holder gone), if it may.
+    stale: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -36,8 +47,8 @@ struct RouteStatus {
 #[derive(Debug, Serialize)]
 struct Deployment {
     #[serde(flatten)]
-    state: InFlight,
-    /// False when the process that ran it is gone: the deploy was interrupted.
+    summary: Summary,
+    /// True while its command holds the lock and is alive; false once it was interrupted.
     running: bool,
 }
 
@@ -54,8 +65,25 @@ struct ColorStatus {
     targets: Option<usize>,
 }
 
+/// The unfinished deployment and the lock, from the state store.
+async fn journal_state(ctx: &Ctx) -> Result<(Option<Deployment>, Option<LockStatus>), Error> {
+    let store = ctx.store().await;
+    let lock = store.lock_info().await?.map(|lock| LockStatus {
+        stale: lock.stale_because(now_ms()),
+        lock,
+    });
+    let deployment = store.unfinished().await?.map(|(summary, _)| Deployment {
+        running: lock
+            .as_ref()
+            .is_some_and(|l| l.stale.is_none() && l.lock.holder.deployment == summary.id),
+        summary,
+    });
+    Ok((deployment, lock))
+}
+
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let tool = ctx.tool()?;
+    let (deployment, lock) = journal_state(ctx).await?;
     let (_, shared) = ctx.shared_outputs(&tool).await?;
     let Some(shared) = shared else {
         let s = Status {
@@ -66,7 +94,8 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
             listener_arn: None,
             routes: vec![],
             colors: vec![],
-            deployment: None,
+            deployment,
+            lock,
         };
         ctx.out.result(&human(&s), &s);
         return Ok(());
@@ -134,9 +163,8 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
         listener_arn: Some(shared.listener_arn.clone()),
         routes,
         colors,
-        deployment: Control::new(ctx.work.path())
-            .read()
-            .map(|(state, running)| Deployment { state, running }),
+        deployment,
+        lock,
     };
     ctx.out.result(&human(&s), &s);
     Ok(())
@@ -156,23 +184,39 @@ fn human(s: &Status) -> String {
         out.push_str(&format!("route:       {} reads {}\n", r.arn, r.weights));
     }
     if let Some(d) = &s.deployment {
+        let sum = &d.summary;
         out.push_str(&format!(
-            "deployment:  {} → {} ({}), {}{}{}\n",
-            d.state.image,
-            d.state.new,
-            d.state.schedule,
-            d.state.phase,
-            if d.state.paused {
+            "deployment:  {} ({} {} → {}), at: {}{}{}\n",
+            sum.id,
+            sum.command,
+            sum.image.as_deref().unwrap_or("-"),
+            sum.to_color.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+            sum.step,
+            if sum.paused {
                 ", PAUSED (run `bluegreen promote`)"
             } else {
                 ""
             },
             if d.running {
-                format!(", pid {}", d.state.pid)
+                ", running".to_string()
             } else {
-                format!(", INTERRUPTED (pid {} is gone)", d.state.pid)
+                format!(
+                    ", INTERRUPTED: `bluegreen resume --env {0}` continues it, `bluegreen rollback --env {0}` puts traffic back",
+                    s.env
+                )
             }
         ));
+    }
+    match &s.lock {
+        Some(l) => out.push_str(&format!(
+            "lock:        held by {}{}\n",
+            l.lock,
+            l.stale
+                .as_ref()
+                .map(|why| format!(" — STALE: {why}; the next command takes it over"))
+                .unwrap_or_default()
+        )),
+        None => out.push_str("lock:        free\n"),
     }
     for c in &s.colors {
         if !c.provisioned {

@@ -145,6 +145,23 @@ pub enum Note {
     RollingBack(Failure),
 }
 
+/// Where a resumed deployment continues (`bluegreen resume`), read from its journal and
+/// confirmed against the live weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// No production weight moved yet: settle again, then the whole schedule.
+    Start,
+    /// Step `step`'s weights are live and verified: bake it again in full, then go on.
+    Baking { step: usize },
+    /// Step `step` is a pause and its weights are live: wait for `promote` again.
+    Paused { step: usize },
+    /// 100 % is live and verified: the post-promotion bake, in full.
+    PostBake,
+    /// The post-promotion bake passed: the termination wait, in full (or only one passing
+    /// poll when the scale-down was already under way).
+    TerminationWait { scale_down_started: bool },
+}
+
 pub struct Machine {
     plan: Plan,
     phase: Phase,
@@ -170,6 +187,54 @@ impl Machine {
             pending_since: BTreeMap::new(),
             last_verified: None,
         }
+    }
+
+    /// A machine that continues from `at` (time `now`), for `resume`. Waits restart in full:
+    /// a crash must never shorten a bake.
+    pub fn resume(plan: Plan, at: Checkpoint, now: Duration) -> Machine {
+        let mut m = Machine::new(plan);
+        let last = m.plan.schedule.steps().len() - 1;
+        match at {
+            Checkpoint::Start => {}
+            Checkpoint::Baking { step } => {
+                let step = step.min(last);
+                let bake = match m.plan.schedule.steps()[step] {
+                    Step::Weight { bake, .. } => bake,
+                    Step::Pause => Duration::ZERO,
+                };
+                m.last_verified = Some(m.weights_at(step));
+                m.phase = Phase::Baking {
+                    step,
+                    until: now + bake,
+                };
+            }
+            Checkpoint::Paused { step } => {
+                let step = step.min(last);
+                m.last_verified = Some(m.weights_at(step));
+                m.phase = Phase::Paused { step };
+            }
+            Checkpoint::PostBake => {
+                m.last_verified = Some(m.weights_at(last));
+                m.phase = Phase::PostBake {
+                    until: now + m.plan.post_bake,
+                };
+            }
+            Checkpoint::TerminationWait { .. } if m.plan.old.is_none() || !m.plan.scale_down => {
+                m.last_verified = Some(m.weights_at(last));
+                m.finish(false, None);
+            }
+            Checkpoint::TerminationWait { scale_down_started } => {
+                m.last_verified = Some(m.weights_at(last));
+                m.phase = Phase::TerminationWait {
+                    until: if scale_down_started {
+                        now
+                    } else {
+                        now + m.plan.termination_wait
+                    },
+                };
+            }
+        }
+        m
     }
 
     pub fn phase(&self) -> &Phase {

@@ -171,6 +171,15 @@ impl LocalStore {
         })
     }
 
+    /// Removes `lock.json` if it does not parse; true when it did that.
+    pub fn remove_damaged_lock(&self) -> Result<bool, StoreError> {
+        self.locked(|| match self.read_lock() {
+            Err(StoreError::Corrupt { .. }) => self.remove_lock().map(|_| true),
+            Ok(_) => Ok(false),
+            Err(e) => Err(e),
+        })
+    }
+
     pub async fn append(&self, record: &Record) -> Result<(), StoreError> {
         let path = self.journal_path(&record.deployment)?;
         let mut line = serde_json::to_string(record).map_err(|e| self.err(e))?;

@@ -138,6 +138,19 @@ impl Store {
         dispatch!(self, s => s.force_unlock(seen).await)
     }
 
+    /// Removes a lock document that does not parse (`unlock --force`). Returns whether one was
+    /// there. The DynamoDB backend leaves this to a human (docs/operations.md): a damaged item
+    /// there was written by something other than bluegreen.
+    pub async fn force_unlock_damaged(&self) -> Result<bool, StoreError> {
+        match self {
+            Store::Local(s) => s.remove_damaged_lock(),
+            Store::Dynamo(s) => Err(StoreError::Backend {
+                backend: s.describe(),
+                message: "the lock item does not parse; delete the item with sk = \"lock\" by hand after checking no bluegreen command runs".into(),
+            }),
+        }
+    }
+
     /// Appends one record durably; `Conflict` when its sequence number is taken.
     pub async fn append(&self, record: &Record) -> Result<(), StoreError> {
         dispatch!(self, s => s.append(record).await)

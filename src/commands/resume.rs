@@ -1,0 +1,254 @@
+//! `resume`: continues an interrupted deployment from its last verified step.
+//!
+//! The journal says what the deployment verified last, and which change (if any) it had
+//! announced but not verified when it died. The live weights decide: they must equal one of
+//! those two, on every production route; otherwise someone (or something) moved traffic since,
+//! and `resume` refuses and explains — `rollback` is always allowed. Nothing is applied twice
+//! by accident: Terraform steps are re-run only if the journal never saw them finish (a re-run
+//! of an applied plan changes nothing), and weights are read back before anything continues.
+
+use super::context::Ctx;
+use super::deploy::{prepare_new_color, run_machine, Shift};
+use super::lock::{after_release, Guard, Session};
+use super::shift::Routes;
+use crate::color::Weights;
+use crate::deploy::{Checkpoint, Machine, Plan, ServiceOutputs, Step};
+use crate::error::Error;
+use crate::state::journal::{FinalOutcome, Progress};
+use crate::state::{Entry, Holder, Writer};
+use std::time::Duration;
+
+pub async fn run(ctx: &Ctx, lock_wait: Duration) -> Result<(), Error> {
+    let env = &ctx.cfg.name;
+    let tool = ctx.tool()?;
+    let store = ctx.store().await;
+    let nothing = || {
+        Error::refused(
+            format!("no interrupted deployment in `{env}`; nothing to resume"),
+            format!("start one: `bluegreen deploy --env {env} --image IMAGE`"),
+        )
+    };
+    let (summary, _) = store.unfinished().await?.ok_or_else(nothing)?;
+    let holder = Holder::this_process("resume", &summary.id);
+    let guard = Guard::take(ctx, &store, holder, lock_wait).await?;
+    // Read again under the lock: the journal is only trusted while we hold it.
+    let (summary, records) = match store.unfinished().await {
+        Ok(Some(u)) if u.0.id == summary.id => u,
+        Ok(_) => {
+            let _ = guard.release().await;
+            return Err(nothing());
+        }
+        Err(e) => {
+            let _ = guard.release().await;
+            return Err(e.into());
+        }
+    };
+    let mut session = Session::new(store, guard, Writer::continuing(&summary.id, &records));
+    session.record_takeover(ctx).await;
+    let result = match Progress::of(&records) {
+        Some(progress) => resume_locked(ctx, &tool, &mut session, progress).await,
+        None => Err(Error::refused(
+            format!(
+                "deployment {} is an interrupted `{}`, not a deploy",
+                summary.id, summary.command
+            ),
+            format!("run `bluegreen {} --env {env}` again", summary.command),
+        )),
+    };
+    after_release(result, session.release().await)
+}
+
+async fn resume_locked(
+    ctx: &Ctx,
+    tool: &crate::iac::IacTool,
+    session: &mut Session,
+    p: Progress,
+) -> Result<(), Error> {
+    let env = &ctx.cfg.name;
+    let id = session.deployment().to_string();
+    let start = &p.start;
+    ctx.step(format!(
+        "resuming deployment {id}: {} → {} (started by {}@{})",
+        start.image, start.new, start.user, start.host
+    ));
+    let schedule = start.schedule().map_err(|e| {
+        Error::refused(
+            format!("deployment {id}'s journal holds a schedule this bluegreen refuses: {e}"),
+            format!("`bluegreen rollback --env {env}`"),
+        )
+    })?;
+    let (_, shared) = ctx.shared_outputs(tool).await?;
+    let shared = shared.ok_or_else(|| {
+        Error::refused(
+            format!("deployment {id} never got as far as the shared stack"),
+            format!("`bluegreen rollback --env {env}` ends it; then deploy again"),
+        )
+    })?;
+    let aws = ctx.aws().await;
+    let tgs = &shared.target_groups;
+    let routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
+    let disagreeing = routes.disagreeing();
+    let live = routes.primary().weights();
+    let refuse = |why: String| {
+        Error::refused(
+            format!("cannot resume deployment {id}: {why}; nothing was changed"),
+            format!(
+                "put traffic back with `bluegreen rollback --env {env}` (always allowed), then deploy again"
+            ),
+        )
+    };
+    if !disagreeing.is_empty() {
+        return Err(refuse(format!(
+            "the production routes disagree ({live} on the listener; {})",
+            disagreeing.join("; ")
+        )));
+    }
+
+    // A rollback the deployment had started: finish it.
+    if let Some(to) = p.rolling_back {
+        return finish_rollback(ctx, &aws, session, routes, to, live, &p).await;
+    }
+
+    let verified = p.verified.map(|(w, _)| w).unwrap_or(start.before);
+    let at_step = if live == verified {
+        p.verified.and_then(|(_, s)| s)
+    } else if let Some((w, step)) = p.pending.filter(|(w, _)| *w == live) {
+        // The announced change landed before the crash: it reads back now, so it is verified.
+        ctx.info(format!(
+            "the change the deployment announced last ({w}) had landed"
+        ));
+        session
+            .write(Entry::WeightsVerified { weights: w, step })
+            .await?;
+        step
+    } else {
+        return Err(refuse(format!(
+            "the live weights are {live}, but the journal's last verified weights are {verified}{}",
+            p.pending
+                .map(|(w, _)| format!(" (and the change it was making was to {w})"))
+                .unwrap_or_default()
+        )));
+    };
+    let me = &session.guard.holder;
+    let resumed = Entry::Resumed {
+        user: me.user.clone(),
+        host: me.host.clone(),
+        pid: me.pid,
+        weights: live,
+    };
+    session.write(resumed).await?;
+
+    let last = schedule.steps().len() - 1;
+    let checkpoint = match at_step {
+        None => Checkpoint::Start,
+        Some(i) if p.paused_at == Some(i) => Checkpoint::Paused { step: i },
+        Some(i) if i < last => match schedule.steps()[i] {
+            Step::Pause => Checkpoint::Paused { step: i },
+            Step::Weight { .. } => Checkpoint::Baking { step: i },
+        },
+        Some(_) if p.termination_wait => Checkpoint::TerminationWait {
+            scale_down_started: p.scale_down_intent,
+        },
+        Some(_) => Checkpoint::PostBake,
+    };
+    ctx.info(format!("continuing from: {checkpoint:?}"));
+
+    // The new color: re-provision only if the journal never saw the apply finish.
+    let provisioned = match &p.provisioned {
+        Some(_) => ctx.color_outputs(tool, start.new, &shared).await?,
+        None => None,
+    };
+    if checkpoint != Checkpoint::Start && provisioned.is_none() {
+        return Err(refuse(format!(
+            "{} takes production traffic but its stack has no outputs",
+            start.new
+        )));
+    }
+    let out: ServiceOutputs = prepare_new_color(
+        ctx,
+        tool,
+        &aws,
+        session,
+        &shared,
+        start.new,
+        &start.image,
+        provisioned,
+    )
+    .await?;
+    let live_out = match start.old {
+        Some(old) => ctx.color_outputs(tool, old, &shared).await?,
+        None => None,
+    };
+    let plan = Plan {
+        old: start.old,
+        new: start.new,
+        schedule,
+        health_timeout: Duration::from_millis(start.health_timeout_ms),
+        post_bake: Duration::from_millis(start.post_bake_ms),
+        termination_wait: Duration::from_millis(start.termination_wait_ms),
+        scale_down: start.scale_down,
+    };
+    let machine = Machine::resume(plan, checkpoint, Duration::ZERO);
+    let shift = Shift {
+        strategy: &start.strategy,
+        image: &start.image,
+        shared: &shared,
+        live_out: live_out.as_ref(),
+    };
+    // The restore point of a resumed deployment is where it started, not where it resumed.
+    // (A first deploy started from the listener's fixed response, which the journal does not
+    // hold: its restore point stays what the routes read now.)
+    let routes = match start.old {
+        Some(_) => routes.restoring_to(start.before),
+        None => routes,
+    };
+    run_machine(ctx, &aws, session, routes, &out, &shift, machine).await
+}
+
+/// The deployment was rolling back when it died: put traffic back where it started.
+async fn finish_rollback(
+    ctx: &Ctx,
+    aws: &super::context::Aws,
+    session: &mut Session,
+    routes: Routes<'_>,
+    to: Weights,
+    live: Weights,
+    p: &Progress,
+) -> Result<(), Error> {
+    ctx.step(format!("the deployment was rolling back: restoring {to}"));
+    let mut routes = routes.restoring_to(to);
+    if live != to {
+        if let Err(e) = routes.set(ctx, aws, to).await {
+            session
+                .finish(
+                    ctx,
+                    FinalOutcome::RollbackFailed,
+                    e.clone(),
+                    p.rollback_signal.clone(),
+                )
+                .await;
+            return Err(Error::RollbackFailed {
+                reason: "resuming an interrupted rollback".into(),
+                restore_error: e,
+            });
+        }
+    }
+    session.record(ctx, Entry::Restored { weights: to }).await;
+    let detail = format!("interrupted while rolling back; resumed and restored {to} (verified)");
+    session
+        .finish(
+            ctx,
+            FinalOutcome::RolledBack,
+            detail.clone(),
+            p.rollback_signal.clone(),
+        )
+        .await;
+    Err(Error::RolledBack {
+        reason: format!(
+            "the deployment had failed ({}) and was rolling back",
+            p.rollback_signal.as_deref().unwrap_or("unknown signal")
+        ),
+        restored: to.live_color(),
+        weights: to,
+    })
+}
