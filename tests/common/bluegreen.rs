@@ -145,6 +145,16 @@ impl Bluegreen {
         cmd
     }
 
+    /// Starts the command in its own process group and returns at once; stdout and stderr go
+    /// to `log`. The caller owns the child (the crash test kills it).
+    pub fn spawn(self, log: &Path) -> std::process::Child {
+        let out = std::fs::File::create(log).expect("create the log file");
+        let err = out.try_clone().expect("clone the log file");
+        let mut cmd = self.command();
+        cmd.stdout(out).stderr(err);
+        cmd.spawn().expect("start bluegreen")
+    }
+
     /// Runs to completion (or the timeout) and returns what happened; never panics on a
     /// non-zero exit — use [`Outcome::assert_code`].
     pub fn run(self) -> Outcome {
@@ -179,6 +189,7 @@ impl Bluegreen {
         }
         let mut outcome = Outcome {
             command,
+            pid,
             status: status.map_or(-1, exit_code),
             stdout: stdout.text(),
             stderr: stderr.text(),
@@ -271,6 +282,8 @@ impl Capture {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub command: String,
+    /// The process id the binary ran as (what a lock it held names).
+    pub pid: u32,
     /// Exit code; 128 + signal when killed by a signal.
     pub status: i32,
     pub stdout: String,
