@@ -534,3 +534,73 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn resume_mid_schedule_re_bakes_the_verified_step_in_full_then_continues() {
+    let p = plan(vec![wb(10, 4), wb(50, 4), w(100)]);
+    let mut m = Machine::resume(p, Checkpoint::Baking { step: 0 }, secs(100));
+    assert_eq!(m.last_verified(), Some(ws(90, 10)));
+    // The bake restarts: 3 s in, still baking, nothing asked for.
+    assert!(set_weights(&m.handle(ok(), secs(103))).is_empty());
+    let (asked, _) = run_healthy(&mut m, secs(104), 60);
+    assert_eq!(asked, vec![ws(50, 50), ws(0, 100)]);
+    assert!(matches!(
+        m.outcome(),
+        Some(Outcome::Promoted {
+            scaled_down: true,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn resume_at_a_pause_waits_for_promote_and_a_failure_still_rolls_back() {
+    let p = plan(vec![w(20), Step::Pause, w(100)]);
+    let mut m = Machine::resume(p.clone(), Checkpoint::Paused { step: 1 }, secs(0));
+    assert!(m.handle(ok(), secs(50)).is_empty());
+    assert_eq!(
+        set_weights(&m.handle(Event::Promote, secs(51))),
+        vec![ws(0, 100)]
+    );
+
+    let mut m = Machine::resume(p, Checkpoint::Paused { step: 1 }, secs(0));
+    let actions = m.handle(alarm(), secs(1));
+    assert!(actions.contains(&Action::Restore), "{actions:?}");
+}
+
+#[test]
+fn resume_after_promotion_bakes_again_and_a_started_scale_down_is_redone() {
+    let p = plan(vec![w(50), w(100)]);
+    let mut m = Machine::resume(p.clone(), Checkpoint::PostBake, secs(0));
+    assert!(m.handle(ok(), secs(4)).is_empty());
+    let (asked, _) = run_healthy(&mut m, secs(5), 60);
+    assert!(asked.is_empty(), "no weight moves after 100 %: {asked:?}");
+    assert!(matches!(
+        m.outcome(),
+        Some(Outcome::Promoted {
+            scaled_down: true,
+            ..
+        })
+    ));
+
+    let mut m = Machine::resume(
+        p,
+        Checkpoint::TerminationWait {
+            scale_down_started: true,
+        },
+        secs(0),
+    );
+    assert_eq!(
+        m.handle(ok(), secs(0)),
+        vec![Action::ScaleDown(Color::Blue)]
+    );
+}
+
+#[test]
+fn resume_of_a_first_deploy_stays_all_at_once() {
+    let mut p = plan(vec![w(10), w(100)]);
+    p.old = None;
+    let m = Machine::resume(p, Checkpoint::PostBake, secs(0));
+    assert_eq!(m.plan().schedule.steps().len(), 1);
+    assert_eq!(m.last_verified(), Some(ws(0, 100)));
+}
