@@ -194,15 +194,18 @@ impl Store {
         Ok(out)
     }
 
-    /// The newest deployment, if it never finished (running, or interrupted).
+    /// The newest deployment that never finished (running, or interrupted), if any. Only
+    /// the newest few are read: a deployment cannot start while another is unfinished, so an
+    /// older unfinished one can only come from clocks that disagree across machines.
     pub async fn unfinished(&self) -> Result<Option<(Summary, Vec<Record>)>, StoreError> {
-        let Some(id) = self.deployments().await?.pop() else {
-            return Ok(None);
-        };
-        let records = self.records(&id).await?;
-        Ok(Summary::of(&records)
-            .filter(|s| s.outcome.is_none())
-            .map(|s| (s, records)))
+        let ids = self.deployments().await?;
+        for id in ids.iter().rev().take(3) {
+            let records = self.records(id).await?;
+            if let Some(s) = Summary::of(&records).filter(|s| s.outcome.is_none()) {
+                return Ok(Some((s, records)));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -219,15 +222,16 @@ pub fn rfc3339(ms: u64) -> String {
     humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
-/// A new deployment id: UTC time to the second (so ids sort by start) and 16 bits of
-/// the clock's nanoseconds mixed with the pid, e.g. `20261124T101503Z-3fa2`.
+/// A new deployment id: UTC time to the millisecond (so ids sort by start; deployments of
+/// one environment are serialized by its lock) and 16 bits of the clock's nanoseconds mixed
+/// with the pid, e.g. `20261124T101503123Z-3fa2`.
 pub fn new_deployment_id() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let stamp = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(now.as_secs()))
+    let stamp = humantime::format_rfc3339_millis(UNIX_EPOCH + now)
         .to_string()
-        .replace(['-', ':'], "");
+        .replace(['-', ':', '.'], "");
     let mix = (now.subsec_nanos() ^ std::process::id().rotate_left(16)) & 0xffff;
     format!("{stamp}-{mix:04x}")
 }
@@ -249,7 +253,10 @@ mod tests {
     fn deployment_ids_sort_by_time_and_are_safe_file_names() {
         let a = new_deployment_id();
         assert!(valid_deployment_id(&a), "{a}");
-        assert_eq!(a.len(), "20261124T101503Z-3fa2".len(), "{a}");
+        assert_eq!(a.len(), "20261124T101503123Z-3fa2".len(), "{a}");
+        std::thread::sleep(Duration::from_millis(2));
+        let b = new_deployment_id();
+        assert!(a < b, "{a} then {b}");
         assert!(!valid_deployment_id("../x"));
         assert!(!valid_deployment_id(""));
     }
