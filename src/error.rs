@@ -53,7 +53,7 @@ pub enum Error {
     Locked {
         message: String,
         fix: String,
-        holder: crate::state::LockInfo,
+        holder: Box<crate::state::LockInfo>,
     },
     /// The journal or the lock could not be read or written.
     #[error(transparent)]

@@ -121,7 +121,7 @@ pub fn locked(ctx: &Ctx, lock: LockInfo, waited: Duration) -> Error {
             "wait for it (`--lock-timeout 10m` waits), check it with `bluegreen status --env {env}`; \
              if the holder is gone for good, `bluegreen unlock --env {env} --force` (docs/operations.md)"
         ),
-        holder: lock,
+        holder: Box::new(lock),
     }
 }
 

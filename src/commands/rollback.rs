@@ -134,7 +134,7 @@ async fn ask_running_deploy(
                     Summary::of(&records).map(|s| s.step).unwrap_or_default()
                 ),
                 fix: format!("watch it with `bluegreen status --env {}`", ctx.cfg.name),
-                holder: lock.clone(),
+                holder: Box::new(lock.clone()),
             });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -146,7 +146,9 @@ impl LocalStore {
                 self.write_lock(&l)?;
                 Ok(l)
             }
-            now => Err(StoreError::LockLost { now }),
+            now => Err(StoreError::LockLost {
+                now: now.map(Box::new),
+            }),
         })
     }
 

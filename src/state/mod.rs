@@ -31,7 +31,7 @@ pub enum StoreError {
     Conflict { deployment: String, seq: u64 },
     /// The lock is no longer ours: it was taken over or forcibly removed.
     #[error("the environment lock is no longer held by this process{}", .now.as_ref().map(|l| format!(" (now held by {l})")).unwrap_or_default())]
-    LockLost { now: Option<LockInfo> },
+    LockLost { now: Option<Box<LockInfo>> },
     /// A journal or lock document that does not parse, or has the wrong schema version.
     #[error("corrupt state in {location}: {problem}\n  fix: {fix}")]
     Corrupt {
