@@ -1,0 +1,796 @@
+//! End-to-end: the deployment journal and the environment lock, with the real binary, real
+//! Terraform and a private moto per test. Eight deploys racing for one environment (local
+//! files and DynamoDB), `history`, corrupt journals, stale and foreign locks, `unlock`, and an
+//! interrupted deployment that `status` shows and `rollback` ends. What happened is read from
+//! the emulator with the SDK and from the journal files themselves, not from bluegreen's
+//! adapters.
+
+mod common;
+
+use common::{assert_unchanged, state_snapshot, Bluegreen, Emulator, Outcome};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+const V1: &str = "public.ecr.aws/nginx/nginx:1.27";
+const V2: &str = "public.ecr.aws/nginx/nginx:1.28";
+const V3: &str = "public.ecr.aws/nginx/nginx:1.29";
+const LB: &str = "bg-local-alb"; // environments/local/shared.tfvars
+const CLUSTER: &str = "bg-local";
+const TABLE: &str = "bluegreen-state";
+const RACERS: usize = 8;
+/// Above the kernel's largest pid (2^22): never a live process.
+const DEAD_PID: u32 = 4_294_967_294;
+
+/// Fast polling, instant termination wait, and the old color kept at full size, so a
+/// `rollback` is one listener change.
+const FAST: &str = r#"health {
+  timeout       = "20s"
+  poll_interval = "200ms"
+}
+traffic { verify_timeout = "5s" }
+promotion {
+  termination_wait = "0s"
+  old_color        = "keep-warm"
+}
+"#;
+
+/// One test's world: an emulator, a work directory and an environment named `local`.
+struct World {
+    emu: Emulator,
+    work: tempfile::TempDir,
+    envs: tempfile::TempDir,
+    env: PathBuf,
+}
+
+impl World {
+    /// Starts the emulator, writes the environment (with `extra` blocks), runs `setup`, and
+    /// makes a first deploy of V1 (all traffic on blue).
+    fn new(extra: &str, setup: impl FnOnce(&Emulator)) -> World {
+        let emu = Emulator::start();
+        let envs = tempfile::tempdir().unwrap();
+        let env = common::local_env(&envs.path().join("main"), 2, &format!("{FAST}{extra}"));
+        let w = World {
+            emu,
+            work: common::temp_workdir(),
+            envs,
+            env,
+        };
+        setup(&w.emu);
+        w.deploy(V1).assert_code(0);
+        assert_eq!(w.prod(), (100, 0));
+        w
+    }
+
+    /// The binary against this world, as user `journal-test`.
+    fn bg(&self) -> Bluegreen {
+        Bluegreen::new(&self.emu, self.work.path()).env("BLUEGREEN_USER", "journal-test")
+    }
+
+    fn env_arg(&self) -> [&str; 2] {
+        ["--env", self.env.to_str().unwrap()]
+    }
+
+    /// `bluegreen <cmd> --env <env> <rest…>`.
+    fn cmd(&self, cmd: &[&str], rest: &[&str]) -> Bluegreen {
+        self.bg().args(cmd).args(self.env_arg()).args(rest)
+    }
+
+    fn deploy(&self, image: &str) -> Outcome {
+        self.cmd(&["deploy"], &["--image", image, "--output", "json"])
+            .run()
+    }
+
+    fn status(&self) -> Value {
+        let out = self.cmd(&["status"], &["--output", "json"]).run();
+        out.assert_code(0);
+        out.stdout_json()
+    }
+
+    fn history(&self) -> Value {
+        let out = self.cmd(&["history"], &["--output", "json"]).run();
+        out.assert_code(0);
+        out.stdout_json()
+    }
+
+    /// `<work>/local/journal`.
+    fn journal_dir(&self) -> PathBuf {
+        self.work.path().join("local").join("journal")
+    }
+
+    fn journal_file(&self, id: &str) -> PathBuf {
+        self.journal_dir()
+            .join("deployments")
+            .join(format!("{id}.jsonl"))
+    }
+
+    /// Deployment ids with a journal file, oldest first.
+    fn journal_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(self.journal_dir().join("deployments"))
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.strip_suffix(".jsonl").map(str::to_owned)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        self.journal_dir().join("lock.json")
+    }
+
+    fn tg(&self, color: &str) -> String {
+        self.emu
+            .snapshot()
+            .target_groups
+            .values()
+            .find(|t| t.name == format!("bg-local-{color}"))
+            .unwrap_or_else(|| panic!("target group bg-local-{color}"))
+            .arn
+            .clone()
+    }
+
+    /// (blue, green) weights of the production listener, read from the emulator.
+    fn prod(&self) -> (i32, i32) {
+        let l = self.emu.find_listener_by_port(LB, 80).expect("listener");
+        let w = l.weights();
+        let get = |c: &str| w.get(&self.tg(c)).copied().unwrap_or(0);
+        (get("blue"), get("green"))
+    }
+
+    fn service_image(&self, color: &str) -> String {
+        let svc = self.emu.describe_service(CLUSTER, &format!("app-{color}"));
+        self.emu
+            .task_definition_image(svc.task_definition.as_deref().expect("task definition"))
+    }
+}
+
+/// The last JSON line of a `--output json` run: the result.
+fn result_json(out: &Outcome) -> Value {
+    out.stdout_json_lines()
+        .pop()
+        .unwrap_or_else(|| panic!("no result line\n{out}"))
+}
+
+/// Every file under `dir` with its bytes.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("Linux: /proc/sys/kernel/hostname")
+        .trim()
+        .to_owned()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A lock document as bluegreen writes it (schema 1), with an hour of lease left.
+fn lock_doc(host: &str, pid: u32, deployment: &str) -> String {
+    let now = now_ms();
+    let doc = json!({
+        "schema": 1,
+        "holder": {
+            "user": "ghost",
+            "host": host,
+            "pid": pid,
+            "command": "deploy",
+            "deployment": deployment,
+        },
+        "taken_ms": now,
+        "expires_ms": now + 3_600_000,
+    });
+    serde_json::to_string_pretty(&doc).unwrap()
+}
+
+/// Starts `RACERS` deploys of different images at the same moment (racer `i` runs as user
+/// `racer-i`) and checks that exactly one proceeds and deploys to `to` while every other one
+/// exits LOCKED naming it. Returns the winner's deployment id, image and user.
+fn race(w: &World, to: &str) -> (String, String, String) {
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let racers: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let image = format!("public.ecr.aws/nginx/nginx:1.{}", 40 + i);
+            let cmd = w
+                .cmd(&["deploy"], &["--image", &image, "--output", "json"])
+                .env("BLUEGREEN_USER", format!("racer-{i}"));
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                barrier.wait();
+                (image, cmd.run())
+            })
+        })
+        .collect();
+    let outcomes: Vec<(String, Outcome)> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+    let all = || {
+        outcomes
+            .iter()
+            .map(|(_, o)| o.to_string())
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    };
+    let codes: Vec<i32> = outcomes.iter().map(|(_, o)| o.status).collect();
+    let winners: Vec<usize> = (0..RACERS).filter(|&i| codes[i] == 0).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one deploy proceeds: {codes:?}\n{}",
+        all()
+    );
+    assert_eq!(
+        codes.iter().filter(|&&c| c == 8).count(),
+        RACERS - 1,
+        "every other one is LOCKED: {codes:?}\n{}",
+        all()
+    );
+    let k = winners[0];
+    let (image, winner) = &outcomes[k];
+    let r = result_json(winner);
+    assert_eq!(r["outcome"], "deployed", "{winner}");
+    assert_eq!(r["image"], image.as_str());
+    assert_eq!(r["live_color"], to);
+    let id = r["deployment"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a deployment id: {r}"))
+        .to_owned();
+    for (_, loser) in outcomes.iter().filter(|(_, o)| o.status == 8) {
+        let e = &loser.stderr;
+        for needle in [
+            "is locked by `deploy`".to_string(),
+            format!("racer-{k}@{}", hostname()),
+            format!("(pid {}, deployment {id})", winner.pid),
+            "--lock-timeout".to_string(),
+        ] {
+            assert!(e.contains(&needle), "missing {needle:?}:\n{loser}");
+        }
+        assert!(
+            loser
+                .stdout_json_lines()
+                .iter()
+                .all(|l| l["outcome"].is_null()),
+            "a loser reported a result:\n{loser}"
+        );
+    }
+
+    // Afterwards: the lock is free, nothing is in flight, all traffic on one color running
+    // the winner's image.
+    let s = w.status();
+    assert_eq!(s["lock"], Value::Null, "{s}");
+    assert_eq!(s["deployment"], Value::Null, "{s}");
+    assert_eq!(s["live_color"], to, "{s}");
+    let expected = if to == "green" { (0, 100) } else { (100, 0) };
+    assert_eq!(w.prod(), expected);
+    assert_eq!(w.service_image(to), *image);
+    (id, image.clone(), format!("racer-{k}"))
+}
+
+#[test]
+fn eight_concurrent_deploys_one_proceeds_and_history_lists_every_outcome() {
+    let w = World::new("", |_| {});
+    let first = w.journal_ids();
+    assert_eq!(first.len(), 1, "the first deploy's journal");
+
+    let (winner, winner_image, winner_user) = race(&w, "green");
+    // Only the winner journaled anything; the losers never got past the lock.
+    let ids = w.journal_ids();
+    assert_eq!(ids, [first[0].clone(), winner.clone()]);
+    assert!(!w.lock_path().exists(), "lock.json left behind");
+    let rec = records(&w.journal_file(&winner));
+    assert_eq!(rec[0]["entry"]["type"], "started");
+    assert_eq!(rec.last().unwrap()["entry"]["type"], "finished");
+    assert_eq!(rec.last().unwrap()["entry"]["outcome"], "deployed");
+
+    // A standalone rollback (green → blue), journaled as a `rollback` entry.
+    w.cmd(&["rollback"], &[]).run().assert_code(0);
+    assert_eq!(w.prod(), (100, 0));
+
+    // A deploy that can never get healthy (3 tasks wanted, the emulator registers 2) rolls
+    // back with a failing signal. Same environment name, same work dir, same journal.
+    let greedy = common::local_env(
+        &w.envs.path().join("greedy"),
+        3,
+        &FAST.replace("\"20s\"", "\"2s\""),
+    );
+    let out = w
+        .bg()
+        .args(["deploy", "--env", greedy.to_str().unwrap(), "--image", V2])
+        .run();
+    out.assert_code(5);
+    assert!(out.stderr.contains("target-health"), "{out}");
+    assert_eq!(w.prod(), (100, 0));
+
+    let h = w.history();
+    assert_eq!(h["env"], "local");
+    assert!(
+        h["backend"].as_str().unwrap().contains("local files"),
+        "{h}"
+    );
+    let d = h["deployments"].as_array().expect("deployments");
+    let got: Vec<_> = d
+        .iter()
+        .map(|e| {
+            (
+                e["command"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+                e["from_color"].as_str(),
+                e["to_color"].as_str(),
+                e["image"].as_str(),
+            )
+        })
+        .collect();
+    // Newest first.
+    assert_eq!(
+        got,
+        [
+            (
+                "deploy",
+                "rolled-back",
+                Some("blue"),
+                Some("green"),
+                Some(V2)
+            ),
+            ("rollback", "rolled-back", Some("green"), Some("blue"), None),
+            (
+                "deploy",
+                "deployed",
+                Some("blue"),
+                Some("green"),
+                Some(winner_image.as_str())
+            ),
+            ("deploy", "deployed", None, Some("blue"), Some(V1)),
+        ],
+        "{h:#}"
+    );
+    let started: Vec<u64> = d
+        .iter()
+        .map(|e| e["started_ms"].as_u64().unwrap())
+        .collect();
+    assert!(started.windows(2).all(|p| p[0] >= p[1]), "{started:?}");
+    assert_eq!(d[2]["id"], winner.as_str());
+    assert_eq!(d[3]["id"], first[0].as_str());
+    assert_eq!(d[2]["user"], winner_user.as_str());
+    for e in &d[..2] {
+        assert_eq!(e["user"], "journal-test", "{e}");
+    }
+    for e in d {
+        assert_eq!(e["host"], hostname(), "{e}");
+        assert!(e["duration_ms"].is_u64(), "a duration: {e}");
+        assert!(e["finished"].is_string(), "{e}");
+    }
+    assert!(
+        d[0]["duration_ms"].as_u64().unwrap() >= 2000,
+        "2s of health timeout: {}",
+        d[0]
+    );
+    assert_eq!(d[0]["failing_signal"], "target-health", "{}", d[0]);
+    assert_eq!(d[1]["failing_signal"], Value::Null, "{}", d[1]);
+    assert_eq!(d[2]["failing_signal"], Value::Null, "{}", d[2]);
+
+    // --limit keeps the newest.
+    let out = w
+        .cmd(&["history"], &["--output", "json", "--limit", "2"])
+        .run();
+    out.assert_code(0);
+    let limited = out.stdout_json()["deployments"].clone();
+    assert_eq!(limited.as_array().unwrap().len(), 2);
+    assert_eq!(limited[0]["id"], d[0]["id"]);
+
+    // For people: one line per deployment with its outcome, and the failing signal.
+    let out = w.cmd(&["history"], &[]).run();
+    out.assert_code(0);
+    let text = &out.stdout;
+    for e in d {
+        let (id, outcome) = (e["id"].as_str().unwrap(), e["outcome"].as_str().unwrap());
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("no line for {id}:\n{text}"));
+        assert!(line.contains(outcome), "{line}");
+        assert!(line.contains(e["command"].as_str().unwrap()), "{line}");
+    }
+    assert!(text.contains("failing signal: target-health"), "{text}");
+    assert!(text.contains(&winner), "{text}");
+    assert!(text.contains("rollback"), "{text}");
+}
+
+#[test]
+fn eight_concurrent_deploys_with_the_dynamodb_backend() {
+    let journal = format!("journal {{\n  backend = \"dynamodb\"\n  table   = \"{TABLE}\"\n}}\n");
+    let w = World::new(&journal, create_table);
+    let (winner, winner_image, winner_user) = race(&w, "green");
+
+    // Nothing went to local files: the journal and the lock live in the table.
+    assert!(
+        !w.journal_dir().exists(),
+        "the DynamoDB backend wrote local journal files: {:?}",
+        files(&w.journal_dir()).keys()
+    );
+    let items = table_keys(&w.emu);
+    assert!(!items.contains(&"lock".to_string()), "lock left: {items:?}");
+    let winner_records = items
+        .iter()
+        .filter(|sk| sk.starts_with(&format!("journal#{winner}#")))
+        .count();
+    assert!(winner_records >= 3, "{items:?}");
+    // The losers never wrote a record: two deployments in all.
+    let mut ids: Vec<&str> = items
+        .iter()
+        .filter_map(|sk| sk.strip_prefix("journal#"))
+        .filter_map(|rest| rest.rsplit_once('#').map(|(id, _)| id))
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 2, "{items:?}");
+
+    let h = w.history();
+    assert!(h["backend"].as_str().unwrap().contains(TABLE), "{h}");
+    let d = h["deployments"].as_array().unwrap();
+    assert_eq!(d.len(), 2, "{h:#}");
+    assert_eq!(d[0]["id"], winner.as_str());
+    assert_eq!(d[0]["image"], winner_image.as_str());
+    assert_eq!(d[0]["outcome"], "deployed");
+    assert_eq!(
+        (d[0]["from_color"].as_str(), d[0]["to_color"].as_str()),
+        (Some("blue"), Some("green"))
+    );
+    assert_eq!(d[0]["user"], winner_user.as_str());
+    assert_eq!(d[1]["image"], V1);
+    assert_eq!(d[1]["outcome"], "deployed");
+    assert_eq!(d[1]["user"], "journal-test");
+}
+
+fn create_table(emu: &Emulator) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let ddb = aws_sdk_dynamodb::Client::new(&emu.sdk_config());
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    emu.block_on(
+        ddb.create_table()
+            .table_name(TABLE)
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("sk"))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send(),
+    )
+    .expect("CreateTable");
+}
+
+/// Sort keys of the environment's items, read from the table with the SDK.
+fn table_keys(emu: &Emulator) -> Vec<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let ddb = aws_sdk_dynamodb::Client::new(&emu.sdk_config());
+    let items = emu
+        .block_on(
+            ddb.query()
+                .table_name(TABLE)
+                .consistent_read(true)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S("env#local".into()))
+                .send(),
+        )
+        .expect("Query");
+    items
+        .items()
+        .iter()
+        .map(|i| i["sk"].as_s().unwrap().clone())
+        .collect()
+}
+
+#[test]
+fn corrupt_journals_stale_locks_and_an_interrupted_deployment() {
+    let w = World::new("", |_| {});
+    let [id] = <[String; 1]>::try_from(w.journal_ids()).unwrap();
+    let path = w.journal_file(&id);
+    let orig = std::fs::read(&path).unwrap();
+    let lines: Vec<&[u8]> = orig.split_inclusive(|&b| b == b'\n').collect();
+    let n = lines.len();
+    assert!(n >= 4, "a deploy journals more than that");
+    let all_but_last = lines[..n - 1].concat();
+    let shown = path.display().to_string();
+
+    // --- 4. Corrupt journals are detected, never ignored; `journal repair` mends them.
+    let last = String::from_utf8(lines[n - 1].to_vec()).unwrap();
+    assert!(last.contains("\"schema\":1"), "{last}");
+    let schema2 = [
+        all_but_last.clone(),
+        last.replacen("\"schema\":1", "\"schema\":2", 1)
+            .into_bytes(),
+    ]
+    .concat();
+    let cases = [
+        (
+            "cut",
+            orig[..orig.len() - 10].to_vec(),
+            format!("{shown}:{n}"),
+            vec!["cut off"],
+            n - 1,
+        ),
+        (
+            "garbage",
+            [orig.clone(), b"\x00\x00 not a record at all\n".to_vec()].concat(),
+            format!("{shown}:{}", n + 1),
+            vec!["not a journal record"],
+            n,
+        ),
+        (
+            "schema 2",
+            schema2,
+            format!("{shown}:{n}"),
+            vec!["schema version 2", "this bluegreen reads version 1"],
+            n - 1,
+        ),
+    ];
+    for (name, damaged, location, problems, kept) in cases {
+        std::fs::write(&path, &damaged).unwrap();
+        let aws_before = w.emu.snapshot();
+        let tf_before = state_snapshot(w.work.path());
+        let journal_before = files(&w.journal_dir());
+
+        let out = w.cmd(&["history"], &["--output", "json"]).run();
+        out.assert_code(7);
+        for needle in [location.as_str(), "journal repair"]
+            .iter()
+            .chain(&problems)
+        {
+            assert!(out.stderr.contains(needle), "{name}: no {needle:?}\n{out}");
+        }
+        let out = w.deploy(V2);
+        out.assert_code(7);
+        for needle in [location.as_str()].iter().chain(&problems) {
+            assert!(out.stderr.contains(needle), "{name}: no {needle:?}\n{out}");
+        }
+        let out = w.cmd(&["status"], &["--output", "json"]).run();
+        out.assert_code(7);
+        assert!(out.stderr.contains(&location), "{name}\n{out}");
+        // Nothing moved, nothing was provisioned, nothing appended.
+        assert_unchanged(&aws_before, &w.emu.snapshot());
+        assert_eq!(tf_before, state_snapshot(w.work.path()), "{name}");
+        assert_eq!(journal_before, files(&w.journal_dir()), "{name}");
+        assert_eq!(w.prod(), (100, 0));
+
+        let out = w
+            .cmd(
+                &["journal", "repair"],
+                &["--deployment", &id, "--output", "json"],
+            )
+            .run();
+        out.assert_code(0);
+        let r = out.stdout_json();
+        assert_eq!(r["outcome"], "repaired", "{name}: {r}");
+        assert_eq!(r["kept"], kept, "{name}: {r}");
+        let backup = PathBuf::from(r["backup"].as_str().unwrap());
+        assert!(
+            backup
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{id}.jsonl.damaged-")),
+            "{name}: {r}"
+        );
+        assert_eq!(
+            std::fs::read(&backup).unwrap(),
+            damaged,
+            "{name}: the original, saved"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            lines[..kept].concat(),
+            "{name}: the good prefix"
+        );
+        let h = w.history();
+        assert_eq!(h["deployments"][0]["id"], id.as_str(), "{name}");
+        assert_eq!(h["deployments"][0]["records"], kept, "{name}");
+        // Put the intact journal back for the next case.
+        std::fs::write(&path, &orig).unwrap();
+    }
+    let backups = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".damaged-"))
+        .count();
+    assert_eq!(backups, 3);
+    assert_eq!(w.history()["deployments"][0]["outcome"], "deployed");
+
+    // --- 6. An interrupted deployment: a journal whose deploy started and never finished
+    // (its process gone), written by hand in the shape bluegreen writes.
+    let mut started: Value = serde_json::from_slice(lines[0]).unwrap();
+    assert_eq!(started["entry"]["type"], "started", "{started}");
+    // An id of the shape bluegreen makes (UTC time to the millisecond, then 16 bits), newer
+    // than every other one.
+    let stamp = humantime::format_rfc3339_millis(std::time::SystemTime::now())
+        .to_string()
+        .replace(['-', ':', '.'], "");
+    let crashed = format!("{stamp}-ffff");
+    assert!(crashed > id, "{crashed} sorts after {id}");
+    let at_ms = now_ms();
+    started["deployment"] = json!(crashed);
+    started["seq"] = json!(1);
+    started["at_ms"] = json!(at_ms);
+    started["at"] =
+        json!(humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string());
+    let e = &mut started["entry"];
+    e["user"] = json!("crashed-ci");
+    e["pid"] = json!(DEAD_PID);
+    e["image"] = json!(V3);
+    e["old"] = json!("blue");
+    e["new"] = json!("green");
+    e["before"] = json!({"blue": 100, "green": 0});
+    let crashed_path = w.journal_file(&crashed);
+    std::fs::write(
+        &crashed_path,
+        serde_json::to_string(&started).unwrap() + "\n",
+    )
+    .unwrap();
+
+    let s = w.status();
+    assert_eq!(s["deployment"]["id"], crashed.as_str(), "{s}");
+    assert_eq!(s["deployment"]["running"], false, "{s}");
+    assert_eq!(s["deployment"]["outcome"], Value::Null, "{s}");
+    assert_eq!(s["deployment"]["image"], V3, "{s}");
+    assert_eq!(s["lock"], Value::Null, "{s}");
+    let out = w.cmd(&["status"], &[]).run();
+    out.assert_code(0);
+    assert!(out.stdout.contains("INTERRUPTED"), "{out}");
+
+    let journal_before = files(&w.journal_dir());
+    let out = w.deploy(V2);
+    out.assert_code(7);
+    for needle in [
+        crashed.as_str(),
+        "was interrupted",
+        "bluegreen resume --env",
+        "bluegreen rollback --env",
+    ] {
+        assert!(out.stderr.contains(needle), "no {needle:?}\n{out}");
+    }
+    assert_eq!(
+        journal_before,
+        files(&w.journal_dir()),
+        "a refused deploy wrote"
+    );
+    assert_eq!(w.prod(), (100, 0));
+
+    // `rollback` ends it: traffic is already on the color it started from.
+    let out = w.cmd(&["rollback"], &["--output", "json"]).run();
+    out.assert_code(0);
+    assert_eq!(result_json(&out)["ended"], crashed.as_str(), "{out}");
+    let rec = records(&crashed_path);
+    let end = rec.last().unwrap();
+    assert_eq!(end["entry"]["type"], "finished", "{rec:#?}");
+    assert_eq!(end["entry"]["outcome"], "rolled-back", "{rec:#?}");
+    assert_eq!(end["seq"], rec.len(), "{rec:#?}");
+    assert_eq!(w.status()["deployment"], Value::Null);
+    assert_eq!(w.prod(), (100, 0));
+
+    // --- 5. A stale lock (its holder, on this host, is gone) is taken over by the next
+    // deploy, which works again now, and says so in its journal.
+    std::fs::write(
+        w.lock_path(),
+        lock_doc(&hostname(), DEAD_PID, "20000101T000000Z-dead"),
+    )
+    .unwrap();
+    let s = w.status();
+    assert_eq!(s["lock"]["holder"]["pid"], DEAD_PID, "{s}");
+    assert!(
+        s["lock"]["stale"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no longer exists"),
+        "{s}"
+    );
+    let out = w.deploy(V2);
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("took over the environment lock"),
+        "{out}"
+    );
+    let taker = result_json(&out)["deployment"].as_str().unwrap().to_owned();
+    assert_eq!(w.prod(), (0, 100));
+    assert!(!w.lock_path().exists(), "the taker released the lock");
+    let rec = records(&w.journal_file(&taker));
+    let over = rec
+        .iter()
+        .find(|r| r["entry"]["type"] == "lock-taken-over")
+        .unwrap_or_else(|| panic!("no lock-taken-over record: {rec:#?}"));
+    assert_eq!(over["entry"]["previous"]["holder"]["pid"], DEAD_PID);
+    assert!(
+        over["entry"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no longer exists"),
+        "{over}"
+    );
+    let h = w.history();
+    let events = h["deployments"][0]["events"].to_string();
+    assert_eq!(h["deployments"][0]["id"], taker.as_str());
+    assert!(events.contains("took over the lock"), "{h:#}");
+
+    // A live-looking lock held on another host: LOCKED, naming it; nothing moves.
+    let foreign = lock_doc("build-7.example.com", 4242, "20000101T000000Z-f00d");
+    std::fs::write(w.lock_path(), &foreign).unwrap();
+    let aws_before = w.emu.snapshot();
+    let out = w.deploy(V3);
+    out.assert_code(8);
+    for needle in [
+        "ghost@build-7.example.com",
+        "pid 4242",
+        "20000101T000000Z-f00d",
+        "unlock",
+    ] {
+        assert!(out.stderr.contains(needle), "no {needle:?}\n{out}");
+    }
+    assert_unchanged(&aws_before, &w.emu.snapshot());
+    assert_eq!(std::fs::read_to_string(w.lock_path()).unwrap(), foreign);
+
+    // `unlock` needs --force; the lock stays until then.
+    let out = w.cmd(&["unlock"], &[]).run();
+    out.assert_code(2);
+    assert!(out.stderr.contains("--force"), "{out}");
+    assert!(out.stderr.contains("build-7.example.com"), "{out}");
+    assert_eq!(std::fs::read_to_string(w.lock_path()).unwrap(), foreign);
+    let s = w.status();
+    assert_eq!(s["lock"]["holder"]["host"], "build-7.example.com", "{s}");
+    assert_eq!(s["lock"]["stale"], Value::Null, "{s}");
+
+    let out = w.cmd(&["unlock"], &["--force", "--output", "json"]).run();
+    out.assert_code(0);
+    // The holder is on another host and its lease runs: it may be alive, and it is said so.
+    assert!(out.stdout.contains("the holder looks alive"), "{out}");
+    let r = result_json(&out);
+    assert_eq!(r["outcome"], "unlocked", "{r}");
+    assert_eq!(r["removed"]["holder"]["host"], "build-7.example.com", "{r}");
+    assert!(!w.lock_path().exists());
+    let out = w.cmd(&["status"], &[]).run();
+    out.assert_code(0);
+    assert!(out.stdout.contains("lock:        free"), "{out}");
+    assert_eq!(w.status()["lock"], Value::Null);
+    assert_eq!(w.prod(), (0, 100));
+}
