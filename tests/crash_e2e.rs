@@ -219,8 +219,11 @@ fn kill_9_at_every_step_then_resume_or_rollback_restores_a_healthy_single_color(
             (Some(blue as u64), Some(green as u64)),
             "{line}: status disagrees with the listener\n{s:#}"
         );
+        // What status says resume will do, checked against what resume then does.
+        let mut matches = None;
         if !s["deployment"].is_null() {
             assert_eq!(s["deployment"]["running"], false, "{line}: {s:#}");
+            matches = s["deployment"]["live_matches_journal"].as_bool();
         }
 
         // Resume or roll back; a refused resume must leave rollback working.
@@ -230,10 +233,23 @@ fn kill_9_at_every_step_then_resume_or_rollback_restores_a_healthy_single_color(
             let r = w.bg().args(["resume", "--env", "local"]).run();
             match r.status {
                 0 | 5 => {
+                    assert_eq!(
+                        matches,
+                        Some(true),
+                        "{line}: status said resume would refuse"
+                    );
                     finished = true;
                     resumed += 1;
                 }
-                7 => eprintln!("{line}: resume refused: {}", r.stderr.trim()),
+                7 => {
+                    assert_ne!(
+                        matches,
+                        Some(true),
+                        "{line}: status said resume could continue\n{}",
+                        r.stderr
+                    );
+                    eprintln!("{line}: resume refused: {}", r.stderr.trim())
+                }
                 other => panic!("{line}: resume exited {other}\n{}", r.stderr),
             }
         }

@@ -7,6 +7,7 @@ use crate::aws::{Services, Traffic};
 use crate::color::{Color, Weights};
 use crate::deploy::ListenerView;
 use crate::error::Error;
+use crate::state::journal::Progress;
 use crate::state::{now_ms, LockInfo, Summary};
 use serde::Serialize;
 
@@ -50,6 +51,14 @@ struct Deployment {
     summary: Summary,
     /// True while its command holds the lock and is alive; false once it was interrupted.
     running: bool,
+    /// What the journal says the production weights are: the last verified weights (or,
+    /// before any change, the weights it started from) …
+    journal_weights: Option<Weights>,
+    /// … and a change it announced but never verified (it may or may not have landed).
+    pending_weights: Option<Weights>,
+    /// Whether the live weights are one of those two — what `resume` requires. `None` when
+    /// the listener could not be read.
+    live_matches_journal: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -72,11 +81,20 @@ async fn journal_state(ctx: &Ctx) -> Result<(Option<Deployment>, Option<LockStat
         stale: lock.stale_because(now_ms()),
         lock,
     });
-    let deployment = store.unfinished().await?.map(|(summary, _)| Deployment {
-        running: lock
-            .as_ref()
-            .is_some_and(|l| l.stale.is_none() && l.lock.holder.deployment == summary.id),
-        summary,
+    let deployment = store.unfinished().await?.map(|(summary, records)| {
+        let progress = Progress::of(&records);
+        Deployment {
+            running: lock
+                .as_ref()
+                .is_some_and(|l| l.stale.is_none() && l.lock.holder.deployment == summary.id),
+            journal_weights: progress
+                .as_ref()
+                .map(|p| p.verified.map(|(w, _)| w).unwrap_or(p.start.before))
+                .or(summary.last_verified),
+            pending_weights: progress.as_ref().and_then(|p| p.pending.map(|(w, _)| w)),
+            live_matches_journal: None,
+            summary,
+        }
     });
     Ok((deployment, lock))
 }
@@ -152,6 +170,13 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
         }
         colors.push(cs);
     }
+    let mut deployment = deployment;
+    if let Some(d) = deployment.as_mut() {
+        let live = view.weights();
+        let agree = read.disagreeing().is_empty();
+        d.live_matches_journal =
+            Some(agree && (d.journal_weights == Some(live) || d.pending_weights == Some(live)));
+    }
     let s = Status {
         env: ctx.cfg.name.clone(),
         live_color: view.weights().live_color(),
@@ -206,6 +231,22 @@ fn human(s: &Status) -> String {
                 )
             }
         ));
+    }
+    if let Some(d) = s.deployment.as_ref().filter(|d| !d.running) {
+        if let Some(j) = d.journal_weights {
+            out.push_str(&format!(
+                "journal:     last verified {j}{}; the listener reads {}: {}\n",
+                d.pending_weights
+                    .map(|p| format!(" (a change to {p} was under way)"))
+                    .unwrap_or_default(),
+                s.weights,
+                match d.live_matches_journal {
+                    Some(true) => "they match, `resume` can continue",
+                    Some(false) => "they DON'T match, `resume` will refuse; use `rollback`",
+                    None => "unknown",
+                }
+            ));
+        }
     }
     match &s.lock {
         Some(l) => out.push_str(&format!(
