@@ -587,14 +587,32 @@ fn corrupt_journals_stale_locks_and_an_interrupted_deployment() {
         for needle in [location.as_str()].iter().chain(&problems) {
             assert!(out.stderr.contains(needle), "{name}: no {needle:?}\n{out}");
         }
-        let out = w.cmd(&["status"], &["--output", "json"]).run();
-        out.assert_code(7);
-        assert!(out.stderr.contains(&location), "{name}\n{out}");
         // Nothing moved, nothing was provisioned, nothing appended.
         assert_unchanged(&aws_before, &w.emu.snapshot());
         assert_eq!(tf_before, state_snapshot(w.work.path()), "{name}");
         assert_eq!(journal_before, files(&w.journal_dir()), "{name}");
         assert_eq!(w.prod(), (100, 0));
+
+        // `status` (which initialises the stacks' Terraform data dirs to read their outputs)
+        let out = w.cmd(&["status"], &["--output", "json"]).run();
+        out.assert_code(7);
+        assert!(out.stderr.contains(&location), "{name}\n{out}");
+        // …but the listener is still shown, with the damage named.
+        let s = out.stdout_json();
+        assert_eq!(s["weights"]["blue"], 100, "{name}: {s}");
+        assert!(
+            s["journal_error"].as_str().unwrap().contains(&location),
+            "{name}: {s}"
+        );
+        // `rollback` without a color refuses (it cannot know where the deployment started);
+        // with one it works even now (it reads the stacks' outputs, so it runs after the
+        // "nothing changed" checks): all traffic is already on blue, so nothing moves.
+        let out = w.cmd(&["rollback"], &[]).run();
+        out.assert_code(7);
+        assert!(out.stderr.contains("--to blue|green"), "{name}\n{out}");
+        let out = w.cmd(&["rollback"], &["--to", "blue"]).run();
+        out.assert_code(0);
+        assert!(out.stderr.contains("rolling back anyway"), "{name}\n{out}");
 
         let out = w
             .cmd(

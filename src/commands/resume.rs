@@ -129,6 +129,16 @@ async fn resume_locked(
                 .unwrap_or_default()
         )));
     };
+    // A promote or rollback request left for the process that died is not this run's to act
+    // on: the operator now asked to continue.
+    if let Ok(Some(req)) = session.store.take_request(&id).await {
+        ctx.out.emit(crate::report::Event::Warning {
+            message: format!(
+                "discarded a `{}` request made before the deployment was interrupted; run it again if it still applies",
+                req.as_str()
+            ),
+        });
+    }
     let me = &session.guard.holder;
     let resumed = Entry::Resumed {
         user: me.user.clone(),

@@ -162,7 +162,24 @@ async fn rollback_locked(
     let live = before.weights().live_color();
     // An interrupted deployment knows which color it was moving away from: that is where a
     // rollback goes, whatever the weights are at this instant.
-    let unfinished = session.store.unfinished().await?;
+    let unfinished = match session.store.unfinished().await {
+        Ok(u) => u,
+        // An emergency must not wait for a repair: with an explicit color, roll back anyway
+        // (the damaged journal stays as it is and still blocks deploys until repaired).
+        Err(e @ crate::state::StoreError::Corrupt { .. }) if to.is_some() => {
+            ctx.out.emit(Event::Warning {
+                message: format!("{e}\nrolling back anyway, because --to names the color"),
+            });
+            None
+        }
+        Err(e @ crate::state::StoreError::Corrupt { .. }) => {
+            return Err(Error::refused(
+                format!("{e}"),
+                "to roll back without the journal, name the color: `bluegreen rollback --env ENV --to blue|green`",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let in_flight = unfinished
         .as_ref()
         .and_then(|(s, records)| match s.command.as_str() {

@@ -206,6 +206,9 @@ impl Driver<'_> {
         let mut last_readings: Vec<Reading> = Vec::new();
         let mut next_poll = start;
         let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+        // SIGTERM is how CI runners cancel a job: treated like Ctrl-C.
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         loop {
             if let Some(outcome) = machine.outcome() {
                 return Ended::Machine(outcome.clone());
@@ -225,6 +228,12 @@ impl Driver<'_> {
                         _ = &mut interrupt => {
                             queue.push_back(Event::RollbackRequested(
                                 "interrupted (SIGINT): putting traffic back".into(),
+                            ));
+                            continue;
+                        }
+                        _ = terminated(&mut terminate) => {
+                            queue.push_back(Event::RollbackRequested(
+                                "terminated (SIGTERM): putting traffic back".into(),
                             ));
                             continue;
                         }
@@ -467,6 +476,16 @@ impl Driver<'_> {
                 message: format!("{f} — rolling back"),
             }),
         }
+    }
+}
+
+/// Resolves when SIGTERM arrives (never, if the handler could not be installed).
+async fn terminated(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -29,6 +29,9 @@ struct Status {
     deployment: Option<Deployment>,
     /// Who holds the environment lock, if anyone.
     lock: Option<LockStatus>,
+    /// Why the journal or the lock could not be read (a damaged journal); the rest of the
+    /// status is still read from AWS.
+    journal_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,7 +104,12 @@ async fn journal_state(ctx: &Ctx) -> Result<(Option<Deployment>, Option<LockStat
 
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let tool = ctx.tool()?;
-    let (deployment, lock) = journal_state(ctx).await?;
+    // A damaged journal must not hide the listener: status shows what AWS says, names the
+    // damage, and still exits non-zero.
+    let (deployment, lock, journal_error) = match journal_state(ctx).await {
+        Ok((d, l)) => (d, l, None),
+        Err(e) => (None, None, Some(e)),
+    };
     let (_, shared) = ctx.shared_outputs(&tool).await?;
     let Some(shared) = shared else {
         let s = Status {
@@ -114,9 +122,10 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
             colors: vec![],
             deployment,
             lock,
+            journal_error: journal_error.as_ref().map(|e| e.to_string()),
         };
         ctx.out.result(&human(&s), &s);
-        return Ok(());
+        return journal_error.map_or(Ok(()), |e| Err(e));
     };
     let aws = ctx.aws().await;
     // One read per route; the first route is the production listener.
@@ -190,9 +199,10 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
         colors,
         deployment,
         lock,
+        journal_error: journal_error.as_ref().map(|e| e.to_string()),
     };
     ctx.out.result(&human(&s), &s);
-    Ok(())
+    journal_error.map_or(Ok(()), |e| Err(e))
 }
 
 fn human(s: &Status) -> String {
@@ -217,7 +227,7 @@ fn human(s: &Status) -> String {
             sum.image.as_deref().unwrap_or("-"),
             sum.to_color.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
             sum.step,
-            if sum.paused {
+            if sum.paused && d.running {
                 ", PAUSED (run `bluegreen promote`)"
             } else {
                 ""
@@ -247,6 +257,9 @@ fn human(s: &Status) -> String {
                 }
             ));
         }
+    }
+    if let Some(e) = &s.journal_error {
+        out.push_str(&format!("journal:     UNREADABLE: {e}\n"));
     }
     match &s.lock {
         Some(l) => out.push_str(&format!(
