@@ -125,7 +125,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
             journal_error: journal_error.as_ref().map(|e| e.to_string()),
         };
         ctx.out.result(&human(&s), &s);
-        return journal_error.map_or(Ok(()), |e| Err(e));
+        return journal_error.map_or(Ok(()), Err);
     };
     let aws = ctx.aws().await;
     // One read per route; the first route is the production listener.
@@ -202,7 +202,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
         journal_error: journal_error.as_ref().map(|e| e.to_string()),
     };
     ctx.out.result(&human(&s), &s);
-    journal_error.map_or(Ok(()), |e| Err(e))
+    journal_error.map_or(Ok(()), Err)
 }
 
 fn human(s: &Status) -> String {
