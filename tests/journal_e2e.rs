@@ -429,7 +429,7 @@ fn eight_concurrent_deploys_one_proceeds_and_history_lists_every_outcome() {
 #[test]
 fn eight_concurrent_deploys_with_the_dynamodb_backend() {
     let journal = format!("journal {{\n  backend = \"dynamodb\"\n  table   = \"{TABLE}\"\n}}\n");
-    let w = World::new(&journal, create_table);
+    let w = World::new(&journal, |emu| emu.create_state_table(TABLE));
     let (winner, winner_image, winner_user) = race(&w, "green");
 
     // Nothing went to local files: the journal and the lock live in the table.
@@ -469,38 +469,6 @@ fn eight_concurrent_deploys_with_the_dynamodb_backend() {
     assert_eq!(d[1]["image"], V1);
     assert_eq!(d[1]["outcome"], "deployed");
     assert_eq!(d[1]["user"], "journal-test");
-}
-
-fn create_table(emu: &Emulator) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    let ddb = aws_sdk_dynamodb::Client::new(&emu.sdk_config());
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    emu.block_on(
-        ddb.create_table()
-            .table_name(TABLE)
-            .attribute_definitions(attr("pk"))
-            .attribute_definitions(attr("sk"))
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .billing_mode(BillingMode::PayPerRequest)
-            .send(),
-    )
-    .expect("CreateTable");
 }
 
 /// Sort keys of the environment's items, read from the table with the SDK.

@@ -15,10 +15,7 @@ use std::path::PathBuf;
 use std::sync::Barrier;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use bluegreen::state::dynamo::DynamoStore;
 use bluegreen::state::local::LocalStore;
 use bluegreen::state::lock::hostname;
@@ -648,7 +645,7 @@ fn local_backend() {
 #[test]
 fn dynamodb_backend() {
     let emulator = Emulator::start();
-    create_table(&emulator);
+    emulator.create_state_table(TABLE);
     let mut behaviours = SUITE.to_vec();
     behaviours.extend_from_slice(DYNAMO_ONLY);
     let failed = run_suite(&behaviours, |env| Backend::dynamo(&emulator, env));
@@ -657,39 +654,6 @@ fn dynamodb_backend() {
         "DynamoDB backend failed: {failed:?}\n--- emulator log (tail) ---\n{}",
         emulator.log_tail()
     );
-}
-
-fn create_table(emulator: &Emulator) {
-    let client = aws_sdk_dynamodb::Client::new(&emulator.sdk_config());
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    let string = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let create = client
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(string("pk"))
-        .attribute_definitions(string("sk"))
-        .send();
-    emulator.block_on(create).unwrap_or_else(|e| {
-        panic!(
-            "CreateTable: {}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(e)
-        )
-    });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -64,6 +64,44 @@ impl Emulator {
     }
 
     /// SDK configuration pointing at this emulator, with dummy credentials.
+    /// Creates the state table the DynamoDB journal backend expects (docs/operations.md):
+    /// partition key `pk` and sort key `sk`, both strings, on demand.
+    pub fn create_state_table(&self, table: &str) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let client = aws_sdk_dynamodb::Client::new(&self.sdk_config());
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .unwrap()
+        };
+        let string = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap()
+        };
+        let create = client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .attribute_definitions(string("pk"))
+            .attribute_definitions(string("sk"))
+            .send();
+        self.block_on(create).unwrap_or_else(|e| {
+            panic!(
+                "CreateTable {table}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            )
+        });
+    }
+
     pub fn sdk_config(&self) -> SdkConfig {
         self.aws().config.clone()
     }

@@ -1,4 +1,4 @@
-//! The `strategy` and `promotion` blocks: every form loads to its value, and every mistake is
+//! The `strategy`, `promotion` and `journal` blocks: every form loads to its value, and every mistake is
 //! reported at its line with a fix.
 
 use super::*;
@@ -252,4 +252,47 @@ fn strategy_errors_come_out_in_file_order() {
     );
     let err = fx.load(&src).unwrap_err();
     assert_eq!(err.location(), Some((9, 13)), "{err}");
+}
+
+#[test]
+fn journal_has_defaults_and_takes_every_field() {
+    let fx = Fixture::new();
+    assert_eq!(fx.load(BASE).unwrap().journal, JournalSettings::default());
+    assert_eq!(JournalSettings::default().backend, JournalBackend::Local);
+    assert_eq!(JournalSettings::default().lease, secs(30));
+    let src = base(
+        "journal {\n  backend = \"dynamodb\"\n  table   = \"bluegreen-state\"\n  lease   = \"1m\"\n}\n",
+    );
+    assert_eq!(
+        fx.load(&src).unwrap().journal,
+        JournalSettings {
+            backend: JournalBackend::DynamoDb {
+                table: "bluegreen-state".into()
+            },
+            lease: secs(60),
+        }
+    );
+    let src = base("journal {\n  backend = \"local\"\n  lease = \"3s\"\n}\n");
+    assert_eq!(fx.load(&src).unwrap().journal.lease, secs(3));
+}
+
+#[test]
+#[rustfmt::skip]
+fn journal_mistakes() {
+    let fx = Fixture::new();
+    let journal = |body: &str| base(&format!("journal {{\n{body}\n}}\n"));
+    check_bad_cases(&fx, vec![
+        bad("backend typo", journal("  backend = \"dynamo\""), 9,
+            "`journal.backend` is \"dynamo\"; expected one of \"local\", \"dynamodb\"", "did you mean \"dynamodb\"?"),
+        bad("dynamodb without a table", journal("  backend = \"dynamodb\""), 8,
+            "missing the required attribute `table`", "table = \"bluegreen-state\""),
+        bad("table without dynamodb", journal("  table = \"t1\""), 9,
+            "`table` is only used by the DynamoDB backend", "add `backend = \"dynamodb\"`"),
+        bad("bad table name", journal("  backend = \"dynamodb\"\n  table = \"a b\""), 10,
+            "is not a DynamoDB table name", "3–255 letters"),
+        bad("lease too short", journal("  lease = \"1s\""), 9,
+            "must be at least 3s", "lease = \"30s\""),
+        bad("lease zero", journal("  lease = \"0s\""), 9,
+            "`journal.lease` must be greater than zero", "lease = \"30s\""),
+    ]);
 }
