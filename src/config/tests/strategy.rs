@@ -1,5 +1,5 @@
-//! The `strategy`, `promotion` and `journal` blocks: every form loads to its value, and every mistake is
-//! reported at its line with a fix.
+//! The `strategy`, `promotion` and `journal` blocks: every form loads to its value, and every
+//! mistake is reported at its line with a fix.
 
 use super::*;
 use crate::deploy::{Step, Strategy};
