@@ -780,3 +780,117 @@ fn corrupt_journals_stale_locks_and_an_interrupted_deployment() {
     assert_eq!(w.status()["lock"], Value::Null);
     assert_eq!(w.prod(), (0, 100));
 }
+
+/// Spawns `deploy IMAGE --strategy steps:50,pause,100` and waits until its journal says it is
+/// paused at 50 %. Returns the child and its deployment id.
+fn deploy_until_paused(w: &World, image: &str, log: &Path) -> (std::process::Child, String) {
+    let before = w.journal_ids();
+    let child = w
+        .cmd(
+            &["deploy"],
+            &["--image", image, "--strategy", "steps:50,pause,100"],
+        )
+        .spawn(log);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let new = w.journal_ids().into_iter().find(|id| !before.contains(id));
+        if let Some(id) = new {
+            let text = std::fs::read_to_string(w.journal_file(&id)).unwrap_or_default();
+            if text.contains("\"type\":\"paused\"") {
+                return (child, id);
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deploy never paused:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn wait_exit(child: &mut std::process::Child, log: &Path) -> i32 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deploy did not stop:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sigterm_rolls_back_and_a_deploy_that_loses_its_lock_stops_acting() {
+    let w = World::new("journal { lease = \"3s\" }\n", |_| {});
+    let logs = tempfile::tempdir().unwrap();
+
+    // SIGTERM (a cancelled CI job) while paused at 50 %: traffic goes back, verified, exit 5.
+    let log = logs.path().join("sigterm.log");
+    let (mut child, id) = deploy_until_paused(&w, V2, &log);
+    assert_eq!(w.prod(), (50, 50));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        wait_exit(&mut child, &log),
+        5,
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert_eq!(w.prod(), (100, 0));
+    let last = std::fs::read_to_string(w.journal_file(&id)).unwrap();
+    let last: Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    assert_eq!(last["entry"]["type"], "finished", "{last}");
+    assert_eq!(last["entry"]["outcome"], "rolled-back", "{last}");
+    assert!(
+        last["entry"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("SIGTERM"),
+        "{last}"
+    );
+    assert!(w.status()["lock"].is_null());
+
+    // The lock is removed under a paused deploy: at its next renewal (every lease/3 = 1 s) it
+    // finds the lock gone and stops without touching the listener again (exit 6, loud).
+    let log = logs.path().join("lost.log");
+    let (mut child, id) = deploy_until_paused(&w, V3, &log);
+    w.cmd(&["unlock"], &["--force"]).run().assert_code(0);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        wait_exit(&mut child, &log),
+        6,
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("the environment lock was taken from this deploy"),
+        "{text}"
+    );
+    // It did not move traffic on the way out, and its journal says who removed the lock.
+    assert_eq!(w.prod(), (50, 50));
+    let journal = std::fs::read_to_string(w.journal_file(&id)).unwrap();
+    assert!(journal.contains("\"type\":\"lock-forced\""), "{journal}");
+    assert!(!journal.contains("\"type\":\"finished\""), "{journal}");
+    // It is interrupted now: status says so, resume continues it (50 % verified, paused).
+    let s = w.status();
+    assert_eq!(s["deployment"]["id"], id.as_str(), "{s}");
+    assert_eq!(s["deployment"]["running"], false, "{s}");
+    assert_eq!(s["deployment"]["live_matches_journal"], true, "{s}");
+    w.cmd(&["rollback"], &[]).run().assert_code(0);
+    assert_eq!(w.prod(), (100, 0));
+    assert!(w.status()["deployment"].is_null());
+}
