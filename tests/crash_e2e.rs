@@ -248,7 +248,12 @@ fn kill_9_at_every_step_then_resume_or_rollback_restores_a_healthy_single_color(
                         "{line}: status said resume could continue\n{}",
                         r.stderr
                     );
-                    eprintln!("{line}: resume refused: {}", r.stderr.trim())
+                    let why = r
+                        .stderr
+                        .lines()
+                        .find(|l| l.starts_with("error:"))
+                        .unwrap_or("");
+                    eprintln!("{line}: resume refused: {why}")
                 }
                 other => panic!("{line}: resume exited {other}\n{}", r.stderr),
             }

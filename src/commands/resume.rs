@@ -87,8 +87,9 @@ async fn resume_locked(
     let aws = ctx.aws().await;
     let tgs = &shared.target_groups;
     let routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
+    let mut routes = routes;
     let disagreeing = routes.disagreeing();
-    let live = routes.primary().weights();
+    let mut live = routes.primary().weights();
     let refuse = |why: String| {
         Error::refused(
             format!("cannot resume deployment {id}: {why}; nothing was changed"),
@@ -97,19 +98,37 @@ async fn resume_locked(
             ),
         )
     };
-    if !disagreeing.is_empty() {
-        return Err(refuse(format!(
-            "the production routes disagree ({live} on the listener; {})",
-            disagreeing.join("; ")
-        )));
-    }
 
-    // A rollback the deployment had started: finish it.
+    // A rollback the deployment had started: finish it, whatever the routes read.
     if let Some(to) = p.rolling_back {
-        return finish_rollback(ctx, &aws, session, routes, to, live, &p).await;
+        let done = disagreeing.is_empty() && live == to;
+        return finish_rollback(ctx, &aws, session, routes, to, done, &p).await;
     }
 
     let verified = p.verified.map(|(w, _)| w).unwrap_or(start.before);
+    if !disagreeing.is_empty() {
+        // The process died between two routes of one lockstep change: every route reads either
+        // the last verified weights or the announced ones. Finishing the announced change is
+        // continuing the deployment; anything else is someone else's doing.
+        let reads: Vec<Weights> = routes.before.iter().map(|(_, v)| v.weights()).collect();
+        let pending = p
+            .pending
+            .filter(|(w, _)| reads.iter().all(|r| r == w || *r == verified));
+        let Some((w, _)) = pending else {
+            return Err(refuse(format!(
+                "the production routes disagree ({live} on the listener; {})",
+                disagreeing.join("; ")
+            )));
+        };
+        ctx.step(format!(
+            "the deployment died while writing {w}: some routes read it, the others {verified}; finishing that change"
+        ));
+        routes
+            .set(ctx, &aws, w)
+            .await
+            .map_err(|e| refuse(format!("finishing the interrupted change failed: {e}")))?;
+        live = w;
+    }
     let at_step = if live == verified {
         p.verified.and_then(|(_, s)| s)
     } else if let Some((w, step)) = p.pending.filter(|(w, _)| *w == live) {
@@ -222,12 +241,12 @@ async fn finish_rollback(
     session: &mut Session,
     routes: Routes<'_>,
     to: Weights,
-    live: Weights,
+    already_there: bool,
     p: &Progress,
 ) -> Result<(), Error> {
     ctx.step(format!("the deployment was rolling back: restoring {to}"));
     let mut routes = routes.restoring_to(to);
-    if live != to {
+    if !already_there {
         if let Err(e) = routes.set(ctx, aws, to).await {
             session
                 .finish(
