@@ -785,7 +785,7 @@ fn corrupt_journals_stale_locks_and_an_interrupted_deployment() {
 /// paused at 50 %. Returns the child and its deployment id.
 fn deploy_until_paused(w: &World, image: &str, log: &Path) -> (std::process::Child, String) {
     let before = w.journal_ids();
-    let child = w
+    let mut child = w
         .cmd(
             &["deploy"],
             &["--image", image, "--strategy", "steps:50,pause,100"],
@@ -800,11 +800,14 @@ fn deploy_until_paused(w: &World, image: &str, log: &Path) -> (std::process::Chi
                 return (child, id);
             }
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the deploy never paused:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the deploy never paused:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
         thread::sleep(std::time::Duration::from_millis(50));
     }
 }
