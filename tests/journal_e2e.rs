@@ -783,6 +783,8 @@ fn corrupt_journals_stale_locks_and_an_interrupted_deployment() {
 
 /// Spawns `deploy IMAGE --strategy steps:50,pause,100` and waits until its journal says it is
 /// paused at 50 %. Returns the child and its deployment id.
+// The child is returned to the caller, which waits for it (`wait_exit`).
+#[allow(clippy::zombie_processes)]
 fn deploy_until_paused(w: &World, image: &str, log: &Path) -> (std::process::Child, String) {
     let before = w.journal_ids();
     let mut child = w
