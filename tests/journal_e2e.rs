@@ -898,4 +898,48 @@ fn sigterm_rolls_back_and_a_deploy_that_loses_its_lock_stops_acting() {
     w.cmd(&["rollback"], &[]).run().assert_code(0);
     assert_eq!(w.prod(), (100, 0));
     assert!(w.status()["deployment"].is_null());
+
+    // --lock-timeout: a second deploy waits for the lock instead of exiting 8 at once. While
+    // the first waits at its pause, a 2 s wait runs out (exit 8, "waited 2s"); a 1 m wait gets
+    // the lock when the first, promoted, finishes — and then deploys.
+    let log = logs.path().join("first.log");
+    let (mut first, _) = deploy_until_paused(&w, V2, &log);
+    let started = std::time::Instant::now();
+    let out = w
+        .cmd(&["deploy"], &["--image", V3, "--lock-timeout", "2s"])
+        .run();
+    out.assert_code(8);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+    assert!(out.stderr.contains("(waited 2s)"), "{out}");
+    let waiting_log = logs.path().join("waiting.log");
+    let mut waiting = w
+        .cmd(
+            &["deploy"],
+            &[
+                "--image",
+                V3,
+                "--lock-timeout",
+                "1m",
+                "--strategy",
+                "all-at-once",
+            ],
+        )
+        .spawn(&waiting_log);
+    thread::sleep(std::time::Duration::from_millis(1500));
+    w.cmd(&["promote"], &[]).run().assert_code(0);
+    assert_eq!(
+        wait_exit(&mut first, &log),
+        0,
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert_eq!(w.prod(), (0, 100));
+    let code = wait_exit(&mut waiting, &waiting_log);
+    let text = std::fs::read_to_string(&waiting_log).unwrap();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("waiting up to 1m for the environment lock"),
+        "{text}"
+    );
+    assert_eq!(w.prod(), (100, 0), "the waiting deploy went to blue");
 }
