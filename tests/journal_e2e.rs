@@ -942,4 +942,35 @@ fn sigterm_rolls_back_and_a_deploy_that_loses_its_lock_stops_acting() {
         "{text}"
     );
     assert_eq!(w.prod(), (100, 0), "the waiting deploy went to blue");
+
+    // Someone moves every production route to green with the AWS API, behind bluegreen's back:
+    // the next deploy says the journal and the listener disagree (and goes on from green).
+    w.emu.boto3(&format!(
+        r#"
+import boto3
+elb = boto3.client("elbv2")
+lb = elb.describe_load_balancers(Names=["{LB}"])["LoadBalancers"][0]["LoadBalancerArn"]
+tgs = {{t["TargetGroupName"]: t["TargetGroupArn"] for t in elb.describe_target_groups()["TargetGroups"]}}
+fwd = [{{"Type": "forward", "ForwardConfig": {{"TargetGroups": [
+    {{"TargetGroupArn": tgs["bg-local-blue"], "Weight": 0}},
+    {{"TargetGroupArn": tgs["bg-local-green"], "Weight": 100}}]}}}}]
+for l in elb.describe_listeners(LoadBalancerArn=lb)["Listeners"]:
+    if l["Port"] == 8080:
+        continue
+    elb.modify_listener(ListenerArn=l["ListenerArn"], DefaultActions=fwd)
+    for r in elb.describe_rules(ListenerArn=l["ListenerArn"])["Rules"]:
+        if not r["IsDefault"]:
+            elb.modify_rule(RuleArn=r["RuleArn"], Actions=fwd)
+"#
+    ));
+    assert_eq!(w.prod(), (0, 100));
+    let out = w
+        .cmd(&["deploy"], &["--image", V1, "--strategy", "all-at-once"])
+        .run();
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("left production at blue 100 / green 0, but the listener reads blue 0 / green 100: traffic was moved outside bluegreen"),
+        "{out}"
+    );
+    assert_eq!(w.prod(), (100, 0));
 }

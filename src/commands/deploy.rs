@@ -144,6 +144,7 @@ async fn locked(
         ));
     }
     let before = routes.primary().clone();
+    warn_if_moved_outside(ctx, session, before.weights()).await?;
     let live = live_color_of(&before)?;
     let idle = live.map(Color::other).unwrap_or(Color::Blue);
     ctx.info(match live {
@@ -221,6 +222,25 @@ async fn locked(
         humantime::format_duration(ctx.cfg.health.timeout)
     ));
     run_machine(ctx, &aws, session, routes, &out, &shift, machine).await
+}
+
+/// Compares the live weights with where the journal's newest deployment left them: a
+/// difference means someone moved traffic outside bluegreen since. Said, not refused (a manual
+/// rollback with the AWS CLI is a legitimate thing to have done).
+async fn warn_if_moved_outside(ctx: &Ctx, session: &Session, live: Weights) -> Result<(), Error> {
+    let Some(last) = session.store.latest().await? else {
+        return Ok(());
+    };
+    if let Some(recorded) = last.last_verified.filter(|w| *w != live) {
+        ctx.out.emit(Event::Warning {
+            message: format!(
+                "the journal's last deployment ({}, {}) left production at {recorded}, but the listener reads {live}: traffic was moved outside bluegreen since",
+                last.id,
+                last.outcome.map(|o| o.as_str()).unwrap_or("unfinished")
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The `started` record: everything `resume` needs to carry out exactly this deployment.

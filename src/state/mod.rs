@@ -194,6 +194,14 @@ impl Store {
         Ok(out)
     }
 
+    /// The newest deployment, finished or not.
+    pub async fn latest(&self) -> Result<Option<Summary>, StoreError> {
+        let Some(id) = self.deployments().await?.pop() else {
+            return Ok(None);
+        };
+        Ok(Summary::of(&self.records(&id).await?))
+    }
+
     /// The newest deployment that never finished (running, or interrupted), if any. Only
     /// the newest few are read: a deployment cannot start while another is unfinished, so an
     /// older unfinished one can only come from clocks that disagree across machines.
