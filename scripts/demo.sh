@@ -2,7 +2,7 @@
 # The 60-second tour, against the local emulator: no AWS account needed.
 #
 # Builds bluegreen, starts a fresh emulator, and walks one environment (`local`) through
-# validate → deploy 1.27 → status → deploy 1.28 → status (JSON) → rollback → status.
+# validate → deploy 1.27 → status → deploy 1.28 → status (JSON) → rollback → status → history.
 # Every run starts from nothing (fresh emulator, wiped work dir), so it is repeatable.
 # Any failing step stops the demo with a non-zero exit; the emulator is stopped on exit.
 #
@@ -126,6 +126,7 @@ main() {
 	step status --env local --output json
 	step rollback --env local
 	step status --env local
+	step history --env local
 
 	banner "done: deployed 1.27, then 1.28, then rolled back to 1.27"
 }

@@ -126,12 +126,33 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown-host".into())
 }
 
-/// The user running this process, as the lock and journal record it.
+/// The user running this process, as the lock and journal record it: `BLUEGREEN_USER` (set it
+/// in pipelines, e.g. to the CI job's actor), else `USER`/`LOGNAME`, else the name of this
+/// process's uid in /etc/passwd (containers often set no `USER`), else `uid N`.
 pub fn current_user() -> String {
     ["BLUEGREEN_USER", "USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .or_else(user_from_uid)
         .unwrap_or_else(|| "unknown".into())
+}
+
+fn user_from_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
+        p.lines().find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            (f.nth(1)? == uid).then(|| name.to_string())
+        })
+    });
+    Some(name.unwrap_or(format!("uid {uid}")))
 }
 
 #[cfg(test)]
@@ -146,6 +167,16 @@ mod tests {
             command: "deploy".into(),
             deployment: "d1".into(),
         }
+    }
+
+    #[test]
+    fn the_user_is_never_empty() {
+        assert!(!current_user().is_empty());
+        let from_uid = user_from_uid().unwrap();
+        assert!(
+            !from_uid.is_empty() && !from_uid.contains(':'),
+            "{from_uid}"
+        );
     }
 
     #[test]
