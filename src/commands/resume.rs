@@ -181,6 +181,12 @@ async fn resume_locked(
         Some(_) => Checkpoint::PostBake,
     };
     ctx.info(format!("continuing from: {checkpoint:?}"));
+    if let Checkpoint::Paused { step } = checkpoint {
+        ctx.step(format!(
+            "the deployment was paused at step {}: it waits again for `bluegreen promote --env {env}` (signals are watched; `bluegreen rollback` puts traffic back)",
+            step + 1
+        ));
+    }
 
     // The new color: re-provision only if the journal never saw the apply finish.
     let provisioned = match &p.provisioned {
