@@ -59,9 +59,12 @@ struct Deployment {
     journal_weights: Option<Weights>,
     /// … and a change it announced but never verified (it may or may not have landed).
     pending_weights: Option<Weights>,
-    /// Whether the live weights are one of those two — what `resume` requires. `None` when
-    /// the listener could not be read.
+    /// Whether `resume` can continue from what the routes read now: every route reads one of
+    /// those two (or the deployment was rolling back). `None` for a journal that is not a
+    /// deploy's.
     live_matches_journal: Option<bool>,
+    #[serde(skip)]
+    progress: Option<Progress>,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,10 +95,11 @@ async fn journal_state(ctx: &Ctx) -> Result<(Option<Deployment>, Option<LockStat
                 .is_some_and(|l| l.stale.is_none() && l.lock.holder.deployment == summary.id),
             journal_weights: progress
                 .as_ref()
-                .map(|p| p.verified.map(|(w, _)| w).unwrap_or(p.start.before))
+                .map(Progress::verified_weights)
                 .or(summary.last_verified),
             pending_weights: progress.as_ref().and_then(|p| p.pending.map(|(w, _)| w)),
             live_matches_journal: None,
+            progress,
             summary,
         }
     });
@@ -181,10 +185,8 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     }
     let mut deployment = deployment;
     if let Some(d) = deployment.as_mut() {
-        let live = view.weights();
-        let agree = read.disagreeing().is_empty();
-        d.live_matches_journal =
-            Some(agree && (d.journal_weights == Some(live) || d.pending_weights == Some(live)));
+        let reads: Vec<Weights> = read.before.iter().map(|(_, v)| v.weights()).collect();
+        d.live_matches_journal = d.progress.as_ref().map(|p| p.can_resume(&reads));
     }
     let s = Status {
         env: ctx.cfg.name.clone(),
@@ -251,8 +253,9 @@ fn human(s: &Status) -> String {
                     .unwrap_or_default(),
                 s.weights,
                 match d.live_matches_journal {
-                    Some(true) => "they match, `resume` can continue",
-                    Some(false) => "they DON'T match, `resume` will refuse; use `rollback`",
+                    Some(true) => "`resume` can continue from here",
+                    Some(false) =>
+                        "that is NOT what the journal allows, `resume` will refuse; use `rollback`",
                     None => "unknown",
                 }
             ));

@@ -549,6 +549,27 @@ impl Progress {
     }
 }
 
+impl Progress {
+    /// The weights the journal last saw verified (the `before` weights if nothing moved yet).
+    pub fn verified_weights(&self) -> Weights {
+        self.verified.map(|(w, _)| w).unwrap_or(self.start.before)
+    }
+
+    /// Whether `resume` can continue from routes reading `reads` (one per production route):
+    /// an unfinished rollback can always be finished; otherwise every route must read the
+    /// last verified weights or those of the change announced last (a change the process died
+    /// in the middle of is finished). The rule `bluegreen resume` applies, for `status`.
+    pub fn can_resume(&self, reads: &[Weights]) -> bool {
+        if self.rolling_back.is_some() {
+            return true;
+        }
+        let verified = self.verified_weights();
+        let pending = self.pending.map(|(w, _)| w);
+        let allowed = |r: &Weights| *r == verified || Some(*r) == pending;
+        !reads.is_empty() && reads.iter().all(allowed)
+    }
+}
+
 /// Appends records of one deployment, numbering them.
 pub struct Writer {
     deployment: String,
@@ -697,6 +718,49 @@ mod tests {
         );
         assert_eq!(p.pending, None);
         assert_eq!(p.start.schedule().unwrap().steps().len(), 2);
+    }
+
+    #[test]
+    fn resume_is_possible_from_the_verified_or_the_announced_weights_on_every_route() {
+        let mut records = journal();
+        let (v, p) = (
+            Weights {
+                blue: 80,
+                green: 20,
+            },
+            Weights::all_on(Color::Green),
+        );
+        let other = Weights {
+            blue: 50,
+            green: 50,
+        };
+        assert!(Progress::of(&records).unwrap().can_resume(&[v, v, v]));
+        assert!(
+            !Progress::of(&records).unwrap().can_resume(&[v, p, v]),
+            "nothing announced"
+        );
+        records.push(rec(
+            5,
+            Entry::WeightsIntent {
+                weights: p,
+                step: Some(1),
+            },
+        ));
+        let prog = Progress::of(&records).unwrap();
+        assert!(prog.can_resume(&[p, p, p]));
+        assert!(prog.can_resume(&[p, v, v]), "died between two routes");
+        assert!(!prog.can_resume(&[p, other, v]), "someone else moved one");
+        assert!(!prog.can_resume(&[]));
+        records.push(rec(
+            6,
+            Entry::RollbackIntent {
+                to: Weights::all_on(Color::Blue),
+                signal: "s".into(),
+                observed: "o".into(),
+                during: "d".into(),
+            },
+        ));
+        assert!(Progress::of(&records).unwrap().can_resume(&[other, other]));
     }
 
     #[test]
