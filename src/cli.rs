@@ -105,6 +105,27 @@ pub enum Command {
         #[command(flatten)]
         lock: LockArg,
     },
+    /// Destroy and re-create the idle color's stack from HCL with the live image, verify it at
+    /// zero production traffic, and scale it back to its idle size — or, with --swap, move
+    /// traffic to it with the environment's strategy.
+    Rebuild {
+        #[command(flatten)]
+        env: EnvArg,
+        /// After verifying the rebuilt color, shift production traffic to it.
+        #[arg(long)]
+        swap: bool,
+        /// Image for the rebuilt color (default: the image the live color runs).
+        #[arg(long, value_name = "IMAGE")]
+        image: Option<String>,
+        #[command(flatten)]
+        lock: LockArg,
+    },
+    /// Report drift: `plan -detailed-exitcode` of the shared stack and both colors (never
+    /// applied), and what AWS says now against what the journal recorded. Exit 9 on drift.
+    Drift {
+        #[command(flatten)]
+        env: EnvArg,
+    },
     /// List past deployments from the journal: who, what, outcome, duration, failing signal.
     History {
         #[command(flatten)]

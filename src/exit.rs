@@ -25,8 +25,12 @@ pub const REFUSED: i32 = 7;
 /// Nothing was changed.
 pub const LOCKED: i32 = 8;
 
+/// `drift` found differences between the stacks' code, what AWS says and what the journal
+/// recorded. Nothing was changed.
+pub const DRIFT: i32 = 9;
+
 /// All codes with their names, for `docs/exit-codes.md` and its test.
-pub const ALL: [(i32, &str); 9] = [
+pub const ALL: [(i32, &str); 10] = [
     (SUCCESS, "SUCCESS"),
     (INTERNAL, "INTERNAL"),
     (BAD_INPUT, "BAD_INPUT"),
@@ -36,4 +40,5 @@ pub const ALL: [(i32, &str); 9] = [
     (ROLLBACK_FAILED, "ROLLBACK_FAILED"),
     (REFUSED, "REFUSED"),
     (LOCKED, "LOCKED"),
+    (DRIFT, "DRIFT"),
 ];

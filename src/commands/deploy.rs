@@ -253,6 +253,7 @@ fn start_record(
 ) -> Start {
     let me = Holder::this_process("deploy", "");
     Start {
+        command: None,
         user: me.user,
         host: me.host,
         pid: me.pid,

@@ -2,9 +2,11 @@
 
 mod context;
 mod deploy;
+mod drift;
 mod history;
 mod lock;
 mod promote;
+mod rebuild;
 mod resume;
 mod rollback;
 mod shift;
@@ -71,6 +73,20 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
         Command::Resume { env, lock } => {
             resume::run(&Ctx::load(cli, env)?, lock.lock_timeout).await
         }
+        Command::Rebuild {
+            env,
+            swap,
+            image,
+            lock,
+        } => {
+            let image = image
+                .as_deref()
+                .map(crate::image::ImageRef::parse)
+                .transpose()?;
+            let ctx = Ctx::load(cli, env)?;
+            rebuild::run(&ctx, *swap, image.as_ref(), lock.lock_timeout).await
+        }
+        Command::Drift { env } => drift::run(&Ctx::load(cli, env)?).await,
         Command::History { env, limit } => history::history(&Ctx::load(cli, env)?, *limit).await,
         Command::Unlock { env, force } => history::unlock(&Ctx::load(cli, env)?, *force).await,
         Command::Journal {

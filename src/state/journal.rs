@@ -42,6 +42,10 @@ pub enum StepRecord {
 /// What the deploy was started with: everything `resume` needs to continue exactly it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Start {
+    /// The command that started it when not `deploy` (`rebuild`, `rebuild --swap`). Absent
+    /// in records of a `deploy`, so schema 1 documents written before it still read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     pub user: String,
     pub host: String,
     pub pid: u32,
@@ -364,7 +368,7 @@ impl Summary {
             s.step = describe(&r.entry);
             match &r.entry {
                 Entry::Started(st) => {
-                    s.command = "deploy".into();
+                    s.command = st.command.clone().unwrap_or_else(|| "deploy".into());
                     s.user = st.user.clone();
                     s.host = st.host.clone();
                     s.image = Some(st.image.clone());
@@ -632,6 +636,7 @@ mod tests {
 
     fn start() -> Start {
         Start {
+            command: None,
             user: "ci".into(),
             host: "h".into(),
             pid: 1,
