@@ -58,6 +58,12 @@ pub enum Error {
     /// The journal or the lock could not be read or written.
     #[error(transparent)]
     State(#[from] crate::state::StoreError),
+    /// `drift` found differences (the report was printed). Nothing changed.
+    #[error("{message}")]
+    Drift { message: String },
+    /// A stack's plan failed during `drift` (the report was printed and says which).
+    #[error("{0}")]
+    DriftPlanFailed(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -73,6 +79,8 @@ impl Error {
             Error::RollbackFailed { .. } => exit::ROLLBACK_FAILED,
             Error::Internal(_) => exit::INTERNAL,
             Error::Locked { .. } => exit::LOCKED,
+            Error::Drift { .. } => exit::DRIFT,
+            Error::DriftPlanFailed(_) => exit::IAC_FAILED,
             // A damaged journal or lock document stops everything until a human looks.
             Error::State(crate::state::StoreError::Corrupt { .. }) => exit::REFUSED,
             Error::State(_) => exit::AWS_FAILED,

@@ -1,11 +1,582 @@
-//! `drift`: being built (issue 6).
+//! `drift`: two layers, never applying anything.
+//!
+//! 1. **Terraform**: `plan -detailed-exitcode` of the shared stack and of each provisioned
+//!    color (with the inputs it was last applied with: the image from its own outputs), taking
+//!    the state lock normally. A plan with changes is drift; the changed resources and
+//!    attributes are listed from the redacted `show -json` (sensitive values never appear).
+//! 2. **What bluegreen owns at run time**, which Terraform cannot see (the modules ignore
+//!    listener weights and desired counts, and against the emulator Terraform refreshes
+//!    nothing): what AWS says now against what the journal recorded — every production
+//!    route's weights, each color's service task definition, image, target group and desired
+//!    count.
+//!
+//! Exit 0 when both layers are clean, 9 (DRIFT) when either found a difference, and the usual
+//! codes (3 Terraform, 4 AWS/state) when a check itself failed — after printing the report.
 
-use super::context::Ctx;
+use super::context::{Ctx, StackId};
+use super::shift::Routes;
+use crate::aws::Services;
+use crate::color::{Color, Weights};
+use crate::deploy::SharedOutputs;
 use crate::error::Error;
+use crate::iac::{IacTool, Stack};
+use crate::state::{Entry, Store};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Serialize)]
+struct Report {
+    env: String,
+    /// True when either layer found a difference.
+    drift: bool,
+    stacks: Vec<StackReport>,
+    /// Differences between AWS now and the journal.
+    runtime: Vec<Difference>,
+    /// Checks that could not be made (the exit code is then 3 or 4, not 9).
+    errors: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct StackReport {
+    stack: String,
+    /// `no-drift`, `drift`, `not-provisioned` or `error`.
+    status: &'static str,
+    changes: Vec<ResourceDrift>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ResourceDrift {
+    address: String,
+    action: String,
+    /// Top-level attributes whose planned value differs from the state (names only; a value
+    /// may be sensitive).
+    attributes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// What: `listener …`, `service app-green`.
+    pub resource: String,
+    pub field: String,
+    pub recorded: String,
+    pub live: String,
+}
+
+/// What the journal recorded last about each color and the routes.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub weights: Option<Weights>,
+    pub task_definition: BTreeMap<Color, String>,
+    pub image: BTreeMap<Color, String>,
+    pub desired: BTreeMap<Color, u32>,
+    /// The deployment these come from, newest.
+    pub deployment: Option<String>,
+}
+
+impl Recorded {
+    /// Folds every deployment's records, oldest first: the last word on each field wins.
+    pub fn fold(journals: &[Vec<crate::state::Record>]) -> Recorded {
+        let mut r = Recorded::default();
+        for records in journals {
+            let mut new = None;
+            let mut image = None;
+            for rec in records {
+                match &rec.entry {
+                    Entry::Started(s) => {
+                        new = Some(s.new);
+                        image = Some(s.image.clone());
+                        r.deployment = Some(rec.deployment.clone());
+                    }
+                    Entry::RollbackStarted { .. } => r.deployment = Some(rec.deployment.clone()),
+                    Entry::Provisioned {
+                        color,
+                        task_definition,
+                        ..
+                    } => {
+                        r.task_definition.insert(*color, task_definition.clone());
+                        if let (Some(n), Some(i)) = (new, &image) {
+                            if n == *color {
+                                r.image.insert(*color, i.clone());
+                            }
+                        }
+                    }
+                    Entry::ScaledUp { color, desired } => {
+                        r.desired.insert(*color, *desired);
+                    }
+                    Entry::ScaledDown { color } => {
+                        r.desired.insert(*color, 0);
+                    }
+                    Entry::WeightsVerified { weights, .. } | Entry::Restored { weights } => {
+                        r.weights = Some(*weights);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        r
+    }
+}
 
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
-    Err(Error::refused(
-        format!("`drift` is not built yet (environment `{}`)", ctx.cfg.name),
-        "see `bluegreen status`",
-    ))
+    let tool = ctx.tool()?;
+    let mut report = Report {
+        env: ctx.cfg.name.clone(),
+        drift: false,
+        stacks: Vec::new(),
+        runtime: Vec::new(),
+        errors: Vec::new(),
+    };
+    let mut worst: Option<Error> = None;
+    let mut fail = |report: &mut Report, e: Error| {
+        report.errors.push(e.to_string());
+        if worst.is_none() {
+            worst = Some(e);
+        }
+    };
+
+    ctx.step(format!(
+        "drift in environment `{}`: Terraform plans (never applied), then AWS against the journal",
+        ctx.cfg.name
+    ));
+    let (shared_stack, shared) = match ctx.shared_outputs(&tool).await {
+        Ok(s) => s,
+        Err(e) => {
+            fail(&mut report, e);
+            return finish(ctx, report, worst);
+        }
+    };
+    let Some(shared) = shared else {
+        report.stacks.push(StackReport {
+            stack: "shared".into(),
+            status: "not-provisioned",
+            changes: vec![],
+            error: None,
+        });
+        return finish(ctx, report, worst);
+    };
+    report
+        .stacks
+        .push(plan_stack(ctx, &shared_stack, StackId::Shared).await);
+    for color in Color::ALL {
+        report
+            .stacks
+            .push(plan_color(ctx, &tool, &shared, color).await);
+    }
+    for s in &report.stacks {
+        if let Some(e) = &s.error {
+            report.errors.push(format!("[{}] {e}", s.stack));
+        }
+    }
+    let iac_failed = report.stacks.iter().any(|s| s.status == "error");
+
+    match runtime_differences(ctx, &tool, &shared).await {
+        Ok(diffs) => report.runtime = diffs,
+        Err(e) => fail(&mut report, e),
+    }
+    report.drift = report.stacks.iter().any(|s| s.status == "drift") || !report.runtime.is_empty();
+    if iac_failed && worst.is_none() {
+        worst = Some(Error::DriftPlanFailed(
+            "a stack's plan failed, so drift could not be checked there (see the report)".into(),
+        ));
+    }
+    finish(ctx, report, worst)
+}
+
+fn finish(ctx: &Ctx, report: Report, error: Option<Error>) -> Result<(), Error> {
+    ctx.out.result(&human(&report), &report);
+    if let Some(e) = error {
+        return Err(e);
+    }
+    if report.drift {
+        let n = report.stacks.iter().filter(|s| s.status == "drift").count();
+        return Err(Error::Drift {
+            message: format!(
+                "drift in `{}`: {n} stack(s) with planned changes, {} runtime difference(s)",
+                report.env,
+                report.runtime.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+async fn plan_color(
+    ctx: &Ctx,
+    tool: &IacTool,
+    shared: &SharedOutputs,
+    color: Color,
+) -> StackReport {
+    let name = color.as_str().to_string();
+    // The inputs it was last applied with: its own outputs say which image.
+    let out = match ctx.color_outputs(tool, color, shared).await {
+        Ok(Some(out)) => out,
+        Ok(None) => {
+            return StackReport {
+                stack: name,
+                status: "not-provisioned",
+                changes: vec![],
+                error: None,
+            }
+        }
+        Err(e) => return errored(name, e),
+    };
+    let stack = match ctx.service_stack(tool, color, shared, &out.image) {
+        Ok(s) => s,
+        Err(e) => return errored(name, e),
+    };
+    if let Err(e) = stack
+        .prepare(&mut ctx.tf_progress(StackId::Color(color)))
+        .await
+    {
+        return errored(name, e.into());
+    }
+    plan_stack(ctx, &stack, StackId::Color(color)).await
+}
+
+fn errored(stack: String, e: Error) -> StackReport {
+    StackReport {
+        stack,
+        status: "error",
+        changes: vec![],
+        error: Some(e.to_string()),
+    }
+}
+
+async fn plan_stack(ctx: &Ctx, stack: &Stack, id: StackId) -> StackReport {
+    let name = id.name().to_string();
+    let path = ctx.work.plans_dir().join(format!("drift-{name}.tfplan"));
+    if let Err(e) = std::fs::create_dir_all(ctx.work.plans_dir()) {
+        return errored(
+            name,
+            Error::Internal(format!("cannot create the plans dir: {e}")),
+        );
+    }
+    ctx.step(format!(
+        "[{name}] terraform plan -detailed-exitcode (not applied)"
+    ));
+    let outcome = match stack.plan(&path, &mut ctx.tf_progress(id)).await {
+        Ok(o) => o,
+        Err(e) => return errored(name, e.into()),
+    };
+    let _ = std::fs::remove_file(&path);
+    let changes = changed_resources(&outcome.redacted_plan);
+    let status = if outcome.has_changes {
+        "drift"
+    } else {
+        "no-drift"
+    };
+    StackReport {
+        stack: name,
+        status,
+        changes,
+        error: None,
+    }
+}
+
+/// Resource changes other than no-op/read, with the top-level attributes that differ.
+fn changed_resources(plan: &Value) -> Vec<ResourceDrift> {
+    let mut out = Vec::new();
+    for rc in plan["resource_changes"].as_array().into_iter().flatten() {
+        let actions: Vec<&str> = rc["change"]["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if actions.iter().all(|a| *a == "no-op" || *a == "read") {
+            continue;
+        }
+        let before = rc["change"]["before"].as_object();
+        let after = rc["change"]["after"].as_object();
+        let unknown = rc["change"]["after_unknown"].as_object();
+        let mut attributes: Vec<String> = Vec::new();
+        let keys: std::collections::BTreeSet<&String> = before
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .chain(after.into_iter().flat_map(|m| m.keys()))
+            .collect();
+        for k in keys {
+            let b = before.and_then(|m| m.get(k));
+            let a = after.and_then(|m| m.get(k));
+            let becomes_unknown = unknown
+                .and_then(|m| m.get(k))
+                .is_some_and(|v| v.as_bool() == Some(true));
+            if b != a || becomes_unknown {
+                attributes.push(k.clone());
+            }
+        }
+        out.push(ResourceDrift {
+            address: rc["address"].as_str().unwrap_or("?").to_string(),
+            action: actions.join(","),
+            attributes,
+        });
+    }
+    out
+}
+
+async fn runtime_differences(
+    ctx: &Ctx,
+    tool: &IacTool,
+    shared: &SharedOutputs,
+) -> Result<Vec<Difference>, Error> {
+    let store: std::sync::Arc<Store> = ctx.store().await;
+    let mut journals = Vec::new();
+    for id in store.deployments().await? {
+        journals.push(store.records(&id).await?);
+    }
+    let recorded = Recorded::fold(&journals);
+    if recorded.deployment.is_none() {
+        ctx.info("the journal has no deployment yet: nothing recorded to compare AWS with");
+        return Ok(vec![]);
+    }
+    let aws = ctx.aws().await;
+    let tgs = &shared.target_groups;
+    let routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
+    let mut live = Live::default();
+    for (arn, v) in &routes.before {
+        live.routes.push((arn.clone(), v.weights()));
+    }
+    for color in Color::ALL {
+        let Some(out) = ctx.color_outputs(tool, color, shared).await? else {
+            continue;
+        };
+        let Some(svc) = aws
+            .services
+            .describe(&out.cluster_name, &out.service_name)
+            .await?
+        else {
+            live.services.insert(
+                color,
+                LiveService {
+                    name: out.service_name.clone(),
+                    missing: true,
+                    ..LiveService::default()
+                },
+            );
+            continue;
+        };
+        let images = aws
+            .services
+            .task_definition_images(&svc.task_definition)
+            .await?;
+        live.services.insert(
+            color,
+            LiveService {
+                name: out.service_name.clone(),
+                missing: false,
+                task_definition: svc.task_definition,
+                image: images.into_iter().next().unwrap_or_default(),
+                desired: svc.desired,
+                attached_to_its_target_group: svc.target_groups.iter().any(|t| t == tgs.of(color)),
+            },
+        );
+    }
+    Ok(compare(&recorded, &live))
+}
+
+/// What AWS says now.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Live {
+    /// Every production route and its weights.
+    pub routes: Vec<(String, Weights)>,
+    pub services: BTreeMap<Color, LiveService>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LiveService {
+    pub name: String,
+    pub missing: bool,
+    pub task_definition: String,
+    pub image: String,
+    pub desired: i32,
+    pub attached_to_its_target_group: bool,
+}
+
+/// Every difference between what the journal recorded and what AWS says, field by field.
+pub fn compare(recorded: &Recorded, live: &Live) -> Vec<Difference> {
+    let mut out = Vec::new();
+    if let Some(w) = recorded.weights {
+        for (arn, lw) in &live.routes {
+            if *lw != w {
+                out.push(Difference {
+                    resource: format!("route {arn}"),
+                    field: "weights".into(),
+                    recorded: w.to_string(),
+                    live: lw.to_string(),
+                });
+            }
+        }
+    }
+    for (color, svc) in &live.services {
+        let resource = format!("{color} service {}", svc.name);
+        let mut diff = |field: &str, recorded: String, live: String| {
+            if recorded != live {
+                out.push(Difference {
+                    resource: resource.clone(),
+                    field: field.into(),
+                    recorded,
+                    live,
+                });
+            }
+        };
+        if svc.missing {
+            diff(
+                "exists",
+                "true".into(),
+                "false (the service is gone)".into(),
+            );
+            continue;
+        }
+        if let Some(td) = recorded.task_definition.get(color) {
+            diff("task_definition", td.clone(), svc.task_definition.clone());
+        }
+        if let Some(img) = recorded.image.get(color) {
+            diff("image", img.clone(), svc.image.clone());
+        }
+        if recorded.task_definition.contains_key(color) {
+            diff(
+                "target_group",
+                "attached to its color's target group".into(),
+                if svc.attached_to_its_target_group {
+                    "attached to its color's target group".into()
+                } else {
+                    "NOT attached to its color's target group".into()
+                },
+            );
+        }
+        if let Some(d) = recorded.desired.get(color) {
+            diff("desired_count", d.to_string(), svc.desired.to_string());
+        }
+    }
+    out
+}
+
+fn human(r: &Report) -> String {
+    let mut out = String::new();
+    for s in &r.stacks {
+        out.push_str(&format!("[{}] {}\n", s.stack, s.status));
+        for c in &s.changes {
+            out.push_str(&format!(
+                "    {} {} ({})\n",
+                c.action,
+                c.address,
+                if c.attributes.is_empty() {
+                    "no attribute changes listed".into()
+                } else {
+                    c.attributes.join(", ")
+                }
+            ));
+        }
+        if let Some(e) = &s.error {
+            out.push_str(&format!("    error: {}\n", e.lines().next().unwrap_or("")));
+        }
+    }
+    if r.runtime.is_empty() {
+        out.push_str("[runtime] AWS matches the journal\n");
+    } else {
+        out.push_str("[runtime] AWS differs from the journal:\n");
+        for d in &r.runtime {
+            out.push_str(&format!(
+                "    {} {}: recorded {}, live {}\n",
+                d.resource, d.field, d.recorded, d.live
+            ));
+        }
+    }
+    for e in &r.errors {
+        out.push_str(&format!("error: {}\n", e.lines().next().unwrap_or("")));
+    }
+    out.push_str(if r.drift { "DRIFT found" } else { "no drift" });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> Live {
+        Live {
+            routes: vec![("l1".into(), Weights::all_on(Color::Green))],
+            services: [(
+                Color::Green,
+                LiveService {
+                    name: "app-green".into(),
+                    missing: false,
+                    task_definition: "td:2".into(),
+                    image: "app:2".into(),
+                    desired: 2,
+                    attached_to_its_target_group: true,
+                },
+            )]
+            .into(),
+        }
+    }
+
+    fn recorded() -> Recorded {
+        Recorded {
+            weights: Some(Weights::all_on(Color::Green)),
+            task_definition: [(Color::Green, "td:2".to_string())].into(),
+            image: [(Color::Green, "app:2".to_string())].into(),
+            desired: [(Color::Green, 2)].into(),
+            deployment: Some("d".into()),
+        }
+    }
+
+    #[test]
+    fn nothing_differs_when_aws_is_what_was_recorded() {
+        assert_eq!(compare(&recorded(), &live()), vec![]);
+    }
+
+    #[test]
+    fn every_changed_field_is_reported_with_both_values() {
+        let mut l = live();
+        l.routes.push((
+            "l2".into(),
+            Weights {
+                blue: 50,
+                green: 50,
+            },
+        ));
+        let g = l.services.get_mut(&Color::Green).unwrap();
+        g.task_definition = "td:9".into();
+        g.image = "evil:1".into();
+        g.desired = 5;
+        g.attached_to_its_target_group = false;
+        let d = compare(&recorded(), &l);
+        let fields: Vec<(&str, &str, &str)> = d
+            .iter()
+            .map(|d| (d.field.as_str(), d.recorded.as_str(), d.live.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("weights", "blue 0 / green 100", "blue 50 / green 50"),
+                ("task_definition", "td:2", "td:9"),
+                ("image", "app:2", "evil:1"),
+                (
+                    "target_group",
+                    "attached to its color's target group",
+                    "NOT attached to its color's target group"
+                ),
+                ("desired_count", "2", "5"),
+            ]
+        );
+        assert_eq!(d[0].resource, "route l2");
+    }
+
+    #[test]
+    fn changed_resources_list_the_attributes_that_differ() {
+        let plan = serde_json::json!({"resource_changes": [
+            {"address": "a.x", "change": {"actions": ["no-op"], "before": {}, "after": {}}},
+            {"address": "b.y", "change": {"actions": ["update"],
+                "before": {"k": 1, "same": "s", "secret": "(sensitive)"},
+                "after": {"k": 2, "same": "s", "secret": "(sensitive)", "new": true},
+                "after_unknown": {"id": true}}}
+        ]});
+        let c = changed_resources(&plan);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].address, "b.y");
+        assert_eq!(c[0].attributes, vec!["k".to_string(), "new".to_string()]);
+    }
 }
