@@ -566,6 +566,121 @@ mod tests {
     }
 
     #[test]
+    fn the_journal_folds_to_the_last_word_on_each_field() {
+        use crate::state::journal::{FinalOutcome, Start};
+        use crate::state::Record;
+        let rec = |d: &str, seq: u64, entry: Entry| Record {
+            schema: 1,
+            deployment: d.into(),
+            seq,
+            at_ms: seq,
+            at: String::new(),
+            entry,
+        };
+        let start = |new: Color, image: &str| {
+            Entry::Started(Start {
+                command: None,
+                user: "u".into(),
+                host: "h".into(),
+                pid: 1,
+                image: image.into(),
+                old: Some(new.other()),
+                new,
+                before: Weights::all_on(new.other()),
+                strategy: "all-at-once".into(),
+                steps: vec![],
+                health_timeout_ms: 0,
+                post_bake_ms: 0,
+                termination_wait_ms: 0,
+                scale_down: true,
+                desired: 2,
+            })
+        };
+        let provisioned = |color: Color, td: &str| Entry::Provisioned {
+            color,
+            cluster: "c".into(),
+            service: "s".into(),
+            task_definition: td.into(),
+        };
+        let first = vec![
+            rec("d1", 1, start(Color::Green, "app:1")),
+            rec("d1", 2, provisioned(Color::Green, "g:1")),
+            rec(
+                "d1",
+                3,
+                Entry::ScaledUp {
+                    color: Color::Green,
+                    desired: 2,
+                },
+            ),
+            rec(
+                "d1",
+                4,
+                Entry::WeightsVerified {
+                    weights: Weights::all_on(Color::Green),
+                    step: Some(0),
+                },
+            ),
+            rec("d1", 5, Entry::ScaledDown { color: Color::Blue }),
+        ];
+        let rollback = vec![
+            rec(
+                "d2",
+                1,
+                Entry::RollbackStarted {
+                    user: "u".into(),
+                    host: "h".into(),
+                    pid: 1,
+                    from: Weights::all_on(Color::Green),
+                    to: Color::Blue,
+                    ends: None,
+                },
+            ),
+            rec(
+                "d2",
+                2,
+                Entry::ScaledUp {
+                    color: Color::Blue,
+                    desired: 2,
+                },
+            ),
+            rec(
+                "d2",
+                3,
+                Entry::WeightsVerified {
+                    weights: Weights::all_on(Color::Blue),
+                    step: None,
+                },
+            ),
+            rec(
+                "d2",
+                4,
+                Entry::Finished {
+                    outcome: FinalOutcome::RolledBack,
+                    detail: String::new(),
+                    failing_signal: None,
+                },
+            ),
+        ];
+        let r = Recorded::fold(&[first, rollback]);
+        assert_eq!(r.weights, Some(Weights::all_on(Color::Blue)));
+        assert_eq!(
+            r.desired.get(&Color::Blue),
+            Some(&2),
+            "the rollback scaled blue up again"
+        );
+        assert_eq!(
+            r.task_definition.get(&Color::Green).map(String::as_str),
+            Some("g:1")
+        );
+        assert_eq!(
+            r.image.get(&Color::Green).map(String::as_str),
+            Some("app:1")
+        );
+        assert_eq!(r.deployment.as_deref(), Some("d2"));
+    }
+
+    #[test]
     fn changed_resources_list_the_attributes_that_differ() {
         let plan = serde_json::json!({"resource_changes": [
             {"address": "a.x", "change": {"actions": ["no-op"], "before": {}, "after": {}}},

@@ -324,6 +324,19 @@ async fn rollback_locked(
         ends: unfinished.as_ref().map(|(s, _)| s.id.clone()),
     };
     session.write(started).await?;
+    if scaled_down {
+        // It was scaled up above (and is healthy): the journal's record of its size follows.
+        let desired = ctx.cfg.service.desired_count;
+        session
+            .record(
+                ctx,
+                Entry::ScaledUp {
+                    color: target,
+                    desired,
+                },
+            )
+            .await;
+    }
     session.record_takeover(ctx).await;
     let intent = Entry::WeightsIntent {
         weights: wanted,
