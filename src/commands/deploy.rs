@@ -102,10 +102,19 @@ pub async fn refuse_if_unfinished(ctx: &Ctx, session: &mut Session) -> Result<()
             s.user,
             s.step
         ),
-        format!(
-            "continue it with `bluegreen resume --env {env}`, or put traffic back with \
-             `bluegreen rollback --env {env}` (docs/operations.md)"
-        ),
+        if s.command == super::rebuild::REBUILD {
+            // A rebuild without --swap never moved traffic: there is nothing to resume.
+            format!(
+                "it never moved production traffic: re-run `bluegreen rebuild --env {env}` \
+                 (it ends this one), or end it with `bluegreen rollback --env {env}` \
+                 (docs/operations.md)"
+            )
+        } else {
+            format!(
+                "continue it with `bluegreen resume --env {env}`, or put traffic back with \
+                 `bluegreen rollback --env {env}` (docs/operations.md)"
+            )
+        },
     ))
 }
 
@@ -244,7 +253,7 @@ async fn warn_if_moved_outside(ctx: &Ctx, session: &Session, live: Weights) -> R
 }
 
 /// The `started` record: everything `resume` needs to carry out exactly this deployment.
-fn start_record(
+pub(super) fn start_record(
     ctx: &Ctx,
     image: &str,
     strategy: &Strategy,
@@ -537,7 +546,7 @@ pub async fn plan_and_apply(ctx: &Ctx, stack: &Stack, id: StackId) -> Result<(),
     Ok(())
 }
 
-fn live_color_of(view: &ListenerView) -> Result<Option<Color>, Error> {
+pub(super) fn live_color_of(view: &ListenerView) -> Result<Option<Color>, Error> {
     match view {
         ListenerView::NotForwarding { .. } => Ok(None),
         ListenerView::Forwarding { weights, .. } => match weights.live_color() {

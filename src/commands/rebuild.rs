@@ -1,21 +1,461 @@
-//! `rebuild`: NOT BUILT YET (issue 6) — refuses with a clear message.
+//! `rebuild`: destroy the idle color's stack and create it again from HCL (with the image the
+//! live color runs, unless `--image`), bring it to full size, and verify every health signal
+//! through the test listener while production traffic stays where it is. Without `--swap` the
+//! rebuilt color then goes back to its idle size; with `--swap` the deploy state machine takes
+//! over and shifts production traffic to it with the environment's strategy.
+//!
+//! Destroy-then-create, as two saved plans (`plan -destroy -out`, then the ordinary
+//! `plan -out`), each applied exactly: see "Rebuilding the idle color" in docs/operations.md
+//! for why not `plan -replace=…`.
+//!
+//! Journaled like a deploy (`started` with `command: "rebuild"` or `"rebuild --swap"`). An
+//! unfinished `rebuild` without `--swap` never moved production traffic: the next `rebuild`
+//! ends it (`failed`, "superseded by rebuild ID") and proceeds. Anything else unfinished is
+//! refused exactly like `deploy` refuses it.
 
-use super::context::Ctx;
+use super::context::{Aws, Ctx, StackId};
+use super::deploy::{
+    live_color_of, prepare_new_color, refuse_if_unfinished, run_machine, start_record, Shift,
+};
+use super::lock::{after_release, Guard, Session};
+use super::shift::Routes;
+use super::signals::SignalReader;
+use super::wait::Target;
+use crate::aws::Services;
+use crate::color::{Color, Weights};
+use crate::config::OldColor;
+use crate::deploy::{verdict, Machine, Plan, ServiceOutputs, SharedOutputs, Stage, Verdict};
 use crate::error::Error;
+use crate::iac::IacTool;
 use crate::image::ImageRef;
+use crate::report::Event;
+use crate::state::journal::FinalOutcome;
+use crate::state::{new_deployment_id, Entry, Holder, Writer};
+use serde::Serialize;
 use std::time::Duration;
+use tokio::time::Instant;
+
+/// The journal's `command` of a rebuild without `--swap`.
+pub const REBUILD: &str = "rebuild";
+/// The journal's `command` of a rebuild with `--swap`.
+pub const REBUILD_SWAP: &str = "rebuild --swap";
+
+#[derive(Debug, Serialize)]
+struct RebuildResult<'a> {
+    outcome: &'a str,
+    env: &'a str,
+    deployment: String,
+    image: String,
+    rebuilt_color: Color,
+    live_color: Color,
+    /// Production weights, read back after the rebuild: unchanged.
+    weights: Weights,
+    service: String,
+    task_definition: String,
+    /// The size the rebuilt color was left at (0 when `promotion.old_color = "scale-down"`).
+    idle_desired: u32,
+}
 
 pub async fn run(
     ctx: &Ctx,
-    _swap: bool,
-    _image: Option<&ImageRef>,
-    _lock_wait: Duration,
+    swap: bool,
+    image: Option<&ImageRef>,
+    lock_wait: Duration,
 ) -> Result<(), Error> {
-    Err(Error::refused(
-        format!(
-            "`rebuild` is not built yet (environment `{}`)",
-            ctx.cfg.name
-        ),
-        "use `bluegreen deploy --force` with the live image to re-provision the idle color",
-    ))
+    let strategy = ctx.cfg.strategy.clone();
+    let schedule = strategy.schedule().map_err(|e| {
+        Error::bad_input(
+            format!("strategy {}: {e}", strategy.name()),
+            "fix the `strategy` block (docs/strategies.md)",
+        )
+    })?;
+    let tool = ctx.tool()?;
+    let store = ctx.store().await;
+    let id = new_deployment_id();
+    let command = if swap { REBUILD_SWAP } else { REBUILD };
+    let holder = Holder::this_process(command, &id);
+    let guard = Guard::take(ctx, &store, holder, lock_wait).await?;
+    let mut session = Session::new(store, guard, Writer::new(&id));
+    let result = locked(ctx, &tool, &mut session, swap, image, &strategy, &schedule).await;
+    after_release(result, session.release().await)
+}
+
+/// Ends an unfinished `rebuild` without `--swap` (it never moved production traffic); refuses
+/// anything else that is unfinished, like `deploy`.
+async fn supersede_or_refuse(ctx: &Ctx, session: &mut Session) -> Result<(), Error> {
+    if let Some((s, records)) = session.store.unfinished().await? {
+        if s.command == REBUILD {
+            let me = session.deployment().to_string();
+            ctx.step(format!(
+                "ending the interrupted rebuild {} (it never moved production traffic)",
+                s.id
+            ));
+            let mut w = Writer::continuing(&s.id, &records);
+            if let Some((previous, reason)) = session.guard.took_over.clone() {
+                if previous.holder.deployment == s.id {
+                    let e = Entry::LockTakenOver { previous, reason };
+                    w.write(&session.store, e).await?;
+                }
+            }
+            let end = Entry::Finished {
+                outcome: FinalOutcome::Failed,
+                detail: format!("superseded by rebuild {me}"),
+                failing_signal: None,
+            };
+            w.write(&session.store, end).await?;
+        }
+    }
+    refuse_if_unfinished(ctx, session).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn locked(
+    ctx: &Ctx,
+    tool: &IacTool,
+    session: &mut Session,
+    swap: bool,
+    image: Option<&ImageRef>,
+    strategy: &crate::deploy::Strategy,
+    schedule: &crate::deploy::Schedule,
+) -> Result<(), Error> {
+    supersede_or_refuse(ctx, session).await?;
+    let env = &ctx.cfg.name;
+    let deploy_first = || format!("deploy first: `bluegreen deploy --env {env} --image IMAGE`");
+
+    ctx.step("reading the shared stack");
+    let (_, shared) = ctx.shared_outputs(tool).await?;
+    let shared = shared.ok_or_else(|| {
+        Error::refused(
+            format!("environment `{env}` was never deployed: there is nothing to rebuild"),
+            deploy_first(),
+        )
+    })?;
+    let aws = ctx.aws().await;
+    let tgs = &shared.target_groups;
+    let routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
+    let disagreeing = routes.disagreeing();
+    if !disagreeing.is_empty() {
+        return Err(Error::refused(
+            format!(
+                "the production routes disagree with the production listener ({}): {}",
+                routes.primary().weights(),
+                disagreeing.join("; ")
+            ),
+            "put all traffic on one color first: `bluegreen rollback --env ENV --to COLOR`",
+        ));
+    }
+    let before = routes.primary().weights();
+    let live = live_color_of(routes.primary())?.ok_or_else(|| {
+        Error::refused(
+            format!(
+                "no color is live in `{env}`: rebuild re-creates the idle color next to a live one"
+            ),
+            deploy_first(),
+        )
+    })?;
+    let idle = live.other();
+    let live_out = ctx
+        .color_outputs(tool, live, &shared)
+        .await?
+        .ok_or_else(|| {
+            Error::refused(
+                format!("{live} takes production traffic but its stack has no outputs"),
+                format!("re-apply it with `bluegreen deploy --env {env} --image IMAGE --force`"),
+            )
+        })?;
+    let image = match image {
+        Some(i) => i.to_string(),
+        None => live_image(&aws, &live_out).await?,
+    };
+    ctx.step(format!(
+        "rebuilding {idle} in environment `{env}` with {image} (live: {live} at {before}), deployment {}",
+        session.deployment()
+    ));
+
+    let promotion = &ctx.cfg.promotion;
+    let plan = Plan {
+        old: Some(live),
+        new: idle,
+        schedule: schedule.clone(),
+        health_timeout: ctx.cfg.health.timeout,
+        post_bake: promotion.bake,
+        termination_wait: promotion.termination_wait,
+        scale_down: promotion.old_color == OldColor::ScaleDown,
+    };
+    let mut start = start_record(ctx, &image, strategy, before, &plan);
+    start.command = Some(if swap { REBUILD_SWAP } else { REBUILD }.to_string());
+    session.write(Entry::Started(start)).await?;
+    session.record_takeover(ctx).await;
+
+    // Production traffic has not moved (and, without --swap, never will): a failure before
+    // the swap ends the rebuild as `failed`.
+    let out = match rebuild_idle(ctx, tool, &aws, session, &shared, idle, &image).await {
+        Ok(out) => out,
+        Err(e) => {
+            session
+                .finish(ctx, FinalOutcome::Failed, e.to_string(), None)
+                .await;
+            return Err(e);
+        }
+    };
+
+    if swap {
+        ctx.step(format!(
+            "waiting until {idle} passes every signal (test traffic only, at most {}), then shifting production traffic to it: {schedule}",
+            humantime::format_duration(ctx.cfg.health.timeout)
+        ));
+        let shift = Shift {
+            strategy: strategy.name(),
+            image: &image,
+            shared: &shared,
+            live_out: Some(&live_out),
+        };
+        return run_machine(ctx, &aws, session, routes, &out, &shift, Machine::new(plan)).await;
+    }
+
+    verify_at_zero_traffic(ctx, &aws, session, &shared, &out, idle, routes, live).await?;
+
+    // Back to the idle size the environment keeps its idle color at.
+    let idle_desired = match promotion.old_color {
+        OldColor::ScaleDown => 0,
+        _ => ctx.cfg.service.desired_count,
+    };
+    if idle_desired != ctx.cfg.service.desired_count {
+        session
+            .write(Entry::ScaleDownIntent { color: idle })
+            .await?;
+        ctx.step(format!(
+            "scaling {idle} service {} back to its idle size {idle_desired}",
+            out.service_name
+        ));
+        if let Err(e) = aws
+            .services
+            .set_desired(&out.cluster_name, &out.service_name, idle_desired as i32)
+            .await
+        {
+            let error = e.to_string();
+            let failed = Entry::ScaleDownFailed {
+                color: idle,
+                error: error.clone(),
+            };
+            session.record(ctx, failed).await;
+            let detail = format!("{idle} was rebuilt and verified, but scaling it back to {idle_desired} failed: {error}");
+            session
+                .finish(ctx, FinalOutcome::Failed, detail, None)
+                .await;
+            return Err(e.into());
+        }
+        session.record(ctx, Entry::ScaledDown { color: idle }).await;
+    } else {
+        ctx.info(format!(
+            "{idle} stays at {idle_desired} (promotion.old_color keeps the idle color warm)"
+        ));
+    }
+    let message = format!(
+        "rebuilt {idle} with {image} and verified it with test traffic only; production stays on {live} ({before}); {idle} is at its idle size {idle_desired}"
+    );
+    session
+        .finish(ctx, FinalOutcome::Rebuilt, message.clone(), None)
+        .await;
+    let result = RebuildResult {
+        outcome: "rebuilt",
+        env,
+        deployment: session.deployment().to_string(),
+        image: image.clone(),
+        rebuilt_color: idle,
+        live_color: live,
+        weights: before,
+        service: out.service_name.clone(),
+        task_definition: out.task_definition_arn.clone(),
+        idle_desired,
+    };
+    ctx.out.result(&message, &result);
+    Ok(())
+}
+
+/// The one image the live color's service runs, read from ECS.
+async fn live_image(aws: &Aws, live: &ServiceOutputs) -> Result<String, Error> {
+    let fix = "name the image with `--image IMAGE`";
+    let svc = aws
+        .services
+        .describe(&live.cluster_name, &live.service_name)
+        .await?
+        .ok_or_else(|| {
+            Error::refused(
+                format!(
+                    "the live service {} is missing from cluster {}",
+                    live.service_name, live.cluster_name
+                ),
+                fix,
+            )
+        })?;
+    let mut images = aws
+        .services
+        .task_definition_images(&svc.task_definition)
+        .await?;
+    images.dedup();
+    match images.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Error::refused(
+            format!("the live task definition {} has no image", svc.task_definition),
+            fix,
+        )),
+        many => Err(Error::refused(
+            format!(
+                "the live task definition {} runs several images ({}): which one is the service's is ambiguous",
+                svc.task_definition,
+                many.join(", ")
+            ),
+            fix,
+        )),
+    }
+}
+
+/// Destroys the idle color's stack (a saved `plan -destroy`, applied exactly), then provisions
+/// it anew, brings it to full size and points the test listener at it.
+async fn rebuild_idle(
+    ctx: &Ctx,
+    tool: &IacTool,
+    aws: &Aws,
+    session: &mut Session,
+    shared: &SharedOutputs,
+    idle: Color,
+    image: &str,
+) -> Result<ServiceOutputs, Error> {
+    let id = StackId::Color(idle);
+    let stack = ctx.service_stack(tool, idle, shared, image)?;
+    if stack.prepare_existing(&mut ctx.tf_progress(id)).await? {
+        ctx.step(format!("destroying the {idle} stack"));
+        let plan = ctx.plan_path(id).with_extension("destroy.tfplan");
+        if let Some(dir) = plan.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let outcome = stack.plan_destroy(&plan, &mut ctx.tf_progress(id)).await?;
+        let s = &outcome.summary;
+        ctx.out.emit(Event::Plan {
+            stack: id.name().to_string(),
+            add: s.add,
+            change: s.change,
+            replace: s.replace,
+            destroy: s.destroy,
+        });
+        if s.add + s.change + s.replace > 0 {
+            return Err(Error::Internal(format!(
+                "the destroy plan of {idle} would also create or change resources: {s:?}"
+            )));
+        }
+        if outcome.has_changes {
+            stack.apply(&plan, &mut ctx.tf_apply_progress(id)).await?;
+        } else {
+            ctx.info(format!("[{}] nothing to destroy", id.name()));
+        }
+    } else {
+        ctx.info(format!(
+            "{idle} was never provisioned: nothing to destroy, creating it"
+        ));
+    }
+    // `prepare_new_color` journals `provisioning`/`provisioned`/`scaled-up` and plans and
+    // applies the stack exactly as a deploy does.
+    prepare_new_color(ctx, tool, aws, session, shared, idle, image, None).await
+}
+
+/// Polls every signal of the rebuilt color (test traffic only) until all pass, or fails after
+/// `health.timeout` naming the signal that never passed. Production traffic is read back at
+/// the end, so the error can say it was untouched.
+#[allow(clippy::too_many_arguments)]
+async fn verify_at_zero_traffic(
+    ctx: &Ctx,
+    aws: &Aws,
+    session: &mut Session,
+    shared: &SharedOutputs,
+    out: &ServiceOutputs,
+    idle: Color,
+    routes: Routes<'_>,
+    live: Color,
+) -> Result<(), Error> {
+    let health = &ctx.cfg.health;
+    ctx.step(format!(
+        "waiting until {idle} passes every signal (test traffic only, at most {})",
+        humantime::format_duration(health.timeout)
+    ));
+    let target = Target {
+        color: idle,
+        cluster: &out.cluster_name,
+        service: &out.service_name,
+        target_group: shared.target_groups.of(idle),
+        task_definition: &out.task_definition_arn,
+        desired: ctx.cfg.service.desired_count as i32,
+    };
+    let mut signals = SignalReader::new(health, target).map_err(Error::Internal)?;
+    let deadline = Instant::now() + health.timeout;
+    let mut last = Vec::new();
+    let failure = loop {
+        if session.guard.lost() {
+            return Err(Error::refused(
+                "the environment lock was taken from this rebuild (lease expired or `unlock --force`); it stopped at once",
+                "check `bluegreen status`; production traffic was never moved by this rebuild",
+            ));
+        }
+        let readings = signals.read(aws).await;
+        for r in &readings {
+            if !last.contains(r) {
+                ctx.out.emit(Event::Health {
+                    color: idle,
+                    signal: r.signal.clone(),
+                    ok: verdict(r, Stage::Settling) == Verdict::Pass,
+                    observed: r.observed.clone(),
+                });
+            }
+        }
+        let pending = readings
+            .iter()
+            .find(|r| verdict(r, Stage::Settling) != Verdict::Pass)
+            .cloned();
+        last = readings;
+        match pending {
+            None => break None,
+            Some(r) if Instant::now() >= deadline => break Some(r),
+            Some(_) => tokio::time::sleep(health.poll_interval).await,
+        }
+    };
+    let Some(r) = failure else {
+        session.record(ctx, Entry::Settled).await;
+        ctx.info(format!("{idle} passed every signal with test traffic only"));
+        return Ok(());
+    };
+    let reason = format!(
+        "the rebuilt {idle} never passed {} within {}: {}; production traffic was never moved",
+        r.signal,
+        humantime::format_duration(health.timeout),
+        r.observed
+    );
+    // Read production back: the error says where traffic is, verified.
+    let now = Routes::read(aws, routes.tgs, &shared.production_routes()).await;
+    let before = routes.primary().weights();
+    let untouched = match &now {
+        Ok(n) => n.before.iter().all(|(_, v)| v.weights() == before),
+        Err(_) => false,
+    };
+    session
+        .finish(
+            ctx,
+            FinalOutcome::Failed,
+            reason.clone(),
+            Some(r.signal.clone()),
+        )
+        .await;
+    if !untouched {
+        return Err(Error::RollbackFailed {
+            reason,
+            restore_error: format!(
+                "the production routes no longer read {before} (someone else changed them, or they could not be read); check `bluegreen status`"
+            ),
+        });
+    }
+    Err(Error::RolledBack {
+        reason,
+        restored: Some(live),
+        weights: before,
+    })
 }

@@ -46,6 +46,15 @@ pub async fn run(ctx: &Ctx, lock_wait: Duration) -> Result<(), Error> {
     let mut session = Session::new(store, guard, Writer::continuing(&summary.id, &records));
     session.record_takeover(ctx).await;
     let result = match Progress::of(&records) {
+        // A rebuild without --swap never moves production traffic: there is nothing to
+        // continue, and the next `rebuild` ends it and starts over.
+        Some(_) if summary.command == super::rebuild::REBUILD => Err(Error::refused(
+            format!(
+                "deployment {} is an interrupted `rebuild` (without --swap); it never moved production traffic",
+                summary.id
+            ),
+            format!("re-run `bluegreen rebuild --env {env}`: it ends this one and rebuilds again"),
+        )),
         Some(progress) => resume_locked(ctx, &tool, &mut session, progress).await,
         None => Err(Error::refused(
             format!(

@@ -45,7 +45,10 @@ pub async fn run(ctx: &Ctx, to: Option<Color>, lock_wait: Duration) -> Result<()
     let guard = match Guard::take(ctx, &store, holder.clone(), Duration::ZERO).await {
         Ok(g) => g,
         Err(Error::Locked { holder: lock, .. })
-            if matches!(lock.holder.command.as_str(), "deploy" | "resume") =>
+            if matches!(
+                lock.holder.command.as_str(),
+                "deploy" | "resume" | "rebuild --swap"
+            ) =>
         {
             return ask_running_deploy(ctx, &store, &lock, to).await;
         }

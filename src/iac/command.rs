@@ -126,7 +126,31 @@ impl<'a> CommandBuilder<'a> {
 
     /// `plan -input=false -json -detailed-exitcode -lock-timeout=Ns -out=PATH -var-file=… -var k=v…`
     pub fn plan(&self, out: &Path, var_files: &[PathBuf], vars: &[(String, String)]) -> TfCommand {
-        let mut args = strs(&["plan", "-input=false", "-json", "-detailed-exitcode"]);
+        self.plan_mode(&[], out, var_files, vars)
+    }
+
+    /// `plan -destroy …` with the same flags as [`CommandBuilder::plan`]: a saved plan that
+    /// destroys every resource of the stack, applied with [`CommandBuilder::apply_plan`] like
+    /// any other (`rebuild` destroys the idle color this way, then plans it anew).
+    pub fn plan_destroy(
+        &self,
+        out: &Path,
+        var_files: &[PathBuf],
+        vars: &[(String, String)],
+    ) -> TfCommand {
+        self.plan_mode(&["-destroy"], out, var_files, vars)
+    }
+
+    fn plan_mode(
+        &self,
+        mode: &[&str],
+        out: &Path,
+        var_files: &[PathBuf],
+        vars: &[(String, String)],
+    ) -> TfCommand {
+        let mut args = strs(&["plan"]);
+        args.extend(strs(mode));
+        args.extend(strs(&["-input=false", "-json", "-detailed-exitcode"]));
         args.push(self.lock_timeout());
         args.push(format!("-out={}", out.display()));
         args.extend(
@@ -344,6 +368,35 @@ mod tests {
                 "note=it's \"quoted\"; $(echo no) `x`",
             ]
         );
+    }
+
+    #[test]
+    fn plan_destroy_is_a_saved_plan_with_the_same_inputs() {
+        let (tool, dirs) = fixture();
+        let b = CommandBuilder::new(&tool, &dirs);
+        let vars = [("color".to_owned(), "green".to_owned())];
+        let files = [PathBuf::from("/env/service.tfvars")];
+        let cmd = b.plan_destroy(Path::new("/work/tf/green/destroy.tfplan"), &files, &vars);
+        assert_eq!(
+            args(&cmd),
+            [
+                "-chdir=/repo/modules/service",
+                "plan",
+                "-destroy",
+                "-input=false",
+                "-json",
+                "-detailed-exitcode",
+                "-lock-timeout=90s",
+                "-out=/work/tf/green/destroy.tfplan",
+                "-var-file=/env/service.tfvars",
+                "-var",
+                "color=green",
+            ]
+        );
+        // Everything but the mode flag is the ordinary plan's.
+        let mut plain = b.plan(Path::new("/work/tf/green/destroy.tfplan"), &files, &vars);
+        plain.args.insert(2, "-destroy".into());
+        assert_eq!(cmd, plain);
     }
 
     #[test]

@@ -141,18 +141,33 @@ impl Stack {
         on_msg: &mut dyn FnMut(&UiMessage),
     ) -> Result<PlanOutcome, IacError> {
         let cmd = self.commands().plan(out, &self.var_files, &self.vars);
-        let outcome = run_streaming(&cmd, on_msg).await?;
+        self.run_plan(&cmd, out, on_msg).await
+    }
+
+    /// Plans the destruction of every resource of the stack into `out` (`plan -destroy`) and
+    /// reads it back; apply it with [`Stack::apply`], exactly like any saved plan.
+    pub async fn plan_destroy(
+        &self,
+        out: &Path,
+        on_msg: &mut dyn FnMut(&UiMessage),
+    ) -> Result<PlanOutcome, IacError> {
+        let cmd = self
+            .commands()
+            .plan_destroy(out, &self.var_files, &self.vars);
+        self.run_plan(&cmd, out, on_msg).await
+    }
+
+    async fn run_plan(
+        &self,
+        cmd: &TfCommand,
+        out: &Path,
+        on_msg: &mut dyn FnMut(&UiMessage),
+    ) -> Result<PlanOutcome, IacError> {
+        let outcome = run_streaming(cmd, on_msg).await?;
         let has_changes = match outcome.exit_code {
             0 => false,
             2 => true,
-            code => {
-                return Err(failure(
-                    &cmd,
-                    code,
-                    outcome.diagnostics,
-                    outcome.stderr_tail,
-                ))
-            }
+            code => return Err(failure(cmd, code, outcome.diagnostics, outcome.stderr_tail)),
         };
         let shown = checked(&self.commands().show_plan_json(out)).await?;
         Ok(PlanOutcome {

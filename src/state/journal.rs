@@ -182,6 +182,9 @@ pub enum FinalOutcome {
     Deployed,
     /// Nothing to do (the image was already live).
     AlreadyLive,
+    /// `rebuild` without `--swap`: the idle color was re-created and passed every signal with
+    /// test traffic only; production traffic never moved.
+    Rebuilt,
     /// Traffic restored to the previous color, verified.
     RolledBack,
     /// The restore could not be verified.
@@ -197,6 +200,7 @@ impl FinalOutcome {
         match self {
             FinalOutcome::Deployed => "deployed",
             FinalOutcome::AlreadyLive => "already-live",
+            FinalOutcome::Rebuilt => "rebuilt",
             FinalOutcome::RolledBack => "rolled-back",
             FinalOutcome::RollbackFailed => "rollback-failed",
             FinalOutcome::Failed => "failed",
