@@ -62,6 +62,24 @@ fn no_drift_after_deploys_then_changes_behind_bluegreens_back_are_reported() {
     // `drift` changed nothing on AWS (Terraform plans are never applied).
     assert_unchanged(&aws_before, &emu.snapshot());
 
+    // Autoscaling manages green's desired count and has moved it: reported, but not drift.
+    emu.boto3(
+        r#"
+import boto3
+boto3.client("application-autoscaling").register_scalable_target(
+    ServiceNamespace="ecs", ResourceId="service/bg-local/app-green",
+    ScalableDimension="ecs:service:DesiredCount", MinCapacity=2, MaxCapacity=6)
+boto3.client("ecs").update_service(cluster="bg-local", service="app-green", desiredCount=3)
+"#,
+    );
+    let out = cmd(&["drift", "--output", "json"]).run();
+    out.assert_code(0);
+    let r: Value = out.stdout_json_lines().pop().unwrap();
+    assert_eq!(r["drift"], false, "{r:#}");
+    assert_eq!(r["informational"][0]["field"], "desired_count", "{r:#}");
+    assert_eq!(r["informational"][0]["recorded"], "2", "{r:#}");
+    assert_eq!(r["informational"][0]["live"], "3", "{r:#}");
+
     // Behind bluegreen's back: the live service (green) is switched to another task
     // definition with another image, and one production listener is split 50/50.
     let old_td = emu.boto3(

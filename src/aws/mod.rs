@@ -3,12 +3,14 @@
 //! SDK's own configuration chain (`AWS_ENDPOINT_URL` for the local emulator); no code path
 //! special-cases it.
 
+mod autoscaling;
 mod cloudwatch;
 mod ecs;
 mod elbv2;
 mod error;
 mod model;
 
+pub use autoscaling::{ScalableTarget, SdkAutoscaling};
 pub use cloudwatch::{AlarmState, Alarms, SdkAlarms};
 pub use ecs::SdkServices;
 pub use elbv2::SdkTraffic;

@@ -33,6 +33,9 @@ struct Report {
     stacks: Vec<StackReport>,
     /// Differences between AWS now and the journal.
     runtime: Vec<Difference>,
+    /// Desired-count differences of services whose desired count Application Auto Scaling
+    /// manages: expected, reported for information, not drift.
+    informational: Vec<Difference>,
     /// Checks that could not be made (the exit code is then 3 or 4, not 9).
     errors: Vec<String>,
 }
@@ -126,6 +129,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
         drift: false,
         stacks: Vec::new(),
         runtime: Vec::new(),
+        informational: Vec::new(),
         errors: Vec::new(),
     };
     let mut worst: Option<Error> = None;
@@ -172,7 +176,10 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let iac_failed = report.stacks.iter().any(|s| s.status == "error");
 
     match runtime_differences(ctx, &tool, &shared).await {
-        Ok(diffs) => report.runtime = diffs,
+        Ok((diffs, info)) => {
+            report.runtime = diffs;
+            report.informational = info;
+        }
         Err(e) => fail(&mut report, e),
     }
     report.drift = report.stacks.iter().any(|s| s.status == "drift") || !report.runtime.is_empty();
@@ -316,11 +323,12 @@ fn changed_resources(plan: &Value) -> Vec<ResourceDrift> {
     out
 }
 
+/// The differences, and the desired-count ones of autoscaled services apart.
 async fn runtime_differences(
     ctx: &Ctx,
     tool: &IacTool,
     shared: &SharedOutputs,
-) -> Result<Vec<Difference>, Error> {
+) -> Result<(Vec<Difference>, Vec<Difference>), Error> {
     let store: std::sync::Arc<Store> = ctx.store().await;
     let mut journals = Vec::new();
     for id in store.deployments().await? {
@@ -329,9 +337,11 @@ async fn runtime_differences(
     let recorded = Recorded::fold(&journals);
     if recorded.deployment.is_none() {
         ctx.info("the journal has no deployment yet: nothing recorded to compare AWS with");
-        return Ok(vec![]);
+        return Ok((vec![], vec![]));
     }
     let aws = ctx.aws().await;
+    let autoscaling =
+        crate::aws::SdkAutoscaling::new(&crate::aws::sdk_config(&ctx.cfg.region).await);
     let tgs = &shared.target_groups;
     let routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
     let mut live = Live::default();
@@ -361,6 +371,10 @@ async fn runtime_differences(
             .services
             .task_definition_images(&svc.task_definition)
             .await?;
+        let autoscaled = autoscaling
+            .ecs_service_target(&out.cluster_name, &out.service_name)
+            .await?
+            .is_some();
         live.services.insert(
             color,
             LiveService {
@@ -370,10 +384,27 @@ async fn runtime_differences(
                 image: images.into_iter().next().unwrap_or_default(),
                 desired: svc.desired,
                 attached_to_its_target_group: svc.target_groups.iter().any(|t| t == tgs.of(color)),
+                autoscaled,
             },
         );
     }
-    Ok(compare(&recorded, &live))
+    Ok(split_informational(compare(&recorded, &live), &live))
+}
+
+/// Desired-count differences of autoscaled services are autoscaling doing its job.
+pub fn split_informational(
+    diffs: Vec<Difference>,
+    live: &Live,
+) -> (Vec<Difference>, Vec<Difference>) {
+    let autoscaled: Vec<String> = live
+        .services
+        .iter()
+        .filter(|(_, s)| s.autoscaled)
+        .map(|(c, s)| format!("{c} service {}", s.name))
+        .collect();
+    diffs
+        .into_iter()
+        .partition(|d| !(d.field == "desired_count" && autoscaled.contains(&d.resource)))
 }
 
 /// What AWS says now.
@@ -392,6 +423,8 @@ pub struct LiveService {
     pub image: String,
     pub desired: i32,
     pub attached_to_its_target_group: bool,
+    /// Application Auto Scaling manages its desired count.
+    pub autoscaled: bool,
 }
 
 /// Every difference between what the journal recorded and what AWS says, field by field.
@@ -473,6 +506,12 @@ fn human(r: &Report) -> String {
             out.push_str(&format!("    error: {}\n", e.lines().next().unwrap_or("")));
         }
     }
+    for d in &r.informational {
+        out.push_str(&format!(
+            "[info] {} {}: recorded {}, live {} (autoscaled: not drift)\n",
+            d.resource, d.field, d.recorded, d.live
+        ));
+    }
     if r.runtime.is_empty() {
         out.push_str("[runtime] AWS matches the journal\n");
     } else {
@@ -507,6 +546,7 @@ mod tests {
                     image: "app:2".into(),
                     desired: 2,
                     attached_to_its_target_group: true,
+                    autoscaled: false,
                 },
             )]
             .into(),
@@ -563,6 +603,12 @@ mod tests {
             ]
         );
         assert_eq!(d[0].resource, "route l2");
+
+        l.services.get_mut(&Color::Green).unwrap().autoscaled = true;
+        let (drift, info) = split_informational(d, &l);
+        assert_eq!(drift.len(), 4);
+        assert_eq!(info.len(), 1);
+        assert_eq!(info[0].field, "desired_count");
     }
 
     #[test]
