@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{assert_unchanged, state_snapshot, Bluegreen, Emulator, Outcome};
+use common::{assert_unchanged, state_snapshot, Emulator, Outcome};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use std::thread;
 const V1: &str = "public.ecr.aws/nginx/nginx:1.27";
 const V2: &str = "public.ecr.aws/nginx/nginx:1.28";
 const V3: &str = "public.ecr.aws/nginx/nginx:1.29";
-const LB: &str = "bg-local-alb"; // environments/local/shared.tfvars
+use common::LOCAL_LB as LB;
 const CLUSTER: &str = "bg-local";
 const TABLE: &str = "bluegreen-state";
 const RACERS: usize = 8;
@@ -38,44 +38,27 @@ promotion {
 "#;
 
 /// One test's world: an emulator, a work directory and an environment named `local`.
-struct World {
-    emu: Emulator,
-    work: tempfile::TempDir,
-    envs: tempfile::TempDir,
-    env: PathBuf,
+struct World(common::EnvWorld);
+
+impl std::ops::Deref for World {
+    type Target = common::EnvWorld;
+    fn deref(&self) -> &common::EnvWorld {
+        &self.0
+    }
 }
 
 impl World {
     /// Starts the emulator, writes the environment (with `extra` blocks), runs `setup`, and
     /// makes a first deploy of V1 (all traffic on blue).
     fn new(extra: &str, setup: impl FnOnce(&Emulator)) -> World {
-        let emu = Emulator::start();
-        let envs = tempfile::tempdir().unwrap();
-        let env = common::local_env(&envs.path().join("main"), 2, &format!("{FAST}{extra}"));
-        let w = World {
-            emu,
-            work: common::temp_workdir(),
-            envs,
-            env,
-        };
+        let w = World(common::EnvWorld::start(
+            &format!("{FAST}{extra}"),
+            "journal-test",
+        ));
         setup(&w.emu);
         w.deploy(V1).assert_code(0);
         assert_eq!(w.prod(), (100, 0));
         w
-    }
-
-    /// The binary against this world, as user `journal-test`.
-    fn bg(&self) -> Bluegreen {
-        Bluegreen::new(&self.emu, self.work.path()).env("BLUEGREEN_USER", "journal-test")
-    }
-
-    fn env_arg(&self) -> [&str; 2] {
-        ["--env", self.env.to_str().unwrap()]
-    }
-
-    /// `bluegreen <cmd> --env <env> <rest…>`.
-    fn cmd(&self, cmd: &[&str], rest: &[&str]) -> Bluegreen {
-        self.bg().args(cmd).args(self.env_arg()).args(rest)
     }
 
     fn deploy(&self, image: &str) -> Outcome {
@@ -89,60 +72,8 @@ impl World {
         out.stdout_json()
     }
 
-    fn history(&self) -> Value {
-        let out = self.cmd(&["history"], &["--output", "json"]).run();
-        out.assert_code(0);
-        out.stdout_json()
-    }
-
-    /// `<work>/local/journal`.
-    fn journal_dir(&self) -> PathBuf {
-        self.work.path().join("local").join("journal")
-    }
-
-    fn journal_file(&self, id: &str) -> PathBuf {
-        self.journal_dir()
-            .join("deployments")
-            .join(format!("{id}.jsonl"))
-    }
-
-    /// Deployment ids with a journal file, oldest first.
-    fn journal_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = std::fs::read_dir(self.journal_dir().join("deployments"))
-            .map(|d| {
-                d.flatten()
-                    .filter_map(|e| {
-                        let name = e.file_name().to_string_lossy().into_owned();
-                        name.strip_suffix(".jsonl").map(str::to_owned)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        ids.sort();
-        ids
-    }
-
     fn lock_path(&self) -> PathBuf {
         self.journal_dir().join("lock.json")
-    }
-
-    fn tg(&self, color: &str) -> String {
-        self.emu
-            .snapshot()
-            .target_groups
-            .values()
-            .find(|t| t.name == format!("bg-local-{color}"))
-            .unwrap_or_else(|| panic!("target group bg-local-{color}"))
-            .arn
-            .clone()
-    }
-
-    /// (blue, green) weights of the production listener, read from the emulator.
-    fn prod(&self) -> (i32, i32) {
-        let l = self.emu.find_listener_by_port(LB, 80).expect("listener");
-        let w = l.weights();
-        let get = |c: &str| w.get(&self.tg(c)).copied().unwrap_or(0);
-        (get("blue"), get("green"))
     }
 
     fn service_image(&self, color: &str) -> String {

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{assert_unchanged, Bluegreen, Emulator, Outcome};
+use common::{assert_unchanged, Bluegreen, Outcome};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 const V1: &str = "public.ecr.aws/nginx/nginx:1.27";
 const V2: &str = "public.ecr.aws/nginx/nginx:1.28";
 const V3: &str = "public.ecr.aws/nginx/nginx:1.29";
-const LB: &str = "bg-local-alb"; // environments/local/shared.tfvars
+use common::LOCAL_LB as LB;
 const CLUSTER: &str = "bg-local";
 /// Above the kernel's largest pid (2^22): never a live process.
 const DEAD_PID: u32 = 4_294_967_294;
@@ -37,80 +37,26 @@ promotion {{
     )
 }
 
-struct World {
-    emu: Emulator,
-    work: tempfile::TempDir,
-    envs: tempfile::TempDir,
-    env: PathBuf,
+struct World(common::EnvWorld);
+
+impl std::ops::Deref for World {
+    type Target = common::EnvWorld;
+    fn deref(&self) -> &common::EnvWorld {
+        &self.0
+    }
 }
 
 impl World {
     /// A first deploy of V1 (blue live), then V2 (green live, blue idle).
     fn new(old_color: &str) -> World {
-        let emu = Emulator::start();
-        let envs = tempfile::tempdir().unwrap();
-        let env = common::local_env(&envs.path().join("main"), 2, &fast(old_color, "20s"));
-        let w = World {
-            emu,
-            work: common::temp_workdir(),
-            envs,
-            env,
-        };
+        let w = World(common::EnvWorld::start(
+            &fast(old_color, "20s"),
+            "rebuild-test",
+        ));
         w.cmd(&["deploy"], &["--image", V1]).run().assert_code(0);
         w.cmd(&["deploy"], &["--image", V2]).run().assert_code(0);
         assert_eq!(w.prod(), (0, 100));
         w
-    }
-
-    fn bg(&self) -> Bluegreen {
-        Bluegreen::new(&self.emu, self.work.path()).env("BLUEGREEN_USER", "rebuild-test")
-    }
-
-    fn cmd(&self, cmd: &[&str], rest: &[&str]) -> Bluegreen {
-        self.bg()
-            .args(cmd)
-            .args(["--env", self.env.to_str().unwrap()])
-            .args(rest)
-    }
-
-    fn history(&self) -> Value {
-        let out = self.cmd(&["history"], &["--output", "json"]).run();
-        out.assert_code(0);
-        out.stdout_json()
-    }
-
-    fn journal_dir(&self) -> PathBuf {
-        self.work.path().join("local").join("journal")
-    }
-
-    fn journal_file(&self, id: &str) -> PathBuf {
-        self.journal_dir()
-            .join("deployments")
-            .join(format!("{id}.jsonl"))
-    }
-
-    fn journal_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = std::fs::read_dir(self.journal_dir().join("deployments"))
-            .unwrap()
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                name.strip_suffix(".jsonl").map(str::to_owned)
-            })
-            .collect();
-        ids.sort();
-        ids
-    }
-
-    fn tg(&self, color: &str) -> String {
-        self.emu
-            .snapshot()
-            .target_groups
-            .values()
-            .find(|t| t.name == format!("bg-local-{color}"))
-            .unwrap_or_else(|| panic!("target group bg-local-{color}"))
-            .arn
-            .clone()
     }
 
     fn prod_arn(&self) -> String {
@@ -118,13 +64,6 @@ impl World {
             .find_listener_by_port(LB, 80)
             .expect("listener")
             .arn
-    }
-
-    /// (blue, green) weights of the production listener.
-    fn prod(&self) -> (i32, i32) {
-        let w = self.emu.listener_weights(&self.prod_arn());
-        let get = |c: &str| w.get(&self.tg(c)).copied().unwrap_or(0);
-        (get("blue"), get("green"))
     }
 
     /// (task definition ARN, desired count, (id, createdAt in ms) of its primary deployment)

@@ -140,18 +140,7 @@ async fn locked(
     let shared = ensure_shared(ctx, tool).await?;
     let aws = ctx.aws().await;
     let tgs = &shared.target_groups;
-    let routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
-    let disagreeing = routes.disagreeing();
-    if !disagreeing.is_empty() {
-        return Err(Error::refused(
-            format!(
-                "the production routes disagree with the production listener ({}): {}",
-                routes.primary().weights(),
-                disagreeing.join("; ")
-            ),
-            "put all traffic on one color first: `bluegreen rollback --env ENV --to COLOR`",
-        ));
-    }
+    let routes = Routes::read_agreeing(&aws, tgs, &shared.production_routes()).await?;
     let before = routes.primary().clone();
     warn_if_moved_outside(ctx, session, before.weights()).await?;
     let live = live_color_of(&before)?;

@@ -132,18 +132,7 @@ async fn locked(
     })?;
     let aws = ctx.aws().await;
     let tgs = &shared.target_groups;
-    let routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
-    let disagreeing = routes.disagreeing();
-    if !disagreeing.is_empty() {
-        return Err(Error::refused(
-            format!(
-                "the production routes disagree with the production listener ({}): {}",
-                routes.primary().weights(),
-                disagreeing.join("; ")
-            ),
-            "put all traffic on one color first: `bluegreen rollback --env ENV --to COLOR`",
-        ));
-    }
+    let routes = Routes::read_agreeing(&aws, tgs, &shared.production_routes()).await?;
     let before = routes.primary().weights();
     let live = live_color_of(routes.primary())?.ok_or_else(|| {
         Error::refused(

@@ -64,6 +64,28 @@ impl<'a> Routes<'a> {
         }
     }
 
+    /// Like [`Routes::read`], and refuses (nothing changed) when a route disagrees with the
+    /// production listener: a deploy or rebuild starts from one set of weights everywhere.
+    pub async fn read_agreeing(
+        aws: &Aws,
+        tgs: &'a TargetGroups,
+        arns: &[String],
+    ) -> Result<Routes<'a>, crate::error::Error> {
+        let routes = Routes::read(aws, tgs, arns).await?;
+        let disagreeing = routes.disagreeing();
+        if !disagreeing.is_empty() {
+            return Err(crate::error::Error::refused(
+                format!(
+                    "the production routes disagree with the production listener ({}): {}",
+                    routes.primary().weights(),
+                    disagreeing.join("; ")
+                ),
+                "put all traffic on one color first: `bluegreen rollback --env ENV --to COLOR`",
+            ));
+        }
+        Ok(routes)
+    }
+
     /// The production listener's view (the first route), which decides the live color.
     pub fn primary(&self) -> &ListenerView {
         &self.before[0].1

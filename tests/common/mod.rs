@@ -43,6 +43,7 @@ mod observe;
 mod proxy;
 mod tfstate;
 mod views;
+mod world;
 
 #[allow(unused_imports)] // each test binary uses a subset
 pub use bluegreen::{temp_workdir, Bluegreen, Outcome};
@@ -61,3 +62,5 @@ pub use views::{
     assert_unchanged, ActionView, ClusterView, EmulatorSnapshot, ListenerView, LoadBalancerView,
     RuleView, ServiceView, TargetGroupView, TaskDefinitionView,
 };
+#[allow(unused_imports)]
+pub use world::{EnvWorld, LOCAL_LB};

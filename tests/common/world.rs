@@ -1,0 +1,107 @@
+//! One environment named `local` against a private emulator, with its work directory: what the
+//! end-to-end tests of the journal, rebuild and drift share. Each test file wraps it in its own
+//! `World` (via `Deref`) for what only it needs.
+
+use super::bluegreen::{temp_workdir, Bluegreen};
+use super::emulator::Emulator;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// The load balancer of environments/local/shared.tfvars.
+pub const LOCAL_LB: &str = "bg-local-alb";
+
+pub struct EnvWorld {
+    pub emu: Emulator,
+    pub work: tempfile::TempDir,
+    pub envs: tempfile::TempDir,
+    /// The environment directory (`<envs>/main/local`).
+    pub env: PathBuf,
+    /// `BLUEGREEN_USER` of every command, as the journal records it.
+    pub user: &'static str,
+}
+
+impl EnvWorld {
+    /// Starts an emulator and writes the environment with `blocks` (health, strategy, …).
+    pub fn start(blocks: &str, user: &'static str) -> EnvWorld {
+        let emu = Emulator::start();
+        let envs = tempfile::tempdir().unwrap();
+        let env = super::local_env(&envs.path().join("main"), 2, blocks);
+        EnvWorld {
+            emu,
+            work: temp_workdir(),
+            envs,
+            env,
+            user,
+        }
+    }
+
+    /// The binary against this world, as `user`.
+    pub fn bg(&self) -> Bluegreen {
+        Bluegreen::new(&self.emu, self.work.path()).env("BLUEGREEN_USER", self.user)
+    }
+
+    /// `bluegreen <cmd> --env <env> <rest…>`.
+    pub fn cmd(&self, cmd: &[&str], rest: &[&str]) -> Bluegreen {
+        self.bg()
+            .args(cmd)
+            .args(["--env", self.env.to_str().unwrap()])
+            .args(rest)
+    }
+
+    /// `history --output json`, which must succeed.
+    pub fn history(&self) -> Value {
+        let out = self.cmd(&["history"], &["--output", "json"]).run();
+        out.assert_code(0);
+        out.stdout_json()
+    }
+
+    /// `<work>/local/journal`.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.work.path().join("local").join("journal")
+    }
+
+    pub fn journal_file(&self, id: &str) -> PathBuf {
+        self.journal_dir()
+            .join("deployments")
+            .join(format!("{id}.jsonl"))
+    }
+
+    /// Deployment ids with a journal file, oldest first.
+    pub fn journal_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(self.journal_dir().join("deployments"))
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.strip_suffix(".jsonl").map(str::to_owned)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
+    /// A color's target group ARN, read from the emulator.
+    pub fn tg(&self, color: &str) -> String {
+        self.emu
+            .snapshot()
+            .target_groups
+            .values()
+            .find(|t| t.name == format!("bg-local-{color}"))
+            .unwrap_or_else(|| panic!("target group bg-local-{color}"))
+            .arn
+            .clone()
+    }
+
+    /// (blue, green) weights of the production listener (port 80), read from the emulator.
+    pub fn prod(&self) -> (i32, i32) {
+        let l = self
+            .emu
+            .find_listener_by_port(LOCAL_LB, 80)
+            .expect("listener");
+        let w = self.emu.listener_weights(&l.arn);
+        let get = |c: &str| w.get(&self.tg(c)).copied().unwrap_or(0);
+        (get("blue"), get("green"))
+    }
+}
