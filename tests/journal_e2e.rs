@@ -7,10 +7,11 @@
 
 mod common;
 
-use common::{assert_unchanged, state_snapshot, Emulator, Outcome};
+use common::{
+    assert_unchanged, files, journal_records, state_snapshot, wait_exit, Emulator, Outcome,
+};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
@@ -88,31 +89,6 @@ fn result_json(out: &Outcome) -> Value {
     out.stdout_json_lines()
         .pop()
         .unwrap_or_else(|| panic!("no result line\n{out}"))
-}
-
-/// Every file under `dir` with its bytes.
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
-fn records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect()
 }
 
 fn hostname() -> String {
@@ -239,7 +215,7 @@ fn eight_concurrent_deploys_one_proceeds_and_history_lists_every_outcome() {
     let ids = w.journal_ids();
     assert_eq!(ids, [first[0].clone(), winner.clone()]);
     assert!(!w.lock_path().exists(), "lock.json left behind");
-    let rec = records(&w.journal_file(&winner));
+    let rec = journal_records(&w.journal_file(&winner));
     assert_eq!(rec[0]["entry"]["type"], "started");
     assert_eq!(rec.last().unwrap()["entry"]["type"], "finished");
     assert_eq!(rec.last().unwrap()["entry"]["outcome"], "deployed");
@@ -619,7 +595,7 @@ fn corrupt_journals_stale_locks_and_an_interrupted_deployment() {
     let out = w.cmd(&["rollback"], &["--output", "json"]).run();
     out.assert_code(0);
     assert_eq!(result_json(&out)["ended"], crashed.as_str(), "{out}");
-    let rec = records(&crashed_path);
+    let rec = journal_records(&crashed_path);
     let end = rec.last().unwrap();
     assert_eq!(end["entry"]["type"], "finished", "{rec:#?}");
     assert_eq!(end["entry"]["outcome"], "rolled-back", "{rec:#?}");
@@ -652,7 +628,7 @@ fn corrupt_journals_stale_locks_and_an_interrupted_deployment() {
     let taker = result_json(&out)["deployment"].as_str().unwrap().to_owned();
     assert_eq!(w.prod(), (0, 100));
     assert!(!w.lock_path().exists(), "the taker released the lock");
-    let rec = records(&w.journal_file(&taker));
+    let rec = journal_records(&w.journal_file(&taker));
     let over = rec
         .iter()
         .find(|r| r["entry"]["type"] == "lock-taken-over")
@@ -712,54 +688,6 @@ fn corrupt_journals_stale_locks_and_an_interrupted_deployment() {
     assert_eq!(w.prod(), (0, 100));
 }
 
-/// Spawns `deploy IMAGE --strategy steps:50,pause,100` and waits until its journal says it is
-/// paused at 50 %. Returns the child and its deployment id.
-// The child is returned to the caller, which waits for it (`wait_exit`).
-#[allow(clippy::zombie_processes)]
-fn deploy_until_paused(w: &World, image: &str, log: &Path) -> (std::process::Child, String) {
-    let before = w.journal_ids();
-    let mut child = w
-        .cmd(
-            &["deploy"],
-            &["--image", image, "--strategy", "steps:50,pause,100"],
-        )
-        .spawn(log);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let new = w.journal_ids().into_iter().find(|id| !before.contains(id));
-        if let Some(id) = new {
-            let text = std::fs::read_to_string(w.journal_file(&id)).unwrap_or_default();
-            if text.contains("\"type\":\"paused\"") {
-                return (child, id);
-            }
-        }
-        if std::time::Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the deploy never paused:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-fn wait_exit(child: &mut std::process::Child, log: &Path) -> i32 {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the deploy did not stop:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn sigterm_rolls_back_and_a_deploy_that_loses_its_lock_stops_acting() {
     let w = World::new("journal { lease = \"3s\" }\n", |_| {});
@@ -767,7 +695,7 @@ fn sigterm_rolls_back_and_a_deploy_that_loses_its_lock_stops_acting() {
 
     // SIGTERM (a cancelled CI job) while paused at 50 %: traffic goes back, verified, exit 5.
     let log = logs.path().join("sigterm.log");
-    let (mut child, id) = deploy_until_paused(&w, V2, &log);
+    let (mut child, id) = w.deploy_until_paused(V2, &log);
     assert_eq!(w.prod(), (50, 50));
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -797,7 +725,7 @@ fn sigterm_rolls_back_and_a_deploy_that_loses_its_lock_stops_acting() {
     // The lock is removed under a paused deploy: at its next renewal (every lease/3 = 1 s) it
     // finds the lock gone and stops without touching the listener again (exit 6, loud).
     let log = logs.path().join("lost.log");
-    let (mut child, id) = deploy_until_paused(&w, V3, &log);
+    let (mut child, id) = w.deploy_until_paused(V3, &log);
     w.cmd(&["unlock"], &["--force"]).run().assert_code(0);
     let started = std::time::Instant::now();
     assert_eq!(
@@ -834,7 +762,7 @@ fn sigterm_rolls_back_and_a_deploy_that_loses_its_lock_stops_acting() {
     // the first waits at its pause, a 2 s wait runs out (exit 8, "waited 2s"); a 1 m wait gets
     // the lock when the first, promoted, finishes — and then deploys.
     let log = logs.path().join("first.log");
-    let (mut first, _) = deploy_until_paused(&w, V2, &log);
+    let (mut first, _) = w.deploy_until_paused(V2, &log);
     let started = std::time::Instant::now();
     let out = w
         .cmd(&["deploy"], &["--image", V3, "--lock-timeout", "2s"])

@@ -7,10 +7,8 @@
 
 mod common;
 
-use common::{assert_unchanged, Bluegreen, Outcome};
+use common::{assert_unchanged, files, journal_records, wait_exit, Bluegreen, Outcome};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -132,30 +130,6 @@ fn result_json(out: &Outcome) -> Value {
         .unwrap_or_else(|| panic!("no result line\n{out}"))
 }
 
-fn records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect()
-}
-
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 /// The revision number at the end of a task definition ARN (`…:7`).
 fn revision(td: &str) -> u32 {
     td.rsplit(':').next().unwrap().parse().unwrap()
@@ -165,7 +139,7 @@ fn revision(td: &str) -> u32 {
 /// bluegreen writes, copied from `template`'s first record: `command` (`None` for a deploy),
 /// green live (`before`), blue the new color. Returns its id, newer than every other.
 fn write_interrupted(w: &World, template: &str, command: Option<&str>) -> String {
-    let lines = records(&w.journal_file(template));
+    let lines = journal_records(&w.journal_file(template));
     let mut started = lines[0].clone();
     assert_eq!(started["entry"]["type"], "started", "{started}");
     let stamp = humantime::format_rfc3339_millis(SystemTime::now())
@@ -199,52 +173,6 @@ fn write_interrupted(w: &World, template: &str, command: Option<&str>) -> String
     )
     .unwrap();
     id
-}
-
-/// Starts a deploy that pauses at 50 % and returns it once its journal says `paused`.
-#[allow(clippy::zombie_processes)] // the caller waits for it (`wait_exit`)
-fn deploy_until_paused(w: &World, image: &str, log: &Path) -> (std::process::Child, String) {
-    let before = w.journal_ids();
-    let mut child = w
-        .cmd(
-            &["deploy"],
-            &["--image", image, "--strategy", "steps:50,pause,100"],
-        )
-        .spawn(log);
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let new = w.journal_ids().into_iter().find(|id| !before.contains(id));
-        if let Some(id) = new {
-            let text = std::fs::read_to_string(w.journal_file(&id)).unwrap_or_default();
-            if text.contains("\"type\":\"paused\"") {
-                return (child, id);
-            }
-        }
-        if std::time::Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the deploy never paused:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_exit(child: &mut std::process::Child, log: &Path) -> i32 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the deploy did not stop:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// `rebuild` re-creates the idle color at zero production traffic and scales it back to its
@@ -291,7 +219,7 @@ fn rebuild_recreates_the_idle_color_without_moving_traffic_then_swap_makes_it_li
     // Back to its idle size.
     assert_eq!(desired, 0);
     assert_eq!(w.prod(), (0, 100));
-    let rec = records(&w.journal_file(r["deployment"].as_str().unwrap()));
+    let rec = journal_records(&w.journal_file(r["deployment"].as_str().unwrap()));
     let types: Vec<&str> = rec
         .iter()
         .map(|r| r["entry"]["type"].as_str().unwrap())
@@ -352,7 +280,7 @@ fn rebuild_refuses_in_flight_deploys_fails_unhealthy_stacks_and_supersedes_crash
     // --- A deploy paused in flight holds the lock: LOCKED (8) naming it, nothing changes.
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("deploy.log");
-    let (mut child, running) = deploy_until_paused(&w, V3, &log);
+    let (mut child, running) = w.deploy_until_paused(V3, &log);
     // Only the deployments: the running deploy renews its lock document meanwhile.
     let deployments = w.journal_dir().join("deployments");
     let journal = files(&deployments);
@@ -414,7 +342,7 @@ fn rebuild_refuses_in_flight_deploys_fails_unhealthy_stacks_and_supersedes_crash
     let out = w.cmd(&["rebuild"], &["--output", "json"]).run();
     out.assert_code(0);
     let id = result_json(&out)["deployment"].as_str().unwrap().to_owned();
-    let rec = records(&w.journal_file(&crashed));
+    let rec = journal_records(&w.journal_file(&crashed));
     let end = rec.last().unwrap();
     assert_eq!(end["entry"]["type"], "finished", "{rec:#?}");
     assert_eq!(end["entry"]["outcome"], "failed", "{rec:#?}");

@@ -5,7 +5,10 @@
 use super::bluegreen::{temp_workdir, Bluegreen};
 use super::emulator::Emulator;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
 
 /// The load balancer of environments/local/shared.tfvars.
 pub const LOCAL_LB: &str = "bg-local-alb";
@@ -104,4 +107,88 @@ impl EnvWorld {
         let get = |c: &str| w.get(&self.tg(c)).copied().unwrap_or(0);
         (get("blue"), get("green"))
     }
+}
+
+impl EnvWorld {
+    /// Spawns `deploy IMAGE --strategy steps:50,pause,100` and waits until its journal says it
+    /// is paused at 50 %. Returns the child and its deployment id; the caller waits for the
+    /// child ([`wait_exit`]).
+    #[allow(clippy::zombie_processes)]
+    pub fn deploy_until_paused(&self, image: &str, log: &Path) -> (Child, String) {
+        let before = self.journal_ids();
+        let mut child = self
+            .cmd(
+                &["deploy"],
+                &["--image", image, "--strategy", "steps:50,pause,100"],
+            )
+            .spawn(log);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let new = self
+                .journal_ids()
+                .into_iter()
+                .find(|id| !before.contains(id));
+            if let Some(id) = new {
+                let text = std::fs::read_to_string(self.journal_file(&id)).unwrap_or_default();
+                if text.contains("\"type\":\"paused\"") {
+                    return (child, id);
+                }
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the deploy never paused:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Waits (at most a minute) for `child` to exit and returns its exit code; the panic message
+/// carries its `log`.
+pub fn wait_exit(child: &mut Child, log: &Path) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the process did not stop:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every file under `dir` with its bytes (for "nothing changed" checks).
+pub fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A journal file's records, each parsed as JSON.
+pub fn journal_records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
 }
