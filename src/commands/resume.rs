@@ -114,21 +114,30 @@ async fn resume_locked(
         return finish_rollback(ctx, &aws, session, routes, to, done, &p).await;
     }
 
-    let verified = p.verified.map(|(w, _)| w).unwrap_or(start.before);
-    if !disagreeing.is_empty() {
-        // The process died between two routes of one lockstep change: every route reads either
-        // the last verified weights or the announced ones. Finishing the announced change is
-        // continuing the deployment; anything else is someone else's doing.
-        let reads: Vec<Weights> = routes.before.iter().map(|(_, v)| v.weights()).collect();
-        let pending = p
-            .pending
-            .filter(|(w, _)| reads.iter().all(|r| r == w || *r == verified));
-        let Some((w, _)) = pending else {
-            return Err(refuse(format!(
+    // The one rule, shared with `status`: every route reads the last verified weights or the
+    // announced ones (Progress::can_resume).
+    let verified = p.verified_weights();
+    let reads: Vec<Weights> = routes.before.iter().map(|(_, v)| v.weights()).collect();
+    if !p.can_resume(&reads) {
+        return Err(refuse(if disagreeing.is_empty() {
+            format!(
+                "the live weights are {live}, but the journal's last verified weights are {verified}{}",
+                p.pending
+                    .map(|(w, _)| format!(" (and the change it was making was to {w})"))
+                    .unwrap_or_default()
+            )
+        } else {
+            format!(
                 "the production routes disagree ({live} on the listener; {})",
                 disagreeing.join("; ")
-            )));
-        };
+            )
+        }));
+    }
+    // Resumable, so the announced change is the only other thing a route can read.
+    let announced = p.pending.filter(|(w, _)| *w != verified);
+    if let Some((w, _)) = announced.filter(|_| !disagreeing.is_empty()) {
+        // The process died between two routes of one lockstep change: finishing the announced
+        // change is continuing the deployment.
         ctx.step(format!(
             "the deployment died while writing {w}: some routes read it, the others {verified}; finishing that change"
         ));
@@ -138,24 +147,19 @@ async fn resume_locked(
             .map_err(|e| refuse(format!("finishing the interrupted change failed: {e}")))?;
         live = w;
     }
-    let at_step = if live == verified {
-        p.verified.and_then(|(_, s)| s)
-    } else if let Some((w, step)) = p.pending.filter(|(w, _)| *w == live) {
-        // The announced change landed before the crash: it reads back now, so it is verified.
-        ctx.info(format!(
-            "the change the deployment announced last ({w}) had landed"
-        ));
-        session
-            .write(Entry::WeightsVerified { weights: w, step })
-            .await?;
-        step
-    } else {
-        return Err(refuse(format!(
-            "the live weights are {live}, but the journal's last verified weights are {verified}{}",
-            p.pending
-                .map(|(w, _)| format!(" (and the change it was making was to {w})"))
-                .unwrap_or_default()
-        )));
+    let at_step = match announced.filter(|(w, _)| *w == live) {
+        Some((w, step)) => {
+            // The announced change landed (or was just finished): it reads back now, so it is
+            // verified.
+            ctx.info(format!(
+                "the change the deployment announced last ({w}) had landed"
+            ));
+            session
+                .write(Entry::WeightsVerified { weights: w, step })
+                .await?;
+            step
+        }
+        None => p.verified.and_then(|(_, s)| s),
     };
     // A promote or rollback request left for the process that died is not this run's to act
     // on: the operator now asked to continue.
