@@ -1,7 +1,7 @@
 //! What every command needs: the validated environment, its work directory, the IaC tool, the
 //! stacks, the AWS adapters and the reporter.
 
-use crate::aws::{self, SdkAlarms, SdkServices, SdkTraffic};
+use crate::aws::{self, SdkAlarms, SdkAutoscaling, SdkServices, SdkTraffic};
 use crate::cli::{Cli, EnvArg};
 use crate::color::Color;
 use crate::color::Weights;
@@ -41,6 +41,7 @@ pub struct Aws {
     pub traffic: SdkTraffic,
     pub services: SdkServices,
     pub alarms: SdkAlarms,
+    pub autoscaling: SdkAutoscaling,
 }
 
 impl Ctx {
@@ -89,6 +90,7 @@ impl Ctx {
             traffic: SdkTraffic::new(&conf),
             services: SdkServices::new(&conf),
             alarms: SdkAlarms::new(&conf),
+            autoscaling: SdkAutoscaling::new(&conf),
         }
     }
 

@@ -4,7 +4,7 @@
 //! scales the old color down after the termination wait — or puts traffic back in one change.
 
 use super::context::{Aws, Ctx, StackId};
-use super::lock::{after_release, Guard, Session};
+use super::lock::{after_release, Session};
 use super::shift::{Driver, Ended, OldService, Routes};
 use super::signals::SignalReader;
 use super::wait::Target;
@@ -20,7 +20,7 @@ use crate::iac::{IacTool, Stack};
 use crate::image::ImageRef;
 use crate::report::Event;
 use crate::state::journal::{FinalOutcome, Start};
-use crate::state::{new_deployment_id, Entry, Holder, Writer};
+use crate::state::{Entry, Holder, Writer};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -56,11 +56,7 @@ pub async fn run(
         )
     })?;
     let tool = ctx.tool()?;
-    let store = ctx.store().await;
-    let id = new_deployment_id();
-    let holder = Holder::this_process("deploy", &id);
-    let guard = Guard::take(ctx, &store, holder, lock_wait).await?;
-    let mut session = Session::new(store, guard, Writer::new(&id));
+    let mut session = Session::begin(ctx, "deploy", lock_wait).await?;
     let result = locked(
         ctx,
         &tool,

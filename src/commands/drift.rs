@@ -17,10 +17,10 @@ use super::context::{Ctx, StackId};
 use super::shift::Routes;
 use crate::aws::Services;
 use crate::color::{Color, Weights};
-use crate::deploy::SharedOutputs;
+use crate::deploy::{ServiceOutputs, SharedOutputs};
 use crate::error::Error;
 use crate::iac::{IacTool, Stack};
-use crate::state::{Entry, Store};
+use crate::state::Entry;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -163,10 +163,24 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     report
         .stacks
         .push(plan_stack(ctx, &shared_stack, StackId::Shared).await);
+    // Each color's outputs are read once, for its plan and for the runtime comparison.
+    let mut provisioned: BTreeMap<Color, ServiceOutputs> = BTreeMap::new();
     for color in Color::ALL {
-        report
-            .stacks
-            .push(plan_color(ctx, &tool, &shared, color).await);
+        let stack = match ctx.color_outputs(&tool, color, &shared).await {
+            Ok(Some(out)) => {
+                let r = plan_color(ctx, &tool, &shared, color, &out).await;
+                provisioned.insert(color, out);
+                r
+            }
+            Ok(None) => StackReport {
+                stack: color.as_str().into(),
+                status: "not-provisioned",
+                changes: vec![],
+                error: None,
+            },
+            Err(e) => errored(color.as_str().into(), e),
+        };
+        report.stacks.push(stack);
     }
     for s in &report.stacks {
         if let Some(e) = &s.error {
@@ -175,7 +189,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     }
     let iac_failed = report.stacks.iter().any(|s| s.status == "error");
 
-    match runtime_differences(ctx, &tool, &shared).await {
+    match runtime_differences(ctx, &shared, &provisioned).await {
         Ok((diffs, info)) => {
             report.runtime = diffs;
             report.informational = info;
@@ -209,26 +223,16 @@ fn finish(ctx: &Ctx, report: Report, error: Option<Error>) -> Result<(), Error> 
     Ok(())
 }
 
+/// Plans a provisioned color with the inputs it was last applied with: its own outputs say
+/// which image.
 async fn plan_color(
     ctx: &Ctx,
     tool: &IacTool,
     shared: &SharedOutputs,
     color: Color,
+    out: &ServiceOutputs,
 ) -> StackReport {
     let name = color.as_str().to_string();
-    // The inputs it was last applied with: its own outputs say which image.
-    let out = match ctx.color_outputs(tool, color, shared).await {
-        Ok(Some(out)) => out,
-        Ok(None) => {
-            return StackReport {
-                stack: name,
-                status: "not-provisioned",
-                changes: vec![],
-                error: None,
-            }
-        }
-        Err(e) => return errored(name, e),
-    };
     let stack = match ctx.service_stack(tool, color, shared, &out.image) {
         Ok(s) => s,
         Err(e) => return errored(name, e),
@@ -326,32 +330,22 @@ fn changed_resources(plan: &Value) -> Vec<ResourceDrift> {
 /// The differences, and the desired-count ones of autoscaled services apart.
 async fn runtime_differences(
     ctx: &Ctx,
-    tool: &IacTool,
     shared: &SharedOutputs,
+    provisioned: &BTreeMap<Color, ServiceOutputs>,
 ) -> Result<(Vec<Difference>, Vec<Difference>), Error> {
-    let store: std::sync::Arc<Store> = ctx.store().await;
-    let mut journals = Vec::new();
-    for id in store.deployments().await? {
-        journals.push(store.records(&id).await?);
-    }
-    let recorded = Recorded::fold(&journals);
+    let recorded = Recorded::fold(&ctx.store().await.journals().await?);
     if recorded.deployment.is_none() {
         ctx.info("the journal has no deployment yet: nothing recorded to compare AWS with");
         return Ok((vec![], vec![]));
     }
     let aws = ctx.aws().await;
-    let autoscaling =
-        crate::aws::SdkAutoscaling::new(&crate::aws::sdk_config(&ctx.cfg.region).await);
     let tgs = &shared.target_groups;
     let routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
     let mut live = Live::default();
     for (arn, v) in &routes.before {
         live.routes.push((arn.clone(), v.weights()));
     }
-    for color in Color::ALL {
-        let Some(out) = ctx.color_outputs(tool, color, shared).await? else {
-            continue;
-        };
+    for (&color, out) in provisioned {
         let Some(svc) = aws
             .services
             .describe(&out.cluster_name, &out.service_name)
@@ -371,7 +365,8 @@ async fn runtime_differences(
             .services
             .task_definition_images(&svc.task_definition)
             .await?;
-        let autoscaled = autoscaling
+        let autoscaled = aws
+            .autoscaling
             .ecs_service_target(&out.cluster_name, &out.service_name)
             .await?
             .is_some();

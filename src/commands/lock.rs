@@ -141,6 +141,16 @@ impl Session {
         }
     }
 
+    /// Opens the environment's store and takes its lock for a new deployment run by
+    /// `command` (`deploy`, `rebuild`, …), waiting up to `lock_wait`.
+    pub async fn begin(ctx: &Ctx, command: &str, lock_wait: Duration) -> Result<Session, Error> {
+        let store = ctx.store().await;
+        let id = crate::state::new_deployment_id();
+        let holder = Holder::this_process(command, &id);
+        let guard = Guard::take(ctx, &store, holder, lock_wait).await?;
+        Ok(Session::new(store, guard, Writer::new(&id)))
+    }
+
     pub fn deployment(&self) -> &str {
         self.writer.deployment()
     }

@@ -17,7 +17,7 @@ use super::context::{Aws, Ctx, StackId};
 use super::deploy::{
     live_color_of, prepare_new_color, refuse_if_unfinished, run_machine, start_record, Shift,
 };
-use super::lock::{after_release, Guard, Session};
+use super::lock::{after_release, Session};
 use super::shift::Routes;
 use super::signals::SignalReader;
 use super::wait::Target;
@@ -30,7 +30,7 @@ use crate::iac::IacTool;
 use crate::image::ImageRef;
 use crate::report::Event;
 use crate::state::journal::FinalOutcome;
-use crate::state::{new_deployment_id, Entry, Holder, Writer};
+use crate::state::{Entry, Writer};
 use serde::Serialize;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -70,12 +70,8 @@ pub async fn run(
         )
     })?;
     let tool = ctx.tool()?;
-    let store = ctx.store().await;
-    let id = new_deployment_id();
     let command = if swap { REBUILD_SWAP } else { REBUILD };
-    let holder = Holder::this_process(command, &id);
-    let guard = Guard::take(ctx, &store, holder, lock_wait).await?;
-    let mut session = Session::new(store, guard, Writer::new(&id));
+    let mut session = Session::begin(ctx, command, lock_wait).await?;
     let result = locked(ctx, &tool, &mut session, swap, image, &strategy, &schedule).await;
     after_release(result, session.release().await)
 }

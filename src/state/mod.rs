@@ -184,12 +184,19 @@ impl Store {
     /// The summary of every deployment, oldest first. A corrupt journal is an error, never
     /// skipped.
     pub async fn history(&self) -> Result<Vec<Summary>, StoreError> {
+        Ok(self
+            .journals()
+            .await?
+            .iter()
+            .filter_map(|r| Summary::of(r))
+            .collect())
+    }
+
+    /// Every deployment's records, oldest deployment first. A corrupt journal is an error.
+    pub async fn journals(&self) -> Result<Vec<Vec<Record>>, StoreError> {
         let mut out = Vec::new();
         for id in self.deployments().await? {
-            let records = self.records(&id).await?;
-            if let Some(s) = Summary::of(&records) {
-                out.push(s);
-            }
+            out.push(self.records(&id).await?);
         }
         Ok(out)
     }
