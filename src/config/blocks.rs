@@ -4,7 +4,7 @@
 
 use super::error::ConfigError;
 use super::model::{
-    IacBinary, IacSettings, JournalBackend, JournalSettings, ServiceSettings, StackSettings,
+    ApprovalSettings, IacBinary, IacSettings, JournalBackend, JournalSettings, PlanSafetySettings, ServiceSettings, StackSettings,
     TrafficSettings, RESERVED_SERVICE_VARS,
 };
 use super::paths::{resolve, Want};
@@ -36,6 +36,8 @@ pub(crate) const TOP: &[Field] = &[
     block("strategy", r#"strategy { type = "all-at-once" }"#),
     block("promotion", r#"promotion { bake = "2m" }"#),
     block("journal", r#"journal { backend = "local" }"#),
+    block("approval", r#"approval { required = true }"#),
+    block("plan_safety", r#"plan_safety { protected = ["aws_db_instance.*"] }"#),
 ];
 
 const IAC: &[Field] = &[
@@ -287,6 +289,68 @@ pub(crate) fn parse_journal(
         }
     };
     Ok(JournalSettings { backend, lease })
+}
+
+const APPROVAL: &[Field] = &[
+    attr("required", "required = true"),
+    attr("wait", r#"wait = "30m""#),
+];
+
+/// `approval { required = true, wait = "30m" }`.
+pub(crate) fn parse_approval(
+    cx: &Cx<'_>,
+    block: Option<&Block>,
+) -> Result<ApprovalSettings, ConfigError> {
+    let Some(block) = block else {
+        return Ok(ApprovalSettings::default());
+    };
+    let s = Section::nested(cx.src, block, APPROVAL)?;
+    let required = s.require("required")?.boolean()?;
+    let wait = optional_duration(&s, "wait", Duration::ZERO)?;
+    if !required && !wait.is_zero() {
+        let v = s.value("wait").expect("a non-zero wait was written");
+        return Err(v.error(
+            &v.span(),
+            "`wait` is only used when `required = true`",
+            "remove `wait`, or set `required = true`",
+        ));
+    }
+    Ok(ApprovalSettings { required, wait })
+}
+
+const PLAN_SAFETY: &[Field] = &[attr(
+    "protected",
+    r#"protected = ["aws_db_instance.*", "module.data.*"]"#,
+)];
+
+/// `plan_safety { protected = ["aws_db_instance.*", …] }`.
+pub(crate) fn parse_plan_safety(
+    cx: &Cx<'_>,
+    block: Option<&Block>,
+) -> Result<PlanSafetySettings, ConfigError> {
+    let Some(block) = block else {
+        return Ok(PlanSafetySettings::default());
+    };
+    let s = Section::nested(cx.src, block, PLAN_SAFETY)?;
+    let mut protected = Vec::new();
+    if let Some(v) = s.value("protected") {
+        for (pattern, span) in v.string_list()? {
+            let ok = !pattern.is_empty()
+                && pattern
+                    .chars()
+                    .all(|c| !c.is_whitespace() && !c.is_control());
+            if !ok {
+                return Err(v.error(
+                    &span,
+                    format!("`protected` pattern \"{pattern}\" is not a resource address pattern"),
+                    "write resource addresses such as `aws_db_instance.main` or `module.data.*` \
+                     (`*` matches any characters, `?` one)",
+                ));
+            }
+            protected.push(pattern);
+        }
+    }
+    Ok(PlanSafetySettings { protected })
 }
 
 pub(crate) fn optional_duration(

@@ -17,8 +17,8 @@ mod value;
 
 pub use error::ConfigError;
 pub use model::{
-    AlarmSignal, EnvConfig, HealthSettings, HttpCheck, IacBinary, IacSettings, JournalBackend,
-    JournalSettings, NoData, OldColor, PromotionSettings, ServiceSettings, StackSettings,
+    AlarmSignal, ApprovalSettings, EnvConfig, HealthSettings, HttpCheck, IacBinary, IacSettings, JournalBackend,
+    JournalSettings, NoData, OldColor, PlanSafetySettings, PromotionSettings, ServiceSettings, StackSettings,
     StateSeparation, StateSettings, TrafficSettings, ENV_FILE, RESERVED_SERVICE_VARS,
 };
 pub use parse::{load, load_str};

@@ -34,6 +34,31 @@ pub struct EnvConfig {
     pub promotion: PromotionSettings,
     /// Where the deployment journal and the environment lock live (`journal { … }`).
     pub journal: JournalSettings,
+    /// Whether production traffic waits for `bluegreen approve` (`approval { … }`).
+    pub approval: ApprovalSettings,
+    /// What a plan of the idle color may not do without `--allow-unsafe-plan`
+    /// (`plan_safety { … }`).
+    pub plan_safety: PlanSafetySettings,
+}
+
+/// The approval gate: after the idle color passed every signal with test traffic only, and
+/// before any production traffic moves to it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApprovalSettings {
+    pub required: bool,
+    /// How long a deploy waits at the gate, in the same process, for `bluegreen approve`
+    /// before it exits with AWAITING_APPROVAL (10). Zero: exit at once.
+    pub wait: Duration,
+}
+
+/// Plan safety (docs/plan-then-deploy.md): the idle color's plan may never touch the live
+/// color's or the shared stack's objects, and never destroy or replace a protected resource,
+/// unless `--allow-unsafe-plan` is given (and then it is recorded).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PlanSafetySettings {
+    /// Resource address patterns (`*` any run of characters, `?` one), e.g.
+    /// `aws_db_instance.main`, `module.data.*`.
+    pub protected: Vec<String>,
 }
 
 /// Which IaC binary to run, and how long it may wait for a state lock.

@@ -2,7 +2,7 @@
 //! parse every block, and report the first error in source order.
 
 use super::blocks::{
-    parse_iac, parse_journal, parse_region, parse_service, parse_shared, parse_traffic, Cx, TOP,
+    parse_approval, parse_iac, parse_journal, parse_plan_safety, parse_region, parse_service, parse_shared, parse_traffic, Cx, TOP,
 };
 use super::error::{ConfigError, FirstError};
 use super::model::{EnvConfig, ENV_FILE};
@@ -75,6 +75,8 @@ pub fn load_str(src: &str, file: &Path, env_dir: &Path) -> Result<EnvConfig, Con
     let strategy = first.keep(parse_strategy(&cx, top.block("strategy")));
     let promotion = first.keep(parse_promotion(&cx, top.block("promotion")));
     let journal = first.keep(parse_journal(&cx, top.block("journal")));
+    let approval = first.keep(parse_approval(&cx, top.block("approval")));
+    let plan_safety = first.keep(parse_plan_safety(&cx, top.block("plan_safety")));
     first.check()?;
     let (
         Some(region),
@@ -87,8 +89,21 @@ pub fn load_str(src: &str, file: &Path, env_dir: &Path) -> Result<EnvConfig, Con
         Some(strategy),
         Some(promotion),
         Some(journal),
+        Some(approval),
+        Some(plan_safety),
     ) = (
-        region, iac, shared, service, state, health, traffic, strategy, promotion, journal,
+        region,
+        iac,
+        shared,
+        service,
+        state,
+        health,
+        traffic,
+        strategy,
+        promotion,
+        journal,
+        approval,
+        plan_safety,
     )
     else {
         unreachable!("a section without a value has recorded its error");
@@ -108,5 +123,7 @@ pub fn load_str(src: &str, file: &Path, env_dir: &Path) -> Result<EnvConfig, Con
         strategy,
         promotion,
         journal,
+        approval,
+        plan_safety,
     })
 }

@@ -336,3 +336,23 @@ fn rendered_errors_are_file_line_column_then_fix() {
         "environments/staging/bluegreen.hcl:9:20: `traffic.verify_timeout` must be a duration string, found a number\n  fix: write e.g. `verify_timeout = \"30s\"` (a duration needs a unit)"
     );
 }
+
+#[test]
+#[rustfmt::skip]
+fn approval_and_plan_safety_mistakes() {
+    let fx = Fixture::new();
+    check_bad_cases(&fx, vec![
+        bad("approval without required", base("approval {\n  wait = \"5m\"\n}\n"), 8,
+            "approval", "required = true"),
+        bad("required not a bool", base("approval {\n  required = \"yes\"\n}\n"), 9,
+            "`approval.required` must be", "required = true"),
+        bad("wait without required", base("approval {\n  required = false\n  wait     = \"5m\"\n}\n"), 10,
+            "`wait` is only used when `required = true`", "set `required = true`"),
+        bad("protected not a list", base("plan_safety {\n  protected = \"aws_db_instance.*\"\n}\n"), 9,
+            "`plan_safety.protected` must be a list of strings", "protected = [\"aws_db_instance.*\""),
+        bad("protected with a space", base("plan_safety {\n  protected = [\"aws_db_instance. main\"]\n}\n"), 9,
+            "\"aws_db_instance. main\" is not a resource address pattern", "`module.data.*`"),
+        bad("unknown plan_safety field", base("plan_safety {\n  protect = []\n}\n"), 9,
+            "protect", "protected"),
+    ]);
+}

@@ -259,3 +259,28 @@ fn a_symlinked_environment_keeps_its_name() {
     assert_eq!(cfg.dir, fx.env);
     assert_eq!(cfg.shared.root, fx.root.join("modules/shared"));
 }
+
+#[test]
+fn approval_and_plan_safety_blocks() {
+    let fx = Fixture::new();
+    let cfg = fx.load(&base("")).unwrap();
+    assert_eq!(cfg.approval, ApprovalSettings::default());
+    assert!(!cfg.approval.required);
+    assert!(cfg.plan_safety.protected.is_empty());
+    let cfg = fx
+        .load(&base(
+            "approval {\n  required = true\n  wait = \"30m\"\n}\nplan_safety {\n  protected = [\"aws_db_instance.*\", \"module.data[\\\"x\\\"].*\"]\n}\n",
+        ))
+        .unwrap();
+    assert_eq!(
+        cfg.approval,
+        ApprovalSettings {
+            required: true,
+            wait: Duration::from_secs(1800)
+        }
+    );
+    assert_eq!(
+        cfg.plan_safety.protected,
+        ["aws_db_instance.*", "module.data[\"x\"].*"]
+    );
+}
