@@ -57,14 +57,35 @@ pub struct LockArg {
     pub lock_timeout: std::time::Duration,
 }
 
+/// Where a deployment stops, unfinished, with exit code 0 (`resume` continues it).
+#[derive(Debug, Args, Clone)]
+pub struct UntilArg {
+    /// Stop at a checkpoint and exit 0: `test-traffic` (the new color passed every signal
+    /// with test traffic only) or `weight:N` (the step at N % was verified and baked).
+    /// `bluegreen resume` continues.
+    #[arg(long, value_name = "STAGE")]
+    pub until: Option<String>,
+}
+
+/// What to do about plan-safety findings.
+#[derive(Debug, Args, Clone)]
+pub struct SafetyArg {
+    /// Apply a plan of the idle color even though it destroys or replaces a protected resource
+    /// or touches an object of the live color or the shared stack. Each finding let through is
+    /// recorded (in the plan artifact and the journal).
+    #[arg(long)]
+    pub allow_unsafe_plan: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Provision the idle color with the image, verify it, and move traffic to it with the
-    /// environment's strategy, watching every health signal.
+    /// environment's strategy, watching every health signal. Plan + apply in one step.
     Deploy {
         #[command(flatten)]
         env: EnvArg,
-        /// Container image: `[registry/]repository[:tag][@sha256:…]`.
+        /// Container image: `[registry/]repository[:tag][@sha256:…]`; an ECR tag is resolved
+        /// to its digest and deployed by digest.
         #[arg(long, value_name = "IMAGE")]
         image: String,
         /// Deploy even when the live color already runs this image.
@@ -75,13 +96,69 @@ pub enum Command {
         #[arg(long, value_name = "SPEC")]
         strategy: Option<String>,
         #[command(flatten)]
+        until: UntilArg,
+        #[command(flatten)]
+        safety: SafetyArg,
+        #[command(flatten)]
         lock: LockArg,
     },
-    /// Continue an interrupted deployment from its last verified step, if the live weights
-    /// still match what its journal says.
+    /// Write a reviewable plan artifact: the image digest, the idle color's Terraform plan,
+    /// the live weights and state it was made against, the schedule and the gates. Changes
+    /// nothing. `bluegreen apply FILE` carries it out.
+    Plan {
+        #[command(flatten)]
+        env: EnvArg,
+        /// Container image, as for `deploy`.
+        #[arg(long, value_name = "IMAGE")]
+        image: String,
+        /// Where to write the artifact.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Override the environment's strategy (recorded in the plan).
+        #[arg(long, value_name = "SPEC")]
+        strategy: Option<String>,
+        #[command(flatten)]
+        safety: SafetyArg,
+    },
+    /// Carry out a plan artifact exactly: refuses a modified one, or one the world moved past
+    /// (live weights, Terraform state, image, another deployment, the environment file).
+    Apply {
+        /// The artifact `bluegreen plan --out` wrote.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The environment (default: the one recorded in the artifact).
+        #[arg(long = "env", value_name = "ENV")]
+        env: Option<String>,
+        /// Output for people (default) or JSON for pipelines.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        output: Format,
+        #[command(flatten)]
+        until: UntilArg,
+        #[command(flatten)]
+        lock: LockArg,
+    },
+    /// Approve production traffic for the deployment waiting at its approval gate; recorded
+    /// in its journal with who (STS caller identity, or --by), when and why.
+    Approve {
+        #[command(flatten)]
+        env: EnvArg,
+        /// Why (kept in the deployment's history).
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
+        /// Who approves, when the STS caller identity is not available (recorded as
+        /// unverified) or to name the person behind a shared role.
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        #[command(flatten)]
+        lock: LockArg,
+    },
+    /// Continue an interrupted, stopped (`--until`) or approved deployment from its last
+    /// verified step, if the live weights still match what its journal says.
     Resume {
         #[command(flatten)]
         env: EnvArg,
+        #[command(flatten)]
+        until: UntilArg,
         #[command(flatten)]
         lock: LockArg,
     },

@@ -64,6 +64,10 @@ pub enum Error {
     /// A stack's plan failed during `drift` (the report was printed and says which).
     #[error("{0}")]
     DriftPlanFailed(String),
+    /// The deployment stopped at its approval gate (not a failure): production traffic was not
+    /// moved and the deployment is unfinished.
+    #[error("{message}\n  next: {next}")]
+    AwaitingApproval { message: String, next: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -80,6 +84,7 @@ impl Error {
             Error::Internal(_) => exit::INTERNAL,
             Error::Locked { .. } => exit::LOCKED,
             Error::Drift { .. } => exit::DRIFT,
+            Error::AwaitingApproval { .. } => exit::AWAITING_APPROVAL,
             Error::DriftPlanFailed(_) => exit::IAC_FAILED,
             // A damaged journal or lock document stops everything until a human looks.
             Error::State(crate::state::StoreError::Corrupt { .. }) => exit::REFUSED,

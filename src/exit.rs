@@ -29,8 +29,12 @@ pub const LOCKED: i32 = 8;
 /// recorded. Nothing was changed.
 pub const DRIFT: i32 = 9;
 
+/// The deployment waits at its approval gate for `bluegreen approve` (then `bluegreen resume`).
+/// Production traffic was not moved; the deployment is unfinished, the lock released.
+pub const AWAITING_APPROVAL: i32 = 10;
+
 /// All codes with their names, for `docs/exit-codes.md` and its test.
-pub const ALL: [(i32, &str); 10] = [
+pub const ALL: [(i32, &str); 11] = [
     (SUCCESS, "SUCCESS"),
     (INTERNAL, "INTERNAL"),
     (BAD_INPUT, "BAD_INPUT"),
@@ -41,4 +45,5 @@ pub const ALL: [(i32, &str); 10] = [
     (REFUSED, "REFUSED"),
     (LOCKED, "LOCKED"),
     (DRIFT, "DRIFT"),
+    (AWAITING_APPROVAL, "AWAITING_APPROVAL"),
 ];

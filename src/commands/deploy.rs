@@ -13,10 +13,11 @@ use crate::color::{Color, Weights};
 use crate::config::OldColor;
 use crate::deploy::{
     read_view, ListenerView, Machine, Outcome, Plan, Schedule, ServiceOutputs, SharedOutputs,
-    Strategy,
+    Strategy, Until,
 };
 use crate::error::Error;
 use crate::iac::{IacTool, Stack};
+use crate::aws::Resolved;
 use crate::image::ImageRef;
 use crate::report::Event;
 use crate::state::journal::{FinalOutcome, Start};
@@ -40,33 +41,40 @@ struct DeployResult<'a> {
     old_color_scaled_down: bool,
 }
 
-pub async fn run(
-    ctx: &Ctx,
-    image: &ImageRef,
-    force: bool,
-    strategy: Option<Strategy>,
-    lock_wait: Duration,
-) -> Result<(), Error> {
-    let image = image.to_string();
-    let strategy = strategy.unwrap_or_else(|| ctx.cfg.strategy.clone());
+/// What `deploy` was asked to do, validated.
+pub struct DeployArgs {
+    pub image: ImageRef,
+    pub force: bool,
+    pub strategy: Option<Strategy>,
+    pub until: Option<Until>,
+    pub allow_unsafe: bool,
+    pub lock_wait: Duration,
+}
+
+pub async fn run(ctx: &Ctx, args: DeployArgs) -> Result<(), Error> {
+    let strategy = args
+        .strategy
+        .clone()
+        .unwrap_or_else(|| ctx.cfg.strategy.clone());
     let schedule = strategy.schedule().map_err(|e| {
         Error::bad_input(
             format!("strategy {}: {e}", strategy.name()),
             "fix the `strategy` block or the --strategy flag (docs/strategies.md)",
         )
     })?;
+    if let Some(u) = args.until {
+        u.check(&schedule).map_err(|e| {
+            Error::bad_input(
+                format!("--until {u}: {e}"),
+                "pick one of the schedule's weights, or `test-traffic`",
+            )
+        })?;
+    }
     let tool = ctx.tool()?;
-    let mut session = Session::begin(ctx, "deploy", lock_wait).await?;
-    let result = locked(
-        ctx,
-        &tool,
-        &mut session,
-        &image,
-        force,
-        &strategy,
-        &schedule,
-    )
-    .await;
+    // Read-only: a missing image is bad input before the lock is even taken.
+    let image = super::plan::resolve_image(ctx, &args.image).await?;
+    let mut session = Session::begin(ctx, "deploy", args.lock_wait).await?;
+    let result = locked(ctx, &tool, &mut session, &image, &args, &strategy, &schedule).await;
     after_release(result, session.release().await)
 }
 
@@ -118,11 +126,13 @@ async fn locked(
     ctx: &Ctx,
     tool: &IacTool,
     session: &mut Session,
-    image: &str,
-    force: bool,
+    resolved: &Resolved,
+    args: &DeployArgs,
     strategy: &Strategy,
     schedule: &Schedule,
 ) -> Result<(), Error> {
+    let image = resolved.pinned.as_str();
+    let force = args.force;
     refuse_if_unfinished(ctx, session).await?;
     ctx.step(format!(
         "deploying {image} to environment `{}` ({}), deployment {}",
@@ -174,6 +184,9 @@ async fn locked(
         }
     }
 
+    // The idle color's Terraform plan, made and checked before anything is journaled.
+    let planned = super::plan::plan_idle(ctx, tool, &shared, live, idle, image, args.allow_unsafe).await?;
+
     // The plan, durable before anything is provisioned or moved.
     let promotion = &ctx.cfg.promotion;
     let plan = Plan {
@@ -184,9 +197,22 @@ async fn locked(
         post_bake: promotion.bake,
         termination_wait: promotion.termination_wait,
         scale_down: promotion.old_color == OldColor::ScaleDown && live_out.is_some(),
+        approval: ctx
+            .cfg
+            .approval
+            .required
+            .then_some(ctx.cfg.approval.wait),
+        until: args.until,
     };
     let machine = Machine::new(plan);
-    let start = start_record(ctx, image, strategy, before.weights(), machine.plan());
+    let mut start = start_record(ctx, image, strategy.name(), before.weights(), machine.plan());
+    start.image_requested =
+        (resolved.requested != resolved.pinned).then(|| resolved.requested.clone());
+    start.unsafe_plan_allowed = planned
+        .findings
+        .iter()
+        .map(super::plan::describe_finding)
+        .collect();
     session.write(Entry::Started(start)).await?;
     session.record_takeover(ctx).await;
     if live.is_none() && schedule.steps().len() > 1 {
@@ -200,7 +226,13 @@ async fn locked(
         shared: &shared,
         live_out: live_out.as_ref(),
     };
-    let prepared = prepare_new_color(ctx, tool, &aws, session, &shared, idle, image, None).await;
+    let provision = Provision::Saved {
+        stack: &planned.stack,
+        plan: &planned.path,
+        has_changes: planned.outcome.has_changes,
+    };
+    let prepared =
+        prepare_new_color(ctx, tool, &aws, session, &shared, idle, image, provision).await;
     let out = match prepared {
         Ok(out) => out,
         Err(e) => {
@@ -241,7 +273,7 @@ async fn warn_if_moved_outside(ctx: &Ctx, session: &Session, live: Weights) -> R
 pub(super) fn start_record(
     ctx: &Ctx,
     image: &str,
-    strategy: &Strategy,
+    strategy: &str,
     before: Weights,
     plan: &Plan,
 ) -> Start {
@@ -255,7 +287,7 @@ pub(super) fn start_record(
         old: plan.old,
         new: plan.new,
         before,
-        strategy: strategy.name().to_string(),
+        strategy: strategy.to_string(),
         // What will run: a first deploy's schedule is all-at-once whatever was configured.
         steps: Start::steps_of(&plan.schedule),
         health_timeout_ms: plan.health_timeout.as_millis() as u64,
@@ -263,11 +295,30 @@ pub(super) fn start_record(
         termination_wait_ms: plan.termination_wait.as_millis() as u64,
         scale_down: plan.scale_down,
         desired: ctx.cfg.service.desired_count,
+        approval_required: plan.approval.is_some(),
+        image_requested: None,
+        plan_artifact: None,
+        unsafe_plan_allowed: Vec::new(),
     }
 }
 
-/// Provisions the new color with `image` (unless `provisioned` says it already was: a
-/// resumed deployment), brings it to full size and points the test listener at it.
+/// How the new color gets provisioned.
+pub enum Provision<'a> {
+    /// Plan now and apply that plan (`resume` before `provisioned`, `rebuild`).
+    PlanNow,
+    /// Apply this saved plan exactly (`deploy`, `apply`); `has_changes` from its
+    /// `-detailed-exitcode`.
+    Saved {
+        stack: &'a Stack,
+        plan: &'a std::path::Path,
+        has_changes: bool,
+    },
+    /// `provisioned` is journaled already (a resumed deployment).
+    Done(ServiceOutputs),
+}
+
+/// Provisions the new color with `image` as `provision` says, brings it to full size and
+/// points the test listener at it.
 #[allow(clippy::too_many_arguments)]
 pub async fn prepare_new_color(
     ctx: &Ctx,
@@ -277,19 +328,39 @@ pub async fn prepare_new_color(
     shared: &SharedOutputs,
     idle: Color,
     image: &str,
-    provisioned: Option<ServiceOutputs>,
+    provision: Provision<'_>,
 ) -> Result<ServiceOutputs, Error> {
     let tgs = &shared.target_groups;
-    let out = match provisioned {
-        Some(out) => out,
-        None => {
+    let out = match provision {
+        Provision::Done(out) => out,
+        provision => {
             session.write(Entry::Provisioning { color: idle }).await?;
             ctx.step(format!("provisioning {idle} with {image}"));
-            let stack = ctx.service_stack(tool, idle, shared, image)?;
-            stack
-                .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
-                .await?;
-            plan_and_apply(ctx, &stack, StackId::Color(idle)).await?;
+            let fresh;
+            let stack = match provision {
+                Provision::Saved {
+                    stack,
+                    plan,
+                    has_changes,
+                } => {
+                    if has_changes {
+                        stack
+                            .apply(plan, &mut ctx.tf_apply_progress(StackId::Color(idle)))
+                            .await?;
+                    } else {
+                        ctx.info(format!("[{idle}] no changes"));
+                    }
+                    stack
+                }
+                _ => {
+                    fresh = ctx.service_stack(tool, idle, shared, image)?;
+                    fresh
+                        .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
+                        .await?;
+                    plan_and_apply(ctx, &fresh, StackId::Color(idle)).await?;
+                    &fresh
+                }
+            };
             let out = ServiceOutputs::read(&stack.outputs().await?, idle)
                 .map_err(Error::Contract)?
                 .ok_or_else(|| {
@@ -449,6 +520,57 @@ pub async fn run_machine(
                 reason: failure.to_string(),
                 restore_error: error,
             })
+        }
+        Outcome::AwaitingApproval | Outcome::Stopped { .. } => {
+            // Not an end: the deployment stays unfinished (no `finished` record) for `resume`.
+            let env = &ctx.cfg.name;
+            let id = session.deployment().to_string();
+            let weights = match &outcome {
+                Outcome::Stopped {
+                    at: crate::deploy::Until::Weight(p),
+                } => crate::deploy::split(live, idle, *p),
+                _ => before,
+            };
+            let (outcome_str, message) = match &outcome {
+                Outcome::Stopped { at } => (
+                    "stopped",
+                    format!(
+                        "deployment {id} stopped at {at} (--until): production reads {weights}; \
+                         `bluegreen resume --env {env}` continues it, `bluegreen rollback --env {env}` ends it"
+                    ),
+                ),
+                _ => (
+                    "awaiting_approval",
+                    format!(
+                        "deployment {id}: {idle} passed every signal with test traffic only and \
+                         waits for approval; production traffic was not moved ({weights})"
+                    ),
+                ),
+            };
+            let result = DeployResult {
+                outcome: outcome_str,
+                env,
+                deployment: Some(id.clone()),
+                image: image.to_string(),
+                strategy: shift.strategy,
+                live_color: weights.live_color().or(live).unwrap_or(idle),
+                previous_color: live,
+                weights,
+                service: out.service_name.clone(),
+                task_definition: out.task_definition_arn.clone(),
+                old_color_scaled_down: false,
+            };
+            ctx.out.result(&message, &result);
+            match outcome {
+                Outcome::Stopped { .. } => Ok(()),
+                _ => Err(Error::AwaitingApproval {
+                    message: format!("deployment {id} waits for approval"),
+                    next: format!(
+                        "`bluegreen approve --env {env} [--comment TEXT]`, then \
+                         `bluegreen resume --env {env}`; `bluegreen rollback --env {env}` ends it"
+                    ),
+                }),
+            }
         }
         Outcome::Abandoned { observed } => {
             let reason = format!(

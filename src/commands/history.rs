@@ -69,6 +69,9 @@ fn human(h: &History) -> String {
                 out.push_str(&format!("    {d}\n"));
             }
         }
+        for a in &s.approvals {
+            out.push_str(&format!("    {}: approved by {}\n", a.at, a.approval));
+        }
         for e in &s.events {
             out.push_str(&format!("    {e}\n"));
         }

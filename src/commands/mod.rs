@@ -1,10 +1,13 @@
 //! One module per subcommand; [`run`] dispatches and maps the outcome to an exit code.
 
+mod apply;
+mod approve;
 mod context;
 mod deploy;
 mod drift;
 mod history;
 mod lock;
+mod plan;
 mod promote;
 mod rebuild;
 mod resume;
@@ -51,27 +54,72 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
             image,
             force,
             strategy,
+            until,
+            safety,
             lock,
         } => {
             // Everything the user typed is validated before any work starts.
-            let image = crate::image::ImageRef::parse(image)?;
-            let strategy = strategy
-                .as_deref()
-                .map(crate::config::parse_strategy_spec)
-                .transpose()
-                .map_err(|e| {
-                    Error::bad_input(e, "see `bluegreen deploy --help` or docs/strategies.md")
-                })?;
+            let args = deploy::DeployArgs {
+                image: crate::image::ImageRef::parse(image)?,
+                force: *force,
+                strategy: parse_strategy(strategy.as_deref(), "deploy")?,
+                until: parse_until(&until.until)?,
+                allow_unsafe: safety.allow_unsafe_plan,
+                lock_wait: lock.lock_timeout,
+            };
             let ctx = Ctx::load(cli, env)?;
-            deploy::run(&ctx, &image, *force, strategy, lock.lock_timeout).await
+            deploy::run(&ctx, args).await
+        }
+        Command::Plan {
+            env,
+            image,
+            out,
+            strategy,
+            safety,
+        } => {
+            let image = crate::image::ImageRef::parse(image)?;
+            let strategy = parse_strategy(strategy.as_deref(), "plan")?;
+            let ctx = Ctx::load(cli, env)?;
+            plan::run(&ctx, &env.env, &image, strategy, out, safety.allow_unsafe_plan).await
+        }
+        Command::Apply {
+            file,
+            env,
+            output,
+            until,
+            lock,
+        } => {
+            let until = parse_until(&until.until)?;
+            let artifact = apply::read(file)?;
+            let env = crate::cli::EnvArg {
+                env: env.clone().unwrap_or_else(|| artifact.1.env_arg.clone()),
+                output: *output,
+            };
+            let ctx = Ctx::load(cli, &env)?;
+            apply::run(&ctx, file, artifact, until, lock.lock_timeout).await
+        }
+        Command::Approve {
+            env,
+            comment,
+            by,
+            lock,
+        } => {
+            approve::run(
+                &Ctx::load(cli, env)?,
+                by.as_deref(),
+                comment.as_deref(),
+                lock.lock_timeout,
+            )
+            .await
         }
         Command::Promote { env } => promote::run(&Ctx::load(cli, env)?).await,
         Command::Status { env } => status::run(&Ctx::load(cli, env)?).await,
         Command::Rollback { env, to, lock } => {
             rollback::run(&Ctx::load(cli, env)?, *to, lock.lock_timeout).await
         }
-        Command::Resume { env, lock } => {
-            resume::run(&Ctx::load(cli, env)?, lock.lock_timeout).await
+        Command::Resume { env, until, lock } => {
+            let until = parse_until(&until.until)?;
+            resume::run(&Ctx::load(cli, env)?, until, lock.lock_timeout).await
         }
         Command::Rebuild {
             env,
@@ -96,7 +144,39 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
     }
 }
 
+fn parse_strategy(
+    spec: Option<&str>,
+    command: &str,
+) -> Result<Option<crate::deploy::Strategy>, Error> {
+    spec.map(crate::config::parse_strategy_spec)
+        .transpose()
+        .map_err(|e| {
+            Error::bad_input(
+                e,
+                format!("see `bluegreen {command} --help` or docs/strategies.md"),
+            )
+        })
+}
+
+fn parse_until(until: &Option<String>) -> Result<Option<crate::deploy::Until>, Error> {
+    until
+        .as_deref()
+        .map(crate::deploy::Until::parse)
+        .transpose()
+        .map_err(|e| {
+            Error::bad_input(
+                format!("--until: {e}"),
+                "pass `--until test-traffic` or `--until weight:N` (a weight of the schedule)",
+            )
+        })
+}
+
 fn print_error(e: &Error) {
+    if let Error::AwaitingApproval { .. } = e {
+        // Not an error: a stop the environment asked for.
+        eprintln!("awaiting approval: {e}");
+        return;
+    }
     let mut msg = format!("error: {e}");
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

@@ -15,7 +15,8 @@
 
 use super::context::{Aws, Ctx, StackId};
 use super::deploy::{
-    live_color_of, prepare_new_color, refuse_if_unfinished, run_machine, start_record, Shift,
+    live_color_of, prepare_new_color, refuse_if_unfinished, run_machine, start_record, Provision,
+    Shift,
 };
 use super::lock::{after_release, Session};
 use super::shift::Routes;
@@ -166,8 +167,11 @@ async fn locked(
         post_bake: promotion.bake,
         termination_wait: promotion.termination_wait,
         scale_down: promotion.old_color == OldColor::ScaleDown,
+        // A swap moves production traffic: the approval gate applies to it as to a deploy.
+        approval: (swap && ctx.cfg.approval.required).then_some(ctx.cfg.approval.wait),
+        until: None,
     };
-    let mut start = start_record(ctx, &image, strategy, before, &plan);
+    let mut start = start_record(ctx, &image, strategy.name(), before, &plan);
     start.command = Some(if swap { REBUILD_SWAP } else { REBUILD }.to_string());
     session.write(Entry::Started(start)).await?;
     session.record_takeover(ctx).await;
@@ -342,7 +346,7 @@ async fn rebuild_idle(
     }
     // `prepare_new_color` journals `provisioning`/`provisioned`/`scaled-up` and plans and
     // applies the stack exactly as a deploy does.
-    prepare_new_color(ctx, tool, aws, session, shared, idle, image, None).await
+    prepare_new_color(ctx, tool, aws, session, shared, idle, image, Provision::PlanNow).await
 }
 
 /// Polls every signal of the rebuilt color (test traffic only) until all pass, or fails after

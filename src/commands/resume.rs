@@ -8,17 +8,17 @@
 //! of an applied plan changes nothing), and weights are read back before anything continues.
 
 use super::context::Ctx;
-use super::deploy::{prepare_new_color, run_machine, Shift};
+use super::deploy::{prepare_new_color, run_machine, Provision, Shift};
 use super::lock::{after_release, Guard, Session};
 use super::shift::Routes;
 use crate::color::Weights;
-use crate::deploy::{Checkpoint, Machine, Plan, ServiceOutputs, Step};
+use crate::deploy::{Checkpoint, Machine, Plan, ServiceOutputs, Step, Until};
 use crate::error::Error;
 use crate::state::journal::{FinalOutcome, Progress};
 use crate::state::{Entry, Holder, Writer};
 use std::time::Duration;
 
-pub async fn run(ctx: &Ctx, lock_wait: Duration) -> Result<(), Error> {
+pub async fn run(ctx: &Ctx, until: Option<Until>, lock_wait: Duration) -> Result<(), Error> {
     let env = &ctx.cfg.name;
     let tool = ctx.tool()?;
     let store = ctx.store().await;
@@ -55,7 +55,7 @@ pub async fn run(ctx: &Ctx, lock_wait: Duration) -> Result<(), Error> {
             ),
             format!("re-run `bluegreen rebuild --env {env}`: it ends this one and rebuilds again"),
         )),
-        Some(progress) => resume_locked(ctx, &tool, &mut session, progress).await,
+        Some(progress) => resume_locked(ctx, &tool, &mut session, progress, until).await,
         None => Err(Error::refused(
             format!(
                 "deployment {} is an interrupted `{}`, not a deploy",
@@ -72,6 +72,7 @@ async fn resume_locked(
     tool: &crate::iac::IacTool,
     session: &mut Session,
     p: Progress,
+    until: Option<Until>,
 ) -> Result<(), Error> {
     let env = &ctx.cfg.name;
     let id = session.deployment().to_string();
@@ -86,6 +87,14 @@ async fn resume_locked(
             format!("`bluegreen rollback --env {env}`"),
         )
     })?;
+    if let Some(u) = until {
+        u.check(&schedule).map_err(|e| {
+            Error::bad_input(
+                format!("--until {u}: {e}"),
+                "pick one of the deployment's weights, or `test-traffic`",
+            )
+        })?;
+    }
     let (_, shared) = ctx.shared_outputs(tool).await?;
     let shared = shared.ok_or_else(|| {
         Error::refused(
@@ -220,7 +229,10 @@ async fn resume_locked(
         &shared,
         start.new,
         &start.image,
-        provisioned,
+        match provisioned {
+            Some(out) => Provision::Done(out),
+            None => Provision::PlanNow,
+        },
     )
     .await?;
     let live_out = match start.old {
@@ -235,6 +247,9 @@ async fn resume_locked(
         post_bake: Duration::from_millis(start.post_bake_ms),
         termination_wait: Duration::from_millis(start.termination_wait_ms),
         scale_down: start.scale_down,
+        // The gate of the deploy as it started (not today's file), until someone approved.
+        approval: (start.approval_required && !p.approved).then_some(ctx.cfg.approval.wait),
+        until,
     };
     let machine = Machine::resume(plan, checkpoint, Duration::ZERO);
     let shift = Shift {

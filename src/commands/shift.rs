@@ -290,6 +290,29 @@ impl Driver<'_> {
                 self.ctx.step("rollback requested (`bluegreen rollback`)");
                 return Event::RollbackRequested("`bluegreen rollback` asked for it".into());
             }
+            Ok(Some(Request::Approve(approval))) => {
+                if let Phase::AwaitingApproval { .. } = machine.phase() {
+                    self.ctx.step(format!(
+                        "approved by {approval}: production traffic may start"
+                    ));
+                    let entry = Entry::Approved(approval);
+                    if let Err(e) = self.session.write(entry).await {
+                        // Without the approval in the permanent record, traffic does not move.
+                        self.ctx.out.emit(Report::Warning {
+                            message: format!(
+                                "the approval could not be journaled ({e}); still waiting"
+                            ),
+                        });
+                    } else {
+                        return Event::Approved;
+                    }
+                } else {
+                    self.ctx.out.emit(Report::Warning {
+                        message: "an approval arrived while nothing waited for one; ignored"
+                            .into(),
+                    });
+                }
+            }
             Ok(Some(Request::Promote)) => {
                 if let Phase::Paused { step } = machine.phase() {
                     self.ctx.step("promote requested: continuing");
@@ -419,6 +442,18 @@ impl Driver<'_> {
             ],
             Note::Promoting => vec![Entry::PostBake],
             Note::TerminationWait(_) => vec![Entry::TerminationWait],
+            Note::AwaitingApproval(wait) => vec![Entry::AwaitingApproval {
+                wait_ms: wait.as_millis() as u64,
+            }],
+            Note::Stopped { at, step } => {
+                // A weight checkpoint stops right after its step's bake passed.
+                let mut v = Vec::new();
+                if let Some(i) = step.filter(|i| bake_passed(*i)) {
+                    v.push(Entry::BakePassed { step: i });
+                }
+                v.push(Entry::Stopped { at: at.to_string() });
+                v
+            }
             _ => vec![],
         };
         for e in entries {
@@ -493,6 +528,24 @@ impl Driver<'_> {
             Note::TerminationWait(d) => ctx.step(format!(
                 "termination wait: the old color stays at full size for {}",
                 humantime::format_duration(d)
+            )),
+            Note::AwaitingApproval(wait) => ctx.step(if wait.is_zero() {
+                format!(
+                    "production traffic needs approval: `bluegreen approve --env {env}`, then \
+                     `bluegreen resume --env {env}` (this command exits with AWAITING_APPROVAL)",
+                    env = ctx.cfg.name
+                )
+            } else {
+                format!(
+                    "production traffic needs approval: waiting up to {} for `bluegreen approve \
+                     --env {}` (signals are still watched)",
+                    humantime::format_duration(wait),
+                    ctx.cfg.name
+                )
+            }),
+            Note::Stopped { at, .. } => ctx.step(format!(
+                "stopping at {at} (--until); `bluegreen resume --env {}` continues",
+                ctx.cfg.name
             )),
             Note::RollingBack(f) => ctx.out.emit(Report::Warning {
                 message: format!("{f} — rolling back"),

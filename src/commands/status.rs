@@ -234,7 +234,22 @@ fn human(s: &Status) -> String {
             } else {
                 ""
             },
-            if d.running {
+            if sum.awaiting_approval {
+                format!(
+                    ", AWAITING APPROVAL: `bluegreen approve --env {0}` approves production traffic{1}",
+                    s.env,
+                    if d.running {
+                        " (the deploy is waiting for it)"
+                    } else {
+                        ", then `bluegreen resume --env` continues"
+                    }
+                )
+            } else if let (Some(at), false) = (&sum.stopped_at, d.running) {
+                format!(
+                    ", STOPPED at {at} (--until): `bluegreen resume --env {0}` continues it, `bluegreen rollback --env {0}` puts traffic back",
+                    s.env
+                )
+            } else if d.running {
                 ", running".to_string()
             } else {
                 format!(
@@ -259,6 +274,11 @@ fn human(s: &Status) -> String {
                     None => "unknown",
                 }
             ));
+        }
+    }
+    if let Some(d) = &s.deployment {
+        for a in &d.summary.approvals {
+            out.push_str(&format!("approved:    {} by {}\n", a.at, a.approval));
         }
     }
     if let Some(e) = &s.journal_error {

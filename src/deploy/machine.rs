@@ -32,6 +32,79 @@ pub struct Plan {
     pub termination_wait: Duration,
     /// Scale the old color to zero after the termination wait (else keep it warm).
     pub scale_down: bool,
+    /// The approval gate, when production traffic must wait for `bluegreen approve` (and no
+    /// approval is recorded yet): how long to wait for it in this process.
+    pub approval: Option<Duration>,
+    /// Stop at this checkpoint, unfinished, for a later `resume` (`--until`).
+    pub until: Option<Until>,
+}
+
+/// A checkpoint `deploy --until` / `resume --until` stops at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Until {
+    /// The new color passed every signal with test traffic only; no production traffic yet.
+    TestTraffic,
+    /// The schedule's step with this new-color weight was verified and its bake passed.
+    Weight(u16),
+}
+
+impl Until {
+    /// `test-traffic` or `weight:N` (`N%` is accepted too).
+    pub fn parse(s: &str) -> Result<Until, String> {
+        let s = s.trim();
+        if s == "test-traffic" {
+            return Ok(Until::TestTraffic);
+        }
+        let n = s
+            .strip_prefix("weight:")
+            .or_else(|| s.strip_suffix('%'))
+            .ok_or_else(|| format!("`{s}` is not a checkpoint; use `test-traffic` or `weight:N`"))?;
+        match n.parse::<u16>() {
+            Ok(p) if (1..=100).contains(&p) => Ok(Until::Weight(p)),
+            _ => Err(format!(
+                "`{s}`: the weight must be a whole percentage from 1 to 100, e.g. `weight:25`"
+            )),
+        }
+    }
+
+    /// Whether `schedule` ever reaches this checkpoint (a weight must be one of its steps).
+    pub fn check(self, schedule: &Schedule) -> Result<(), String> {
+        match self {
+            Until::TestTraffic => Ok(()),
+            Until::Weight(p) => {
+                let weights: Vec<u16> = schedule
+                    .steps()
+                    .iter()
+                    .filter_map(|s| match s {
+                        Step::Weight { percent, .. } => Some(*percent),
+                        Step::Pause => None,
+                    })
+                    .collect();
+                if weights.contains(&p) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the schedule ({schedule}) never stops at {p}%; its weights are {}",
+                        weights
+                            .iter()
+                            .map(|w| format!("{w}%"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Until {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Until::TestTraffic => f.write_str("test-traffic"),
+            Until::Weight(p) => write!(f, "weight:{p}"),
+        }
+    }
 }
 
 /// Why a deployment is being rolled back.
@@ -70,6 +143,11 @@ pub enum Phase {
     Paused {
         step: usize,
     },
+    /// Every signal passed with test traffic only; production traffic waits for approval
+    /// until `until`.
+    AwaitingApproval {
+        until: Duration,
+    },
     PostBake {
         until: Duration,
     },
@@ -99,6 +177,11 @@ pub enum Outcome {
     RollbackFailed { failure: Failure, error: String },
     /// Someone else changed the listener while the deploy ran; the machine stopped acting.
     Abandoned { observed: Weights },
+    /// Not an end: production traffic waits for `bluegreen approve` and this process stopped
+    /// waiting. The deployment stays unfinished; `resume` continues it once approved.
+    AwaitingApproval,
+    /// Not an end: `--until` stopped here; `resume` continues.
+    Stopped { at: Until },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +195,8 @@ pub enum Event {
     WeightsFailed(String),
     /// `bluegreen promote`: continue past a pause.
     Promote,
+    /// `bluegreen approve`: production traffic may start.
+    Approved,
     /// `bluegreen rollback` or Ctrl-C: put traffic back now.
     RollbackRequested(String),
     Restored,
@@ -139,6 +224,13 @@ pub enum Note {
     StepStarted { index: usize, step: Step },
     Baking { index: usize, bake: Duration },
     Paused { index: usize },
+    /// Waiting at the approval gate for at most this long.
+    AwaitingApproval(Duration),
+    /// `--until` stopped here; `step` is the step whose bake just passed (a weight checkpoint).
+    Stopped {
+        at: Until,
+        step: Option<usize>,
+    },
     Promoting,
     Promoted,
     TerminationWait(Duration),
@@ -264,6 +356,7 @@ impl Machine {
             Phase::Settling
                 | Phase::Baking { .. }
                 | Phase::Paused { .. }
+                | Phase::AwaitingApproval { .. }
                 | Phase::PostBake { .. }
                 | Phase::TerminationWait { .. }
         )
@@ -309,7 +402,7 @@ impl Machine {
                     Judgement::Pending => {}
                     Judgement::Pass => {
                         out.push(Action::Note(Note::Settled));
-                        self.enter_step(0, now, &mut out);
+                        self.after_settled(now, &mut out);
                     }
                 }
             }
@@ -355,6 +448,17 @@ impl Machine {
                 }
             }
             (Phase::Paused { step }, Event::Promote) => self.after_step(step, now, &mut out),
+            (Phase::AwaitingApproval { until }, Event::Signals(r)) => {
+                match self.judge(&r, Stage::Settling, now) {
+                    Judgement::Fail(f) => self.roll_back(f, &mut out),
+                    _ if now >= until => self.phase = Phase::Done(Outcome::AwaitingApproval),
+                    _ => {}
+                }
+            }
+            (Phase::AwaitingApproval { .. }, Event::Approved) => {
+                self.plan.approval = None;
+                self.enter_step(0, now, &mut out);
+            }
             (Phase::PostBake { until }, Event::Signals(r)) => {
                 match self.judge(&r, Stage::Watching, now) {
                     Judgement::Fail(f) => self.roll_back(f, &mut out),
@@ -424,8 +528,40 @@ impl Machine {
         }
     }
 
+    /// Every signal passed with test traffic only: stop (`--until test-traffic`), wait at the
+    /// approval gate, or start the schedule.
+    fn after_settled(&mut self, now: Duration, out: &mut Vec<Action>) {
+        if self.plan.until == Some(Until::TestTraffic) {
+            self.stop(Until::TestTraffic, None, out);
+            return;
+        }
+        if let Some(wait) = self.plan.approval {
+            out.push(Action::Note(Note::AwaitingApproval(wait)));
+            self.phase = if wait.is_zero() {
+                Phase::Done(Outcome::AwaitingApproval)
+            } else {
+                Phase::AwaitingApproval { until: now + wait }
+            };
+            return;
+        }
+        self.enter_step(0, now, out);
+    }
+
     fn after_step(&mut self, step: usize, now: Duration, out: &mut Vec<Action>) {
+        if let (Some(Until::Weight(p)), Some(Step::Weight { percent, .. })) =
+            (self.plan.until, self.plan.schedule.steps().get(step))
+        {
+            if *percent == p {
+                self.stop(Until::Weight(p), Some(step), out);
+                return;
+            }
+        }
         self.enter_step(step + 1, now, out);
+    }
+
+    fn stop(&mut self, at: Until, step: Option<usize>, out: &mut Vec<Action>) {
+        out.push(Action::Note(Note::Stopped { at, step }));
+        self.phase = Phase::Done(Outcome::Stopped { at });
     }
 
     fn promoted(&mut self, now: Duration, out: &mut Vec<Action>) {
@@ -479,6 +615,7 @@ impl Machine {
             Phase::Settling => "the checks before any production traffic".into(),
             Phase::Shifting { step: i } | Phase::Baking { step: i, .. } => step(*i),
             Phase::Paused { step: i } => format!("the pause at {}", step(*i)),
+            Phase::AwaitingApproval { .. } => "the approval gate".into(),
             Phase::PostBake { .. } => "the post-promotion bake".into(),
             Phase::TerminationWait { .. } => "the termination wait".into(),
             Phase::ScalingDown => "scale-down".into(),

@@ -32,6 +32,8 @@ fn plan(steps: Vec<Step>) -> Plan {
         post_bake: secs(5),
         termination_wait: secs(10),
         scale_down: true,
+        approval: None,
+        until: None,
     }
 }
 
@@ -603,4 +605,94 @@ fn resume_of_a_first_deploy_stays_all_at_once() {
     let m = Machine::resume(p, Checkpoint::PostBake, secs(0));
     assert_eq!(m.plan().schedule.steps().len(), 1);
     assert_eq!(m.last_verified(), Some(ws(0, 100)));
+}
+
+#[test]
+fn the_approval_gate_holds_production_traffic_until_approved() {
+    let mut p = plan(vec![wb(10, 5), w(100)]);
+    p.approval = Some(secs(60));
+    let mut m = Machine::new(p);
+    let a = m.handle(ok(), secs(1));
+    assert!(a.contains(&Action::Note(Note::AwaitingApproval(secs(60)))));
+    assert!(set_weights(&a).is_empty());
+    assert!(matches!(m.phase(), Phase::AwaitingApproval { .. }));
+    // Signals keep being watched; no weight moves while waiting.
+    for t in 2..30 {
+        assert!(set_weights(&m.handle(ok(), secs(t))).is_empty());
+    }
+    let a = m.handle(Event::Approved, secs(30));
+    assert_eq!(set_weights(&a), vec![ws(90, 10)]);
+    // A second approval or a promote changes nothing.
+    assert!(m.handle(Event::Approved, secs(30)).is_empty());
+}
+
+#[test]
+fn an_unapproved_gate_stops_the_process_after_its_wait_and_a_failure_rolls_back() {
+    let mut p = plan(vec![w(100)]);
+    p.approval = Some(secs(10));
+    let mut m = Machine::new(p.clone());
+    m.handle(ok(), secs(1));
+    assert!(m.handle(ok(), secs(10)).is_empty());
+    m.handle(ok(), secs(11));
+    assert_eq!(m.outcome(), Some(&Outcome::AwaitingApproval));
+
+    // A zero wait stops at once.
+    p.approval = Some(Duration::ZERO);
+    let mut m = Machine::new(p.clone());
+    m.handle(ok(), secs(1));
+    assert_eq!(m.outcome(), Some(&Outcome::AwaitingApproval));
+
+    // A failing signal at the gate rolls back (production never moved).
+    p.approval = Some(secs(60));
+    let mut m = Machine::new(p);
+    m.handle(ok(), secs(1));
+    let a = m.handle(alarm(), secs(2));
+    assert!(a.contains(&Action::Restore));
+    assert!(set_weights(&a).is_empty());
+}
+
+#[test]
+fn until_stops_at_test_traffic_before_the_gate_and_at_a_weight_after_its_bake() {
+    let mut p = plan(vec![wb(10, 5), wb(50, 5), w(100)]);
+    p.until = Some(Until::TestTraffic);
+    p.approval = Some(secs(60));
+    let mut m = Machine::new(p.clone());
+    let a = m.handle(ok(), secs(1));
+    assert!(set_weights(&a).is_empty());
+    assert_eq!(
+        m.outcome(),
+        Some(&Outcome::Stopped {
+            at: Until::TestTraffic
+        })
+    );
+
+    p.approval = None;
+    p.until = Some(Until::Weight(50));
+    let mut m = Machine::new(p);
+    let (asked, end) = run_healthy(&mut m, Duration::ZERO, 120);
+    assert_eq!(asked, vec![ws(90, 10), ws(50, 50)]);
+    assert_eq!(
+        m.outcome(),
+        Some(&Outcome::Stopped {
+            at: Until::Weight(50)
+        })
+    );
+    // Both bakes ran in full before stopping.
+    assert!(end >= secs(10), "{end:?}");
+}
+
+#[test]
+fn until_parses_and_must_be_on_the_schedule() {
+    assert_eq!(Until::parse("test-traffic"), Ok(Until::TestTraffic));
+    assert_eq!(Until::parse("weight:25"), Ok(Until::Weight(25)));
+    assert_eq!(Until::parse("25%"), Ok(Until::Weight(25)));
+    for bad in ["weight:0", "weight:101", "weight:x", "halfway", ""] {
+        assert!(Until::parse(bad).is_err(), "{bad}");
+    }
+    let sched = Schedule::new(vec![wb(10, 5), Step::Pause, w(100)]).unwrap();
+    assert!(Until::Weight(10).check(&sched).is_ok());
+    assert!(Until::Weight(100).check(&sched).is_ok());
+    let e = Until::Weight(50).check(&sched).unwrap_err();
+    assert!(e.contains("10%, 100%"), "{e}");
+    assert!(Until::TestTraffic.check(&sched).is_ok());
 }

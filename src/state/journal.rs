@@ -12,6 +12,7 @@ use super::{rfc3339, Store, StoreError};
 use crate::color::{Color, Weights};
 use crate::deploy::{Schedule, Step};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::time::Duration;
 
 /// The journal's schema version. Readers refuse records of any other version.
@@ -63,6 +64,48 @@ pub struct Start {
     pub termination_wait_ms: u64,
     pub scale_down: bool,
     pub desired: u32,
+    /// Production traffic waits for `bluegreen approve` (the environment's `approval` block
+    /// when the deploy started).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approval_required: bool,
+    /// The `--image` given, when it was resolved to the pinned `image` (an ECR tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_requested: Option<String>,
+    /// The checksum of the plan artifact `bluegreen apply` carried out, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_artifact: Option<String>,
+    /// Plan-safety findings `--allow-unsafe-plan` let through, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsafe_plan_allowed: Vec<String>,
+}
+
+/// Who approved production traffic for a deployment (`bluegreen approve`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Who: `--by`, or else the caller identity.
+    pub by: String,
+    /// The caller identity from STS (`GetCallerIdentity`'s ARN); `None` when STS was not
+    /// reachable and `--by` was taken on trust.
+    pub identity: Option<String>,
+    pub comment: Option<String>,
+    /// The local user and host `approve` ran as.
+    pub user: String,
+    pub host: String,
+}
+
+impl fmt::Display for Approval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.by)?;
+        match &self.identity {
+            Some(id) if *id != self.by => write!(f, " (identity {id})")?,
+            Some(_) => {}
+            None => write!(f, " (unverified: STS unavailable)")?,
+        }
+        if let Some(c) = &self.comment {
+            write!(f, ": \"{c}\"")?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +156,16 @@ pub enum Entry {
     },
     /// Every signal passed with test traffic only.
     Settled,
+    /// Production traffic waits for `bluegreen approve`; this process waits `wait_ms` for it.
+    AwaitingApproval {
+        wait_ms: u64,
+    },
+    /// `bluegreen approve` approved production traffic.
+    Approved(Approval),
+    /// `deploy --until` (or `resume --until`) stopped here; `resume` continues.
+    Stopped {
+        at: String,
+    },
     /// About to write these weights to every production route (`step` of the schedule; none
     /// for a rollback).
     WeightsIntent {
@@ -211,8 +264,12 @@ impl FinalOutcome {
 
 impl Start {
     pub fn schedule(&self) -> Result<Schedule, String> {
-        let steps = self
-            .steps
+        Start::schedule_of(&self.steps)
+    }
+
+    /// The schedule `steps` record (as written by [`Start::steps_of`]).
+    pub fn schedule_of(steps: &[StepRecord]) -> Result<Schedule, String> {
+        let steps = steps
             .iter()
             .map(|s| match *s {
                 StepRecord::Weight { percent, bake_ms } => Step::Weight {
@@ -337,9 +394,23 @@ pub struct Summary {
     /// The last record, in words: where it is (or where it stopped).
     pub step: String,
     pub paused: bool,
+    /// Waiting at the approval gate for `bluegreen approve` (no approval recorded yet).
+    pub awaiting_approval: bool,
+    /// Every approval, oldest first, with when it was recorded.
+    pub approvals: Vec<Approved>,
+    /// Where `--until` stopped it, while it has not moved on.
+    pub stopped_at: Option<String>,
     pub records: usize,
     /// Lock takeovers, forced unlocks and resumes, in words.
     pub events: Vec<String>,
+}
+
+/// An approval and when it was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Approved {
+    pub at: String,
+    #[serde(flatten)]
+    pub approval: Approval,
 }
 
 impl Summary {
@@ -365,12 +436,27 @@ impl Summary {
             last_verified: None,
             step: String::new(),
             paused: false,
+            awaiting_approval: false,
+            approvals: Vec::new(),
+            stopped_at: None,
             records: records.len(),
             events: Vec::new(),
         };
         for r in records {
             s.step = describe(&r.entry);
+            if !matches!(r.entry, Entry::Stopped { .. }) {
+                s.stopped_at = None;
+            }
             match &r.entry {
+                Entry::AwaitingApproval { .. } => s.awaiting_approval = true,
+                Entry::Approved(a) => {
+                    s.awaiting_approval = false;
+                    s.approvals.push(Approved {
+                        at: r.at.clone(),
+                        approval: a.clone(),
+                    });
+                }
+                Entry::Stopped { at } => s.stopped_at = Some(at.clone()),
                 Entry::Started(st) => {
                     s.command = st.command.clone().unwrap_or_else(|| "deploy".into());
                     s.user = st.user.clone();
@@ -434,6 +520,7 @@ impl Summary {
                     s.finished = Some(r.at.clone());
                     s.duration_ms = Some(r.at_ms.saturating_sub(s.started_ms));
                     s.paused = false;
+                    s.awaiting_approval = false;
                 }
                 _ => {}
             }
@@ -456,6 +543,9 @@ pub fn describe(e: &Entry) -> String {
         Entry::Provisioned { color, .. } => format!("{color} provisioned"),
         Entry::ScaledUp { color, desired } => format!("{color} scaled to {desired}"),
         Entry::Settled => "passed every signal with test traffic only".into(),
+        Entry::AwaitingApproval { .. } => "awaiting approval (`bluegreen approve`)".into(),
+        Entry::Approved(a) => format!("approved by {a}"),
+        Entry::Stopped { at } => format!("stopped at {at} (--until)"),
         Entry::WeightsIntent { weights, step } => match step {
             Some(i) => format!("step {}: writing {weights}", i + 1),
             None => format!("writing {weights}"),
@@ -500,6 +590,8 @@ pub struct Progress {
     pub rolling_back: Option<Weights>,
     /// The failing signal of that rollback, for the final record.
     pub rollback_signal: Option<String>,
+    /// `bluegreen approve` approved production traffic.
+    pub approved: bool,
 }
 
 impl Progress {
@@ -520,6 +612,7 @@ impl Progress {
             scale_down_intent: false,
             rolling_back: None,
             rollback_signal: None,
+            approved: false,
         };
         for r in &records[1..] {
             match &r.entry {
@@ -550,6 +643,7 @@ impl Progress {
                     p.pending = None;
                 }
                 Entry::Restored { weights } => p.verified = Some((*weights, None)),
+                Entry::Approved(_) => p.approved = true,
                 _ => {}
             }
         }

@@ -57,20 +57,23 @@ pub struct Repaired {
 }
 
 /// A request to the process that holds the lock, from a command run beside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Request {
     /// Continue past a pause step.
     Promote,
     /// Put production traffic back on the color the deployment started from.
     Rollback,
+    /// Production traffic may start (the holder journals the approval).
+    Approve(journal::Approval),
 }
 
 impl Request {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Request::Promote => "promote",
             Request::Rollback => "rollback",
+            Request::Approve(_) => "approve",
         }
     }
 }

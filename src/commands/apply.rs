@@ -1,0 +1,290 @@
+//! `apply FILE`: carries out a plan artifact exactly — its saved Terraform plan, its image
+//! digest, its schedule — after checking that it is intact and that nothing it was made
+//! against has moved. Any difference refuses the artifact with every difference listed, and
+//! nothing changes (no Terraform run, no AWS write, no journal record).
+
+use super::context::{Ctx, StackId};
+use super::deploy::{prepare_new_color, refuse_if_unfinished, run_machine, start_record, Provision, Shift};
+use super::lock::{after_release, Session};
+use super::plan::{artifact_error, enforce_safety, env_file_sha256, safety_findings, state_of, PlanBody};
+use super::shift::Routes;
+use crate::aws::SdkImages;
+use crate::deploy::{Machine, Plan, Until};
+use crate::error::Error;
+use crate::image::ImageRef;
+use crate::state::journal::{FinalOutcome, Start};
+use crate::state::Entry;
+use std::time::Duration;
+
+/// Reads and checks the artifact's integrity and format (no key needed), for `dispatch` to
+/// find the environment before anything else happens.
+pub fn read(file: &std::path::Path) -> Result<(Vec<u8>, PlanBody, String), Error> {
+    let bytes = std::fs::read(file).map_err(|e| {
+        Error::bad_input(
+            format!("cannot read the plan artifact {}: {e}", file.display()),
+            "pass the file `bluegreen plan --out FILE` wrote",
+        )
+    })?;
+    let opened = crate::artifact::inspect(&bytes).map_err(|e| {
+        let e = artifact_error(e);
+        match e {
+            Error::BadInput { message, fix } => Error::BadInput {
+                message: format!("{}: {message}", file.display()),
+                fix,
+            },
+            other => other,
+        }
+    })?;
+    let body: PlanBody = serde_json::from_value(opened.body).map_err(|e| {
+        Error::bad_input(
+            format!(
+                "{}: the plan's body does not read as a bluegreen plan of this version: {e}",
+                file.display()
+            ),
+            "make a new plan with this bluegreen's `bluegreen plan`",
+        )
+    })?;
+    Ok((bytes, body, opened.checksum))
+}
+
+pub async fn run(
+    ctx: &Ctx,
+    file: &std::path::Path,
+    (bytes, body, checksum): (Vec<u8>, PlanBody, String),
+    until: Option<Until>,
+    lock_wait: Duration,
+) -> Result<(), Error> {
+    if body.env != ctx.cfg.name {
+        return Err(Error::bad_input(
+            format!(
+                "{} was planned for environment `{}`, not `{}`",
+                file.display(),
+                body.env,
+                ctx.cfg.name
+            ),
+            format!("apply it to `{}` (omit --env), or make a plan for this one", body.env),
+        ));
+    }
+    let (key, _) = crate::artifact::PlanKey::load(&ctx.work.path().join("plan.key"))
+        .map_err(artifact_error)?;
+    let (_, tf_plan) = crate::artifact::open(&bytes, &key).map_err(artifact_error)?;
+    let schedule = Start::schedule_of(&body.schedule).map_err(|e| {
+        Error::bad_input(format!("the plan's schedule is invalid: {e}"), "make a new plan")
+    })?;
+    if let Some(u) = until {
+        u.check(&schedule)
+            .map_err(|e| Error::bad_input(format!("--until {u}: {e}"), "pick a weight of the plan's schedule, or `test-traffic`"))?;
+    }
+    let tool = ctx.tool()?;
+    let mut session = Session::begin(ctx, "apply", lock_wait).await?;
+    let result = locked(ctx, &tool, &mut session, file, &body, &checksum, &tf_plan, schedule, until).await;
+    after_release(result, session.release().await)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn locked(
+    ctx: &Ctx,
+    tool: &crate::iac::IacTool,
+    session: &mut Session,
+    file: &std::path::Path,
+    body: &PlanBody,
+    checksum: &str,
+    tf_plan: &[u8],
+    schedule: crate::deploy::Schedule,
+    until: Option<Until>,
+) -> Result<(), Error> {
+    refuse_if_unfinished(ctx, session).await?;
+    ctx.step(format!(
+        "applying plan {} ({checksum}) to `{}`, deployment {}",
+        file.display(),
+        ctx.cfg.name,
+        session.deployment()
+    ));
+
+    // Staleness: everything the plan was made against, compared with now.
+    let mut moved: Vec<String> = Vec::new();
+    if env_file_sha256(ctx)? != body.env_file_sha256 {
+        moved.push(format!(
+            "the environment file {} changed since the plan was made (its signals, gates and timeouts are part of the plan)",
+            ctx.cfg.file.display()
+        ));
+    }
+    let latest = session.store.latest().await?.map(|s| s.id);
+    if latest != body.last_deployment {
+        moved.push(format!(
+            "another deployment ran since the plan was made: the journal's newest is {} (the plan was made after {})",
+            latest.as_deref().unwrap_or("none"),
+            body.last_deployment.as_deref().unwrap_or("none")
+        ));
+    }
+    let (shared_stack, shared) = ctx.shared_outputs(tool).await?;
+    let Some(shared) = shared else {
+        return Err(Error::refused(
+            "the plan is stale: the shared stack has no outputs any more",
+            "make a new plan with `bluegreen plan`",
+        ));
+    };
+    let aws = ctx.aws().await;
+    let arns = shared.production_routes();
+    let routes = Routes::read(&aws, &shared.target_groups, &arns).await?;
+    let planned_routes: Vec<(&str, crate::color::Weights)> =
+        body.routes.iter().map(|r| (r.route.as_str(), r.weights)).collect();
+    let now_routes: Vec<(&str, crate::color::Weights)> = routes
+        .before
+        .iter()
+        .map(|(a, v)| (a.as_str(), v.weights()))
+        .collect();
+    if planned_routes.len() != now_routes.len()
+        || planned_routes.iter().zip(&now_routes).any(|(p, n)| p.0 != n.0)
+    {
+        moved.push(format!(
+            "the production routes changed: the plan knew {}, the shared stack has {} now",
+            planned_routes.len(),
+            now_routes.len()
+        ));
+    } else {
+        for ((route, planned), (_, now)) in planned_routes.iter().zip(&now_routes) {
+            if planned != now {
+                moved.push(format!(
+                    "production traffic moved on {route}: planned against {planned}, now {now}"
+                ));
+            }
+        }
+    }
+    let live = body.live_color;
+    let idle = body.idle_color;
+    let idle_stack = ctx.service_stack(tool, idle, &shared, &body.image.pinned)?;
+    idle_stack
+        .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
+        .await?;
+    let mut states = vec![
+        ("shared", body.states.shared.clone(), state_of(&shared_stack).await?),
+        ("idle", body.states.idle.clone(), state_of(&idle_stack).await?),
+    ];
+    let live_out = match live {
+        Some(l) => {
+            let out = ctx.color_outputs(tool, l, &shared).await?;
+            let st = ctx.service_stack(tool, l, &shared, "")?;
+            let now = if out.is_some() { state_of(&st).await? } else { None };
+            states.push(("live", body.states.live.clone(), now));
+            out
+        }
+        None => None,
+    };
+    for (name, planned, now) in states {
+        if planned != now {
+            let show = |m: &Option<crate::iac::StateMeta>| match m {
+                Some(m) => format!("serial {} lineage {}", m.serial, m.lineage),
+                None => "no state".to_string(),
+            };
+            moved.push(format!(
+                "the {name} stack's Terraform state moved: planned against {}, now {}",
+                show(&planned),
+                show(&now)
+            ));
+        }
+    }
+    if body.image.ecr {
+        let pinned = ImageRef::parse(&body.image.pinned)?;
+        let conf = crate::aws::sdk_config(&ctx.cfg.region).await;
+        let exists = SdkImages::new(&conf)
+            .digest_exists(&pinned)
+            .await
+            .map_err(super::plan::lookup_error)?;
+        if !exists {
+            moved.push(format!(
+                "the planned image {} is no longer in ECR (deleted, or expired by a lifecycle policy)",
+                body.image.pinned
+            ));
+        }
+    }
+    if !moved.is_empty() {
+        return Err(Error::refused(
+            format!(
+                "the plan {} is stale; nothing was changed:\n    {}",
+                file.display(),
+                moved.join("\n    ")
+            ),
+            format!(
+                "make a new plan: `bluegreen plan --env {} --image {} --out FILE`, review it, apply it",
+                ctx.cfg.name, body.image.requested
+            ),
+        ));
+    }
+
+    // Plan safety again, against what the other stacks own now.
+    let findings = safety_findings(ctx, tool, &shared, live, &body.terraform.redacted_plan).await?;
+    let new_findings: Vec<_> = findings
+        .iter()
+        .filter(|f| !body.safety.findings.contains(f))
+        .cloned()
+        .collect();
+    enforce_safety(ctx, &new_findings, false)?;
+    enforce_safety(ctx, &body.safety.findings, body.safety.allowed)?;
+
+    // The saved plan goes where `deploy` keeps its own, and is applied exactly.
+    let plan_path = ctx.plan_path(StackId::Color(idle));
+    if let Some(dir) = plan_path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(&plan_path, tf_plan)
+        .map_err(|e| Error::Internal(format!("cannot write {}: {e}", plan_path.display())))?;
+
+    let plan = Plan {
+        old: live,
+        new: idle,
+        schedule,
+        health_timeout: Duration::from_millis(body.health_timeout_ms),
+        post_bake: Duration::from_millis(body.post_bake_ms),
+        termination_wait: Duration::from_millis(body.termination_wait_ms),
+        scale_down: body.scale_down,
+        approval: body
+            .approval_required
+            .then(|| Duration::from_millis(body.approval_wait_ms)),
+        until,
+    };
+    let machine = Machine::new(plan);
+    let strategy = body.strategy.as_str();
+    let mut start = start_record(ctx, &body.image.pinned, strategy, routes.primary().weights(), machine.plan());
+    start.image_requested =
+        (body.image.requested != body.image.pinned).then(|| body.image.requested.clone());
+    start.plan_artifact = Some(checksum.to_string());
+    start.approval_required = body.approval_required;
+    start.unsafe_plan_allowed = body
+        .safety
+        .findings
+        .iter()
+        .map(super::plan::describe_finding)
+        .collect();
+    start.desired = body.desired;
+    session.write(Entry::Started(start)).await?;
+    session.record_takeover(ctx).await;
+    ctx.step(format!(
+        "strategy {strategy}: {} (recorded in the plan)",
+        body.schedule_text
+    ));
+    let shift = Shift {
+        strategy,
+        image: &body.image.pinned,
+        shared: &shared,
+        live_out: live_out.as_ref(),
+    };
+    let provision = Provision::Saved {
+        stack: &idle_stack,
+        plan: &plan_path,
+        has_changes: body.terraform.has_changes,
+    };
+    let prepared =
+        prepare_new_color(ctx, tool, &aws, session, &shared, idle, &body.image.pinned, provision).await;
+    let out = match prepared {
+        Ok(out) => out,
+        Err(e) => {
+            session
+                .finish(ctx, FinalOutcome::Failed, e.to_string(), None)
+                .await;
+            return Err(e);
+        }
+    };
+    run_machine(ctx, &aws, session, routes, &out, &shift, machine).await
+}
