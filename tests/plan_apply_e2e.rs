@@ -513,3 +513,139 @@ fn until_stops_at_a_checkpoint_with_exit_0_and_resume_continues() {
     assert_eq!(w.prod(), (100, 0));
     assert_eq!(w.image_of("blue"), V3);
 }
+
+/// Copies `dir` into `to` recursively.
+fn copy_dir(dir: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+const SECRET: &str = "hunter2-correct-horse-battery-staple";
+
+#[test]
+fn the_plan_artifact_and_the_output_hold_no_sensitive_value() {
+    // The emulator's service module plus a sensitive variable, used by a resource, and a
+    // sensitive output: the saved Terraform plan holds the value in plain text.
+    let w = World::empty("");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let modules = w.out.path().join("modules");
+    copy_dir(&repo.join("modules/emulator/service"), &modules.join("service"));
+    copy_dir(&repo.join("modules/emulator/lib"), &modules.join("lib"));
+    std::fs::write(
+        modules.join("service").join("secret.tf"),
+        r#"variable "db_password" {
+  type      = string
+  sensitive = true
+}
+
+resource "terraform_data" "db_user" {
+  input = { user = "app", password = var.db_password }
+}
+
+output "db_password" {
+  value     = var.db_password
+  sensitive = true
+}
+"#,
+    )
+    .unwrap();
+    let hcl_path = w.env.join("bluegreen.hcl");
+    let hcl = std::fs::read_to_string(&hcl_path).unwrap();
+    let service_root = repo.join("modules/emulator/service").display().to_string();
+    assert!(hcl.contains(&service_root));
+    let hcl = hcl.replace(
+        &format!("root          = \"{service_root}\""),
+        &format!(
+            "root          = \"{}\"\n  vars          = {{ db_password = \"{SECRET}\" }}",
+            modules.join("service").display()
+        ),
+    );
+    std::fs::write(&hcl_path, hcl).unwrap();
+    w.cmd(&["deploy"], &["--image", V1]).run().assert_code(0);
+
+    let file = w.artifact("secret.json");
+    let out = w
+        .cmd(
+            &["plan"],
+            &["--image", V2, "--out", file.to_str().unwrap(), "--output", "json"],
+        )
+        .run();
+    out.assert_code(0);
+    let human = w
+        .cmd(
+            &["plan"],
+            &["--image", V2, "--out", w.artifact("secret2.json").to_str().unwrap()],
+        )
+        .run();
+    human.assert_code(0);
+    let bytes = std::fs::read(&file).unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    // The plan really carries the resource and the variable, redacted.
+    assert!(text.contains("terraform_data.db_user"), "{text}");
+    assert!(text.contains("db_password"));
+    assert!(text.contains("(sensitive)"));
+    let needles = secret_forms(SECRET);
+    for (what, hay) in [
+        ("the artifact", text.as_str()),
+        ("plan --output json stdout", out.stdout.as_str()),
+        ("plan --output json stderr", out.stderr.as_str()),
+        ("plan stdout", human.stdout.as_str()),
+        ("plan stderr", human.stderr.as_str()),
+    ] {
+        for n in &needles {
+            assert!(!hay.contains(n.as_str()), "{what} holds the secret as {n:?}");
+        }
+    }
+    // The test has teeth: Terraform's own saved plan (the file `plan` sealed) holds the secret.
+    let tfplan = files(&w.work.path().join("local"))
+        .into_keys()
+        .find(|p| p.extension().is_some_and(|e| e == "tfplan") && p.to_string_lossy().contains("green"))
+        .expect("the saved plan of green");
+    let found = w.emu.boto3(&format!(
+        "import zipfile\nz = zipfile.ZipFile({:?})\nprint(any({SECRET:?}.encode() in z.read(n) for n in z.namelist()))",
+        tfplan.display().to_string()
+    ));
+    assert_eq!(found.trim(), "True", "the saved Terraform plan should hold the secret");
+    // And it still applies: the encrypted Terraform plan is intact.
+    let out = w.apply(&file, &[]);
+    out.assert_code(0);
+    for n in &needles {
+        assert!(!out.stdout.contains(n.as_str()) && !out.stderr.contains(n.as_str()));
+    }
+    assert_eq!(w.prod(), (0, 100));
+}
+
+/// The secret, and its base64 at each of the three alignments (a base64 of any document that
+/// holds the secret uncompressed contains one of these).
+fn secret_forms(secret: &str) -> Vec<String> {
+    use std::fmt::Write;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b64 = |bytes: &[u8]| {
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | *b as u32) << (8 * (3 - chunk.len()));
+            for i in 0..=chunk.len() {
+                let _ = out.write_char(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    };
+    let mut forms = vec![secret.to_string()];
+    for pad in 0..3 {
+        let mut bytes = vec![0u8; pad];
+        bytes.extend_from_slice(secret.as_bytes());
+        let enc = b64(&bytes);
+        // Drop the characters the padding and the last partial group influence.
+        let skip = if pad == 0 { 0 } else { 4 };
+        let inner: String = enc.chars().skip(skip).collect();
+        forms.push(inner.chars().take(inner.len().saturating_sub(4)).collect());
+    }
+    forms
+}
