@@ -1,7 +1,8 @@
 //! Container image references (`[registry/]repo[:tag][@sha256:…]`), validated before any work
 //! starts so a typo never reaches Terraform or AWS.
 //!
-//! Not built yet: resolving ECR tags to digests (issue 4). References pass through unchanged.
+//! Resolving an ECR tag to the digest it points to (`repo@sha256:…`, what gets deployed) is
+//! `crate::aws::SdkImages::resolve`; references to other registries pass through unchanged.
 
 use std::fmt;
 
@@ -28,6 +29,17 @@ const FIX: &str = "pass `[registry/]repository[:tag][@sha256:<64 hex>]`, e.g. \
                    `123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.4.2` or `nginx:1.27`";
 
 impl ImageRef {
+    /// The same registry and repository pinned to `digest`, without a tag: the immutable form
+    /// ECS task definitions take (`registry/repository@sha256:…`).
+    pub fn with_digest(&self, digest: &str) -> ImageRef {
+        ImageRef {
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            tag: None,
+            digest: Some(digest.to_string()),
+        }
+    }
+
     pub fn parse(input: &str) -> Result<ImageRef, ImageError> {
         let err = |reason: String| ImageError {
             input: input.to_string(),
@@ -224,6 +236,23 @@ mod tests {
         let r = ImageRef::parse(&with_digest).unwrap();
         assert_eq!(r.digest.as_deref(), Some(SHA));
         assert_eq!(r.tag.as_deref(), Some("1.0"));
+    }
+
+    #[test]
+    fn with_digest_drops_the_tag_and_replaces_the_digest() {
+        let other = SHA.replace("0123", "4567");
+        for (s, pinned) in [
+            (
+                "host.io:443/team/app:9",
+                format!("host.io:443/team/app@{other}"),
+            ),
+            (&format!("app:1@{SHA}"), format!("app@{other}")),
+            ("app", format!("app@{other}")),
+        ] {
+            let r = ImageRef::parse(s).unwrap().with_digest(&other);
+            assert_eq!(r.to_string(), pinned);
+            assert_eq!(ImageRef::parse(&pinned).unwrap(), r);
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! bluegreen: blue/green deployments of ECS services behind an ALB, driven by
 //! OpenTofu/Terraform. The binary in `main.rs` is a thin shell around [`run`].
 
+pub mod artifact;
 pub mod aws;
 pub mod cli;
 pub mod color;

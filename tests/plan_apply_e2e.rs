@@ -92,9 +92,7 @@ impl World {
 
     /// The image a color's ECS service runs, from the emulator.
     fn image_of(&self, color: &str) -> String {
-        let svc = self
-            .emu
-            .describe_service(CLUSTER, &format!("app-{color}"));
+        let svc = self.emu.describe_service(CLUSTER, &format!("app-{color}"));
         self.emu
             .task_definition_image(svc.task_definition.as_deref().expect("a task definition"))
     }
@@ -187,7 +185,10 @@ fn plan_changes_nothing_and_apply_runs_exactly_the_plan_once() {
     assert_eq!(plan["schedule_text"], "30% for 500ms → 100%");
     assert_eq!(plan["image"]["pinned"], V2);
     assert!(plan["terraform"]["add"].as_u64().unwrap() > 0, "{plan}");
-    assert!(plan["states"]["shared"]["serial"].as_u64().is_some(), "{plan}");
+    assert!(
+        plan["states"]["shared"]["serial"].as_u64().is_some(),
+        "{plan}"
+    );
     assert!(plan["worst_case_ms"].as_u64().unwrap() > 0);
     assert_eq!(plan["routes"].as_array().unwrap().len(), 3, "{plan}");
     // The checksum printed is the one in the file.
@@ -232,7 +233,11 @@ fn plan_changes_nothing_and_apply_runs_exactly_the_plan_once() {
     let out = w.apply(&file, &[]);
     out.assert_code(7);
     assert!(out.stderr.contains("is stale"), "{}", out.stderr);
-    assert!(out.stderr.contains("another deployment ran"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("another deployment ran"),
+        "{}",
+        out.stderr
+    );
     assert_unchanged(&aws, &w.emu.snapshot());
     assert_eq!(w.state_files(), state);
 }
@@ -265,7 +270,9 @@ fn a_plan_is_refused_after_another_deploy_or_when_the_state_moved() {
     let fresh = w.artifact("fresh.json");
     let result = w.plan(V2, &fresh, &[]);
     let idle_state = &result["plan"]["states"]["idle"];
-    let serial = idle_state["serial"].as_u64().expect("the idle color has state");
+    let serial = idle_state["serial"]
+        .as_u64()
+        .expect("the idle color has state");
     let lineage = idle_state["lineage"].as_str().unwrap();
     let state_file = files(&w.work.path().join("local").join("state"))
         .into_iter()
@@ -315,8 +322,14 @@ fn ecr_tags_are_pinned_to_digests_and_a_missing_tag_changes_nothing() {
     assert!(!file.exists());
     let out = w.cmd(&["deploy"], &["--image", &missing]).run();
     out.assert_code(2);
-    assert!(out.stderr.contains("nope") && out.stderr.contains("fix:"), "{}", out.stderr);
-    let out = w.cmd(&["deploy"], &["--image", &format!("{ECR}/ghost:v1")]).run();
+    assert!(
+        out.stderr.contains("nope") && out.stderr.contains("fix:"),
+        "{}",
+        out.stderr
+    );
+    let out = w
+        .cmd(&["deploy"], &["--image", &format!("{ECR}/ghost:v1")])
+        .run();
     out.assert_code(2);
     assert_unchanged(&aws, &w.emu.snapshot());
     assert_eq!(w.state_files(), state);
@@ -325,7 +338,10 @@ fn ecr_tags_are_pinned_to_digests_and_a_missing_tag_changes_nothing() {
     // image whose only tag moves): apply refuses, the reviewed image is gone.
     let file = w.artifact("ecr-gone.json");
     let result = w.plan(&tagged, &file, &[]);
-    assert_eq!(result["plan"]["image"]["pinned"], format!("{ECR}/app@{d1}").as_str());
+    assert_eq!(
+        result["plan"]["image"]["pinned"],
+        format!("{ECR}/app@{d1}").as_str()
+    );
     let d0 = w.push("v1", "c3");
     assert_ne!(d0, d1);
     let aws = w.emu.snapshot();
@@ -353,7 +369,9 @@ fn ecr_tags_are_pinned_to_digests_and_a_missing_tag_changes_nothing() {
     assert_eq!(records[0]["image_requested"], tagged.as_str());
 
     // deploy by tag now takes the new digest.
-    w.cmd(&["deploy"], &["--image", &tagged]).run().assert_code(0);
+    w.cmd(&["deploy"], &["--image", &tagged])
+        .run()
+        .assert_code(0);
     assert_eq!(w.image_of("blue"), format!("{ECR}/app@{d2}"));
 }
 
@@ -361,7 +379,9 @@ fn ecr_tags_are_pinned_to_digests_and_a_missing_tag_changes_nothing() {
 fn approval_gate_stops_until_approved_and_history_keeps_who_and_when() {
     let w = World::empty("approval {\n  required = true\n}\n");
     // A first deploy moves production traffic too: it waits at the gate like any other.
-    let out = w.cmd(&["deploy"], &["--image", V1, "--output", "json"]).run();
+    let out = w
+        .cmd(&["deploy"], &["--image", V1, "--output", "json"])
+        .run();
     out.assert_code(10);
     assert!(out.stderr.contains("bluegreen approve"), "{}", out.stderr);
     let result = out.stdout_json_lines().pop().unwrap();
@@ -374,7 +394,11 @@ fn approval_gate_stops_until_approved_and_history_keeps_who_and_when() {
     assert_eq!(s["deployment"]["id"], id.as_str());
     assert_eq!(s["deployment"]["awaiting_approval"], true);
     let human = w.cmd(&["status"], &[]).run();
-    assert!(human.stdout.contains("AWAITING APPROVAL"), "{}", human.stdout);
+    assert!(
+        human.stdout.contains("AWAITING APPROVAL"),
+        "{}",
+        human.stdout
+    );
     // Another deploy is refused while this one waits.
     w.cmd(&["deploy"], &["--image", V3]).run().assert_code(7);
 
@@ -446,7 +470,10 @@ fn a_waiting_deploy_continues_in_process_when_approved() {
         .find(|r| r["type"] == "approved")
         .expect("approved record");
     assert_eq!(approved["by"], "alice");
-    assert!(approved["identity"].as_str().unwrap().starts_with("arn:aws:"));
+    assert!(approved["identity"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:"));
     assert_eq!(records.last().unwrap()["outcome"], "deployed");
 }
 
@@ -494,9 +521,15 @@ fn until_stops_at_a_checkpoint_with_exit_0_and_resume_continues() {
     assert_eq!(r["outcome"], "stopped");
     assert_eq!(w.prod(), (75, 25));
     let status = w.cmd(&["status"], &[]).run();
-    assert!(status.stdout.contains("STOPPED at weight:25"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("STOPPED at weight:25"),
+        "{}",
+        status.stdout
+    );
     // A weight the schedule never stops at is bad input.
-    w.cmd(&["resume"], &["--until", "weight:50"]).run().assert_code(2);
+    w.cmd(&["resume"], &["--until", "weight:50"])
+        .run()
+        .assert_code(2);
     w.cmd(&["resume"], &[]).run().assert_code(0);
     assert_eq!(w.prod(), (0, 100));
 
@@ -536,7 +569,10 @@ fn the_plan_artifact_and_the_output_hold_no_sensitive_value() {
     let w = World::empty("");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let modules = w.out.path().join("modules");
-    copy_dir(&repo.join("modules/emulator/service"), &modules.join("service"));
+    copy_dir(
+        &repo.join("modules/emulator/service"),
+        &modules.join("service"),
+    );
     copy_dir(&repo.join("modules/emulator/lib"), &modules.join("lib"));
     std::fs::write(
         modules.join("service").join("secret.tf"),
@@ -574,14 +610,26 @@ output "db_password" {
     let out = w
         .cmd(
             &["plan"],
-            &["--image", V2, "--out", file.to_str().unwrap(), "--output", "json"],
+            &[
+                "--image",
+                V2,
+                "--out",
+                file.to_str().unwrap(),
+                "--output",
+                "json",
+            ],
         )
         .run();
     out.assert_code(0);
     let human = w
         .cmd(
             &["plan"],
-            &["--image", V2, "--out", w.artifact("secret2.json").to_str().unwrap()],
+            &[
+                "--image",
+                V2,
+                "--out",
+                w.artifact("secret2.json").to_str().unwrap(),
+            ],
         )
         .run();
     human.assert_code(0);
@@ -600,19 +648,28 @@ output "db_password" {
         ("plan stderr", human.stderr.as_str()),
     ] {
         for n in &needles {
-            assert!(!hay.contains(n.as_str()), "{what} holds the secret as {n:?}");
+            assert!(
+                !hay.contains(n.as_str()),
+                "{what} holds the secret as {n:?}"
+            );
         }
     }
     // The test has teeth: Terraform's own saved plan (the file `plan` sealed) holds the secret.
     let tfplan = files(&w.work.path().join("local"))
         .into_keys()
-        .find(|p| p.extension().is_some_and(|e| e == "tfplan") && p.to_string_lossy().contains("green"))
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "tfplan") && p.to_string_lossy().contains("green")
+        })
         .expect("the saved plan of green");
     let found = w.emu.boto3(&format!(
         "import zipfile\nz = zipfile.ZipFile({:?})\nprint(any({SECRET:?}.encode() in z.read(n) for n in z.namelist()))",
         tfplan.display().to_string()
     ));
-    assert_eq!(found.trim(), "True", "the saved Terraform plan should hold the secret");
+    assert_eq!(
+        found.trim(),
+        "True",
+        "the saved Terraform plan should hold the secret"
+    );
     // And it still applies: the encrypted Terraform plan is intact.
     let out = w.apply(&file, &[]);
     out.assert_code(0);
@@ -630,7 +687,8 @@ fn secret_forms(secret: &str) -> Vec<String> {
     let b64 = |bytes: &[u8]| {
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | *b as u32) << (8 * (3 - chunk.len()));
+            let n =
+                chunk.iter().fold(0u32, |acc, b| (acc << 8) | *b as u32) << (8 * (3 - chunk.len()));
             for i in 0..=chunk.len() {
                 let _ = out.write_char(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
             }
@@ -648,4 +706,68 @@ fn secret_forms(secret: &str) -> Vec<String> {
         forms.push(inner.chars().take(inner.len().saturating_sub(4)).collect());
     }
     forms
+}
+
+#[test]
+fn a_plan_that_replaces_a_protected_resource_is_refused_unless_allowed_and_recorded() {
+    // Every redeploy of a color replaces its `terraform_data.revision` (it is keyed on the
+    // image): protecting it makes the second deploy to a color unsafe.
+    let w = World::new("plan_safety {\n  protected = [\"terraform_data.revision\"]\n}\n");
+    w.cmd(&["deploy"], &["--image", V2]).run().assert_code(0);
+    assert_eq!(w.prod(), (0, 100));
+    let aws = w.emu.snapshot();
+    let state = w.state_files();
+    let out = w.cmd(&["deploy"], &["--image", V3]).run();
+    out.assert_code(7);
+    for what in ["unsafe", "terraform_data.revision", "--allow-unsafe-plan"] {
+        assert!(out.stderr.contains(what), "{what}: {}", out.stderr);
+    }
+    assert_unchanged(&aws, &w.emu.snapshot());
+    let after = w.state_files();
+    for (path, bytes) in &state {
+        assert_eq!(after.get(path), Some(bytes), "{} changed", path.display());
+    }
+    // `plan` refuses the same way, and writes nothing.
+    let file = w.artifact("unsafe.json");
+    let out = w
+        .cmd(&["plan"], &["--image", V3, "--out", file.to_str().unwrap()])
+        .run();
+    out.assert_code(7);
+    assert!(!file.exists());
+
+    // Allowed: planned with the flag, the finding is in the artifact, the apply records it.
+    let result = w.plan(V3, &file, &["--allow-unsafe-plan"]);
+    let findings = result["plan"]["safety"]["findings"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["address"], "terraform_data.revision");
+    assert_eq!(result["plan"]["safety"]["allowed"], true);
+    let human = w
+        .cmd(
+            &["plan"],
+            &[
+                "--image",
+                V3,
+                "--out",
+                w.artifact("u2.json").to_str().unwrap(),
+                "--allow-unsafe-plan",
+            ],
+        )
+        .run();
+    assert!(
+        human.stdout.contains("ALLOWED by --allow-unsafe-plan"),
+        "{}",
+        human.stdout
+    );
+    w.apply(&file, &[]).assert_code(0);
+    assert_eq!(w.prod(), (100, 0));
+    let started = &w.newest_journal()[0];
+    let allowed = started["unsafe_plan_allowed"].as_array().unwrap();
+    assert_eq!(allowed.len(), 1);
+    assert!(allowed[0]
+        .as_str()
+        .unwrap()
+        .contains("terraform_data.revision"));
 }

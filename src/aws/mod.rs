@@ -5,17 +5,21 @@
 
 mod autoscaling;
 mod cloudwatch;
+mod ecr;
 mod ecs;
 mod elbv2;
 mod error;
 mod model;
+mod sts;
 
 pub use autoscaling::{ScalableTarget, SdkAutoscaling};
 pub use cloudwatch::{AlarmState, Alarms, SdkAlarms};
+pub use ecr::{classify, ImageLookupError, Images, Registry, Resolved, SdkImages};
 pub use ecs::SdkServices;
 pub use elbv2::SdkTraffic;
 pub use error::AwsError;
 pub use model::{ListenerAction, ServiceDeployment, ServiceState, Services, TargetHealth, Traffic};
+pub use sts::SdkIdentity;
 
 /// Loads the shared SDK configuration for `region` (credentials and endpoint from the usual
 /// environment/profile chain).

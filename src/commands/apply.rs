@@ -4,9 +4,13 @@
 //! nothing changes (no Terraform run, no AWS write, no journal record).
 
 use super::context::{Ctx, StackId};
-use super::deploy::{prepare_new_color, refuse_if_unfinished, run_machine, start_record, Provision, Shift};
+use super::deploy::{
+    prepare_new_color, refuse_if_unfinished, run_machine, start_record, Provision, Shift,
+};
 use super::lock::{after_release, Session};
-use super::plan::{artifact_error, enforce_safety, env_file_sha256, safety_findings, state_of, PlanBody};
+use super::plan::{
+    artifact_error, enforce_safety, env_file_sha256, safety_findings, state_of, PlanBody,
+};
 use super::shift::Routes;
 use crate::aws::SdkImages;
 use crate::deploy::{Machine, Plan, Until};
@@ -62,22 +66,43 @@ pub async fn run(
                 body.env,
                 ctx.cfg.name
             ),
-            format!("apply it to `{}` (omit --env), or make a plan for this one", body.env),
+            format!(
+                "apply it to `{}` (omit --env), or make a plan for this one",
+                body.env
+            ),
         ));
     }
     let (key, _) = crate::artifact::PlanKey::load(&ctx.work.path().join("plan.key"))
         .map_err(artifact_error)?;
     let (_, tf_plan) = crate::artifact::open(&bytes, &key).map_err(artifact_error)?;
     let schedule = Start::schedule_of(&body.schedule).map_err(|e| {
-        Error::bad_input(format!("the plan's schedule is invalid: {e}"), "make a new plan")
+        Error::bad_input(
+            format!("the plan's schedule is invalid: {e}"),
+            "make a new plan",
+        )
     })?;
     if let Some(u) = until {
-        u.check(&schedule)
-            .map_err(|e| Error::bad_input(format!("--until {u}: {e}"), "pick a weight of the plan's schedule, or `test-traffic`"))?;
+        u.check(&schedule).map_err(|e| {
+            Error::bad_input(
+                format!("--until {u}: {e}"),
+                "pick a weight of the plan's schedule, or `test-traffic`",
+            )
+        })?;
     }
     let tool = ctx.tool()?;
     let mut session = Session::begin(ctx, "apply", lock_wait).await?;
-    let result = locked(ctx, &tool, &mut session, file, &body, &checksum, &tf_plan, schedule, until).await;
+    let result = locked(
+        ctx,
+        &tool,
+        &mut session,
+        file,
+        &body,
+        &checksum,
+        &tf_plan,
+        schedule,
+        until,
+    )
+    .await;
     after_release(result, session.release().await)
 }
 
@@ -127,15 +152,21 @@ async fn locked(
     let aws = ctx.aws().await;
     let arns = shared.production_routes();
     let routes = Routes::read(&aws, &shared.target_groups, &arns).await?;
-    let planned_routes: Vec<(&str, crate::color::Weights)> =
-        body.routes.iter().map(|r| (r.route.as_str(), r.weights)).collect();
+    let planned_routes: Vec<(&str, crate::color::Weights)> = body
+        .routes
+        .iter()
+        .map(|r| (r.route.as_str(), r.weights))
+        .collect();
     let now_routes: Vec<(&str, crate::color::Weights)> = routes
         .before
         .iter()
         .map(|(a, v)| (a.as_str(), v.weights()))
         .collect();
     if planned_routes.len() != now_routes.len()
-        || planned_routes.iter().zip(&now_routes).any(|(p, n)| p.0 != n.0)
+        || planned_routes
+            .iter()
+            .zip(&now_routes)
+            .any(|(p, n)| p.0 != n.0)
     {
         moved.push(format!(
             "the production routes changed: the plan knew {}, the shared stack has {} now",
@@ -158,14 +189,26 @@ async fn locked(
         .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
         .await?;
     let mut states = vec![
-        ("shared", body.states.shared.clone(), state_of(&shared_stack).await?),
-        ("idle", body.states.idle.clone(), state_of(&idle_stack).await?),
+        (
+            "shared",
+            body.states.shared.clone(),
+            state_of(&shared_stack).await?,
+        ),
+        (
+            "idle",
+            body.states.idle.clone(),
+            state_of(&idle_stack).await?,
+        ),
     ];
     let live_out = match live {
         Some(l) => {
             let out = ctx.color_outputs(tool, l, &shared).await?;
             let st = ctx.service_stack(tool, l, &shared, "")?;
-            let now = if out.is_some() { state_of(&st).await? } else { None };
+            let now = if out.is_some() {
+                state_of(&st).await?
+            } else {
+                None
+            };
             states.push(("live", body.states.live.clone(), now));
             out
         }
@@ -246,7 +289,13 @@ async fn locked(
     };
     let machine = Machine::new(plan);
     let strategy = body.strategy.as_str();
-    let mut start = start_record(ctx, &body.image.pinned, strategy, routes.primary().weights(), machine.plan());
+    let mut start = start_record(
+        ctx,
+        &body.image.pinned,
+        strategy,
+        routes.primary().weights(),
+        machine.plan(),
+    );
     start.image_requested =
         (body.image.requested != body.image.pinned).then(|| body.image.requested.clone());
     start.plan_artifact = Some(checksum.to_string());
@@ -275,8 +324,17 @@ async fn locked(
         plan: &plan_path,
         has_changes: body.terraform.has_changes,
     };
-    let prepared =
-        prepare_new_color(ctx, tool, &aws, session, &shared, idle, &body.image.pinned, provision).await;
+    let prepared = prepare_new_color(
+        ctx,
+        tool,
+        &aws,
+        session,
+        &shared,
+        idle,
+        &body.image.pinned,
+        provision,
+    )
+    .await;
     let out = match prepared {
         Ok(out) => out,
         Err(e) => {

@@ -97,7 +97,10 @@ pub async fn run(
 async fn record(store: &Arc<Store>, id: &str, approval: &Approval) -> Result<(), Error> {
     let records = store.records(id).await?;
     let s = Summary::of(&records);
-    if !s.as_ref().is_some_and(|s| s.awaiting_approval && s.outcome.is_none()) {
+    if !s
+        .as_ref()
+        .is_some_and(|s| s.awaiting_approval && s.outcome.is_none())
+    {
         return Err(Error::refused(
             format!("deployment {id} no longer waits for approval"),
             "`bluegreen status` shows where it is",
@@ -172,8 +175,7 @@ async fn who(ctx: &Ctx, by: Option<&str>, comment: Option<&str>) -> Result<Appro
 }
 
 fn check_text(flag: &str, text: &str, max: usize) -> Result<(), Error> {
-    if text.trim().is_empty() || text.chars().count() > max || text.chars().any(char::is_control)
-    {
+    if text.trim().is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
         return Err(Error::bad_input(
             format!("{flag} must be 1–{max} characters without control characters"),
             format!("pass e.g. {flag} \"…\" on one line"),
@@ -187,9 +189,7 @@ fn report(ctx: &Ctx, id: &str, a: &Approval, continues: bool) {
     let message = if continues {
         format!("deployment {id} approved by {a}; the waiting deploy continues")
     } else {
-        format!(
-            "deployment {id} approved by {a}; continue it with `bluegreen resume --env {env}`"
-        )
+        format!("deployment {id} approved by {a}; continue it with `bluegreen resume --env {env}`")
     };
     ctx.out.result(
         &message,

@@ -8,6 +8,7 @@ use super::lock::{after_release, Session};
 use super::shift::{Driver, Ended, OldService, Routes};
 use super::signals::SignalReader;
 use super::wait::Target;
+use crate::aws::Resolved;
 use crate::aws::Services;
 use crate::color::{Color, Weights};
 use crate::config::OldColor;
@@ -17,7 +18,6 @@ use crate::deploy::{
 };
 use crate::error::Error;
 use crate::iac::{IacTool, Stack};
-use crate::aws::Resolved;
 use crate::image::ImageRef;
 use crate::report::Event;
 use crate::state::journal::{FinalOutcome, Start};
@@ -74,7 +74,16 @@ pub async fn run(ctx: &Ctx, args: DeployArgs) -> Result<(), Error> {
     // Read-only: a missing image is bad input before the lock is even taken.
     let image = super::plan::resolve_image(ctx, &args.image).await?;
     let mut session = Session::begin(ctx, "deploy", args.lock_wait).await?;
-    let result = locked(ctx, &tool, &mut session, &image, &args, &strategy, &schedule).await;
+    let result = locked(
+        ctx,
+        &tool,
+        &mut session,
+        &image,
+        &args,
+        &strategy,
+        &schedule,
+    )
+    .await;
     after_release(result, session.release().await)
 }
 
@@ -185,7 +194,8 @@ async fn locked(
     }
 
     // The idle color's Terraform plan, made and checked before anything is journaled.
-    let planned = super::plan::plan_idle(ctx, tool, &shared, live, idle, image, args.allow_unsafe).await?;
+    let planned =
+        super::plan::plan_idle(ctx, tool, &shared, live, idle, image, args.allow_unsafe).await?;
 
     // The plan, durable before anything is provisioned or moved.
     let promotion = &ctx.cfg.promotion;
@@ -197,15 +207,17 @@ async fn locked(
         post_bake: promotion.bake,
         termination_wait: promotion.termination_wait,
         scale_down: promotion.old_color == OldColor::ScaleDown && live_out.is_some(),
-        approval: ctx
-            .cfg
-            .approval
-            .required
-            .then_some(ctx.cfg.approval.wait),
+        approval: ctx.cfg.approval.required.then_some(ctx.cfg.approval.wait),
         until: args.until,
     };
     let machine = Machine::new(plan);
-    let mut start = start_record(ctx, image, strategy.name(), before.weights(), machine.plan());
+    let mut start = start_record(
+        ctx,
+        image,
+        strategy.name(),
+        before.weights(),
+        machine.plan(),
+    );
     start.image_requested =
         (resolved.requested != resolved.pinned).then(|| resolved.requested.clone());
     start.unsafe_plan_allowed = planned

@@ -80,7 +80,15 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
             let image = crate::image::ImageRef::parse(image)?;
             let strategy = parse_strategy(strategy.as_deref(), "plan")?;
             let ctx = Ctx::load(cli, env)?;
-            plan::run(&ctx, &env.env, &image, strategy, out, safety.allow_unsafe_plan).await
+            plan::run(
+                &ctx,
+                &env.env,
+                &image,
+                strategy,
+                out,
+                safety.allow_unsafe_plan,
+            )
+            .await
         }
         Command::Apply {
             file,

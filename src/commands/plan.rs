@@ -12,7 +12,9 @@ use crate::color::{Color, Weights};
 use crate::config::OldColor;
 use crate::deploy::{Schedule, ServiceOutputs, SharedOutputs, Strategy};
 use crate::error::Error;
-use crate::iac::{check_plan, Finding, ForeignObjects, IacTool, PlanOutcome, SafetyPolicy, Stack, StateMeta};
+use crate::iac::{
+    check_plan, Finding, ForeignObjects, IacTool, PlanOutcome, SafetyPolicy, Stack, StateMeta,
+};
 use crate::image::ImageRef;
 use crate::report::Event;
 use crate::state::journal::{Start, StepRecord};
@@ -277,9 +279,8 @@ pub fn signal_names(ctx: &Ctx) -> Vec<String> {
 
 /// sha256 of the environment file, hex.
 pub fn env_file_sha256(ctx: &Ctx) -> Result<String, Error> {
-    let bytes = std::fs::read(&ctx.cfg.file).map_err(|e| {
-        Error::Internal(format!("cannot read {}: {e}", ctx.cfg.file.display()))
-    })?;
+    let bytes = std::fs::read(&ctx.cfg.file)
+        .map_err(|e| Error::Internal(format!("cannot read {}: {e}", ctx.cfg.file.display())))?;
     Ok(hex::encode(Sha256::digest(bytes)))
 }
 
@@ -333,7 +334,12 @@ pub async fn run(
         ));
     };
     let aws = ctx.aws().await;
-    let routes = super::shift::Routes::read_agreeing(&aws, &shared.target_groups, &shared.production_routes()).await?;
+    let routes = super::shift::Routes::read_agreeing(
+        &aws,
+        &shared.target_groups,
+        &shared.production_routes(),
+    )
+    .await?;
     let before = routes.primary().weights();
     let live = super::deploy::live_color_of(routes.primary())?;
     let Some(live) = live else {
@@ -344,7 +350,16 @@ pub async fn run(
     };
     let idle = live.other();
     let live_out: Option<ServiceOutputs> = ctx.color_outputs(&tool, live, &shared).await?;
-    let planned = plan_idle(ctx, &tool, &shared, Some(live), idle, &image.pinned, allow_unsafe).await?;
+    let planned = plan_idle(
+        ctx,
+        &tool,
+        &shared,
+        Some(live),
+        idle,
+        &image.pinned,
+        allow_unsafe,
+    )
+    .await?;
     let states = States {
         shared: state_of(&shared_stack).await?,
         live: match &live_out {
@@ -380,7 +395,10 @@ pub async fn run(
     .await?;
 
     let plan_bytes = std::fs::read(&planned.path).map_err(|e| {
-        Error::Internal(format!("cannot read the saved plan {}: {e}", planned.path.display()))
+        Error::Internal(format!(
+            "cannot read the saved plan {}: {e}",
+            planned.path.display()
+        ))
     })?;
     let (key, _) = crate::artifact::PlanKey::load(&ctx.work.path().join("plan.key"))
         .map_err(artifact_error)?;
@@ -471,7 +489,10 @@ async fn body(
             humantime::format_duration(cfg.health.timeout),
             humantime::format_duration(p.bake),
             if scale_down {
-                format!(" + termination wait {}", humantime::format_duration(p.termination_wait))
+                format!(
+                    " + termination wait {}",
+                    humantime::format_duration(p.termination_wait)
+                )
             } else {
                 String::new()
             }
@@ -487,7 +508,12 @@ async fn body(
             changes: s
                 .resource_changes
                 .iter()
-                .filter(|c| !matches!(c.action, crate::iac::Action::NoOp | crate::iac::Action::Read))
+                .filter(|c| {
+                    !matches!(
+                        c.action,
+                        crate::iac::Action::NoOp | crate::iac::Action::Read
+                    )
+                })
                 .map(|c| ChangeLine {
                     address: c.address.clone(),
                     action: c.action.as_str().to_string(),
@@ -577,7 +603,11 @@ fn check_out_path(out: &Path) -> Result<(), Error> {
     };
     if !dir.is_dir() {
         return Err(Error::bad_input(
-            format!("--out {}: the directory {} does not exist", out.display(), dir.display()),
+            format!(
+                "--out {}: the directory {} does not exist",
+                out.display(),
+                dir.display()
+            ),
             "create it, or pass a file in an existing directory",
         ));
     }
@@ -595,10 +625,12 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let tmp = path.with_extension("tmp-bluegreen");
     std::fs::write(&tmp, bytes)
         .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| Error::bad_input(
-            format!("cannot write the plan to {}: {e}", path.display()),
-            "pass a writable --out path",
-        ))
+        .map_err(|e| {
+            Error::bad_input(
+                format!("cannot write the plan to {}: {e}", path.display()),
+                "pass a writable --out path",
+            )
+        })
 }
 
 pub fn artifact_error(e: crate::artifact::ArtifactError) -> Error {

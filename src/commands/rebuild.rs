@@ -346,7 +346,17 @@ async fn rebuild_idle(
     }
     // `prepare_new_color` journals `provisioning`/`provisioned`/`scaled-up` and plans and
     // applies the stack exactly as a deploy does.
-    prepare_new_color(ctx, tool, aws, session, shared, idle, image, Provision::PlanNow).await
+    prepare_new_color(
+        ctx,
+        tool,
+        aws,
+        session,
+        shared,
+        idle,
+        image,
+        Provision::PlanNow,
+    )
+    .await
 }
 
 /// Polls every signal of the rebuilt color (test traffic only) until all pass, or fails after

@@ -308,8 +308,7 @@ impl Driver<'_> {
                     }
                 } else {
                     self.ctx.out.emit(Report::Warning {
-                        message: "an approval arrived while nothing waited for one; ignored"
-                            .into(),
+                        message: "an approval arrived while nothing waited for one; ignored".into(),
                     });
                 }
             }

@@ -4,8 +4,8 @@
 
 use super::error::ConfigError;
 use super::model::{
-    ApprovalSettings, IacBinary, IacSettings, JournalBackend, JournalSettings, PlanSafetySettings, ServiceSettings, StackSettings,
-    TrafficSettings, RESERVED_SERVICE_VARS,
+    ApprovalSettings, IacBinary, IacSettings, JournalBackend, JournalSettings, PlanSafetySettings,
+    ServiceSettings, StackSettings, TrafficSettings, RESERVED_SERVICE_VARS,
 };
 use super::paths::{resolve, Want};
 use super::schema::{attr, block, Field, Section};
@@ -37,7 +37,10 @@ pub(crate) const TOP: &[Field] = &[
     block("promotion", r#"promotion { bake = "2m" }"#),
     block("journal", r#"journal { backend = "local" }"#),
     block("approval", r#"approval { required = true }"#),
-    block("plan_safety", r#"plan_safety { protected = ["aws_db_instance.*"] }"#),
+    block(
+        "plan_safety",
+        r#"plan_safety { protected = ["aws_db_instance.*"] }"#,
+    ),
 ];
 
 const IAC: &[Field] = &[

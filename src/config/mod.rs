@@ -17,9 +17,10 @@ mod value;
 
 pub use error::ConfigError;
 pub use model::{
-    AlarmSignal, ApprovalSettings, EnvConfig, HealthSettings, HttpCheck, IacBinary, IacSettings, JournalBackend,
-    JournalSettings, NoData, OldColor, PlanSafetySettings, PromotionSettings, ServiceSettings, StackSettings,
-    StateSeparation, StateSettings, TrafficSettings, ENV_FILE, RESERVED_SERVICE_VARS,
+    AlarmSignal, ApprovalSettings, EnvConfig, HealthSettings, HttpCheck, IacBinary, IacSettings,
+    JournalBackend, JournalSettings, NoData, OldColor, PlanSafetySettings, PromotionSettings,
+    ServiceSettings, StackSettings, StateSeparation, StateSettings, TrafficSettings, ENV_FILE,
+    RESERVED_SERVICE_VARS,
 };
 pub use parse::{load, load_str};
 pub use paths::resolve_env;

@@ -2,7 +2,8 @@
 //! parse every block, and report the first error in source order.
 
 use super::blocks::{
-    parse_approval, parse_iac, parse_journal, parse_plan_safety, parse_region, parse_service, parse_shared, parse_traffic, Cx, TOP,
+    parse_approval, parse_iac, parse_journal, parse_plan_safety, parse_region, parse_service,
+    parse_shared, parse_traffic, Cx, TOP,
 };
 use super::error::{ConfigError, FirstError};
 use super::model::{EnvConfig, ENV_FILE};

@@ -59,7 +59,9 @@ impl Until {
         let n = s
             .strip_prefix("weight:")
             .or_else(|| s.strip_suffix('%'))
-            .ok_or_else(|| format!("`{s}` is not a checkpoint; use `test-traffic` or `weight:N`"))?;
+            .ok_or_else(|| {
+                format!("`{s}` is not a checkpoint; use `test-traffic` or `weight:N`")
+            })?;
         match n.parse::<u16>() {
             Ok(p) if (1..=100).contains(&p) => Ok(Until::Weight(p)),
             _ => Err(format!(
@@ -221,9 +223,17 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Note {
     Settled,
-    StepStarted { index: usize, step: Step },
-    Baking { index: usize, bake: Duration },
-    Paused { index: usize },
+    StepStarted {
+        index: usize,
+        step: Step,
+    },
+    Baking {
+        index: usize,
+        bake: Duration,
+    },
+    Paused {
+        index: usize,
+    },
     /// Waiting at the approval gate for at most this long.
     AwaitingApproval(Duration),
     /// `--until` stopped here; `step` is the step whose bake just passed (a weight checkpoint).
@@ -449,7 +459,8 @@ impl Machine {
             }
             (Phase::Paused { step }, Event::Promote) => self.after_step(step, now, &mut out),
             (Phase::AwaitingApproval { until }, Event::Signals(r)) => {
-                match self.judge(&r, Stage::Settling, now) {
+                // The color passed every signal already: from here a failure is a failure.
+                match self.judge(&r, Stage::Watching, now) {
                     Judgement::Fail(f) => self.roll_back(f, &mut out),
                     _ if now >= until => self.phase = Phase::Done(Outcome::AwaitingApproval),
                     _ => {}

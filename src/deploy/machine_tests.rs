@@ -533,6 +533,9 @@ proptest! {
             Outcome::RolledBack { .. } => prop_assert!(!restore_failed),
             Outcome::RollbackFailed { .. } => prop_assert!(restore_failed),
             Outcome::Abandoned { .. } => prop_assert!(false, "no foreign change was injected"),
+            Outcome::AwaitingApproval | Outcome::Stopped { .. } => {
+                prop_assert!(false, "no gate and no --until were planned")
+            }
         }
     }
 }

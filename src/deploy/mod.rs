@@ -9,8 +9,8 @@ mod strategy;
 mod traffic;
 
 pub use health::{failing, service_stable, targets_healthy, Check};
-pub use machine::{split, Action, Checkpoint, Event, Failure, Machine, Note, Outcome, Phase, Plan,
-    Until,
+pub use machine::{
+    split, Action, Checkpoint, Event, Failure, Machine, Note, Outcome, Phase, Plan, Until,
 };
 pub use outputs::{ServiceOutputs, SharedOutputs};
 pub use signals::{verdict, Reading, Stage, Status, Verdict};

@@ -26,6 +26,8 @@ pub const REMOVED_ENV: &[&str] = &[
     "TF_CLI_ARGS_show",
     "TF_CLI_ARGS_apply",
     "TF_CLI_ARGS_output",
+    // `state pull`: Terraform joins a nested subcommand's words with `_`.
+    "TF_CLI_ARGS_state_pull",
 ];
 
 /// One program invocation. `env` is added to (and `env_remove` taken from)
@@ -185,6 +187,21 @@ impl<'a> CommandBuilder<'a> {
         self.command(strs(&["output", "-json"]))
     }
 
+    /// `state pull -no-color`: the raw state document on stdout (every value in
+    /// plain text, sensitive ones included); nothing at all for a workspace
+    /// that has no state yet. Run it after the workspace is selected.
+    /// `-no-color` keeps errors on stderr readable as plain text.
+    pub fn state_pull(&self) -> TfCommand {
+        self.command(strs(&["state", "pull", "-no-color"]))
+    }
+
+    /// `show -json -no-color` without a plan file: the current state as JSON
+    /// (sensitive values in plain text; `{"format_version":"1.0"}` alone when
+    /// the state holds no resources). Run it after the workspace is selected.
+    pub fn show_state_json(&self) -> TfCommand {
+        self.command(strs(&["show", "-json", "-no-color"]))
+    }
+
     /// Whole seconds, rounded up: Terraform waits at least as long as configured.
     fn lock_timeout(&self) -> String {
         let timeout = self.dirs.lock_timeout;
@@ -257,6 +274,8 @@ mod tests {
             b.show_plan_json(Path::new("p")),
             b.apply_plan(Path::new("p")),
             b.output_json(),
+            b.state_pull(),
+            b.show_state_json(),
         ] {
             assert_eq!(cmd.program, PathBuf::from("/usr/bin/tofu"));
             assert_eq!(cmd.args[0], "-chdir=/repo/modules/service");
@@ -428,6 +447,25 @@ mod tests {
             args(&b.output_json()),
             ["-chdir=/repo/modules/service", "output", "-json"]
         );
+    }
+
+    #[test]
+    fn state_reads() {
+        let (tool, dirs) = fixture();
+        let b = CommandBuilder::new(&tool, &dirs);
+        assert_eq!(
+            args(&b.state_pull()),
+            ["-chdir=/repo/modules/service", "state", "pull", "-no-color"]
+        );
+        // No plan file: the current state, never a saved plan.
+        assert_eq!(
+            args(&b.show_state_json()),
+            ["-chdir=/repo/modules/service", "show", "-json", "-no-color"]
+        );
+        // Neither takes the lock nor needs one: no -lock-timeout.
+        for cmd in [b.state_pull(), b.show_state_json()] {
+            assert!(!cmd.args.iter().any(|a| a.starts_with("-lock")), "{cmd}");
+        }
     }
 
     #[test]

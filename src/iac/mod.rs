@@ -5,7 +5,8 @@
 //! them together for the deploy. The JSON formats (`-json` UI stream,
 //! `show -json`, `output -json`) are parsed tolerantly, and nothing Terraform
 //! marks sensitive escapes through a `Debug`, `Display` or `Serialize` of
-//! the types here.
+//! the types here. [`check_plan`] judges a redacted plan of the idle color
+//! before it is applied.
 
 mod backend;
 mod command;
@@ -15,6 +16,7 @@ mod outputs;
 mod plan;
 mod redact;
 mod runner;
+mod safety;
 mod stack;
 mod stderr;
 mod ui;
@@ -29,7 +31,8 @@ pub use redact::{
     redact_plan_json, redact_value, redacted_plan_json, MIN_SUBSTRING_SECRET, REDACTED,
 };
 pub use runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
-pub use stack::{PlanOutcome, Stack, DEFAULT_WORKSPACE};
+pub use safety::{check_plan, Finding, ForeignObjects, Rule, SafetyPolicy};
+pub use stack::{PlanOutcome, Stack, StateMeta, DEFAULT_WORKSPACE};
 pub use stderr::{filter_stderr, human_diagnostics};
 pub use ui::{
     parse_ui_line, ChangeOperation, ChangeSummary, Diagnostic, Hook, PlannedChange, ResourceAddr,

@@ -1,8 +1,9 @@
 //! One stack (a root module in one state), driven through the builder and
-//! the runner: prepare, plan, apply a saved plan, read outputs.
+//! the runner: prepare, plan, apply a saved plan, read outputs and state.
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::backend::declared_backend;
@@ -10,7 +11,7 @@ use super::command::{CommandBuilder, StackDirs, TfCommand};
 use super::discover::IacTool;
 use super::error::IacError;
 use super::outputs::Outputs;
-use super::plan::PlanSummary;
+use super::plan::{document_error, PlanSummary};
 use super::redact::redacted_plan_json;
 use super::runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
 use super::ui::{Diagnostic, UiEvent, UiMessage};
@@ -30,6 +31,18 @@ pub struct Stack {
     /// `-var` pairs (`color`, `image`, …); not secret.
     pub vars: Vec<(String, String)>,
 }
+
+/// Which state a stack is at: `serial` grows with every write of the state,
+/// `lineage` is fixed when the state is first created. Nothing else of the
+/// state document is kept (it holds every value in plain text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateMeta {
+    pub serial: u64,
+    pub lineage: String,
+}
+
+/// State JSON (`show -json`) majors bluegreen reads.
+const STATE_MAJORS: &[u64] = &[0, 1];
 
 /// A plan that was made and read back.
 #[derive(Debug, Clone)]
@@ -203,6 +216,45 @@ impl Stack {
         let captured = checked(&self.commands().output_json()).await?;
         Outputs::from_json(&captured.stdout)
     }
+
+    /// `state pull`: the serial and lineage of the stack's current state.
+    /// `Ok(None)` when the workspace has no state yet: Terraform 1.11 prints
+    /// nothing at all then (exit 0). A state whose resources were all
+    /// destroyed still exists (its serial and lineage go on) and is `Some`.
+    /// The rest of the document holds every value in plain text, sensitive
+    /// ones included: it is parsed past and dropped, never logged or kept.
+    /// Call after [`Stack::prepare`] or [`Stack::prepare_existing`].
+    pub async fn state_meta(&self) -> Result<Option<StateMeta>, IacError> {
+        let captured = checked(&self.commands().state_pull()).await?;
+        parse_state_meta(&captured.stdout)
+    }
+
+    /// `show -json` without a plan file: the current state as JSON, for
+    /// [`super::ForeignObjects::add_state`]. It holds sensitive values in plain
+    /// text: never log it. A workspace without state (or without resources)
+    /// gives `{"format_version":"1.0"}` and nothing else.
+    /// Call after [`Stack::prepare`] or [`Stack::prepare_existing`].
+    pub async fn state_json(&self) -> Result<Value, IacError> {
+        let captured = checked(&self.commands().show_state_json()).await?;
+        let state: Value = serde_json::from_slice(&captured.stdout)
+            .map_err(|source| document_error("`show -json` state", source))?;
+        let version = state
+            .get("format_version")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let major = version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u64>().ok());
+        if !major.is_some_and(|m| STATE_MAJORS.contains(&m)) {
+            return Err(IacError::UnsupportedVersion {
+                what: "state JSON format",
+                found: version.to_owned(),
+                supported: "0.x and 1.x",
+            });
+        }
+        Ok(state)
+    }
 }
 
 /// Runs a plain command; a non-zero exit is an error.
@@ -217,6 +269,18 @@ async fn checked(cmd: &TfCommand) -> Result<Captured, IacError> {
         ));
     }
     Ok(captured)
+}
+
+/// `state pull` output → [`StateMeta`]; empty output (no state yet) → `None`.
+/// Only `serial` and `lineage` are deserialized; serde skips every other field
+/// without building it.
+fn parse_state_meta(stdout: &[u8]) -> Result<Option<StateMeta>, IacError> {
+    if stdout.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice::<StateMeta>(stdout)
+        .map(Some)
+        .map_err(|source| document_error("`state pull` state", source))
 }
 
 /// Workspace names from `workspace list` (`* current`, `  other`).
@@ -240,6 +304,34 @@ fn log(on_msg: &mut dyn FnMut(&UiMessage), message: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_meta_keeps_serial_and_lineage_only() {
+        assert_eq!(parse_state_meta(b"").unwrap(), None);
+        assert_eq!(parse_state_meta(b" \n").unwrap(), None);
+        let doc = br#"{"version": 4, "terraform_version": "1.11.4", "serial": 7,
+            "lineage": "b61dd405-58fe-a53c-29fe-cd291f3c9a27", "outputs": {"pw": {"value": "hunter2",
+            "type": "string", "sensitive": true}}, "resources": [], "check_results": null}"#;
+        let meta = parse_state_meta(doc).unwrap().unwrap();
+        assert_eq!(
+            meta,
+            StateMeta {
+                serial: 7,
+                lineage: "b61dd405-58fe-a53c-29fe-cd291f3c9a27".into()
+            }
+        );
+        assert!(!format!("{meta:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn unreadable_state_reports_position_not_content() {
+        let err = parse_state_meta(br#"{"serial": 1, "lineage": "x", "pw": hunter2}"#).unwrap_err();
+        assert!(err.to_string().contains("line 1, column"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let err =
+            parse_state_meta(br#"{"lineage": "x", "outputs": {"pw": "hunter2"}}"#).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
 
     #[test]
     fn workspace_list_marks_the_current_one() {

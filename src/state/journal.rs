@@ -758,6 +758,10 @@ mod tests {
             termination_wait_ms: 0,
             scale_down: true,
             desired: 2,
+            approval_required: false,
+            image_requested: None,
+            plan_artifact: None,
+            unsafe_plan_allowed: vec![],
         }
     }
 

@@ -1,0 +1,327 @@
+//! Is the idle color's saved plan safe to apply? A pure check of a redacted
+//! `show -json` plan ([`super::redact`]) against the environment's policy.
+//!
+//! [`check_plan`] returns one [`Finding`] per rule a resource change breaks;
+//! an empty list means the plan passed. The rules, exactly:
+//!
+//! - [`Rule::ProtectedDestroy`] / [`Rule::ProtectedReplace`]: a change of a
+//!   managed resource whose action is `delete` (destroy) or a replacement in
+//!   either order, `delete-create` or `create-delete` (replace), and whose
+//!   `address` or `previous_address` (a `moved` block) matches one of
+//!   [`SafetyPolicy::protected`]. A deposed object (`deposed` set) carries the
+//!   address of the resource it belongs to and is judged by it. Patterns are
+//!   [`wildmatch`] globs: `*` is any run of characters (dots and brackets
+//!   included), `?` one character, everything else literal — so `[0]` and
+//!   `["key"]` in an address match only themselves. Data sources are never
+//!   destroyed and are skipped.
+//! - `forget` (a `removed` block with `destroy = false`) is **not** a finding:
+//!   the object keeps running, only the idle stack stops managing it, and the
+//!   plan summary already counts it (`PlanSummary::forget`) for the reviewer.
+//! - [`Rule::ForeignObject`]: the idle stack would act on an object that the
+//!   shared stack or the live color manages ([`ForeignObjects`], built from
+//!   their states): an action other than `no-op`, `read` and `create` whose
+//!   `change.before.id` or `change.before.arn` is foreign; a `create` whose
+//!   `change.after.id` / `after.arn` is known and foreign; and any change with
+//!   `change.importing` (whatever its action: an import of a foreign object
+//!   makes two states manage it even when the import itself changes nothing)
+//!   whose `importing.id`, `before.id/arn` or `after.id/arn` is foreign.
+//! - [`Rule::ProductionReference`]: an action other than `no-op`, `read`,
+//!   `delete` and `forget` (those leave no `after`) whose `change.after` holds,
+//!   at any depth, a string *equal* to one of [`SafetyPolicy::production`]'s
+//!   values — e.g. a listener rule or an ECS service attached to the
+//!   production listener or the live color's target group. One finding per
+//!   value, naming the first place it appears.
+//!
+//! What the check cannot see: values the redaction replaced with
+//! [`REDACTED`] (a secret never matches anything) and values unknown until
+//! apply (`null` in the plan). An ARN embedded inside a longer string (a
+//! `jsonencode`d policy) is not an equal value and is not reported.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use wildmatch::WildMatch;
+
+use super::error::IacError;
+use super::plan::{Action, PlanSummary, ResourceChange};
+use super::redact::REDACTED;
+
+/// Objects other stacks manage: the `id` and `arn` values of every managed
+/// resource instance in the shared stack's and the live color's Terraform
+/// state, labelled with the owner.
+#[derive(Debug, Clone, Default)]
+pub struct ForeignObjects {
+    /// `id` or `arn` value → (owner, address in the owner's state).
+    objects: BTreeMap<String, (String, String)>,
+}
+
+impl ForeignObjects {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds every managed resource instance of a `show -json` state document
+    /// (root module and child modules, recursively): its `values.id` and
+    /// `values.arn` when they are non-empty strings. A value the state marks
+    /// sensitive (`sensitive_values`) is skipped, so nothing secret is kept.
+    /// The first owner added for a value keeps it.
+    pub fn add_state(&mut self, owner: &str, state_json: &Value) {
+        if let Some(root) = state_json.pointer("/values/root_module") {
+            self.add_module(owner, root);
+        }
+    }
+
+    fn add_module(&mut self, owner: &str, module: &Value) {
+        for resource in array(module, "resources") {
+            if resource.get("mode").and_then(Value::as_str) != Some("managed") {
+                continue;
+            }
+            let address = resource
+                .get("address")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            for key in ["id", "arn"] {
+                let sensitive = resource.pointer(&format!("/sensitive_values/{key}"));
+                if sensitive.is_some_and(|s| s != &Value::Bool(false)) {
+                    continue;
+                }
+                if let Some(value) = usable(resource.pointer(&format!("/values/{key}"))) {
+                    self.objects
+                        .entry(value.to_owned())
+                        .or_insert_with(|| (owner.to_owned(), address.to_owned()));
+                }
+            }
+        }
+        for child in array(module, "child_modules") {
+            self.add_module(owner, child);
+        }
+    }
+
+    /// The owner and address of the object with this `id` or `arn`.
+    pub fn get(&self, value: &str) -> Option<(&str, &str)> {
+        self.objects
+            .get(value)
+            .map(|(owner, address)| (owner.as_str(), address.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+}
+
+/// What the environment forbids the idle color's plan to do.
+#[derive(Debug, Clone, Copy)]
+pub struct SafetyPolicy<'a> {
+    /// Address patterns the environment protects, e.g. `aws_db_instance.main`,
+    /// `module.data.*`, `aws_ecs_service.*` (see the module doc for the syntax).
+    pub protected: &'a [String],
+    pub foreign: &'a ForeignObjects,
+    /// Values that must never appear in the planned `after` of a changed
+    /// resource of the idle stack, with what each is ("production listener"):
+    /// the production listener ARNs and the live color's target group ARN.
+    pub production: &'a [(String, String)],
+}
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule: Rule,
+    /// The resource instance's address in the idle stack's plan.
+    pub address: String,
+    /// The plan action ([`Action::as_str`]): `delete`, `delete-create`, …
+    pub action: String,
+    /// A sentence naming the pattern, owner or value.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    ProtectedDestroy,
+    ProtectedReplace,
+    ForeignObject,
+    ProductionReference,
+}
+
+/// Checks a redacted `show -json` plan ([`super::redact_plan_json`]'s
+/// output) against `policy`. Findings come in plan order. Errors: an
+/// unsupported plan format version or an unknown action (the plan cannot be
+/// judged), as for [`PlanSummary::from_json`].
+pub fn check_plan(redacted_plan: &Value, policy: &SafetyPolicy) -> Result<Vec<Finding>, IacError> {
+    // The summary parser owns the version check and the action spelling; the
+    // document is only re-serialized for it (values are read past, not kept).
+    let bytes = serde_json::to_vec(redacted_plan)
+        .map_err(|source| super::plan::document_error("redacted plan", source))?;
+    let summary = PlanSummary::from_json(&bytes)?;
+    let raw_changes: Vec<&Value> = redacted_plan
+        .get("resource_changes")
+        .and_then(Value::as_array)
+        .map(|changes| changes.iter().collect())
+        .unwrap_or_default();
+    let protected: Vec<(&str, WildMatch)> = policy
+        .protected
+        .iter()
+        .map(|p| (p.as_str(), WildMatch::new(p)))
+        .collect();
+    let mut findings = Vec::new();
+    for (change, raw) in summary.resource_changes.iter().zip(raw_changes) {
+        let body = raw.get("change").unwrap_or(&Value::Null);
+        findings.extend(protected_finding(change, &protected));
+        findings.extend(foreign_finding(change, body, policy.foreign));
+        findings.extend(production_findings(change, body, policy.production));
+    }
+    Ok(findings)
+}
+
+fn protected_finding(change: &ResourceChange, patterns: &[(&str, WildMatch)]) -> Option<Finding> {
+    let (rule, verb) = match change.action {
+        _ if change.mode != "managed" => return None,
+        Action::Delete => (Rule::ProtectedDestroy, "destroy"),
+        Action::Replace(_) => (Rule::ProtectedReplace, "replace"),
+        _ => return None,
+    };
+    let candidates = std::iter::once((&change.address, None)).chain(
+        change
+            .previous_address
+            .iter()
+            .map(|previous| (previous, Some(previous))),
+    );
+    for (address, moved_from) in candidates {
+        if let Some((pattern, _)) = patterns.iter().find(|(_, m)| m.matches(address)) {
+            let what = match moved_from {
+                Some(previous) => format!("moved from `{previous}`, which"),
+                None => "it".to_owned(),
+            };
+            let deposed = match &change.deposed {
+                Some(key) => format!(" (deposed object {key})"),
+                None => String::new(),
+            };
+            return Some(finding(
+                rule,
+                change,
+                format!(
+                    "the plan would {verb} `{}`{deposed}: {what} matches the protected pattern \
+                     `{pattern}`",
+                    change.address
+                ),
+            ));
+        }
+    }
+    None
+}
+
+fn foreign_finding(
+    change: &ResourceChange,
+    body: &Value,
+    foreign: &ForeignObjects,
+) -> Option<Finding> {
+    let importing = body.get("importing").filter(|i| !i.is_null());
+    let mut places: Vec<(String, &str)> = Vec::new();
+    if let Some(id) = importing.and_then(|i| usable(i.get("id"))) {
+        places.push(("importing.id".to_owned(), id));
+    }
+    let before = importing.is_some()
+        || !matches!(change.action, Action::NoOp | Action::Read | Action::Create);
+    let after = importing.is_some() || change.action == Action::Create;
+    for (side, wanted) in [("before", before), ("after", after)] {
+        for key in ["id", "arn"].into_iter().filter(|_| wanted) {
+            if let Some(value) = usable(body.get(side).and_then(|v| v.get(key))) {
+                places.push((format!("{side}.{key}"), value));
+            }
+        }
+    }
+    let (place, value, (owner, address)) = places
+        .into_iter()
+        .find_map(|(place, value)| foreign.get(value).map(|owned| (place, value, owned)))?;
+    Some(finding(
+        Rule::ForeignObject,
+        change,
+        format!(
+            "`{}` ({place} = `{value}`) is `{address}` of the {owner} stack; the idle stack must \
+             not manage another stack's object",
+            change.address
+        ),
+    ))
+}
+
+fn production_findings(
+    change: &ResourceChange,
+    body: &Value,
+    production: &[(String, String)],
+) -> Vec<Finding> {
+    if matches!(
+        change.action,
+        Action::NoOp | Action::Read | Action::Delete | Action::Forget
+    ) {
+        return Vec::new();
+    }
+    let Some(after) = body.get("after") else {
+        return Vec::new();
+    };
+    let mut findings = Vec::new();
+    for (value, what) in production {
+        if value.is_empty() || value == REDACTED {
+            continue;
+        }
+        if let Some(path) = find_string(after, value, "after".to_owned()) {
+            findings.push(finding(
+                Rule::ProductionReference,
+                change,
+                format!(
+                    "`{}` would reference the {what} `{value}` ({path}) before bluegreen shifts \
+                     traffic to this color",
+                    change.address
+                ),
+            ));
+        }
+    }
+    findings
+}
+
+/// The path of the first string leaf equal to `wanted`, e.g. `after.rule[0].arn`.
+fn find_string(value: &Value, wanted: &str, path: String) -> Option<String> {
+    match value {
+        Value::String(s) if s == wanted => Some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| find_string(item, wanted, format!("{path}[{i}]"))),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(key, item)| find_string(item, wanted, format!("{path}.{key}"))),
+        _ => None,
+    }
+}
+
+/// A non-empty string that is not a redacted placeholder.
+fn usable(value: Option<&Value>) -> Option<&str> {
+    value
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty() && *s != REDACTED)
+}
+
+fn array<'a>(value: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+fn finding(rule: Rule, change: &ResourceChange, detail: String) -> Finding {
+    Finding {
+        rule,
+        address: change.address.clone(),
+        action: change.action.as_str().to_owned(),
+        detail,
+    }
+}
+
+#[cfg(test)]
+#[path = "safety_tests.rs"]
+mod tests;
