@@ -2,7 +2,8 @@
 # The 60-second tour, against the local emulator: no AWS account needed.
 #
 # Builds bluegreen, starts a fresh emulator, and walks one environment (`local`) through
-# validate → deploy 1.27 → status → deploy 1.28 → status (JSON) → rollback → status → history.
+# validate → deploy 1.27 → status → plan 1.28 (artifact) → apply it → status (JSON) → rollback → status →
+# history.
 # Every run starts from nothing (fresh emulator, wiped work dir), so it is repeatable.
 # Any failing step stops the demo with a non-zero exit; the emulator is stopped on exit.
 #
@@ -122,13 +123,14 @@ main() {
 	step validate --env local
 	step deploy --env local --image public.ecr.aws/nginx/nginx:1.27
 	step status --env local
-	step deploy --env local --image public.ecr.aws/nginx/nginx:1.28
+	step plan --env local --image public.ecr.aws/nginx/nginx:1.28 --out "$WORK_DIR/plan-1.28.json"
+	step apply "$WORK_DIR/plan-1.28.json"
 	step status --env local --output json
 	step rollback --env local
 	step status --env local
 	step history --env local
 
-	banner "done: deployed 1.27, then 1.28, then rolled back to 1.27"
+	banner "done: deployed 1.27, planned and applied 1.28, then rolled back to 1.27"
 }
 
 main "$@"
