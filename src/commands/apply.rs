@@ -298,6 +298,7 @@ async fn locked(
     );
     start.image_requested =
         (body.image.requested != body.image.pinned).then(|| body.image.requested.clone());
+    start.command = Some("apply".to_string());
     start.plan_artifact = Some(checksum.to_string());
     start.approval_required = body.approval_required;
     start.unsafe_plan_allowed = body

@@ -47,7 +47,7 @@ pub async fn run(ctx: &Ctx, to: Option<Color>, lock_wait: Duration) -> Result<()
         Err(Error::Locked { holder: lock, .. })
             if matches!(
                 lock.holder.command.as_str(),
-                "deploy" | "resume" | "rebuild --swap"
+                "deploy" | "apply" | "resume" | "rebuild --swap"
             ) =>
         {
             return ask_running_deploy(ctx, &store, &lock, to).await;
