@@ -771,3 +771,48 @@ fn a_plan_that_replaces_a_protected_resource_is_refused_unless_allowed_and_recor
         .unwrap()
         .contains("terraform_data.revision"));
 }
+
+#[test]
+fn a_key_from_the_environment_seals_and_opens_and_a_missing_or_wrong_key_is_bad_input() {
+    let w = World::new("");
+    let k1 = "11".repeat(32);
+    let k2 = "22".repeat(32);
+    let file = w.artifact("ci.json");
+    let key_file = w.work.path().join("local").join("plan.key");
+    let out = w
+        .cmd(&["plan"], &["--image", V2, "--out", file.to_str().unwrap()])
+        .env("BLUEGREEN_PLAN_KEY", &k1)
+        .run();
+    out.assert_code(0);
+    assert!(
+        !key_file.exists(),
+        "a key from the environment writes no key file"
+    );
+    let aws = w.emu.snapshot();
+    let state = w.state_files();
+
+    // No key at all on the applying machine: refused, and no key is made up.
+    let out = w.apply(&file, &[]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("no plan key"), "{}", out.stderr);
+    assert!(out.stderr.contains("BLUEGREEN_PLAN_KEY"), "{}", out.stderr);
+    assert!(!key_file.exists());
+    // Another key: refused, naming both key ids.
+    let out = w
+        .bg()
+        .args(["apply", file.to_str().unwrap()])
+        .env("BLUEGREEN_PLAN_KEY", &k2)
+        .run();
+    out.assert_code(2);
+    assert!(out.stderr.contains("BLUEGREEN_PLAN_KEY"), "{}", out.stderr);
+    assert_unchanged(&aws, &w.emu.snapshot());
+    assert_eq!(w.state_files(), state);
+    // The key it was sealed with (and the environment recorded in the artifact): applied.
+    let out = w
+        .bg()
+        .args(["apply", file.to_str().unwrap()])
+        .env("BLUEGREEN_PLAN_KEY", &k1)
+        .run();
+    out.assert_code(0);
+    assert_eq!(w.prod(), (0, 100));
+}

@@ -72,8 +72,26 @@ pub async fn run(
             ),
         ));
     }
-    let (key, _) = crate::artifact::PlanKey::load(&ctx.work.path().join("plan.key"))
-        .map_err(artifact_error)?;
+    let key_file = ctx.work.path().join("plan.key");
+    if std::env::var_os(crate::artifact::KEY_ENV).is_none() && !key_file.exists() {
+        // Never make up a key here: it could only be the wrong one.
+        let sealed_with = crate::artifact::inspect(&bytes)
+            .map(|o| o.key_id)
+            .unwrap_or_default();
+        return Err(Error::bad_input(
+            format!(
+                "no plan key on this machine to open {} (sealed with key {sealed_with}): {} is not set and {} does not exist",
+                file.display(),
+                crate::artifact::KEY_ENV,
+                key_file.display()
+            ),
+            format!(
+                "set {} to the key the plan was made with (docs/plan-then-deploy.md)",
+                crate::artifact::KEY_ENV
+            ),
+        ));
+    }
+    let (key, _) = crate::artifact::PlanKey::load(&key_file).map_err(artifact_error)?;
     let (_, tf_plan) = crate::artifact::open(&bytes, &key).map_err(artifact_error)?;
     let schedule = Start::schedule_of(&body.schedule).map_err(|e| {
         Error::bad_input(

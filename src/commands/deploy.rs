@@ -33,7 +33,8 @@ struct DeployResult<'a> {
     deployment: Option<String>,
     image: String,
     strategy: &'a str,
-    live_color: Color,
+    /// `null` only while nothing is live yet (a first deploy stopped before production).
+    live_color: Option<Color>,
     previous_color: Option<Color>,
     weights: Weights,
     service: String,
@@ -180,7 +181,7 @@ async fn locked(
                 deployment: None,
                 image: image.to_string(),
                 strategy: strategy.name(),
-                live_color: l,
+                live_color: Some(l),
                 previous_color: None,
                 weights: before.weights(),
                 service: out.service_name.clone(),
@@ -211,6 +212,15 @@ async fn locked(
         until: args.until,
     };
     let machine = Machine::new(plan);
+    if let Some(u) = args.until {
+        // A first deploy is all-at-once: its only weight checkpoint is 100.
+        u.check(&machine.plan().schedule).map_err(|e| {
+            Error::bad_input(
+                format!("--until {u}: {e} (a first deploy moves all traffic at once)"),
+                "use `--until test-traffic` or `--until weight:100` for a first deploy",
+            )
+        })?;
+    }
     let mut start = start_record(
         ctx,
         image,
@@ -501,7 +511,7 @@ pub async fn run_machine(
                 deployment: Some(session.deployment().to_string()),
                 image: image.to_string(),
                 strategy: shift.strategy,
-                live_color: idle,
+                live_color: Some(idle),
                 previous_color: live,
                 weights: wanted,
                 service: out.service_name.clone(),
@@ -565,7 +575,7 @@ pub async fn run_machine(
                 deployment: Some(id.clone()),
                 image: image.to_string(),
                 strategy: shift.strategy,
-                live_color: weights.live_color().or(live).unwrap_or(idle),
+                live_color: weights.live_color().or(live),
                 previous_color: live,
                 weights,
                 service: out.service_name.clone(),

@@ -263,7 +263,12 @@ pub fn enforce_safety(ctx: &Ctx, findings: &[Finding], allowed: bool) -> Result<
 }
 
 pub fn describe_finding(f: &Finding) -> String {
-    format!("{} {} [{:?}]: {}", f.action, f.address, f.rule, f.detail)
+    // The rule's name as the artifact spells it (`protected-replace`, …).
+    let rule = serde_json::to_value(f.rule)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    format!("{} {} [{rule}]: {}", f.action, f.address, f.detail)
 }
 
 /// The health signals that gate a deployment, by name.
@@ -634,6 +639,10 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 }
 
 pub fn artifact_error(e: crate::artifact::ArtifactError) -> Error {
+    use crate::artifact::ArtifactError;
+    if let ArtifactError::Random { .. } | ArtifactError::Seal { .. } = e {
+        return Error::Internal(e.to_string());
+    }
     let text = e.to_string();
     match text.split_once("\n  fix: ") {
         Some((message, fix)) => Error::bad_input(message.to_string(), fix.to_string()),

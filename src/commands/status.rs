@@ -239,9 +239,9 @@ fn human(s: &Status) -> String {
                     ", AWAITING APPROVAL: `bluegreen approve --env {0}` approves production traffic{1}",
                     s.env,
                     if d.running {
-                        " (the deploy is waiting for it)"
+                        " (the deploy is waiting for it)".to_string()
                     } else {
-                        ", then `bluegreen resume --env` continues"
+                        format!(", then `bluegreen resume --env {}` continues", s.env)
                     }
                 )
             } else if let (Some(at), false) = (&sum.stopped_at, d.running) {
