@@ -5,7 +5,8 @@
 
 use super::context::{Ctx, StackId};
 use super::deploy::{
-    prepare_new_color, refuse_if_unfinished, run_machine, start_record, Provision, Shift,
+    check_until, prepare_new_color, refuse_if_unfinished, run_machine, start_record, Provision,
+    Shift,
 };
 use super::lock::{after_release, Session};
 use super::plan::{
@@ -99,14 +100,7 @@ pub async fn run(
             "make a new plan",
         )
     })?;
-    if let Some(u) = until {
-        u.check(&schedule).map_err(|e| {
-            Error::bad_input(
-                format!("--until {u}: {e}"),
-                "pick a weight of the plan's schedule, or `test-traffic`",
-            )
-        })?;
-    }
+    check_until(until, &schedule, " (the plan's schedule)")?;
     let tool = ctx.tool()?;
     let mut session = Session::begin(ctx, "apply", lock_wait).await?;
     let result = locked(

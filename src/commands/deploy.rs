@@ -63,14 +63,7 @@ pub async fn run(ctx: &Ctx, args: DeployArgs) -> Result<(), Error> {
             "fix the `strategy` block or the --strategy flag (docs/strategies.md)",
         )
     })?;
-    if let Some(u) = args.until {
-        u.check(&schedule).map_err(|e| {
-            Error::bad_input(
-                format!("--until {u}: {e}"),
-                "pick one of the schedule's weights, or `test-traffic`",
-            )
-        })?;
-    }
+    check_until(args.until, &schedule, "")?;
     let tool = ctx.tool()?;
     // Read-only: a missing image is bad input before the lock is even taken.
     let image = super::plan::resolve_image(ctx, &args.image).await?;
@@ -86,6 +79,20 @@ pub async fn run(ctx: &Ctx, args: DeployArgs) -> Result<(), Error> {
     )
     .await;
     after_release(result, session.release().await)
+}
+
+/// `--until` must name a checkpoint `schedule` reaches (bad input otherwise); `why` is added
+/// to the message.
+pub fn check_until(until: Option<Until>, schedule: &Schedule, why: &str) -> Result<(), Error> {
+    let Some(u) = until else {
+        return Ok(());
+    };
+    u.check(schedule).map_err(|e| {
+        Error::bad_input(
+            format!("--until {u}: {e}{why}"),
+            "pass `--until test-traffic`, or `--until weight:N` with a weight of the schedule",
+        )
+    })
 }
 
 /// Refuses while an earlier deployment is unfinished: it must be resumed or rolled back first.
@@ -212,14 +219,13 @@ async fn locked(
         until: args.until,
     };
     let machine = Machine::new(plan);
-    if let Some(u) = args.until {
+    if live.is_none() {
         // A first deploy is all-at-once: its only weight checkpoint is 100.
-        u.check(&machine.plan().schedule).map_err(|e| {
-            Error::bad_input(
-                format!("--until {u}: {e} (a first deploy moves all traffic at once)"),
-                "use `--until test-traffic` or `--until weight:100` for a first deploy",
-            )
-        })?;
+        check_until(
+            args.until,
+            &machine.plan().schedule,
+            " (a first deploy moves all traffic at once)",
+        )?;
     }
     let mut start = start_record(
         ctx,
@@ -651,14 +657,25 @@ async fn ensure_shared(ctx: &Ctx, tool: &IacTool) -> Result<SharedOutputs, Error
         .ok_or_else(|| Error::Contract("the shared stack has no outputs after apply".into()))
 }
 
-/// `plan -out`, summarise the saved plan, and apply exactly that plan if it changes anything.
-pub async fn plan_and_apply(ctx: &Ctx, stack: &Stack, id: StackId) -> Result<(), Error> {
-    let plan = &ctx.plan_path(id);
-    if let Some(dir) = plan.parent() {
+/// `plan -out` (or `plan -destroy -out`) of `stack` into `path` in the work directory, read
+/// back and reported as a plan event.
+pub async fn plan_into(
+    ctx: &Ctx,
+    stack: &Stack,
+    id: StackId,
+    path: &std::path::Path,
+    destroy: bool,
+) -> Result<crate::iac::PlanOutcome, Error> {
+    if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
     }
-    let outcome = stack.plan(plan, &mut ctx.tf_progress(id)).await?;
+    let progress = &mut ctx.tf_progress(id);
+    let outcome = if destroy {
+        stack.plan_destroy(path, progress).await?
+    } else {
+        stack.plan(path, progress).await?
+    };
     let s = &outcome.summary;
     ctx.out.emit(Event::Plan {
         stack: id.name().to_string(),
@@ -667,6 +684,13 @@ pub async fn plan_and_apply(ctx: &Ctx, stack: &Stack, id: StackId) -> Result<(),
         replace: s.replace,
         destroy: s.destroy,
     });
+    Ok(outcome)
+}
+
+/// `plan -out`, summarise the saved plan, and apply exactly that plan if it changes anything.
+pub async fn plan_and_apply(ctx: &Ctx, stack: &Stack, id: StackId) -> Result<(), Error> {
+    let plan = &ctx.plan_path(id);
+    let outcome = plan_into(ctx, stack, id, plan, false).await?;
     if outcome.has_changes {
         stack.apply(plan, &mut ctx.tf_apply_progress(id)).await?;
     } else {

@@ -169,22 +169,8 @@ pub async fn plan_idle(
         .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
         .await?;
     let path = ctx.plan_path(StackId::Color(idle));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
-    }
     ctx.step(format!("planning {idle} with {image}"));
-    let outcome = stack
-        .plan(&path, &mut ctx.tf_progress(StackId::Color(idle)))
-        .await?;
-    let s = &outcome.summary;
-    ctx.out.emit(Event::Plan {
-        stack: idle.as_str().to_string(),
-        add: s.add,
-        change: s.change,
-        replace: s.replace,
-        destroy: s.destroy,
-    });
+    let outcome = super::deploy::plan_into(ctx, &stack, StackId::Color(idle), &path, false).await?;
     let findings = safety_findings(ctx, tool, shared, live, &outcome.redacted_plan).await?;
     enforce_safety(ctx, &findings, allow_unsafe)?;
     Ok(IdlePlan {

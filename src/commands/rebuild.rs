@@ -316,19 +316,8 @@ async fn rebuild_idle(
     if stack.prepare_existing(&mut ctx.tf_progress(id)).await? {
         ctx.step(format!("destroying the {idle} stack"));
         let plan = ctx.plan_path(id).with_extension("destroy.tfplan");
-        if let Some(dir) = plan.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
-        }
-        let outcome = stack.plan_destroy(&plan, &mut ctx.tf_progress(id)).await?;
+        let outcome = super::deploy::plan_into(ctx, &stack, id, &plan, true).await?;
         let s = &outcome.summary;
-        ctx.out.emit(Event::Plan {
-            stack: id.name().to_string(),
-            add: s.add,
-            change: s.change,
-            replace: s.replace,
-            destroy: s.destroy,
-        });
         if s.add + s.change + s.replace > 0 {
             return Err(Error::Internal(format!(
                 "the destroy plan of {idle} would also create or change resources: {s:?}"

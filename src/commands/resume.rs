@@ -87,14 +87,7 @@ async fn resume_locked(
             format!("`bluegreen rollback --env {env}`"),
         )
     })?;
-    if let Some(u) = until {
-        u.check(&schedule).map_err(|e| {
-            Error::bad_input(
-                format!("--until {u}: {e}"),
-                "pick one of the deployment's weights, or `test-traffic`",
-            )
-        })?;
-    }
+    super::deploy::check_until(until, &schedule, " (the deployment's schedule)")?;
     let (_, shared) = ctx.shared_outputs(tool).await?;
     let shared = shared.ok_or_else(|| {
         Error::refused(
