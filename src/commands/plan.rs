@@ -191,6 +191,7 @@ pub async fn safety_findings(
     redacted_plan: &serde_json::Value,
 ) -> Result<Vec<Finding>, Error> {
     let mut foreign = ForeignObjects::new();
+    // Every caller read the shared stack's outputs first, so its workspace is selected.
     let shared_stack = ctx.stack(tool, StackId::Shared, vec![])?;
     foreign.add_state("shared", &shared_stack.state_json().await?);
     let mut production: Vec<(String, String)> = shared
@@ -331,7 +332,6 @@ pub async fn run(
         &shared.production_routes(),
     )
     .await?;
-    let before = routes.primary().weights();
     let live = super::deploy::live_color_of(routes.primary())?;
     let Some(live) = live else {
         return Err(Error::refused(
@@ -367,7 +367,7 @@ pub async fn run(
         env_arg,
         &tool,
         image,
-        (Some(live), idle, before),
+        (Some(live), idle),
         routes
             .before
             .iter()
@@ -425,7 +425,7 @@ async fn body(
     env_arg: &str,
     tool: &IacTool,
     image: Resolved,
-    (live, idle, _before): (Option<Color>, Color, Weights),
+    (live, idle): (Option<Color>, Color),
     routes: Vec<RouteWeights>,
     states: States,
     last_deployment: Option<String>,
