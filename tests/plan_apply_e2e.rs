@@ -807,6 +807,26 @@ fn a_key_from_the_environment_seals_and_opens_and_a_missing_or_wrong_key_is_bad_
     assert!(out.stderr.contains("BLUEGREEN_PLAN_KEY"), "{}", out.stderr);
     assert_unchanged(&aws, &w.emu.snapshot());
     assert_eq!(w.state_files(), state);
+    // A key holder who swaps in another Terraform plan (here: the shared stack's, from the
+    // first deploy) gets an artifact that opens, but its plan does not read back as the body's
+    // changes: refused before anything is journaled or applied.
+    let body = bluegreen::artifact::inspect(&std::fs::read(&file).unwrap())
+        .unwrap()
+        .body;
+    let other_plan = std::fs::read(w.work.path().join("local/plans/shared.tfplan")).unwrap();
+    let k1_key = bluegreen::artifact::PlanKey::from_bytes([0x11; 32]);
+    let forged = bluegreen::artifact::seal(&body, &other_plan, &k1_key).unwrap();
+    let forged_file = w.artifact("forged.json");
+    std::fs::write(&forged_file, forged).unwrap();
+    let out = w
+        .bg()
+        .args(["apply", forged_file.to_str().unwrap()])
+        .env("BLUEGREEN_PLAN_KEY", &k1)
+        .run();
+    out.assert_code(7);
+    assert!(out.stderr.contains("does not read back"), "{}", out.stderr);
+    assert_unchanged(&aws, &w.emu.snapshot());
+    assert_eq!(w.state_files(), state);
     // The key it was sealed with (and the environment recorded in the artifact): applied.
     let out = w
         .bg()

@@ -17,7 +17,7 @@ use crate::aws::SdkImages;
 use crate::deploy::{Machine, Plan, Until};
 use crate::error::Error;
 use crate::image::ImageRef;
-use crate::state::journal::{FinalOutcome, Start};
+use crate::state::journal::Start;
 use crate::state::Entry;
 use std::time::Duration;
 
@@ -285,6 +285,26 @@ async fn locked(
     }
     std::fs::write(&plan_path, tf_plan)
         .map_err(|e| Error::Internal(format!("cannot write {}: {e}", plan_path.display())))?;
+    // Read it back with this machine's Terraform: it must be able to apply it, and it must be
+    // the plan the body describes.
+    let changes =
+        match idle_stack.show_plan(&plan_path).await {
+            Ok((summary, _)) => super::plan::change_lines(&summary),
+            Err(e) => return Err(Error::refused(
+                format!(
+                "this {} cannot read the saved plan (made by version {}); nothing was changed: {e}",
+                tool.program.display(),
+                body.terraform.version
+            ),
+                "apply with the Terraform/OpenTofu version that made the plan, or make a new plan",
+            )),
+        };
+    if changes != body.terraform.changes {
+        return Err(Error::refused(
+            "the saved Terraform plan does not read back as the changes the plan artifact lists; nothing was changed",
+            "make a new plan with `bluegreen plan`",
+        ));
+    }
 
     let plan = Plan {
         old: live,
@@ -348,14 +368,7 @@ async fn locked(
         provision,
     )
     .await;
-    let out = match prepared {
-        Ok(out) => out,
-        Err(e) => {
-            session
-                .finish(ctx, FinalOutcome::Failed, e.to_string(), None)
-                .await;
-            return Err(e);
-        }
-    };
+    // Production traffic never moved: a failure here ends the deployment.
+    let out = session.failed_unless_ok(ctx, prepared).await?;
     run_machine(ctx, &aws, session, routes, &out, &shift, machine).await
 }

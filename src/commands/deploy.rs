@@ -261,16 +261,8 @@ async fn locked(
     };
     let prepared =
         prepare_new_color(ctx, tool, &aws, session, &shared, idle, image, provision).await;
-    let out = match prepared {
-        Ok(out) => out,
-        Err(e) => {
-            // Production traffic never moved: the deployment is over.
-            session
-                .finish(ctx, FinalOutcome::Failed, e.to_string(), None)
-                .await;
-            return Err(e);
-        }
-    };
+    // Production traffic never moved: a failure here ends the deployment.
+    let out = session.failed_unless_ok(ctx, prepared).await?;
     ctx.step(format!(
         "waiting until {idle} passes every signal (test traffic only, at most {})",
         humantime::format_duration(ctx.cfg.health.timeout)
@@ -616,31 +608,38 @@ pub async fn run_machine(
 }
 
 fn announce_schedule(ctx: &Ctx, strategy: &Strategy, schedule: &Schedule) {
+    let scale_down = ctx.cfg.promotion.old_color == OldColor::ScaleDown;
+    let (_, words) = worst_case(ctx, schedule, scale_down);
+    ctx.step(format!("strategy {}: {schedule}", strategy.name()));
+    ctx.info(format!("worst case after provisioning: {words}"));
+}
+
+/// The longest a deploy can take after provisioning, and the sum in words: settling, the
+/// schedule (bakes and read-back timeouts), the post-promotion bake and, when the old color is
+/// scaled down, the termination wait.
+pub fn worst_case(ctx: &Ctx, schedule: &Schedule, scale_down: bool) -> (Duration, String) {
     let worst = schedule.worst_case(ctx.cfg.traffic.verify_timeout);
     let p = &ctx.cfg.promotion;
     let settle = ctx.cfg.health.timeout;
-    let scale_down = p.old_color == OldColor::ScaleDown;
-    let total = settle
-        + worst.total
-        + p.bake
-        + if scale_down {
-            p.termination_wait
-        } else {
-            Duration::ZERO
-        };
+    let wait = if scale_down {
+        p.termination_wait
+    } else {
+        Duration::ZERO
+    };
+    let total = settle + worst.total + p.bake + wait;
     let h = |d: Duration| humantime::format_duration(d).to_string();
-    ctx.step(format!("strategy {}: {schedule}", strategy.name()));
-    ctx.info(format!(
-        "worst case after provisioning: {} = settling ≤ {} + schedule {worst} + post-promotion bake {}{}",
+    let words = format!(
+        "{} = settling ≤ {} + schedule {worst} + post-promotion bake {}{}",
         h(total),
         h(settle),
         h(p.bake),
         if scale_down {
-            format!(" + termination wait {}", h(p.termination_wait))
+            format!(" + termination wait {}", h(wait))
         } else {
             " (the old color is kept warm)".into()
         }
-    ));
+    );
+    (total, words)
 }
 
 /// The shared stack's outputs; on the first deploy into an empty environment, applies it first.

@@ -186,6 +186,20 @@ impl Session {
         self.record(ctx, entry).await;
     }
 
+    /// Passes `result` through; an error (before production traffic moved) ends the deployment
+    /// as `failed` first.
+    pub async fn failed_unless_ok<T>(
+        &mut self,
+        ctx: &Ctx,
+        result: Result<T, Error>,
+    ) -> Result<T, Error> {
+        if let Err(e) = &result {
+            self.finish(ctx, FinalOutcome::Failed, e.to_string(), None)
+                .await;
+        }
+        result
+    }
+
     /// Records the takeover of a stale lock in this deployment's journal.
     pub async fn record_takeover(&mut self, ctx: &Ctx) {
         if let Some((previous, reason)) = self.guard.took_over.clone() {

@@ -21,7 +21,6 @@ use crate::state::journal::{Start, StepRecord};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::time::Duration;
 
 /// The artifact's body (format version 1; docs/plan-then-deploy.md documents every field).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -258,6 +257,24 @@ pub fn describe_finding(f: &Finding) -> String {
     format!("{} {} [{rule}]: {}", f.action, f.address, f.detail)
 }
 
+/// Every resource change of a plan that is not a no-op or a read.
+pub fn change_lines(s: &crate::iac::PlanSummary) -> Vec<ChangeLine> {
+    s.resource_changes
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.action,
+                crate::iac::Action::NoOp | crate::iac::Action::Read
+            )
+        })
+        .map(|c| ChangeLine {
+            address: c.address.clone(),
+            action: c.action.as_str().to_string(),
+            reason: c.action_reason.clone(),
+        })
+        .collect()
+}
+
 /// The health signals that gate a deployment, by name.
 pub fn signal_names(ctx: &Ctx) -> Vec<String> {
     let h = &ctx.cfg.health;
@@ -437,15 +454,7 @@ async fn body(
     let cfg = &ctx.cfg;
     let p = &cfg.promotion;
     let scale_down = p.old_color == OldColor::ScaleDown && live_provisioned;
-    let worst = schedule.worst_case(cfg.traffic.verify_timeout);
-    let total = cfg.health.timeout
-        + worst.total
-        + p.bake
-        + if scale_down {
-            p.termination_wait
-        } else {
-            Duration::ZERO
-        };
+    let (total, worst_words) = super::deploy::worst_case(ctx, schedule, scale_down);
     let s = &planned.outcome.summary;
     let me = crate::state::Holder::this_process("plan", "");
     Ok(PlanBody {
@@ -474,20 +483,7 @@ async fn body(
         approval_required: cfg.approval.required,
         approval_wait_ms: cfg.approval.wait.as_millis() as u64,
         worst_case_ms: total.as_millis() as u64,
-        worst_case: format!(
-            "{} (settling ≤ {} + schedule {worst} + post-promotion bake {}{})",
-            humantime::format_duration(total),
-            humantime::format_duration(cfg.health.timeout),
-            humantime::format_duration(p.bake),
-            if scale_down {
-                format!(
-                    " + termination wait {}",
-                    humantime::format_duration(p.termination_wait)
-                )
-            } else {
-                String::new()
-            }
-        ),
+        worst_case: worst_words,
         terraform: TerraformPart {
             tool: tool.program.display().to_string(),
             version: s.terraform_version.clone(),
@@ -496,21 +492,7 @@ async fn body(
             change: s.change,
             replace: s.replace,
             destroy: s.destroy,
-            changes: s
-                .resource_changes
-                .iter()
-                .filter(|c| {
-                    !matches!(
-                        c.action,
-                        crate::iac::Action::NoOp | crate::iac::Action::Read
-                    )
-                })
-                .map(|c| ChangeLine {
-                    address: c.address.clone(),
-                    action: c.action.as_str().to_string(),
-                    reason: c.action_reason.clone(),
-                })
-                .collect(),
+            changes: change_lines(s),
             redacted_plan: planned.outcome.redacted_plan.clone(),
         },
         safety: SafetyPart {

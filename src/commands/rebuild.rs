@@ -178,15 +178,8 @@ async fn locked(
 
     // Production traffic has not moved (and, without --swap, never will): a failure before
     // the swap ends the rebuild as `failed`.
-    let out = match rebuild_idle(ctx, tool, &aws, session, &shared, idle, &image).await {
-        Ok(out) => out,
-        Err(e) => {
-            session
-                .finish(ctx, FinalOutcome::Failed, e.to_string(), None)
-                .await;
-            return Err(e);
-        }
-    };
+    let rebuilt = rebuild_idle(ctx, tool, &aws, session, &shared, idle, &image).await;
+    let out = session.failed_unless_ok(ctx, rebuilt).await?;
 
     if swap {
         ctx.step(format!(

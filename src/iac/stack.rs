@@ -191,6 +191,16 @@ impl Stack {
         })
     }
 
+    /// Reads a saved plan back with `show -json`: its summary and the redacted document. Fails
+    /// when this Terraform cannot read the plan (another version made it).
+    pub async fn show_plan(&self, plan: &Path) -> Result<(PlanSummary, Value), IacError> {
+        let shown = checked(&self.commands().show_plan_json(plan)).await?;
+        Ok((
+            PlanSummary::from_json(&shown.stdout)?,
+            redacted_plan_json(&shown.stdout)?,
+        ))
+    }
+
     /// Applies exactly the saved plan. A plan made before the state changed
     /// fails with [`IacError::StalePlan`], a held lock with [`IacError::StateLocked`].
     pub async fn apply(
