@@ -39,7 +39,7 @@ fn main() {
         let mut size = 0;
         for _ in 0..ops {
             let t = Instant::now();
-            let bytes = seal(&body, &plan, &key).unwrap();
+            let bytes = seal(&body, &plan, &key).unwrap().bytes;
             sealing.push(t.elapsed());
             size = bytes.len();
             let t = Instant::now();

@@ -57,6 +57,11 @@ impl WorkDir {
     pub fn plans_dir(&self) -> PathBuf {
         self.dir.join("plans")
     }
+
+    /// The plan-artifact key when `BLUEGREEN_PLAN_KEY` is not set (docs/plan-then-deploy.md).
+    pub fn plan_key_file(&self) -> PathBuf {
+        self.dir.join("plan.key")
+    }
 }
 
 #[cfg(test)]

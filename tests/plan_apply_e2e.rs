@@ -815,7 +815,9 @@ fn a_key_from_the_environment_seals_and_opens_and_a_missing_or_wrong_key_is_bad_
         .body;
     let other_plan = std::fs::read(w.work.path().join("local/plans/shared.tfplan")).unwrap();
     let k1_key = bluegreen::artifact::PlanKey::from_bytes([0x11; 32]);
-    let forged = bluegreen::artifact::seal(&body, &other_plan, &k1_key).unwrap();
+    let forged = bluegreen::artifact::seal(&body, &other_plan, &k1_key)
+        .unwrap()
+        .bytes;
     let forged_file = w.artifact("forged.json");
     std::fs::write(&forged_file, forged).unwrap();
     let out = w

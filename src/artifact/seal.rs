@@ -20,10 +20,18 @@ pub struct Opened {
     pub key_id: String,
 }
 
+/// A sealed artifact: the file bytes and the checksum that names them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sealed {
+    pub bytes: Vec<u8>,
+    /// `sha256:<hex>`, as [`inspect`] would report it.
+    pub checksum: String,
+}
+
 /// The artifact's file bytes: `body` in the clear, `terraform_plan` encrypted with `key` and
 /// bound to `body`. The result is read back before it is returned, so what `seal` hands out
 /// always opens.
-pub fn seal(body: &Value, terraform_plan: &[u8], key: &PlanKey) -> Result<Vec<u8>, ArtifactError> {
+pub fn seal(body: &Value, terraform_plan: &[u8], key: &PlanKey) -> Result<Sealed, ArtifactError> {
     // Through JSON once, so the body is what every reader will parse (a float's last digit).
     let body: Value = serde_json::from_slice(&document::canonical(body))
         .map_err(|e| seal_error(format!("the body does not read back as JSON: {e}")))?;
@@ -46,7 +54,10 @@ pub fn seal(body: &Value, terraform_plan: &[u8], key: &PlanKey) -> Result<Vec<u8
     doc.checksum = doc.compute_checksum();
     let bytes = doc.to_bytes();
     match open(&bytes, key) {
-        Ok((opened, plan)) if opened.body == doc.body && plan == terraform_plan => Ok(bytes),
+        Ok((opened, plan)) if opened.body == doc.body && plan == terraform_plan => Ok(Sealed {
+            bytes,
+            checksum: opened.checksum,
+        }),
         Ok(_) => Err(seal_error("it reads back different from what was sealed")),
         Err(e) => Err(seal_error(format!(
             "it does not read back: {}",
@@ -82,12 +93,12 @@ pub fn open(bytes: &[u8], key: &PlanKey) -> Result<(Opened, Vec<u8>), ArtifactEr
 }
 
 /// The decoded encrypted part.
-struct Sealed {
+struct Decoded {
     nonce: [u8; NONCE_LEN],
     ciphertext: Vec<u8>,
 }
 
-fn check(bytes: &[u8]) -> Result<(Document, Sealed), ArtifactError> {
+fn check(bytes: &[u8]) -> Result<(Document, Decoded), ArtifactError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| ArtifactError::NotJson {
         reason: e.to_string(),
     })?;
@@ -110,7 +121,7 @@ fn check(bytes: &[u8]) -> Result<(Document, Sealed), ArtifactError> {
 }
 
 /// Past the checksum, a field can only be wrong if whoever wrote the file recomputed it.
-fn decode(plan: &SealedPlan) -> Result<Sealed, ArtifactError> {
+fn decode(plan: &SealedPlan) -> Result<Decoded, ArtifactError> {
     if plan.encryption != ENCRYPTION {
         return Err(invalid(
             "terraform_plan.encryption",
@@ -148,7 +159,7 @@ fn decode(plan: &SealedPlan) -> Result<Sealed, ArtifactError> {
                 "not base64 of an AES-GCM ciphertext",
             )
         })?;
-    Ok(Sealed { nonce, ciphertext })
+    Ok(Decoded { nonce, ciphertext })
 }
 
 fn opened(doc: Document) -> Opened {

@@ -25,7 +25,7 @@ fn plan_bytes() -> Vec<u8> {
 }
 
 fn sealed() -> Vec<u8> {
-    seal(&body(), &plan_bytes(), &key(7)).unwrap()
+    seal(&body(), &plan_bytes(), &key(7)).unwrap().bytes
 }
 
 /// Re-writes `bytes` as `seal` would, after `edit`, with the checksum recomputed: what a
@@ -63,7 +63,7 @@ fn round_trip_keeps_unusual_bodies_and_empty_or_binary_plans() {
     let plans: [Vec<u8>; 3] = [vec![], (0..=255).collect(), vec![0; 100_000]];
     for body in &bodies {
         for plan in &plans {
-            let bytes = seal(body, plan, &k).unwrap();
+            let bytes = seal(body, plan, &k).unwrap().bytes;
             let (opened, got) = open(&bytes, &k).unwrap();
             assert_eq!(&opened.body, body);
             assert_eq!(&got, plan);
@@ -115,7 +115,9 @@ fn every_seal_uses_a_fresh_nonce() {
 #[test]
 fn every_one_byte_change_is_refused_by_inspect_and_open() {
     let k = key(7);
-    let original = seal(&json!({ "to": "green", "weights": [10, 100] }), b"plan", &k).unwrap();
+    let original = seal(&json!({ "to": "green", "weights": [10, 100] }), b"plan", &k)
+        .unwrap()
+        .bytes;
     let replacements: [fn(u8) -> u8; 4] = [
         |b| b.wrapping_add(1),
         |b| if b == b' ' { b'\t' } else { b' ' },
@@ -224,7 +226,9 @@ fn a_forged_body_with_a_recomputed_checksum_passes_inspect_but_not_open() {
 #[test]
 fn a_ciphertext_moved_to_another_body_does_not_open() {
     let k = key(7);
-    let other = seal(&json!({ "colors": { "to": "blue" } }), b"another plan", &k).unwrap();
+    let other = seal(&json!({ "colors": { "to": "blue" } }), b"another plan", &k)
+        .unwrap()
+        .bytes;
     let other: Value = serde_json::from_slice(&other).unwrap();
     let forged = forge(&sealed(), |v| {
         v["terraform_plan"] = other["terraform_plan"].clone()
@@ -369,7 +373,7 @@ fn forged_fields_behind_a_recomputed_checksum_are_refused() {
 fn the_plan_plaintext_and_the_key_never_appear_in_the_artifact() {
     let k = key(7);
     let plan = plan_bytes();
-    let text = String::from_utf8(seal(&body(), &plan, &k).unwrap()).unwrap();
+    let text = String::from_utf8(seal(&body(), &plan, &k).unwrap().bytes).unwrap();
     assert!(!text.contains(SECRET));
     let secret = SECRET.as_bytes();
     for skip in 0..3 {

@@ -10,7 +10,7 @@ use super::deploy::{
 };
 use super::lock::{after_release, Session};
 use super::plan::{
-    artifact_error, enforce_safety, env_file_sha256, safety_findings, state_of, PlanBody,
+    artifact_error, enforce_safety, env_file_sha256, safety_findings, LiveColor, PlanBody,
 };
 use super::shift::Routes;
 use crate::aws::SdkImages;
@@ -23,7 +23,16 @@ use std::time::Duration;
 
 /// Reads and checks the artifact's integrity and format (no key needed), for `dispatch` to
 /// find the environment before anything else happens.
-pub fn read(file: &std::path::Path) -> Result<(Vec<u8>, PlanBody, String), Error> {
+/// An artifact read from its file: integrity and format checked, not yet decrypted.
+pub struct Artifact {
+    pub bytes: Vec<u8>,
+    pub body: PlanBody,
+    pub checksum: String,
+    /// The id of the key it was sealed with.
+    pub key_id: String,
+}
+
+pub fn read(file: &std::path::Path) -> Result<Artifact, Error> {
     let bytes = std::fs::read(file).map_err(|e| {
         Error::bad_input(
             format!("cannot read the plan artifact {}: {e}", file.display()),
@@ -49,16 +58,22 @@ pub fn read(file: &std::path::Path) -> Result<(Vec<u8>, PlanBody, String), Error
             "make a new plan with this bluegreen's `bluegreen plan`",
         )
     })?;
-    Ok((bytes, body, opened.checksum))
+    Ok(Artifact {
+        bytes,
+        body,
+        checksum: opened.checksum,
+        key_id: opened.key_id,
+    })
 }
 
 pub async fn run(
     ctx: &Ctx,
     file: &std::path::Path,
-    (bytes, body, checksum): (Vec<u8>, PlanBody, String),
+    artifact: Artifact,
     until: Option<Until>,
     lock_wait: Duration,
 ) -> Result<(), Error> {
+    let body = &artifact.body;
     if body.env != ctx.cfg.name {
         return Err(Error::bad_input(
             format!(
@@ -73,16 +88,14 @@ pub async fn run(
             ),
         ));
     }
-    let key_file = ctx.work.path().join("plan.key");
+    let key_file = ctx.work.plan_key_file();
     if std::env::var_os(crate::artifact::KEY_ENV).is_none() && !key_file.exists() {
         // Never make up a key here: it could only be the wrong one.
-        let sealed_with = crate::artifact::inspect(&bytes)
-            .map(|o| o.key_id)
-            .unwrap_or_default();
         return Err(Error::bad_input(
             format!(
-                "no plan key on this machine to open {} (sealed with key {sealed_with}): {} is not set and {} does not exist",
+                "no plan key on this machine to open {} (sealed with key {}): {} is not set and {} does not exist",
                 file.display(),
+                artifact.key_id,
                 crate::artifact::KEY_ENV,
                 key_file.display()
             ),
@@ -93,7 +106,7 @@ pub async fn run(
         ));
     }
     let (key, _) = crate::artifact::PlanKey::load(&key_file).map_err(artifact_error)?;
-    let (_, tf_plan) = crate::artifact::open(&bytes, &key).map_err(artifact_error)?;
+    let (_, tf_plan) = crate::artifact::open(&artifact.bytes, &key).map_err(artifact_error)?;
     let schedule = Start::schedule_of(&body.schedule).map_err(|e| {
         Error::bad_input(
             format!("the plan's schedule is invalid: {e}"),
@@ -108,8 +121,8 @@ pub async fn run(
         &tool,
         &mut session,
         file,
-        &body,
-        &checksum,
+        body,
+        &artifact.checksum,
         &tf_plan,
         schedule,
         until,
@@ -204,12 +217,12 @@ async fn locked(
         (
             "shared",
             body.states.shared.clone(),
-            state_of(&shared_stack).await?,
+            shared_stack.state_meta().await?,
         ),
         (
             "idle",
             body.states.idle.clone(),
-            state_of(&idle_stack).await?,
+            idle_stack.state_meta().await?,
         ),
     ];
     let live_out = match live {
@@ -217,7 +230,7 @@ async fn locked(
             let out = ctx.color_outputs(tool, l, &shared).await?;
             let st = ctx.service_stack(tool, l, &shared, "")?;
             let now = if out.is_some() {
-                state_of(&st).await?
+                st.state_meta().await?
             } else {
                 None
             };
@@ -268,7 +281,18 @@ async fn locked(
     }
 
     // Plan safety again, against what the other stacks own now.
-    let findings = safety_findings(ctx, tool, &shared, live, &body.terraform.redacted_plan).await?;
+    let live_color = live.map(|color| LiveColor {
+        color,
+        read: live_out.is_some(),
+    });
+    let findings = safety_findings(
+        ctx,
+        tool,
+        &shared,
+        live_color,
+        &body.terraform.redacted_plan,
+    )
+    .await?;
     let new_findings: Vec<_> = findings
         .iter()
         .filter(|f| !body.safety.findings.contains(f))
@@ -279,10 +303,7 @@ async fn locked(
 
     // The saved plan goes where `deploy` keeps its own, and is applied exactly.
     let plan_path = ctx.plan_path(StackId::Color(idle));
-    if let Some(dir) = plan_path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
-    }
+    super::deploy::create_parent(&plan_path)?;
     std::fs::write(&plan_path, tf_plan)
         .map_err(|e| Error::Internal(format!("cannot write {}: {e}", plan_path.display())))?;
     // Read it back with this machine's Terraform: it must be able to apply it, and it must be

@@ -64,11 +64,7 @@ pub async fn run(
     let approval = who(ctx, by, comment).await?;
     let id = summary.id.clone();
 
-    let waiting = store
-        .lock_info()
-        .await?
-        .filter(|l| l.stale_because(now_ms()).is_none() && l.holder.deployment == id);
-    if waiting.is_some() {
+    if held_by_live(&store, &id).await? {
         store
             .put_request(&id, Request::Approve(approval.clone()))
             .await?;
@@ -111,6 +107,15 @@ async fn record(store: &Arc<Store>, id: &str, approval: &Approval) -> Result<(),
     Ok(())
 }
 
+/// Whether a live process (not a stale lock) holds the lock for deployment `id`: the deploy is
+/// still waiting at its gate.
+async fn held_by_live(store: &Store, id: &str) -> Result<bool, Error> {
+    Ok(store
+        .lock_info()
+        .await?
+        .is_some_and(|l| l.holder.deployment == id && l.stale_because(now_ms()).is_none()))
+}
+
 /// Waits until the holder journals the approval (a few poll intervals at most).
 async fn confirmed(ctx: &Ctx, store: &Arc<Store>, id: &str) -> Result<bool, Error> {
     let limit = (ctx.cfg.health.poll_interval * 3).max(Duration::from_secs(10));
@@ -123,11 +128,7 @@ async fn confirmed(ctx: &Ctx, store: &Arc<Store>, id: &str) -> Result<bool, Erro
         {
             return Ok(true);
         }
-        let still_held = store
-            .lock_info()
-            .await?
-            .is_some_and(|l| l.holder.deployment == id && l.stale_because(now_ms()).is_none());
-        if !still_held || tokio::time::Instant::now() >= deadline {
+        if !held_by_live(store, id).await? || tokio::time::Instant::now() >= deadline {
             return Ok(false);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

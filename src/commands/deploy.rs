@@ -53,16 +53,7 @@ pub struct DeployArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: DeployArgs) -> Result<(), Error> {
-    let strategy = args
-        .strategy
-        .clone()
-        .unwrap_or_else(|| ctx.cfg.strategy.clone());
-    let schedule = strategy.schedule().map_err(|e| {
-        Error::bad_input(
-            format!("strategy {}: {e}", strategy.name()),
-            "fix the `strategy` block or the --strategy flag (docs/strategies.md)",
-        )
-    })?;
+    let (strategy, schedule) = strategy_and_schedule(ctx, args.strategy.clone())?;
     check_until(args.until, &schedule, "")?;
     let tool = ctx.tool()?;
     // Read-only: a missing image is bad input before the lock is even taken.
@@ -79,6 +70,21 @@ pub async fn run(ctx: &Ctx, args: DeployArgs) -> Result<(), Error> {
     )
     .await;
     after_release(result, session.release().await)
+}
+
+/// `--strategy` (or else the environment's strategy) and the schedule it expands to.
+pub fn strategy_and_schedule(
+    ctx: &Ctx,
+    strategy: Option<Strategy>,
+) -> Result<(Strategy, Schedule), Error> {
+    let strategy = strategy.unwrap_or_else(|| ctx.cfg.strategy.clone());
+    let schedule = strategy.schedule().map_err(|e| {
+        Error::bad_input(
+            format!("strategy {}: {e}", strategy.name()),
+            "fix the `strategy` block or the --strategy flag (docs/strategies.md)",
+        )
+    })?;
+    Ok((strategy, schedule))
 }
 
 /// `--until` must name a checkpoint `schedule` reaches (bad input otherwise); `why` is added
@@ -202,8 +208,20 @@ async fn locked(
     }
 
     // The idle color's Terraform plan, made and checked before anything is journaled.
-    let planned =
-        super::plan::plan_idle(ctx, tool, &shared, live, idle, image, args.allow_unsafe).await?;
+    let live_color = live.map(|color| super::plan::LiveColor {
+        color,
+        read: live_out.is_some(),
+    });
+    let planned = super::plan::plan_idle(
+        ctx,
+        tool,
+        &shared,
+        live_color,
+        idle,
+        image,
+        args.allow_unsafe,
+    )
+    .await?;
 
     // The plan, durable before anything is provisioned or moved.
     let promotion = &ctx.cfg.promotion;
@@ -656,6 +674,15 @@ async fn ensure_shared(ctx: &Ctx, tool: &IacTool) -> Result<SharedOutputs, Error
         .ok_or_else(|| Error::Contract("the shared stack has no outputs after apply".into()))
 }
 
+/// Creates the directory `path` goes in (a saved plan's, in the work directory).
+pub fn create_parent(path: &std::path::Path) -> Result<(), Error> {
+    match path.parent() {
+        Some(dir) => std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display()))),
+        None => Ok(()),
+    }
+}
+
 /// `plan -out` (or `plan -destroy -out`) of `stack` into `path` in the work directory, read
 /// back and reported as a plan event.
 pub async fn plan_into(
@@ -665,10 +692,7 @@ pub async fn plan_into(
     path: &std::path::Path,
     destroy: bool,
 ) -> Result<crate::iac::PlanOutcome, Error> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
-    }
+    create_parent(path)?;
     let progress = &mut ctx.tf_progress(id);
     let outcome = if destroy {
         stack.plan_destroy(path, progress).await?

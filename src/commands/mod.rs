@@ -100,7 +100,7 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
             let until = parse_until(&until.until)?;
             let artifact = apply::read(file)?;
             let env = crate::cli::EnvArg {
-                env: env.clone().unwrap_or_else(|| artifact.1.env_arg.clone()),
+                env: env.clone().unwrap_or_else(|| artifact.body.env_arg.clone()),
                 output: *output,
             };
             let ctx = Ctx::load(cli, &env)?;

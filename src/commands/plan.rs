@@ -158,7 +158,7 @@ pub async fn plan_idle(
     ctx: &Ctx,
     tool: &IacTool,
     shared: &SharedOutputs,
-    live: Option<Color>,
+    live: Option<LiveColor>,
     idle: Color,
     image: &str,
     allow_unsafe: bool,
@@ -180,13 +180,23 @@ pub async fn plan_idle(
     })
 }
 
+/// The live color, for the safety check: its target group takes production traffic, and the
+/// objects its Terraform state manages belong to another stack.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveColor {
+    pub color: Color,
+    /// `Ctx::color_outputs` found its outputs in this process, so its workspace is selected
+    /// and its state can be read without preparing the stack again.
+    pub read: bool,
+}
+
 /// Checks a redacted plan of the idle color against what the shared stack and the live
 /// color own now, and the environment's protected addresses.
 pub async fn safety_findings(
     ctx: &Ctx,
     tool: &IacTool,
     shared: &SharedOutputs,
-    live: Option<Color>,
+    live: Option<LiveColor>,
     redacted_plan: &serde_json::Value,
 ) -> Result<Vec<Finding>, Error> {
     let mut foreign = ForeignObjects::new();
@@ -198,12 +208,13 @@ pub async fn safety_findings(
         .into_iter()
         .map(|arn| (arn, "a production route".to_string()))
         .collect();
-    if let Some(l) = live {
+    if let Some(LiveColor { color: l, read }) = live {
         let live_stack = ctx.service_stack(tool, l, shared, "")?;
-        if live_stack
-            .prepare_existing(&mut ctx.tf_progress(StackId::Color(l)))
-            .await?
-        {
+        let has_state = read
+            || live_stack
+                .prepare_existing(&mut ctx.tf_progress(StackId::Color(l)))
+                .await?;
+        if has_state {
             foreign.add_state(l.as_str(), &live_stack.state_json().await?);
         }
         production.push((
@@ -293,11 +304,6 @@ pub fn env_file_sha256(ctx: &Ctx) -> Result<String, Error> {
     Ok(hex::encode(Sha256::digest(bytes)))
 }
 
-/// The Terraform state serial and lineage of a stack that was prepared.
-pub async fn state_of(stack: &Stack) -> Result<Option<StateMeta>, Error> {
-    Ok(stack.state_meta().await?)
-}
-
 /// `bluegreen plan`.
 pub async fn run(
     ctx: &Ctx,
@@ -308,13 +314,7 @@ pub async fn run(
     allow_unsafe: bool,
 ) -> Result<(), Error> {
     let env = &ctx.cfg.name;
-    let strategy = strategy.unwrap_or_else(|| ctx.cfg.strategy.clone());
-    let schedule = strategy.schedule().map_err(|e| {
-        Error::bad_input(
-            format!("strategy {}: {e}", strategy.name()),
-            "fix the `strategy` block or the --strategy flag (docs/strategies.md)",
-        )
-    })?;
+    let (strategy, schedule) = super::deploy::strategy_and_schedule(ctx, strategy)?;
     check_out_path(out)?;
     let tool = ctx.tool()?;
     let store = ctx.store().await;
@@ -362,22 +362,25 @@ pub async fn run(
         ctx,
         &tool,
         &shared,
-        Some(live),
+        Some(LiveColor {
+            color: live,
+            read: live_out.is_some(),
+        }),
         idle,
         &image.pinned,
         allow_unsafe,
     )
     .await?;
     let states = States {
-        shared: state_of(&shared_stack).await?,
+        shared: shared_stack.state_meta().await?,
         live: match &live_out {
             Some(_) => {
                 let st = ctx.service_stack(&tool, live, &shared, "")?;
-                state_of(&st).await?
+                st.state_meta().await?
             }
             None => None,
         },
-        idle: state_of(&planned.stack).await?,
+        idle: planned.stack.state_meta().await?,
     };
     let body = body(
         ctx,
@@ -408,20 +411,19 @@ pub async fn run(
             planned.path.display()
         ))
     })?;
-    let (key, _) = crate::artifact::PlanKey::load(&ctx.work.path().join("plan.key"))
-        .map_err(artifact_error)?;
+    let (key, _) =
+        crate::artifact::PlanKey::load(&ctx.work.plan_key_file()).map_err(artifact_error)?;
     let value = serde_json::to_value(&body)
         .map_err(|e| Error::Internal(format!("cannot serialize the plan: {e}")))?;
-    let bytes = crate::artifact::seal(&value, &plan_bytes, &key).map_err(artifact_error)?;
-    write_new(out, &bytes)?;
-    let opened = crate::artifact::inspect(&bytes).map_err(artifact_error)?;
-    let human = render(&body, out, &opened.checksum);
+    let sealed = crate::artifact::seal(&value, &plan_bytes, &key).map_err(artifact_error)?;
+    write_new(out, &sealed.bytes)?;
+    let human = render(&body, out, &sealed.checksum);
     ctx.out.result(
         &human,
         &PlanResult {
             outcome: "planned",
             file: out.display().to_string(),
-            checksum: opened.checksum.clone(),
+            checksum: sealed.checksum.clone(),
             plan: &body,
         },
     );

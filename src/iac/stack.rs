@@ -182,11 +182,11 @@ impl Stack {
             2 => true,
             code => return Err(failure(cmd, code, outcome.diagnostics, outcome.stderr_tail)),
         };
-        let shown = checked(&self.commands().show_plan_json(out)).await?;
+        let (summary, redacted_plan) = self.show_plan(out).await?;
         Ok(PlanOutcome {
             has_changes,
-            summary: PlanSummary::from_json(&shown.stdout)?,
-            redacted_plan: redacted_plan_json(&shown.stdout)?,
+            summary,
+            redacted_plan,
             diagnostics: outcome.diagnostics,
         })
     }
