@@ -225,6 +225,7 @@ fn record(id: &str, seq: u64) -> Record {
         at_ms,
         at: rfc3339(at_ms),
         entry: Entry::BakePassed { step: seq as usize },
+        fence: None,
     }
 }
 

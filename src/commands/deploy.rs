@@ -382,6 +382,7 @@ pub async fn prepare_new_color(
                     has_changes,
                 } => {
                     if has_changes {
+                        session.fence_check().await?;
                         stack
                             .apply(plan, &mut ctx.tf_apply_progress(StackId::Color(idle)))
                             .await?;
@@ -421,6 +422,7 @@ pub async fn prepare_new_color(
         "scaling {idle} service {} to {desired}",
         out.service_name
     ));
+    session.fence_check().await?;
     aws.services
         .set_desired(&out.cluster_name, &out.service_name, desired)
         .await?;
@@ -433,6 +435,7 @@ pub async fn prepare_new_color(
     if let Some(test) = &shared.test_listener_arn {
         ctx.step(format!("pointing the test listener at {idle}"));
         let view = read_view(&aws.traffic, test, tgs).await?;
+        session.fence_check().await?;
         ctx.shift(aws, test, tgs, &view, Weights::all_on(idle))
             .await?;
     }
@@ -487,13 +490,17 @@ pub async fn run_machine(
     };
     let outcome = match driver.run(machine).await {
         Ended::Machine(o) => o,
-        Ended::LockLost { weights } => {
-            // Someone else holds the lock now: no record, no write, no rollback from here.
+        Ended::LockLost { weights, why } => {
+            // Someone else may hold the lock now: no record, no write, no rollback from here.
+            // Every write goes through the fence, so this is true, not hoped.
             return Err(Error::RollbackFailed {
                 reason: format!(
-                    "the environment lock was taken from this deploy (lease expired or `unlock --force`) at {weights}"
+                    "this deploy lost the environment lock: {why}. The weights it last verified were {weights}"
                 ),
-                restore_error: "bluegreen stopped at once and did not touch the listener again".into(),
+                restore_error: "bluegreen stopped and made no further change to the production \
+                    routes or services (every write is checked against the lock first); check \
+                    them with `bluegreen status`"
+                    .into(),
             });
         }
     };

@@ -617,6 +617,7 @@ mod tests {
             at_ms: seq,
             at: String::new(),
             entry,
+            fence: None,
         };
         let start = |new: Color, image: &str| {
             Entry::Started(Start {

@@ -10,6 +10,7 @@ mod lock;
 mod plan;
 mod promote;
 mod rebuild;
+mod restore;
 mod resume;
 mod rollback;
 mod shift;

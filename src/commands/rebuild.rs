@@ -210,6 +210,7 @@ async fn locked(
             "scaling {idle} service {} back to its idle size {idle_desired}",
             out.service_name
         ));
+        session.fence_check().await?;
         if let Err(e) = aws
             .services
             .set_desired(&out.cluster_name, &out.service_name, idle_desired as i32)
@@ -317,6 +318,7 @@ async fn rebuild_idle(
             )));
         }
         if outcome.has_changes {
+            session.fence_check().await?;
             stack.apply(&plan, &mut ctx.tf_apply_progress(id)).await?;
         } else {
             ctx.info(format!("[{}] nothing to destroy", id.name()));

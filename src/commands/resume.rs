@@ -144,7 +144,7 @@ async fn resume_locked(
             "the deployment died while writing {w}: some routes read it, the others {verified}; finishing that change"
         ));
         routes
-            .set(ctx, &aws, w)
+            .set(ctx, &aws, session.guard.fence(), w)
             .await
             .map_err(|e| refuse(format!("finishing the interrupted change failed: {e}")))?;
         live = w;
@@ -272,9 +272,9 @@ async fn finish_rollback(
     p: &Progress,
 ) -> Result<(), Error> {
     ctx.step(format!("the deployment was rolling back: restoring {to}"));
-    let mut routes = routes.restoring_to(to);
+    let routes = routes.restoring_to(to);
     if !already_there {
-        if let Err(e) = routes.set(ctx, aws, to).await {
+        if let Err(e) = routes.restore(ctx, aws, session.guard.fence()).await {
             session
                 .finish(
                     ctx,

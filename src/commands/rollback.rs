@@ -160,7 +160,7 @@ async fn rollback_locked(
     })?;
     let aws = ctx.aws().await;
     let tgs = &shared.target_groups;
-    let mut routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
+    let routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
     let before = routes.primary().clone();
     let live = before.weights().live_color();
     // An interrupted deployment knows which color it was moving away from: that is where a
@@ -255,6 +255,7 @@ async fn rollback_locked(
             "{target} was scaled to 0 after the last deploy: scaling it to {n} and waiting until it is healthy (at most {})",
             humantime::format_duration(ctx.cfg.health.timeout)
         ));
+        session.fence_check().await?;
         aws.services
             .set_desired(&out.cluster_name, &out.service_name, n)
             .await?;
@@ -300,6 +301,7 @@ async fn rollback_locked(
     if !failing.is_empty() {
         if scaled_down {
             // Leave the idle color as it was found.
+            session.fence_check().await?;
             aws.services
                 .set_desired(&out.cluster_name, &out.service_name, 0)
                 .await?;
@@ -350,7 +352,13 @@ async fn rollback_locked(
         "moving production traffic: {} → {wanted}",
         before.weights()
     ));
-    if let Err(e) = routes.set(ctx, &aws, wanted).await {
+    // Putting traffic on the known-good color is a restore: fenced, retried until its
+    // deadline, read back twice.
+    let views = routes.views_at(wanted);
+    let put = routes
+        .put(ctx, &aws, session.guard.fence(), &views, true)
+        .await;
+    if let Err(e) = put {
         // Whatever the routes hold now is unverified: say so loudly.
         let failed = Entry::WeightsFailed {
             weights: wanted,

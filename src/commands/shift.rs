@@ -4,12 +4,13 @@
 //! `crate::deploy::Machine`.
 
 use super::context::{Aws, Ctx};
-use super::lock::Session;
+use super::lock::{Fence, Session};
+use super::restore::{put_back, restore_timeout, Interrupts, Pace};
 use super::signals::SignalReader;
 use crate::aws::Services;
 use crate::color::{Color, Weights};
 use crate::deploy::{
-    read_view, set_all_and_verify, verify_all, Action, Event, ListenerView, Machine, Note, Outcome,
+    read_view, verify_all, write_view, Action, Event, ListenerView, Machine, Note, Outcome,
     Phase, Reading, Status, Step, TargetGroups, TrafficError,
 };
 use crate::report::Event as Report;
@@ -102,11 +103,9 @@ impl<'a> Routes<'a> {
             .collect()
     }
 
-    /// Writes `wanted` to every route (keeping each route's stickiness) and reads all back.
-    pub async fn set(&mut self, ctx: &Ctx, aws: &Aws, wanted: Weights) -> Result<u32, String> {
-        self.touched = true;
-        let views: Vec<(String, ListenerView)> = self
-            .before
+    /// Every route forwarding `wanted`, each keeping its stickiness.
+    pub fn views_at(&self, wanted: Weights) -> Vec<(String, ListenerView)> {
+        self.before
             .iter()
             .map(|(arn, v)| {
                 let view = ListenerView::Forwarding {
@@ -115,8 +114,30 @@ impl<'a> Routes<'a> {
                 };
                 (arn.clone(), view)
             })
-            .collect();
-        let reads = set_all_and_verify(
+            .collect()
+    }
+
+    /// Writes `wanted` to every route (keeping each route's stickiness) and reads all back.
+    /// Every write goes through `fence`: with the lock lost, nothing is written.
+    pub async fn set(
+        &mut self,
+        ctx: &Ctx,
+        aws: &Aws,
+        fence: &Fence,
+        wanted: Weights,
+    ) -> Result<u32, String> {
+        self.touched = true;
+        let views = self.views_at(wanted);
+        for (arn, view) in &views {
+            if let Err(fenced) = fence.check().await {
+                return Err(fenced.to_string());
+            }
+            if let Err(e) = write_view(&aws.traffic, arn, self.tgs, view).await {
+                let now = self.describe_now(aws).await;
+                return Err(format!("{e}; production routes now read: {now}"));
+            }
+        }
+        let reads = verify_all(
             &aws.traffic,
             &views,
             self.tgs,
@@ -141,17 +162,39 @@ impl<'a> Routes<'a> {
         Ok(reads)
     }
 
-    /// Puts every route back to what it held before the deploy and reads all back.
-    pub async fn restore(&self, ctx: &Ctx, aws: &Aws) -> Result<(), String> {
-        let (timeout, interval) = (ctx.cfg.traffic.verify_timeout, ctx.verify_interval());
-        let result = if self.touched {
-            set_all_and_verify(&aws.traffic, &self.before, self.tgs, timeout, interval).await
-        } else {
-            verify_all(&aws.traffic, &self.before, self.tgs, timeout, interval).await
+    /// Puts every route back to what it held before the deploy and reads all back, retrying
+    /// until the restore's deadline ([`super::restore`]).
+    pub async fn restore(&self, ctx: &Ctx, aws: &Aws, fence: &Fence) -> Result<(), String> {
+        self.put(ctx, aws, fence, &self.before, self.touched).await
+    }
+
+    /// Writes `views` (if `write`) like a restore: fenced, retried, read back twice.
+    pub async fn put(
+        &self,
+        ctx: &Ctx,
+        aws: &Aws,
+        fence: &Fence,
+        views: &[(String, ListenerView)],
+        write: bool,
+    ) -> Result<(), String> {
+        let pace = Pace {
+            timeout: restore_timeout(ctx.cfg.traffic.verify_timeout),
+            verify_interval: ctx.verify_interval(),
         };
+        let interrupts = Interrupts::watch();
+        let result = put_back(
+            &aws.traffic,
+            fence,
+            views,
+            self.tgs,
+            pace,
+            &interrupts,
+            write,
+        )
+        .await;
         match result {
             Ok(reads) => {
-                for (arn, v) in &self.before {
+                for (arn, v) in views {
                     ctx.out.emit(Report::WeightsVerified {
                         listener: arn.clone(),
                         weights: v.weights(),
@@ -180,7 +223,7 @@ impl<'a> Routes<'a> {
     }
 
     /// The first route whose weights differ from `expected`, if any.
-    async fn foreign_change(&self, aws: &Aws, expected: Weights) -> Option<Weights> {
+    async fn first_difference(&self, aws: &Aws, expected: Weights) -> Option<Weights> {
         for (arn, _) in &self.before {
             if let Ok(v) = read_view(&aws.traffic, arn, self.tgs).await {
                 if v.weights() != expected {
@@ -190,7 +233,27 @@ impl<'a> Routes<'a> {
         }
         None
     }
+
+    /// A foreign change of the weights, confirmed: the same difference on [`CONFIRM_READS`]
+    /// more reads over a short window. One odd answer (a stale replica, a replayed response)
+    /// is never acted on.
+    async fn foreign_change(&self, ctx: &Ctx, aws: &Aws, expected: Weights) -> Option<Weights> {
+        let seen = self.first_difference(aws, expected).await?;
+        for _ in 0..CONFIRM_READS {
+            tokio::time::sleep(ctx.verify_interval()).await;
+            if self.first_difference(aws, expected).await != Some(seen) {
+                tracing::warn!(
+                    "one read said {seen} where {expected} was verified; not confirmed by the next read"
+                );
+                return None;
+            }
+        }
+        Some(seen)
+    }
 }
+
+/// How many more reads must agree before a foreign change of the weights is acted on.
+const CONFIRM_READS: usize = 2;
 
 /// The old color's service, for the scale-down after the termination wait.
 pub struct OldService {
@@ -216,7 +279,10 @@ pub enum Ended {
     Machine(Outcome),
     /// Someone took the environment lock: the driver stopped acting at once.
     LockLost {
+        /// The weights last verified by this process.
         weights: Weights,
+        /// Why the lock is not ours any more.
+        why: String,
     },
 }
 
@@ -232,14 +298,16 @@ impl Driver<'_> {
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         loop {
-            if let Some(outcome) = machine.outcome() {
-                return Ended::Machine(outcome.clone());
-            }
-            if self.session.guard.lost() {
+            // A lost lock ends the run before anything else: whatever the machine concluded,
+            // this process may not act on it (every write is fenced anyway).
+            if let Some(why) = self.session.guard.fence().lost() {
                 let weights = machine
                     .last_verified()
                     .unwrap_or_else(|| self.routes.primary().weights());
-                return Ended::LockLost { weights };
+                return Ended::LockLost { weights, why };
+            }
+            if let Some(outcome) = machine.outcome() {
+                return Ended::Machine(outcome.clone());
             }
             let event = match queue.pop_front() {
                 Some(e) => e,
@@ -328,7 +396,7 @@ impl Driver<'_> {
             Err(e) => tracing::warn!("reading requests failed: {e}"),
         }
         if let Some(expected) = machine.last_verified() {
-            if let Some(seen) = self.routes.foreign_change(self.aws, expected).await {
+            if let Some(seen) = self.routes.foreign_change(self.ctx, self.aws, expected).await {
                 return Event::ExternalChange(seen);
             }
         }
@@ -353,6 +421,7 @@ impl Driver<'_> {
 
     async fn perform(&mut self, machine: &Machine, action: Action) -> Option<Event> {
         let (ctx, aws) = (self.ctx, self.aws);
+        let fence = self.session.guard.fence().clone();
         match action {
             Action::SetWeights(w) => {
                 let step = match machine.phase() {
@@ -368,7 +437,7 @@ impl Driver<'_> {
                     )));
                 }
                 ctx.step(format!("shifting production traffic to {w}"));
-                Some(match self.routes.set(ctx, aws, w).await {
+                Some(match self.routes.set(ctx, aws, &fence, w).await {
                     Ok(_) => {
                         let done = Entry::WeightsVerified { weights: w, step };
                         self.session.record(ctx, done).await;
@@ -401,7 +470,7 @@ impl Driver<'_> {
                 ctx.step(format!(
                     "rolling back: restoring production traffic to {before}"
                 ));
-                Some(match self.routes.restore(ctx, aws).await {
+                Some(match self.routes.restore(ctx, aws, &fence).await {
                     Ok(()) => {
                         let done = Entry::Restored { weights: before };
                         self.session.record(ctx, done).await;
@@ -468,6 +537,9 @@ impl Driver<'_> {
             return Event::ScaleDownFailed(format!(
                 "not scaled: the journal could not record it first ({e})"
             ));
+        }
+        if let Err(fenced) = self.session.guard.fence().check().await {
+            return Event::ScaleDownFailed(fenced.to_string());
         }
         self.ctx.step(format!(
             "termination wait over: scaling {color} service {} to 0",

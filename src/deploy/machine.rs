@@ -386,18 +386,21 @@ impl Machine {
             // The old color is already being scaled down: sending traffic back to it now would
             // send it to a service with no tasks. Finish; `bluegreen rollback` checks health.
             (Phase::ScalingDown, Event::RollbackRequested(_)) => {}
-            (_, Event::ExternalChange(observed)) => {
-                self.phase = Phase::Done(match self.plan.old {
-                    Some(old) if observed == Weights::all_on(old) => Outcome::RolledBack {
-                        failure: Failure {
-                            signal: "operator".into(),
-                            observed: format!("the listener was moved back to {observed}"),
-                            during: self.during(),
-                        },
-                    },
-                    _ => Outcome::Abandoned { observed },
-                });
-            }
+            // Someone put everything back on the old color (the driver confirmed the reading
+            // over several reads): finish that rollback ourselves — write it and read it back —
+            // so that "rolled back" always means bluegreen verified it. Any other foreign
+            // weights: stop touching the routes.
+            (_, Event::ExternalChange(observed)) => match self.plan.old {
+                Some(old) if observed == Weights::all_on(old) => {
+                    let failure = Failure {
+                        signal: "operator".into(),
+                        observed: format!("the listener was moved back to {observed}"),
+                        during: self.during(),
+                    };
+                    self.roll_back(failure, &mut out);
+                }
+                _ => self.phase = Phase::Done(Outcome::Abandoned { observed }),
+            },
             (_, Event::RollbackRequested(why)) => {
                 let failure = Failure {
                     signal: "operator".into(),

@@ -349,7 +349,12 @@ fn an_operator_rollback_or_a_foreign_change_stops_the_machine() {
     let mut m = Machine::new(plan(vec![wb(10, 60), w(100)]));
     m.handle(ok(), secs(0));
     m.handle(Event::WeightsVerified(ws(90, 10)), secs(0));
-    m.handle(Event::ExternalChange(ws(100, 0)), secs(3));
+    // Moved back to the old color: bluegreen writes the restore itself and reads it back
+    // before it calls the deploy rolled back (issue 12, item 3).
+    let actions = m.handle(Event::ExternalChange(ws(100, 0)), secs(3));
+    assert!(actions.contains(&Action::Restore), "{actions:?}");
+    assert_eq!(m.outcome(), None);
+    m.handle(Event::Restored, secs(4));
     assert!(matches!(
         m.outcome(),
         Some(Outcome::RolledBack { failure }) if failure.signal == "operator"

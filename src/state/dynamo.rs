@@ -36,6 +36,8 @@ use std::time::Duration;
 type Item = HashMap<String, AttributeValue>;
 
 const LOCK_SK: &str = "lock";
+/// The fencing counter: bumped (atomically, `ADD`) at every acquisition; it outlives locks.
+const FENCE_SK: &str = "fence";
 const JOURNAL: &str = "journal#";
 
 /// How many times a lock operation reads again after losing a compare-and-set race. Each lost
@@ -324,6 +326,7 @@ impl DynamoStore {
             ("holder".to_string(), s(lock.holder.to_string())),
             ("expires".to_string(), s(rfc3339(lock.expires_ms))),
             ("expires_ms".to_string(), n(lock.expires_ms)),
+            ("fence".to_string(), n(lock.fence)),
         ]);
         let condition = match old {
             None => "attribute_not_exists(#pk)",
@@ -356,7 +359,7 @@ impl DynamoStore {
                     None => return Ok(Acquired::Held(c.lock.clone())),
                 },
             };
-            let lock = LockInfo::new(holder, now, lease);
+            let lock = LockInfo::new(holder, now, lease).fenced(self.next_fence().await?);
             let old = current.as_ref().map(|c| c.doc.as_str());
             if self.put_lock(&lock, old).await? {
                 return Ok(Acquired::Taken { lock, took_over });
@@ -364,6 +367,90 @@ impl DynamoStore {
             // Another process wrote the lock since we read it: look again.
         }
         Err(self.lock_kept_changing())
+    }
+
+    /// Bumps and returns the environment's fencing counter.
+    async fn next_fence(&self) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(self.pk()))
+            .key("sk", s(FENCE_SK))
+            .update_expression("ADD #n :one")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| self.sdk_err("UpdateItem", FENCE_SK, e))?;
+        out.attributes()
+            .and_then(|a| a.get("n"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| self.err(format!("UpdateItem sk={FENCE_SK} returned no counter")))
+    }
+
+    /// Appends a record written under the lock with token `fence`, in one transaction with a
+    /// check that the lock still carries that token. `Ok(false)`: the record exists already.
+    async fn put_fenced(&self, sk: &str, mut item: Item, fence: u64) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+        item.insert("pk".into(), s(self.pk()));
+        item.insert("sk".into(), s(sk));
+        let build = |what: &str, e: aws_sdk_dynamodb::error::BuildError| {
+            self.err(format!("TransactWriteItems ({what}): {e}"))
+        };
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(self.pk()))
+            .key("sk", s(LOCK_SK))
+            .condition_expression("#fence = :fence")
+            .expression_attribute_names("#fence", "fence")
+            .expression_attribute_values(":fence", n(fence))
+            .build()
+            .map_err(|e| build("lock check", e))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", "pk")
+            .build()
+            .map_err(|e| build("record", e))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        let e = match result {
+            Ok(_) => return Ok(true),
+            Err(e) => e,
+        };
+        let reasons: Vec<Option<String>> = match e.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => c
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code().map(str::to_string))
+                .collect(),
+            _ => return Err(self.sdk_err("TransactWriteItems", sk, e)),
+        };
+        let failed = |i: usize| {
+            reasons
+                .get(i)
+                .and_then(|c| c.as_deref())
+                .is_some_and(|c| c == "ConditionalCheckFailed")
+        };
+        if failed(0) {
+            return Err(StoreError::Fenced {
+                fence,
+                now: self.read_lock().await?.map(|c| Box::new(c.lock)),
+            });
+        }
+        if failed(1) {
+            return Ok(false);
+        }
+        Err(self.sdk_err("TransactWriteItems", sk, e))
     }
 
     pub async fn renew(&self, holder: &Holder, lease: Duration) -> Result<LockInfo, StoreError> {
@@ -453,10 +540,14 @@ impl DynamoStore {
             ("at".to_string(), s(&record.at)),
         ]);
         let sk = journal_sk(id, record.seq);
-        if self
-            .put_if(&sk, item, "attribute_not_exists(#pk)", None)
-            .await?
-        {
+        let written = match record.fence {
+            Some(fence) => self.put_fenced(&sk, item, fence).await?,
+            None => {
+                self.put_if(&sk, item, "attribute_not_exists(#pk)", None)
+                    .await?
+            }
+        };
+        if written {
             Ok(())
         } else {
             Err(conflict())
@@ -641,6 +732,7 @@ mod tests {
             at_ms: 1000,
             at: rfc3339(1000),
             entry: crate::state::Entry::Settled,
+            fence: None,
         }
     }
 

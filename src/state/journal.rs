@@ -29,6 +29,11 @@ pub struct Record {
     pub at_ms: u64,
     pub at: String,
     pub entry: Entry,
+    /// The fencing token of the lock its writer held ([`super::LockInfo::fence`]): the store
+    /// refuses the record unless the environment's lock still carries this token. Absent in
+    /// records written without the lock (`unlock --force`) and before fencing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence: Option<u64>,
 }
 
 /// A step of the schedule as the journal keeps it (exact milliseconds, so a resumed deploy
@@ -676,6 +681,7 @@ impl Progress {
 pub struct Writer {
     deployment: String,
     next_seq: u64,
+    fence: Option<u64>,
 }
 
 impl Writer {
@@ -684,6 +690,7 @@ impl Writer {
         Writer {
             deployment: deployment.to_string(),
             next_seq: 1,
+            fence: None,
         }
     }
 
@@ -693,7 +700,15 @@ impl Writer {
         Writer {
             deployment: deployment.to_string(),
             next_seq: records.len() as u64 + 1,
+            fence: None,
         }
+    }
+
+    /// Every record this writer appends carries `fence`, the token of the lock it holds: the
+    /// store refuses them once the lock is someone else's.
+    pub fn fenced(mut self, fence: u64) -> Writer {
+        self.fence = Some(fence);
+        self
     }
 
     pub fn deployment(&self) -> &str {
@@ -710,6 +725,7 @@ impl Writer {
             at_ms,
             at: rfc3339(at_ms),
             entry,
+            fence: self.fence,
         };
         store.append(&record).await?;
         self.next_seq += 1;
@@ -729,6 +745,7 @@ mod tests {
             at_ms: 1000 * seq,
             at: rfc3339(1000 * seq),
             entry,
+            fence: None,
         }
     }
 

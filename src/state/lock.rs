@@ -49,6 +49,15 @@ pub struct LockInfo {
     pub taken_ms: u64,
     /// The lease runs out at this time unless renewed (ms since the epoch).
     pub expires_ms: u64,
+    /// The fencing token: a per-environment counter bumped at every acquisition, so a holder
+    /// that lost the lock (and every record it still tries to append) can be told from the
+    /// current one. 0 in documents written before fencing (none of them is current).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fence: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 pub const LOCK_SCHEMA: u32 = 1;
@@ -72,7 +81,20 @@ impl LockInfo {
             holder: holder.clone(),
             taken_ms: now_ms,
             expires_ms: now_ms + lease.as_millis() as u64,
+            fence: 0,
         }
+    }
+
+    /// The same lock with fencing token `fence`.
+    pub fn fenced(mut self, fence: u64) -> LockInfo {
+        self.fence = fence;
+        self
+    }
+
+    /// Whether this is the lock `holder` took with token `fence` (a renewal or an append by a
+    /// holder that lost it, even to itself in another process, is refused).
+    pub fn is(&self, holder: &Holder, fence: u64) -> bool {
+        self.holder == *holder && self.fence == fence
     }
 
     /// Why this lock may be taken over now, if it may: its lease ran out, or its holder is a

@@ -32,6 +32,13 @@ pub enum StoreError {
     /// The lock is no longer ours: it was taken over or forcibly removed.
     #[error("the environment lock is no longer held by this process{}", .now.as_ref().map(|l| format!(" (now held by {l})")).unwrap_or_default())]
     LockLost { now: Option<Box<LockInfo>> },
+    /// A record written under a lock that is no longer current (its fencing token is not the
+    /// lock's): a writer that lost the lock may not add to any journal.
+    #[error("journal record refused: it was written under the environment lock with fencing token {fence}, and the lock is no longer that one{}", .now.as_ref().map(|l| format!(" (now held by {l}, token {})", l.fence)).unwrap_or_else(|| " (nobody holds it now)".into()))]
+    Fenced {
+        fence: u64,
+        now: Option<Box<LockInfo>>,
+    },
     /// A journal or lock document that does not parse, or has the wrong schema version.
     #[error("corrupt state in {location}: {problem}\n  fix: {fix}")]
     Corrupt {

@@ -1,0 +1,276 @@
+//! Putting production routes back on the known-good color: the one write that must get
+//! through. Used by a deploy's rollback (the machine's `Restore`) and by `rollback`.
+//!
+//! - Every write goes through the lock's [`Fence`]: a process that lost the lock writes
+//!   nothing, whatever it was doing.
+//! - Writes are idempotent (the whole route action), retried with exponential backoff and
+//!   jitter until the restore's own deadline ([`restore_timeout`]: at least
+//!   `traffic.verify_timeout`, at least a minute), each attempt bounded by [`ATTEMPT_TIMEOUT`]
+//!   on top of the SDK's own timeouts: a write that never answers costs one attempt, not the
+//!   environment.
+//! - A route counts as restored only when it read back as wanted in two consecutive rounds of
+//!   reads after bluegreen's own write: one stale or lucky read proves nothing.
+//! - SIGINT/SIGTERM during the restore stop it after the current write (the routes are then
+//!   read and reported); a second signal exits at once, loudly ([`Interrupts`]).
+
+use super::lock::{Fence, Fenced};
+use crate::aws::Traffic;
+use crate::deploy::{read_view, write_view, ListenerView, TargetGroups};
+use backon::BackoffBuilder;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The longest one write or one read of a restore may take before it counts as failed and is
+/// tried again (the SDK's own attempt timeout is shorter; this also bounds a fake or a hung
+/// connection pool).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The restore's own deadline: `traffic.verify_timeout`, but never less than a minute — putting
+/// traffic back is worth waiting out a throttling burst or a short control-plane outage.
+pub fn restore_timeout(verify_timeout: Duration) -> Duration {
+    verify_timeout.max(Duration::from_secs(60))
+}
+
+/// Why the routes are not (provably) back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreError {
+    /// The lock is no longer ours: nothing more was written.
+    Fenced(Fenced),
+    /// SIGINT/SIGTERM: stopped after the current write.
+    Interrupted { signal: String },
+    /// The deadline passed with routes not read back as wanted.
+    TimedOut {
+        timeout: Duration,
+        attempts: u32,
+        last_error: Option<String>,
+    },
+}
+
+impl std::fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestoreError::Fenced(why) => write!(f, "{why}"),
+            RestoreError::Interrupted { signal } => {
+                write!(f, "stopped by {signal} after the current write")
+            }
+            RestoreError::TimedOut {
+                timeout,
+                attempts,
+                last_error,
+            } => {
+                write!(
+                    f,
+                    "not read back within {} ({attempts} rounds of writes and reads)",
+                    humantime::format_duration(*timeout)
+                )?;
+                if let Some(e) = last_error {
+                    write!(f, "; last error: {e}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// How a restore is paced.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    pub timeout: Duration,
+    /// Between the two confirming read rounds.
+    pub verify_interval: Duration,
+}
+
+/// Writes every route in `routes` (if `write`) and reads all back until each has read as
+/// wanted in two consecutive rounds; re-writes a route that reads otherwise. Returns the number
+/// of read rounds.
+pub async fn put_back<T: Traffic>(
+    traffic: &T,
+    fence: &Fence,
+    routes: &[(String, ListenerView)],
+    tgs: &TargetGroups,
+    pace: Pace,
+    interrupts: &Interrupts,
+    write: bool,
+) -> Result<u32, RestoreError> {
+    let deadline = Instant::now() + pace.timeout;
+    let mut backoff = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(5))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build();
+    // Consecutive rounds each route read back as wanted.
+    let mut good = vec![0u8; routes.len()];
+    let mut needs_write = vec![write; routes.len()];
+    let mut last_error = None;
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        for (i, (route, view)) in routes.iter().enumerate() {
+            if !needs_write[i] {
+                continue;
+            }
+            if let Some(signal) = interrupts.received() {
+                return Err(RestoreError::Interrupted { signal });
+            }
+            fence.check().await.map_err(RestoreError::Fenced)?;
+            match bounded(deadline, write_view(traffic, route, tgs, view)).await {
+                Ok(()) => needs_write[i] = false,
+                Err(e) => last_error = Some(format!("writing {route}: {e}")),
+            }
+        }
+        let mut wrote_all = true;
+        for (i, (route, wanted)) in routes.iter().enumerate() {
+            if needs_write[i] {
+                wrote_all = false;
+                good[i] = 0;
+                continue;
+            }
+            match bounded(deadline, read_view(traffic, route, tgs)).await {
+                Ok(read) if same(&read, wanted) => good[i] = good[i].saturating_add(1),
+                Ok(read) => {
+                    good[i] = 0;
+                    // It reads otherwise after our write: stale, or someone wrote after us.
+                    // Writing the same action again is harmless either way.
+                    needs_write[i] = true;
+                    last_error = Some(format!("{route} read back {}", read.weights()));
+                }
+                Err(e) => {
+                    good[i] = 0;
+                    last_error = Some(format!("reading {route}: {e}"));
+                }
+            }
+        }
+        if wrote_all && good.iter().all(|g| *g >= 2) {
+            return Ok(rounds);
+        }
+        if let Some(signal) = interrupts.received() {
+            return Err(RestoreError::Interrupted { signal });
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(RestoreError::TimedOut {
+                timeout: pace.timeout,
+                attempts: rounds,
+                last_error,
+            });
+        }
+        // Confirming a route that read right once is a short wait; anything that failed backs
+        // off (with jitter, so that many waiting processes don't hammer the API in step).
+        let all_read_once = wrote_all && good.iter().all(|g| *g >= 1);
+        let pause = if all_read_once {
+            pace.verify_interval
+        } else {
+            backoff.next().unwrap_or(Duration::from_secs(5))
+        };
+        tokio::time::sleep(pause.min(deadline - now)).await;
+    }
+}
+
+/// Runs `call` for at most [`ATTEMPT_TIMEOUT`] and never past `deadline`.
+async fn bounded<F, T, E>(deadline: Instant, call: F) -> Result<T, String>
+where
+    F: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let limit = ATTEMPT_TIMEOUT
+        .min(deadline.saturating_duration_since(Instant::now()))
+        .max(Duration::from_millis(100));
+    match tokio::time::timeout(limit, call).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "no answer within {}",
+            humantime::format_duration(limit)
+        )),
+    }
+}
+
+fn same(read: &ListenerView, wanted: &ListenerView) -> bool {
+    match (read, wanted) {
+        (ListenerView::NotForwarding { .. }, ListenerView::NotForwarding { .. }) => true,
+        (ListenerView::Forwarding { weights: a, .. }, ListenerView::Forwarding { weights: b, .. }) => {
+            a == b
+        }
+        _ => false,
+    }
+}
+
+/// SIGINT/SIGTERM while production traffic is being put back: the first is honoured after
+/// the current write; the second exits at once with ROLLBACK_FAILED, saying so on stderr.
+pub struct Interrupts {
+    seen: Arc<AtomicUsize>,
+    first: Arc<std::sync::Mutex<Option<String>>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Interrupts {
+    /// Starts listening (ends when dropped).
+    pub fn watch() -> Interrupts {
+        use tokio::signal::unix::{signal, SignalKind};
+        let seen = Arc::new(AtomicUsize::new(0));
+        let first = Arc::new(std::sync::Mutex::new(None));
+        let (s, f) = (seen.clone(), first.clone());
+        let task = tokio::spawn(async move {
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            loop {
+                let name = tokio::select! {
+                    _ = int.recv() => "SIGINT",
+                    _ = term.recv() => "SIGTERM",
+                };
+                if s.fetch_add(1, Ordering::SeqCst) == 0 {
+                    *f.lock().expect("signal state") = Some(name.to_string());
+                    eprintln!(
+                        "bluegreen: {name} while putting production traffic back: stopping after \
+                         the current write (a second signal exits at once)"
+                    );
+                } else {
+                    eprintln!(
+                        "bluegreen: second signal ({name}) while putting production traffic back: \
+                         exiting NOW. The production routes may be partly restored; check them \
+                         with `bluegreen status` and finish with `bluegreen rollback`"
+                    );
+                    std::process::exit(crate::exit::ROLLBACK_FAILED);
+                }
+            }
+        });
+        Interrupts {
+            seen,
+            first,
+            task: Some(task),
+        }
+    }
+
+    /// Never interrupted (tests).
+    pub fn none() -> Interrupts {
+        Interrupts {
+            seen: Arc::new(AtomicUsize::new(0)),
+            first: Arc::new(std::sync::Mutex::new(None)),
+            task: None,
+        }
+    }
+
+    /// The first signal received, if any.
+    pub fn received(&self) -> Option<String> {
+        if self.seen.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
+        self.first.lock().expect("signal state").clone()
+    }
+}
+
+impl Drop for Interrupts {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
