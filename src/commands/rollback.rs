@@ -183,31 +183,40 @@ async fn rollback_locked(
         }
         Err(e) => return Err(e.into()),
     };
-    let in_flight = unfinished
+    // The journal's known-good color: where an interrupted deployment started from, or where
+    // the newest deployment's failed restore was putting traffic back.
+    let failed_restore = match &unfinished {
+        Some(_) => None,
+        None => session
+            .store
+            .newest()
+            .await?
+            .filter(|(s, _)| s.outcome == Some(FinalOutcome::RollbackFailed)),
+    };
+    let known_good = unfinished
         .as_ref()
-        .and_then(|(s, records)| match s.command.as_str() {
-            "rollback" => s.to_color,
-            _ => Progress::of(records).and_then(|p| p.start.old),
-        });
-    if let (Some((s, _)), Some(old)) = (&unfinished, in_flight) {
+        .or(failed_restore.as_ref())
+        .and_then(|(s, records)| known_good(s, records));
+    if let (Some((s, _)), Some(old)) = (&unfinished, known_good) {
         ctx.info(format!(
             "deployment {} was interrupted at: {}; rolling back to the color it started from: {old}",
             s.id, s.step
         ));
     }
-    let target =
-        match (to, in_flight, live) {
-            (Some(t), _, _) => t,
-            (None, Some(old), _) => old,
-            (None, None, Some(l)) => l.other(),
-            (None, None, None) => return Err(Error::refused(
-                format!(
-                    "no single color is live ({}), so there is no \"other\" color",
-                    before.weights()
-                ),
-                "name the color to put traffic on: `bluegreen rollback --env ENV --to blue|green`",
-            )),
-        };
+    if let (Some((s, _)), Some(good)) = (&failed_restore, known_good) {
+        ctx.info(format!(
+            "deployment {} could not finish putting traffic back on {good} ({}); finishing that",
+            s.id,
+            s.detail.as_deref().unwrap_or("restore not verified")
+        ));
+    }
+    let split = !routes.disagreeing().is_empty();
+    let target = target_color(to, known_good, live, split).map_err(|why| {
+        Error::refused(
+            format!("{why} ({})", describe_routes(&routes)),
+            "name the color to put traffic on: `bluegreen rollback --env ENV --to blue|green`",
+        )
+    })?;
     if live == Some(target) && routes.disagreeing().is_empty() {
         ctx.step(format!("all traffic is already on {target}; nothing to do"));
         let ended = end_unfinished(
@@ -400,6 +409,51 @@ async fn rollback_locked(
     Ok(())
 }
 
+/// The color a deployment's journal says is known good: the color an interrupted or failed
+/// rollback was restoring (its last rollback intent), else the color the deployment started
+/// from (a `rollback` command: the color it was moving to).
+fn known_good(s: &Summary, records: &[crate::state::Record]) -> Option<Color> {
+    let intent = records.iter().rev().find_map(|r| match &r.entry {
+        Entry::RollbackIntent { to, .. } => to.live_color(),
+        _ => None,
+    });
+    intent.or(match s.command.as_str() {
+        "rollback" => s.to_color,
+        _ => Progress::of(records).and_then(|p| p.start.old),
+    })
+}
+
+/// Where `rollback` puts traffic (pure): the color asked for; else the journal's known-good
+/// color (an interrupted deployment's starting color, or a failed restore's target) — even
+/// when the routes are split; else the other color of a single live color. A split state
+/// with nothing in the journal has no "other" color.
+fn target_color(
+    to: Option<Color>,
+    known_good: Option<Color>,
+    live: Option<Color>,
+    split: bool,
+) -> Result<Color, String> {
+    match (to, known_good, live) {
+        (Some(t), _, _) => Ok(t),
+        (None, Some(good), _) => Ok(good),
+        (None, None, Some(l)) if !split => Ok(l.other()),
+        (None, None, Some(_)) => Err("the production routes disagree and no unfinished or \
+             failed deployment in the journal names the known-good color"
+            .into()),
+        (None, None, None) => Err("no single color is live, so there is no \"other\" color".into()),
+    }
+}
+
+/// Every route's weights, for messages.
+fn describe_routes(routes: &Routes<'_>) -> String {
+    routes
+        .before
+        .iter()
+        .map(|(arn, v)| format!("{arn}: {}", v.weights()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Ends an interrupted deployment whose traffic is now (verified) on `target`, the color it
 /// started from: its journal gets the final record, so it no longer blocks deploys.
 async fn end_unfinished(
@@ -440,4 +494,32 @@ async fn end_unfinished(
         s.id
     ));
     Some(s.id.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Color::{Blue, Green};
+
+    #[test]
+    fn the_target_is_the_named_color_then_the_journals_known_good_then_the_other() {
+        // (to, known good, live, split) → target
+        let table: [(Option<Color>, Option<Color>, Option<Color>, bool, Result<Color, ()>); 8] = [
+            (Some(Green), Some(Blue), Some(Blue), false, Ok(Green)),
+            (Some(Blue), None, None, true, Ok(Blue)),
+            // An interrupted deploy, or a failed restore, names where traffic was good.
+            (None, Some(Blue), Some(Green), false, Ok(Blue)),
+            // Issue 12, item 2: listeners restored to green, a rule still 20/80: the known-good
+            // green, never "the other color" of the listener.
+            (None, Some(Green), Some(Green), true, Ok(Green)),
+            (None, Some(Blue), None, true, Ok(Blue)),
+            (None, None, Some(Blue), false, Ok(Green)),
+            (None, None, Some(Blue), true, Err(())),
+            (None, None, None, false, Err(())),
+        ];
+        for (to, good, live, split, want) in table {
+            let got = target_color(to, good, live, split).map_err(|_| ());
+            assert_eq!(got, want, "to {to:?}, known good {good:?}, live {live:?}, split {split}");
+        }
+    }
 }

@@ -202,36 +202,55 @@ impl Store {
             .collect())
     }
 
-    /// Every deployment's records, oldest deployment first. A corrupt journal is an error.
+    /// Every deployment's records, oldest deployment first — by when it started under the
+    /// lock (its first record), not by its id: an id is taken before the lock wait, so a
+    /// command that queued behind others with `--lock-timeout` has an older id than the
+    /// deployments that ran before it. A corrupt journal is an error.
     pub async fn journals(&self) -> Result<Vec<Vec<Record>>, StoreError> {
         let mut out = Vec::new();
         for id in self.deployments().await? {
             out.push(self.records(&id).await?);
         }
+        out.sort_by_key(|records| started_order(records));
         Ok(out)
     }
 
-    /// The newest deployment, finished or not.
+    /// The newest deployment (by start), finished or not.
     pub async fn latest(&self) -> Result<Option<Summary>, StoreError> {
-        let Some(id) = self.deployments().await?.pop() else {
-            return Ok(None);
-        };
-        Ok(Summary::of(&self.records(&id).await?))
+        Ok(self
+            .journals()
+            .await?
+            .last()
+            .and_then(|records| Summary::of(records)))
     }
 
-    /// The newest deployment that never finished (running, or interrupted), if any. Only
-    /// the newest few are read: a deployment cannot start while another is unfinished, so an
-    /// older unfinished one can only come from clocks that disagree across machines.
+    /// The newest deployment (by start) that never finished (running, or interrupted), if
+    /// any, with its records.
     pub async fn unfinished(&self) -> Result<Option<(Summary, Vec<Record>)>, StoreError> {
-        let ids = self.deployments().await?;
-        for id in ids.iter().rev().take(3) {
-            let records = self.records(id).await?;
+        let journals = self.journals().await?;
+        for records in journals.into_iter().rev().take(3) {
             if let Some(s) = Summary::of(&records).filter(|s| s.outcome.is_none()) {
                 return Ok(Some((s, records)));
             }
         }
         Ok(None)
     }
+
+    /// The newest deployment (by start) with its records, finished or not.
+    pub async fn newest(&self) -> Result<Option<(Summary, Vec<Record>)>, StoreError> {
+        let Some(records) = self.journals().await?.pop() else {
+            return Ok(None);
+        };
+        Ok(Summary::of(&records).map(|s| (s, records)))
+    }
+}
+
+/// The order of deployments: when their first record was written (under the lock), then id.
+fn started_order(records: &[Record]) -> (u64, String) {
+    records
+        .first()
+        .map(|r| (r.at_ms, r.deployment.clone()))
+        .unwrap_or_default()
 }
 
 /// Milliseconds since the Unix epoch: lease expiry and record times are compared as numbers.
