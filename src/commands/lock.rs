@@ -153,6 +153,16 @@ impl Fence {
         }
     }
 
+    /// Takes the lock of `store` for `holder` outside a command (tests of fenced writers).
+    #[cfg(test)]
+    pub async fn take_for_tests(store: Arc<Store>, holder: Holder, lease: Duration) -> Fence {
+        let asked = std::time::Instant::now();
+        match store.acquire(&holder, lease).await.expect("acquire") {
+            Acquired::Taken { lock, .. } => Fence::new(store, holder, lock.fence, lease, asked),
+            Acquired::Held(l) => panic!("the lock is held by {l}"),
+        }
+    }
+
     /// The lock's fencing token.
     pub fn token(&self) -> u64 {
         self.inner.token

@@ -134,8 +134,9 @@ pub async fn put_back<T: Traffic>(
                 Ok(read) => {
                     good[i] = 0;
                     // It reads otherwise after our write: stale, or someone wrote after us.
-                    // Writing the same action again is harmless either way.
-                    needs_write[i] = true;
+                    // Writing the same action again is harmless either way. (Told not to
+                    // write, only verify.)
+                    needs_write[i] = write;
                     last_error = Some(format!("{route} read back {}", read.weights()));
                 }
                 Err(e) => {
@@ -272,5 +273,234 @@ impl Drop for Interrupts {
         if let Some(t) = self.task.take() {
             t.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The restore against a scripted fake of the ALB (virtual time) and a real local state
+    //! store behind the fence.
+    use super::*;
+    use crate::aws::{AwsError, ListenerAction, TargetHealth};
+    use crate::color::Weights;
+    use crate::state::{Holder, Store};
+    use std::sync::Mutex;
+
+    /// One route. `script` answers the writes in order (`Ok`, an error, or a hang); reads
+    /// return what was last written, except `stale_reads` that replay `stale`.
+    struct FakeAlb {
+        state: Mutex<Alb>,
+    }
+
+    struct Alb {
+        current: Vec<(String, u16)>,
+        script: Vec<WriteAnswer>,
+        writes: u32,
+        stale_reads: u32,
+        stale: Vec<(String, u16)>,
+    }
+
+    #[derive(Clone, Copy)]
+    enum WriteAnswer {
+        Ok,
+        Fail,
+        Hang,
+    }
+
+    fn fwd(blue: u16, green: u16) -> Vec<(String, u16)> {
+        vec![("tg/blue".into(), blue), ("tg/green".into(), green)]
+    }
+
+    impl FakeAlb {
+        fn new(script: Vec<WriteAnswer>) -> FakeAlb {
+            FakeAlb {
+                state: Mutex::new(Alb {
+                    current: fwd(20, 80),
+                    script,
+                    writes: 0,
+                    stale_reads: 0,
+                    stale: fwd(100, 0),
+                }),
+            }
+        }
+        fn writes(&self) -> u32 {
+            self.state.lock().unwrap().writes
+        }
+        fn current(&self) -> Vec<(String, u16)> {
+            self.state.lock().unwrap().current.clone()
+        }
+    }
+
+    impl crate::aws::Traffic for FakeAlb {
+        async fn read_default_action(&self, _: &str) -> Result<ListenerAction, AwsError> {
+            let mut s = self.state.lock().unwrap();
+            let targets = if s.stale_reads > 0 {
+                s.stale_reads -= 1;
+                s.stale.clone()
+            } else {
+                s.current.clone()
+            };
+            Ok(ListenerAction::Forward {
+                targets,
+                stickiness: None,
+            })
+        }
+        async fn set_forward(
+            &self,
+            arn: &str,
+            targets: &[(String, u16)],
+            _: Option<(bool, Option<i32>)>,
+        ) -> Result<(), AwsError> {
+            let answer = {
+                let mut s = self.state.lock().unwrap();
+                let i = s.writes as usize;
+                s.writes += 1;
+                let answer = s.script.get(i).copied().unwrap_or(WriteAnswer::Ok);
+                if let WriteAnswer::Ok = answer {
+                    s.current = targets.to_vec();
+                }
+                answer
+            };
+            match answer {
+                WriteAnswer::Ok => Ok(()),
+                WriteAnswer::Fail => Err(AwsError::new("ModifyListener", arn, "Throttling")),
+                WriteAnswer::Hang => std::future::pending().await,
+            }
+        }
+        async fn set_fixed_response(&self, _: &str, _: &str) -> Result<(), AwsError> {
+            unreachable!("the restore writes a forward")
+        }
+        async fn target_health(&self, _: &str) -> Result<Vec<TargetHealth>, AwsError> {
+            Ok(vec![])
+        }
+    }
+
+    fn tgs() -> TargetGroups {
+        TargetGroups {
+            blue: "tg/blue".into(),
+            green: "tg/green".into(),
+        }
+    }
+
+    fn back_to_blue() -> Vec<(String, ListenerView)> {
+        vec![(
+            "listener/prod".into(),
+            ListenerView::Forwarding {
+                weights: Weights {
+                    blue: 100,
+                    green: 0,
+                },
+                stickiness: None,
+            },
+        )]
+    }
+
+    const PACE: Pace = Pace {
+        timeout: Duration::from_secs(60),
+        verify_interval: Duration::from_millis(200),
+    };
+
+    async fn fence(dir: &std::path::Path) -> (Arc<Store>, Fence) {
+        let store = Arc::new(Store::Local(crate::state::local::LocalStore::new(dir)));
+        let fence = Fence::take_for_tests(
+            store.clone(),
+            Holder::this_process("deploy", "d1"),
+            Duration::from_secs(3600),
+        )
+        .await;
+        (store, fence)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_restore_retries_until_it_lands() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, fence) = fence(dir.path()).await;
+        // Issue 12, item 5: the first five writes are refused; the old code gave up after the
+        // first error.
+        let alb = FakeAlb::new(vec![WriteAnswer::Fail; 5]);
+        let started = Instant::now();
+        let routes = back_to_blue();
+        let r = put_back(&alb, &fence, &routes, &tgs(), PACE, &Interrupts::none(), true).await;
+        assert!(r.is_ok(), "{r:?}");
+        assert_eq!(alb.writes(), 6);
+        assert_eq!(alb.current(), fwd(100, 0));
+        assert!(started.elapsed() < PACE.timeout, "{:?}", started.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_that_never_answers_costs_one_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, fence) = fence(dir.path()).await;
+        // Issue 12, item 4: ModifyListener accepted and never answered.
+        let alb = FakeAlb::new(vec![WriteAnswer::Hang, WriteAnswer::Hang]);
+        let started = Instant::now();
+        let routes = back_to_blue();
+        let r = put_back(&alb, &fence, &routes, &tgs(), PACE, &Interrupts::none(), true).await;
+        assert!(r.is_ok(), "{r:?}");
+        assert_eq!(alb.writes(), 3);
+        let took = started.elapsed();
+        assert!(
+            took >= ATTEMPT_TIMEOUT * 2 && took < ATTEMPT_TIMEOUT * 3,
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restore_that_never_lands_fails_at_its_deadline_with_the_last_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, fence) = fence(dir.path()).await;
+        let alb = FakeAlb::new(vec![WriteAnswer::Fail; 10_000]);
+        let started = Instant::now();
+        let routes = back_to_blue();
+        let r = put_back(&alb, &fence, &routes, &tgs(), PACE, &Interrupts::none(), true).await;
+        match r {
+            Err(RestoreError::TimedOut { last_error, .. }) => {
+                assert!(last_error.unwrap().contains("Throttling"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let took = started.elapsed();
+        assert!(took >= PACE.timeout && took < PACE.timeout + Duration::from_secs(6));
+        // Backoff, not a hot loop: 60 s of retries at most 5 s apart after the ramp.
+        assert!(alb.writes() > 10 && alb.writes() < 40, "{}", alb.writes());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_read_is_not_proof_two_consecutive_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, fence) = fence(dir.path()).await;
+        // Verify only (nothing written yet): a single stale read showing the wanted weights
+        // must not count, and the restore never writes when told not to.
+        let alb = FakeAlb::new(vec![]);
+        alb.state.lock().unwrap().stale_reads = 1;
+        let routes = back_to_blue();
+        let pace = Pace {
+            timeout: Duration::from_secs(2),
+            ..PACE
+        };
+        let r = put_back(&alb, &fence, &routes, &tgs(), pace, &Interrupts::none(), false).await;
+        assert!(matches!(r, Err(RestoreError::TimedOut { .. })), "{r:?}");
+        assert_eq!(alb.writes(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_writer_that_lost_the_lock_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, fence) = fence(dir.path()).await;
+        // Another command takes the lock over (as `unlock --force` + a new deploy would).
+        let seen = store.lock_info().await.unwrap().unwrap();
+        assert!(store.force_unlock(&seen).await.unwrap());
+        let other = Holder::this_process("rollback", "d2");
+        store.acquire(&other, Duration::from_secs(60)).await.unwrap();
+        let alb = FakeAlb::new(vec![]);
+        let routes = back_to_blue();
+        let r = put_back(&alb, &fence, &routes, &tgs(), PACE, &Interrupts::none(), true).await;
+        assert!(matches!(r, Err(RestoreError::Fenced(_))), "{r:?}");
+        assert_eq!(alb.writes(), 0);
+        assert_eq!(alb.current(), fwd(20, 80));
+        // And the journal refuses its records.
+        let mut w = crate::state::Writer::new("d1").fenced(fence.token());
+        let e = w.write(&store, crate::state::Entry::Settled).await.unwrap_err();
+        assert!(matches!(e, crate::state::StoreError::Fenced { .. }), "{e}");
     }
 }
