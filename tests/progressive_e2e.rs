@@ -417,3 +417,207 @@ fn a_pause_waits_for_promote_and_rollback_works_during_a_deploy() {
     assert_eq!(w.prod(), (0, 100));
     assert_eq!(w.written(&prod)[2..], [(20, 80), (0, 100)]);
 }
+
+// -------------------------------------------------------------------------------------------
+// Issue 12: failure paths. Real: the binary, Terraform (emulator modules), moto. Emulated: the
+// faults (the proxy: throttling, 5xx, hung answers, stale reads) and a frozen process (SIGSTOP).
+
+/// Sends `signal` (e.g. "-STOP") to a process this test started.
+fn kill(signal: &str, pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// Waits for a spawned command to end; its exit code and its whole log.
+fn finish(mut child: std::process::Child, log: &Path, within: Duration) -> (i32, String) {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let log = std::fs::read_to_string(log).unwrap();
+            return (status.code().unwrap_or(-1), log);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after {within:?}: {}", std::fs::read_to_string(log).unwrap());
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The production listener rule (`/api/*`) of the local environment: the route written that
+/// is not a listener.
+fn rule_arn(w: &World) -> String {
+    w.all_writes()
+        .into_iter()
+        .map(|(arn, _)| arn)
+        .find(|arn| arn.contains(":listener-rule/"))
+        .expect("a rule was written by the first deploy")
+}
+
+/// (blue, green) weights of a rule, read from the emulator.
+fn rule_weights(w: &World, rule: &str) -> (u16, u16) {
+    let out = w.emu.boto3(&format!(
+        "import boto3\nr = boto3.client('elbv2').describe_rules(RuleArns=['{rule}'])['Rules'][0]\n\
+         for t in r['Actions'][0]['ForwardConfig']['TargetGroups']:\n    print(t['TargetGroupArn'], t['Weight'])\n"
+    ));
+    let (blue, green) = (w.tg("blue"), w.tg("green"));
+    let mut weights = (0, 0);
+    for line in out.lines() {
+        let (tg, weight) = line.rsplit_once(' ').unwrap();
+        let weight: u16 = weight.trim().parse().unwrap();
+        if tg == blue {
+            weights.0 = weight;
+        } else if tg == green {
+            weights.1 = weight;
+        }
+    }
+    weights
+}
+
+#[test]
+fn item_01_a_deploy_that_lost_its_lock_never_writes_again() {
+    let extra = format!("journal {{\n  lease = \"3s\"\n}}\n{FAST_HEALTH}\n{}", keep_warm());
+    let w = World::new(&extra);
+    let prod = w.listener_arn(80);
+    let log = w.work.path().join("deploy-a.log");
+    let a = w
+        .bg()
+        .args(deploy(V2))
+        .args(["--strategy", "canary:20:60s"])
+        .spawn(&log);
+    w.wait_for_write(&prod, (80, 20));
+    // Freeze A during its bake, past its lease; another command takes the expired lock.
+    kill("-STOP", a.id());
+    thread::sleep(Duration::from_secs(5));
+    let rollback = w.bg().args(["rollback", "--env", "local"]).run();
+    rollback.assert_code(0);
+    assert_eq!(w.prod(), (100, 0));
+    let writes = w.all_writes().len();
+    kill("-CONT", a.id());
+    let (code, out) = finish(a, &log, Duration::from_secs(60));
+    // A stopped without touching production again, and said so.
+    assert_eq!(w.all_writes().len(), writes, "{:?}\n{out}", w.all_writes());
+    assert_eq!(w.prod(), (100, 0));
+    assert_eq!(code, 6, "{out}");
+    assert!(out.contains("lost the environment lock"), "{out}");
+    assert!(out.contains("made no further change"), "{out}");
+}
+
+#[test]
+fn item_02_after_a_partial_restore_rollback_goes_to_the_known_good_color() {
+    let app = HttpApp::start();
+    let extra = format!(
+        "health {{\n  timeout = \"20s\"\n  poll_interval = \"200ms\"\n  http \"smoke\" {{\n    url = \"{}/\"\n  }}\n}}\n{}",
+        app.url(),
+        keep_warm()
+    );
+    let w = World::new(&extra);
+    let prod = w.listener_arn(80);
+    let rule = rule_arn(&w);
+    let run = spawn(
+        w.bg()
+            .args(deploy(V2))
+            .args(["--strategy", "canary:20:10m"])
+            .timeout(Duration::from_secs(180)),
+    );
+    w.wait_for_write(&rule, (80, 20));
+    // The restore can put the listener back but not the rule: exit 6 with a split state.
+    w.proxy.throttle("ModifyRule", None);
+    app.set_status(500);
+    let out = run.join().unwrap();
+    out.assert_code(6);
+    assert_eq!(w.prod(), (100, 0));
+    assert_eq!(rule_weights(&w, &rule), (80, 20), "{}", out.stderr);
+    w.proxy.clear();
+    app.set_status(200);
+    // The advised fix goes to blue, the color the restore was putting traffic back on — not to
+    // green, "the other color" of the restored listener.
+    let fix = w.bg().args(["rollback", "--env", "local"]).run();
+    fix.assert_code(0);
+    assert_eq!(w.prod(), (100, 0), "{}", fix.stderr);
+    assert_eq!(rule_weights(&w, &rule), (100, 0), "{}", fix.stderr);
+    assert!(w.written(&prod).iter().all(|wt| *wt != (0, 100)));
+}
+
+#[test]
+fn item_03_one_stale_read_is_not_a_rollback() {
+    let extra = format!("{FAST_HEALTH}\n{}", keep_warm());
+    let w = World::new(&extra);
+    let before_deploy = Instant::now();
+    let prod = w.listener_arn(80);
+    let run = spawn(
+        w.bg()
+            .args(deploy(V2))
+            .args(["--strategy", "canary:20:4s"]),
+    );
+    w.wait_for_write(&prod, (80, 20));
+    thread::sleep(Duration::from_millis(500));
+    // One DescribeListeners answer from before the deploy (all on blue).
+    w.proxy.stale_before(before_deploy, Some(1));
+    let out = run.join().unwrap();
+    out.assert_code(0);
+    assert_eq!(w.prod(), (0, 100), "{}", out.stderr);
+    assert!(!out.stderr.contains("rolled back"), "{}", out.stderr);
+}
+
+#[test]
+fn item_04_a_restore_write_that_is_never_answered_is_bounded() {
+    let app = HttpApp::start();
+    let extra = format!(
+        "health {{\n  timeout = \"20s\"\n  poll_interval = \"200ms\"\n  http \"smoke\" {{\n    url = \"{}/\"\n  }}\n}}\n{}",
+        app.url(),
+        keep_warm()
+    );
+    let w = World::new(&extra);
+    let prod = w.listener_arn(80);
+    let run = spawn(
+        w.bg()
+            .args(deploy(V2))
+            .args(["--strategy", "canary:20:10m"])
+            .timeout(Duration::from_secs(120)),
+    );
+    w.wait_for_write(&prod, (80, 20));
+    // The restore's first ModifyListener is accepted and never answered.
+    w.proxy.hang("ModifyListener", Some(1));
+    let failed_at = Instant::now();
+    app.set_status(500);
+    let out = run.join().unwrap();
+    out.assert_code(5);
+    assert_eq!(w.prod(), (100, 0), "{}", out.stderr);
+    assert!(
+        failed_at.elapsed() < Duration::from_secs(45),
+        "{:?}",
+        failed_at.elapsed()
+    );
+}
+
+#[test]
+fn item_05_a_restore_outlasts_a_burst_of_server_errors() {
+    let app = HttpApp::start();
+    let extra = format!(
+        "health {{\n  timeout = \"20s\"\n  poll_interval = \"200ms\"\n  http \"smoke\" {{\n    url = \"{}/\"\n  }}\n}}\n{}",
+        app.url(),
+        keep_warm()
+    );
+    let w = World::new(&extra);
+    let prod = w.listener_arn(80);
+    let run = spawn(
+        w.bg()
+            .args(deploy(V2))
+            .args(["--strategy", "canary:20:10m"])
+            .timeout(Duration::from_secs(120)),
+    );
+    w.wait_for_write(&prod, (80, 20));
+    // ModifyListener answers 500 for 12 s (the old restore gave up after ~2 s).
+    w.proxy.fail("ModifyListener", 500, None);
+    app.set_status(500);
+    thread::sleep(Duration::from_secs(12));
+    w.proxy.clear();
+    let out = run.join().unwrap();
+    out.assert_code(5);
+    assert_eq!(w.prod(), (100, 0), "{}", out.stderr);
+    assert!(w.proxy.count("ModifyListener") > 3);
+}

@@ -293,6 +293,44 @@ pub fn valid_deployment_id(id: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// Issue 12, item 8: a deploy that queued behind the lock has the older id but started
+    /// later; history, `latest` and drift's fold follow when deployments started.
+    #[tokio::test]
+    async fn item_08_journals_are_ordered_by_start_under_the_lock_not_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(local::LocalStore::new(dir.path()));
+        let record = |id: &str, at_ms: u64| Record {
+            schema: SCHEMA_VERSION,
+            deployment: id.into(),
+            seq: 1,
+            at_ms,
+            at: rfc3339(at_ms),
+            entry: Entry::Settled,
+            fence: None,
+        };
+        // The older id (asked for first, then waited for the lock) started last.
+        store.append(&record("20261201T000001000Z-aaaa", 3_000)).await.unwrap();
+        store.append(&record("20261201T000002000Z-bbbb", 1_000)).await.unwrap();
+        store.append(&record("20261201T000003000Z-cccc", 2_000)).await.unwrap();
+        let order: Vec<String> = store
+            .journals()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r[0].deployment.clone())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "20261201T000002000Z-bbbb",
+                "20261201T000003000Z-cccc",
+                "20261201T000001000Z-aaaa"
+            ]
+        );
+        let (newest, _) = store.newest().await.unwrap().unwrap_or_else(|| panic!("none"));
+        assert_eq!(newest.id, "20261201T000001000Z-aaaa");
+    }
+
     #[test]
     fn deployment_ids_sort_by_time_and_are_safe_file_names() {
         let a = new_deployment_id();

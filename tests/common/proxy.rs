@@ -58,6 +58,9 @@ struct State {
     rules: Mutex<Rules>,
     /// Listener reads by (operation, normalized form): what stale mode replays.
     cache: Mutex<HashMap<String, Cached>>,
+    /// Every listener-read answer by (operation, normalized form), with when it arrived: what
+    /// `stale_before` replays.
+    history: Mutex<HashMap<String, Vec<(Instant, Cached)>>>,
     log: Mutex<Vec<Recorded>>,
     request_ids: AtomicUsize,
 }
@@ -145,6 +148,19 @@ impl FaultProxy {
     /// before (writes still reach moto), so read-backs keep showing the old weights.
     pub fn stale_listener_reads(&self, on: bool) {
         self.rules().stale = on;
+    }
+
+    /// Forwards `op` to moto (so a write lands) and then never answers, `times` times
+    /// (`None`: until cleared): the client sees a call accepted and never answered.
+    pub fn hang(&self, op: &str, times: Option<usize>) {
+        self.rules().set_fault(op, Fault::Hang, times);
+    }
+
+    /// The next `times` DescribeListeners/DescribeRules answers (`None`: until cleared) are the
+    /// last answer moto gave to the same request before `before`, as a lagging replica would
+    /// give (falls back to moto's current answer when there was none).
+    pub fn stale_before(&self, before: Instant, times: Option<usize>) {
+        self.rules().stale_before = Some((before, times));
     }
 
     /// Drops every rule (recordings stay).
@@ -235,6 +251,17 @@ async fn handle(
     };
 
     let (response, faulted) = match plan.fault {
+        Some(Fault::Hang) => {
+            // The request reaches moto (a write lands); its answer never comes back. The
+            // client gives up and drops the connection, which ends this handler.
+            {
+                let mut log = state.log.lock().unwrap();
+                log[index].faulted = true;
+            }
+            let _ = answer(&state, &client, &upstream, parts, body, &call, &plan).await;
+            std::future::pending::<()>().await;
+            unreachable!("a hung answer is never sent")
+        }
         Some(fault) => (injected(&state, fault, &call), true),
         None => answer(&state, &client, &upstream, parts, body, &call, &plan)
             .await
@@ -262,6 +289,16 @@ async fn answer(
     plan: &Plan,
 ) -> Result<(Response<Body>, bool), BoxError> {
     let cache_key = call.is_listener_read().then(|| call.cache_key());
+    if let (Some(before), Some(key)) = (plan.stale_before, &cache_key) {
+        let history = state.history.lock().unwrap();
+        let old = history
+            .get(key)
+            .and_then(|answers| answers.iter().rev().find(|(at, _)| *at < before));
+        if let Some((_, hit)) = old {
+            let replay = build(hit.status, hit.headers.clone(), Full::new(hit.body.clone()));
+            return Ok((replay, true));
+        }
+    }
     if plan.stale {
         let cache = state.cache.lock().unwrap();
         if let Some(hit) = cache_key.as_ref().and_then(|k| cache.get(k)) {
@@ -286,6 +323,11 @@ async fn answer(
             headers: head.headers.clone(),
             body: body.clone(),
         };
+        let mut history = state.history.lock().unwrap();
+        history
+            .entry(key.clone())
+            .or_default()
+            .push((Instant::now(), cached.clone()));
         state.cache.lock().unwrap().insert(key, cached);
     }
     Ok((build(head.status, head.headers, Full::new(body)), faulted))
@@ -364,6 +406,7 @@ fn injected(state: &State, fault: Fault, call: &Call) -> Response<Body> {
         (Fault::Throttle, _) => (400, "ThrottlingException", "Rate exceeded"),
         (Fault::Status(503), _) => (503, "ServiceUnavailable", "Service unavailable (injected)"),
         (Fault::Status(s), _) => (s, "InternalFailure", "Internal failure (injected)"),
+        (Fault::Hang, _) => unreachable!("a hung request is answered by nobody"),
     };
     let status = StatusCode::from_u16(status).expect("a valid status");
     let mut headers = HeaderMap::new();
@@ -492,6 +535,8 @@ impl Call {
 enum Fault {
     Throttle,
     Status(u16),
+    /// Forwarded, then never answered.
+    Hang,
 }
 
 #[derive(Default)]
@@ -502,6 +547,8 @@ struct Rules {
     faults: HashMap<String, (Fault, Option<usize>)>,
     delays: HashMap<String, Duration>,
     stale: bool,
+    /// Replay listener reads from before this instant, this many more times.
+    stale_before: Option<(Instant, Option<usize>)>,
 }
 
 /// What happens to one request, decided atomically when it arrives.
@@ -509,6 +556,7 @@ struct Plan {
     fault: Option<Fault>,
     unhealthy: bool,
     stale: bool,
+    stale_before: Option<Instant>,
     delay: Duration,
 }
 
@@ -540,10 +588,23 @@ impl Rules {
                 Some(None) => true,
                 Some(Some(arn)) => call.field("TargetGroupArn") == Some(arn.as_str()),
             };
+        let mut stale_before = None;
+        if call.is_listener_read() {
+            if let Some((before, remaining)) = &mut self.stale_before {
+                stale_before = Some(*before);
+                if let Some(n) = remaining {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.stale_before = None;
+                    }
+                }
+            }
+        }
         Plan {
             fault,
             unhealthy,
             stale: self.stale,
+            stale_before,
             delay: self.delays.get(&call.op).copied().unwrap_or_default(),
         }
     }
