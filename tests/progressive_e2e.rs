@@ -441,7 +441,10 @@ fn finish(mut child: std::process::Child, log: &Path, within: Duration) -> (i32,
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("still running after {within:?}: {}", std::fs::read_to_string(log).unwrap());
+            panic!(
+                "still running after {within:?}: {}",
+                std::fs::read_to_string(log).unwrap()
+            );
         }
         thread::sleep(Duration::from_millis(50));
     }
@@ -479,7 +482,10 @@ fn rule_weights(w: &World, rule: &str) -> (u16, u16) {
 
 #[test]
 fn item_01_a_deploy_that_lost_its_lock_never_writes_again() {
-    let extra = format!("journal {{\n  lease = \"3s\"\n}}\n{FAST_HEALTH}\n{}", keep_warm());
+    let extra = format!(
+        "journal {{\n  lease = \"3s\"\n}}\n{FAST_HEALTH}\n{}",
+        keep_warm()
+    );
     let w = World::new(&extra);
     let prod = w.listener_arn(80);
     let log = w.work.path().join("deploy-a.log");
@@ -548,11 +554,7 @@ fn item_03_one_stale_read_is_not_a_rollback() {
     let w = World::new(&extra);
     let before_deploy = Instant::now();
     let prod = w.listener_arn(80);
-    let run = spawn(
-        w.bg()
-            .args(deploy(V2))
-            .args(["--strategy", "canary:20:4s"]),
-    );
+    let run = spawn(w.bg().args(deploy(V2)).args(["--strategy", "canary:20:4s"]));
     w.wait_for_write(&prod, (80, 20));
     thread::sleep(Duration::from_millis(500));
     // One DescribeListeners answer from before the deploy (all on blue).

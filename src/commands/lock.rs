@@ -197,7 +197,12 @@ impl Fence {
             return Err(self.give_up(frozen(since, self.inner.lease)));
         }
         let sent = std::time::Instant::now();
-        match self.inner.store.renew(&self.inner.holder, self.inner.lease).await {
+        match self
+            .inner
+            .store
+            .renew(&self.inner.holder, self.inner.lease)
+            .await
+        {
             Ok(lock) if lock.fence == self.inner.token => {
                 *self.inner.renewed.lock().expect("fence state") = sent;
                 Ok(())

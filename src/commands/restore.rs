@@ -193,9 +193,10 @@ where
 fn same(read: &ListenerView, wanted: &ListenerView) -> bool {
     match (read, wanted) {
         (ListenerView::NotForwarding { .. }, ListenerView::NotForwarding { .. }) => true,
-        (ListenerView::Forwarding { weights: a, .. }, ListenerView::Forwarding { weights: b, .. }) => {
-            a == b
-        }
+        (
+            ListenerView::Forwarding { weights: a, .. },
+            ListenerView::Forwarding { weights: b, .. },
+        ) => a == b,
         _ => false,
     }
 }
@@ -251,6 +252,7 @@ impl Interrupts {
     }
 
     /// Never interrupted (tests).
+    #[cfg(test)]
     pub fn none() -> Interrupts {
         Interrupts {
             seen: Arc::new(AtomicUsize::new(0)),
@@ -420,7 +422,16 @@ mod tests {
         let alb = FakeAlb::new(vec![WriteAnswer::Fail; 5]);
         let started = Instant::now();
         let routes = back_to_blue();
-        let r = put_back(&alb, &fence, &routes, &tgs(), PACE, &Interrupts::none(), true).await;
+        let r = put_back(
+            &alb,
+            &fence,
+            &routes,
+            &tgs(),
+            PACE,
+            &Interrupts::none(),
+            true,
+        )
+        .await;
         assert!(r.is_ok(), "{r:?}");
         assert_eq!(alb.writes(), 6);
         assert_eq!(alb.current(), fwd(100, 0));
@@ -435,7 +446,16 @@ mod tests {
         let alb = FakeAlb::new(vec![WriteAnswer::Hang, WriteAnswer::Hang]);
         let started = Instant::now();
         let routes = back_to_blue();
-        let r = put_back(&alb, &fence, &routes, &tgs(), PACE, &Interrupts::none(), true).await;
+        let r = put_back(
+            &alb,
+            &fence,
+            &routes,
+            &tgs(),
+            PACE,
+            &Interrupts::none(),
+            true,
+        )
+        .await;
         assert!(r.is_ok(), "{r:?}");
         assert_eq!(alb.writes(), 3);
         let took = started.elapsed();
@@ -452,7 +472,16 @@ mod tests {
         let alb = FakeAlb::new(vec![WriteAnswer::Fail; 10_000]);
         let started = Instant::now();
         let routes = back_to_blue();
-        let r = put_back(&alb, &fence, &routes, &tgs(), PACE, &Interrupts::none(), true).await;
+        let r = put_back(
+            &alb,
+            &fence,
+            &routes,
+            &tgs(),
+            PACE,
+            &Interrupts::none(),
+            true,
+        )
+        .await;
         match r {
             Err(RestoreError::TimedOut { last_error, .. }) => {
                 assert!(last_error.unwrap().contains("Throttling"))
@@ -478,7 +507,16 @@ mod tests {
             timeout: Duration::from_secs(2),
             ..PACE
         };
-        let r = put_back(&alb, &fence, &routes, &tgs(), pace, &Interrupts::none(), false).await;
+        let r = put_back(
+            &alb,
+            &fence,
+            &routes,
+            &tgs(),
+            pace,
+            &Interrupts::none(),
+            false,
+        )
+        .await;
         assert!(matches!(r, Err(RestoreError::TimedOut { .. })), "{r:?}");
         assert_eq!(alb.writes(), 0);
     }
@@ -491,16 +529,31 @@ mod tests {
         let seen = store.lock_info().await.unwrap().unwrap();
         assert!(store.force_unlock(&seen).await.unwrap());
         let other = Holder::this_process("rollback", "d2");
-        store.acquire(&other, Duration::from_secs(60)).await.unwrap();
+        store
+            .acquire(&other, Duration::from_secs(60))
+            .await
+            .unwrap();
         let alb = FakeAlb::new(vec![]);
         let routes = back_to_blue();
-        let r = put_back(&alb, &fence, &routes, &tgs(), PACE, &Interrupts::none(), true).await;
+        let r = put_back(
+            &alb,
+            &fence,
+            &routes,
+            &tgs(),
+            PACE,
+            &Interrupts::none(),
+            true,
+        )
+        .await;
         assert!(matches!(r, Err(RestoreError::Fenced(_))), "{r:?}");
         assert_eq!(alb.writes(), 0);
         assert_eq!(alb.current(), fwd(20, 80));
         // And the journal refuses its records.
         let mut w = crate::state::Writer::new("d1").fenced(fence.token());
-        let e = w.write(&store, crate::state::Entry::Settled).await.unwrap_err();
+        let e = w
+            .write(&store, crate::state::Entry::Settled)
+            .await
+            .unwrap_err();
         assert!(matches!(e, crate::state::StoreError::Fenced { .. }), "{e}");
     }
 }

@@ -504,7 +504,13 @@ mod tests {
     #[test]
     fn the_target_is_the_named_color_then_the_journals_known_good_then_the_other() {
         // (to, known good, live, split) → target
-        let table: [(Option<Color>, Option<Color>, Option<Color>, bool, Result<Color, ()>); 8] = [
+        let table: [(
+            Option<Color>,
+            Option<Color>,
+            Option<Color>,
+            bool,
+            Result<Color, ()>,
+        ); 8] = [
             (Some(Green), Some(Blue), Some(Blue), false, Ok(Green)),
             (Some(Blue), None, None, true, Ok(Blue)),
             // An interrupted deploy, or a failed restore, names where traffic was good.
@@ -519,7 +525,10 @@ mod tests {
         ];
         for (to, good, live, split, want) in table {
             let got = target_color(to, good, live, split).map_err(|_| ());
-            assert_eq!(got, want, "to {to:?}, known good {good:?}, live {live:?}, split {split}");
+            assert_eq!(
+                got, want,
+                "to {to:?}, known good {good:?}, live {live:?}, split {split}"
+            );
         }
     }
 }

@@ -10,8 +10,8 @@ use super::signals::SignalReader;
 use crate::aws::Services;
 use crate::color::{Color, Weights};
 use crate::deploy::{
-    read_view, verify_all, write_view, Action, Event, ListenerView, Machine, Note, Outcome,
-    Phase, Reading, Status, Step, TargetGroups, TrafficError,
+    read_view, verify_all, write_view, Action, Event, ListenerView, Machine, Note, Outcome, Phase,
+    Reading, Status, Step, TargetGroups, TrafficError,
 };
 use crate::report::Event as Report;
 use crate::state::{Entry, Request};
@@ -396,7 +396,11 @@ impl Driver<'_> {
             Err(e) => tracing::warn!("reading requests failed: {e}"),
         }
         if let Some(expected) = machine.last_verified() {
-            if let Some(seen) = self.routes.foreign_change(self.ctx, self.aws, expected).await {
+            if let Some(seen) = self
+                .routes
+                .foreign_change(self.ctx, self.aws, expected)
+                .await
+            {
                 return Event::ExternalChange(seen);
             }
         }

@@ -309,9 +309,18 @@ mod tests {
             fence: None,
         };
         // The older id (asked for first, then waited for the lock) started last.
-        store.append(&record("20261201T000001000Z-aaaa", 3_000)).await.unwrap();
-        store.append(&record("20261201T000002000Z-bbbb", 1_000)).await.unwrap();
-        store.append(&record("20261201T000003000Z-cccc", 2_000)).await.unwrap();
+        store
+            .append(&record("20261201T000001000Z-aaaa", 3_000))
+            .await
+            .unwrap();
+        store
+            .append(&record("20261201T000002000Z-bbbb", 1_000))
+            .await
+            .unwrap();
+        store
+            .append(&record("20261201T000003000Z-cccc", 2_000))
+            .await
+            .unwrap();
         let order: Vec<String> = store
             .journals()
             .await
@@ -327,7 +336,11 @@ mod tests {
                 "20261201T000001000Z-aaaa"
             ]
         );
-        let (newest, _) = store.newest().await.unwrap().unwrap_or_else(|| panic!("none"));
+        let (newest, _) = store
+            .newest()
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("none"));
         assert_eq!(newest.id, "20261201T000001000Z-aaaa");
     }
 
