@@ -109,7 +109,7 @@ pub async fn refuse_if_unfinished(ctx: &Ctx, session: &mut Session) -> Result<()
     };
     if let Some((previous, reason)) = session.guard.took_over.clone() {
         if previous.holder.deployment == s.id {
-            let mut w = Writer::continuing(&s.id, &records);
+            let mut w = Writer::continuing(&s.id, &records).fenced(session.guard.fence().token());
             let e = Entry::LockTakenOver { previous, reason };
             if let Err(err) = w.write(&session.store, e).await {
                 ctx.out.emit(Event::Warning {

@@ -87,7 +87,7 @@ async fn supersede_or_refuse(ctx: &Ctx, session: &mut Session) -> Result<(), Err
                 "ending the interrupted rebuild {} (it never moved production traffic)",
                 s.id
             ));
-            let mut w = Writer::continuing(&s.id, &records);
+            let mut w = Writer::continuing(&s.id, &records).fenced(session.guard.fence().token());
             if let Some((previous, reason)) = session.guard.took_over.clone() {
                 if previous.holder.deployment == s.id {
                     let e = Entry::LockTakenOver { previous, reason };

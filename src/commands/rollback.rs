@@ -464,7 +464,7 @@ async fn end_unfinished(
     why: &str,
 ) -> Option<String> {
     let (s, records) = unfinished.as_ref()?;
-    let mut w = Writer::continuing(&s.id, records);
+    let mut w = Writer::continuing(&s.id, records).fenced(session.guard.fence().token());
     let mut entries = Vec::new();
     if let Some((previous, reason)) = session.guard.took_over.clone() {
         if previous.holder.deployment == s.id {
