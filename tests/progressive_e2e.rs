@@ -508,7 +508,10 @@ fn item_01_a_deploy_that_lost_its_lock_never_writes_again() {
     assert_eq!(w.all_writes().len(), writes, "{:?}\n{out}", w.all_writes());
     assert_eq!(w.prod(), (100, 0));
     assert_eq!(code, 6, "{out}");
-    assert!(out.contains("lost the environment lock"), "{out}");
+    assert!(
+        out.contains("the environment lock was taken from this deploy"),
+        "{out}"
+    );
     assert!(out.contains("made no further change"), "{out}");
 }
 

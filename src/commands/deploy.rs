@@ -495,7 +495,7 @@ pub async fn run_machine(
             // Every write goes through the fence, so this is true, not hoped.
             return Err(Error::RollbackFailed {
                 reason: format!(
-                    "this deploy lost the environment lock: {why}. The weights it last verified were {weights}"
+                    "the environment lock was taken from this deploy ({why}); the weights it last verified were {weights}"
                 ),
                 restore_error: "bluegreen stopped and made no further change to the production \
                     routes or services (every write is checked against the lock first); check \

@@ -36,8 +36,6 @@ use std::time::Duration;
 type Item = HashMap<String, AttributeValue>;
 
 const LOCK_SK: &str = "lock";
-/// The fencing counter: bumped (atomically, `ADD`) at every acquisition; it outlives locks.
-const FENCE_SK: &str = "fence";
 const JOURNAL: &str = "journal#";
 
 /// How many times a lock operation reads again after losing a compare-and-set race. Each lost
@@ -359,7 +357,7 @@ impl DynamoStore {
                     None => return Ok(Acquired::Held(c.lock.clone())),
                 },
             };
-            let lock = LockInfo::new(holder, now, lease).fenced(self.next_fence().await?);
+            let lock = LockInfo::new(holder, now, lease).fenced(super::lock::new_fence());
             let old = current.as_ref().map(|c| c.doc.as_str());
             if self.put_lock(&lock, old).await? {
                 return Ok(Acquired::Taken { lock, took_over });
@@ -367,28 +365,6 @@ impl DynamoStore {
             // Another process wrote the lock since we read it: look again.
         }
         Err(self.lock_kept_changing())
-    }
-
-    /// Bumps and returns the environment's fencing counter.
-    async fn next_fence(&self) -> Result<u64, StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(self.pk()))
-            .key("sk", s(FENCE_SK))
-            .update_expression("ADD #n :one")
-            .expression_attribute_names("#n", "n")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(|e| self.sdk_err("UpdateItem", FENCE_SK, e))?;
-        out.attributes()
-            .and_then(|a| a.get("n"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| self.err(format!("UpdateItem sk={FENCE_SK} returned no counter")))
     }
 
     /// Appends a record written under the lock with token `fence`, in one transaction with a

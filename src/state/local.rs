@@ -133,30 +133,10 @@ impl LocalStore {
                     None => return Ok(Acquired::Held(l)),
                 },
             };
-            let lock = LockInfo::new(holder, now, lease).fenced(self.next_fence()?);
+            let lock = LockInfo::new(holder, now, lease).fenced(super::lock::new_fence());
             self.write_lock(&lock)?;
             Ok(Acquired::Taken { lock, took_over })
         })
-    }
-
-    /// Bumps and returns the environment's fencing counter (`fence`, next to `lock.json`; it
-    /// outlives every lock). Called under the mutex.
-    fn next_fence(&self) -> Result<u64, StoreError> {
-        let path = self.dir.join("fence");
-        let current = match fs::read_to_string(&path) {
-            Ok(s) => s.trim().parse::<u64>().map_err(|e| StoreError::Corrupt {
-                location: path.display().to_string(),
-                problem: format!("the fencing counter `{}` is not a number: {e}", s.trim()),
-                fix: "if no bluegreen command is running for this environment, replace it with \
-                      a number larger than the `fence` of every journal record"
-                    .into(),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(self.err(format!("cannot read {}: {e}", path.display()))),
-        };
-        let next = current + 1;
-        atomic_write(&path, next.to_string().as_bytes()).map_err(|e| self.err(e))?;
-        Ok(next)
     }
 
     pub async fn renew(&self, holder: &Holder, lease: Duration) -> Result<LockInfo, StoreError> {

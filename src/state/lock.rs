@@ -49,9 +49,9 @@ pub struct LockInfo {
     pub taken_ms: u64,
     /// The lease runs out at this time unless renewed (ms since the epoch).
     pub expires_ms: u64,
-    /// The fencing token: a per-environment counter bumped at every acquisition, so a holder
-    /// that lost the lock (and every record it still tries to append) can be told from the
-    /// current one. 0 in documents written before fencing (none of them is current).
+    /// The fencing token: a fresh random number at every acquisition ([`new_fence`]), so a
+    /// holder that lost the lock (and every record it still tries to append) can be told from
+    /// the current one. 0 in documents written before fencing.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub fence: u64,
 }
@@ -113,6 +113,23 @@ impl LockInfo {
             ));
         }
         None
+    }
+}
+
+/// A fencing token for a new acquisition: 64 random bits, never 0.
+///
+/// The store only ever asks "is this the current lock's token?", so uniqueness is what
+/// matters, not order (the lock's `taken_ms` orders acquisitions for people). A random token
+/// needs no counter that outlives the lock: a command refused after taking the lock leaves
+/// the state store exactly as it found it.
+pub fn new_fence() -> u64 {
+    loop {
+        let mut bytes = [0u8; 8];
+        getrandom::getrandom(&mut bytes).expect("the OS random number generator");
+        let token = u64::from_le_bytes(bytes);
+        if token != 0 {
+            return token;
+        }
     }
 }
 
