@@ -87,16 +87,21 @@ fn item_09_var_file_device_is_refused() {
         let env = env_with_service_var_file(&tmp.path().join(i.to_string()), var_file);
         let env_arg = env.to_str().unwrap();
         let line = line_of(&env, &var_file.display().to_string());
+        let out_file = tmp.path().join(format!("plan-{i}.json"));
+        let out_arg = out_file.to_str().unwrap();
         for cmd in [
             vec!["validate", "--env", env_arg],
             vec!["deploy", "--env", env_arg, "--image", "nginx:1.27"],
-            vec!["plan", "--env", env_arg, "--image", "nginx:1.27", "--out"],
+            vec![
+                "plan",
+                "--env",
+                env_arg,
+                "--image",
+                "nginx:1.27",
+                "--out",
+                out_arg,
+            ],
         ] {
-            let mut cmd = cmd;
-            let out_file = tmp.path().join(format!("plan-{i}.json"));
-            if cmd[0] == "plan" {
-                cmd.push(out_file.to_str().unwrap());
-            }
             let stderr = refused_offline(&cmd);
             let at = format!("bluegreen.hcl:{line}:");
             assert!(stderr.contains(&at), "{cmd:?}: no {at}\n{stderr}");

@@ -132,9 +132,9 @@ fn pattern_of(field: &str) -> String {
 /// "1h", "24h", "10m": the limit as the docs and messages write it.
 pub(crate) fn human_limit(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs % (60 * 60) == 0 {
+    if secs.is_multiple_of(60 * 60) {
         format!("{}h", secs / (60 * 60))
-    } else if secs % 60 == 0 {
+    } else if secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else {
         format!("{secs}s")
