@@ -53,7 +53,7 @@ pub struct EnvArg {
 pub struct LockArg {
     /// Wait this long for the environment lock when another command holds it (e.g. `10m`);
     /// by default fail at once with exit code 8 (LOCKED), naming the holder.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_lock_timeout, default_value = "0s")]
     pub lock_timeout: std::time::Duration,
 }
 
@@ -244,9 +244,12 @@ pub enum JournalCommand {
     },
 }
 
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. `30s` or `10m`"))
+/// `--lock-timeout`: a duration up to its limit (docs/configuration.md, "Limits").
+fn parse_lock_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. `30s` or `10m`"))?;
+    crate::config::check_flag_duration("--lock-timeout", s, d)?;
+    Ok(d)
 }
 
 fn parse_color(s: &str) -> Result<Color, String> {
@@ -276,6 +279,19 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(c.command, Command::Deploy { .. }));
+    }
+
+    #[test]
+    fn lock_timeout_has_a_limit() {
+        let parse = |t: &str| {
+            Cli::try_parse_from(["bluegreen", "rollback", "--env", "x", "--lock-timeout", t])
+        };
+        assert!(parse("24h").is_ok());
+        let err = parse("100000000000d").unwrap_err().to_string();
+        assert!(
+            err.contains("--lock-timeout \"100000000000d\" is longer than its limit of 24h"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod exit;
 pub mod health;
 pub mod iac;
 pub mod image;
+pub mod input;
 pub mod report;
 pub mod state;
 pub mod workdir;

@@ -42,6 +42,42 @@ impl WorkDir {
         &self.dir
     }
 
+    /// Why bluegreen could not make and write `<root>/<env>`, if it could not; asked of the
+    /// file system without writing anything. The directory, or the nearest of its parents that
+    /// exists, must be a directory this process may write into.
+    pub fn unusable(&self) -> Option<String> {
+        let mut dir = self.dir.as_path();
+        loop {
+            match std::fs::metadata(dir) {
+                Ok(meta) if meta.is_dir() => {
+                    let access = rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK;
+                    return rustix::fs::access(dir, access).err().map(|e| {
+                        format!(
+                            "{} is a directory this user may not write into ({e})",
+                            dir.display()
+                        )
+                    });
+                }
+                Ok(meta) => {
+                    return Some(format!(
+                        "{} is {}, not a directory",
+                        dir.display(),
+                        crate::input::kind_of(&meta)
+                    ))
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    dir = dir.parent()?;
+                }
+                Err(e) => return Some(format!("cannot inspect {}: {e}", dir.display())),
+            }
+        }
+    }
+
     pub fn stack_data(&self, stack: &str) -> PathBuf {
         self.dir.join("tf").join(stack).join("data")
     }
@@ -81,5 +117,31 @@ mod tests {
             assert!(p.starts_with("/tmp/bgw/staging"), "{}", p.display());
         }
         assert_ne!(w.stack_data("blue"), w.stack_data("green"));
+    }
+
+    #[test]
+    fn a_root_that_cannot_hold_directories_is_unusable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fine = WorkDir::new(Some(&tmp.path().join("a/b")), "staging").unwrap();
+        assert_eq!(fine.unusable(), None);
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        for root in [file.clone(), file.join("below")] {
+            let w = WorkDir::new(Some(&root), "staging").unwrap();
+            let why = w.unusable().expect("a file is no root");
+            assert_eq!(
+                why,
+                format!("{} is a regular file, not a directory", file.display())
+            );
+        }
+        let w = WorkDir::new(Some(Path::new("/dev/null")), "staging").unwrap();
+        assert_eq!(
+            w.unusable().as_deref(),
+            Some("/dev/null is a character device, not a directory")
+        );
+        // An environment directory that is a file is caught too.
+        std::fs::write(tmp.path().join("prod"), "").unwrap();
+        let w = WorkDir::new(Some(tmp.path()), "prod").unwrap();
+        assert!(w.unusable().is_some());
     }
 }

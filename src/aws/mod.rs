@@ -17,7 +17,7 @@ pub use cloudwatch::{AlarmState, Alarms, SdkAlarms};
 pub use ecr::{classify, ImageLookupError, Images, Registry, Resolved, SdkImages};
 pub use ecs::SdkServices;
 pub use elbv2::SdkTraffic;
-pub use error::AwsError;
+pub use error::{sdk_summary, AwsError};
 pub use model::{ListenerAction, ServiceDeployment, ServiceState, Services, TargetHealth, Traffic};
 pub use sts::SdkIdentity;
 

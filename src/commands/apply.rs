@@ -33,10 +33,14 @@ pub struct Artifact {
 }
 
 pub fn read(file: &std::path::Path) -> Result<Artifact, Error> {
-    let bytes = std::fs::read(file).map_err(|e| {
+    // A regular file of bounded size: `apply /dev/zero` or a FIFO is refused before reading.
+    let bytes = crate::input::read(file, crate::input::PLAN_ARTIFACT_MAX).map_err(|e| {
         Error::bad_input(
-            format!("cannot read the plan artifact {}: {e}", file.display()),
-            "pass the file `bluegreen plan --out FILE` wrote",
+            format!("apply FILE: the plan artifact {e}"),
+            format!(
+                "{}; pass the file `bluegreen plan --out FILE` wrote",
+                e.fix("the plan artifact")
+            ),
         )
     })?;
     let opened = crate::artifact::inspect(&bytes).map_err(|e| {

@@ -55,6 +55,9 @@ impl Ctx {
                 "pass --work-dir DIR or set BLUEGREEN_WORK_DIR",
             )
         })?;
+        if let Some(why) = work.unusable() {
+            return Err(work_dir_error(cli.work_dir.as_deref(), &why));
+        }
         Ok(Ctx {
             cfg,
             work,
@@ -292,6 +295,25 @@ impl Ctx {
     pub fn plan_path(&self, id: StackId) -> PathBuf {
         self.work.plans_dir().join(format!("{}.tfplan", id.name()))
     }
+}
+
+/// A work directory bluegreen could not use: names where it came from and how to fix it.
+fn work_dir_error(root: Option<&std::path::Path>, why: &str) -> Error {
+    let source = match root {
+        Some(root) => format!(
+            "the work directory given by --work-dir (or BLUEGREEN_WORK_DIR), {}",
+            root.display()
+        ),
+        None => format!(
+            "the default work directory {} (no --work-dir or BLUEGREEN_WORK_DIR given)",
+            crate::workdir::DEFAULT_ROOT
+        ),
+    };
+    Error::bad_input(
+        format!("{source}, cannot be used: {why}"),
+        "pass --work-dir DIR (or set BLUEGREEN_WORK_DIR) naming a directory this user may \
+         create and write; bluegreen keeps each environment's files in DIR/<env>",
+    )
 }
 
 fn path_str(p: PathBuf) -> String {

@@ -299,8 +299,8 @@ pub fn signal_names(ctx: &Ctx) -> Vec<String> {
 
 /// sha256 of the environment file, hex.
 pub fn env_file_sha256(ctx: &Ctx) -> Result<String, Error> {
-    let bytes = std::fs::read(&ctx.cfg.file)
-        .map_err(|e| Error::Internal(format!("cannot read {}: {e}", ctx.cfg.file.display())))?;
+    let bytes = crate::input::read(&ctx.cfg.file, crate::input::ENV_FILE_MAX)
+        .map_err(|e| Error::from(crate::config::ConfigError::EnvFile { source: e }))?;
     Ok(hex::encode(Sha256::digest(bytes)))
 }
 

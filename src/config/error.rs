@@ -66,6 +66,36 @@ pub enum ConfigError {
         super::ENV_FILE
     )]
     NotAnEnvDir { path: PathBuf, is_dir_missing: bool },
+
+    /// `ENV` was a path to a file other than an environment file.
+    #[error(
+        "--env {}: that is a file, not an environment directory\n  fix: pass the directory that contains {}, or the name of an environment under environments/",
+        path.display(),
+        super::ENV_FILE
+    )]
+    EnvIsAFile { path: PathBuf },
+
+    /// The environment file is a FIFO, a device, too large, … (never read, or read only up to
+    /// its limit).
+    #[error("--env: the environment file {source}\n  fix: {}", source.fix("the environment file"))]
+    EnvFile {
+        #[source]
+        source: crate::input::InputError,
+    },
+
+    /// The environment's name (its directory's name, or the name given) is not allowed.
+    #[error(
+        "environment name \"{}\" is not allowed{}: {}\n  fix: {}",
+        name.escape_debug(),
+        from_dir(dir.as_deref()),
+        super::ENV_NAME_RULE,
+        name_fix(name, dir.as_deref())
+    )]
+    BadEnvName {
+        name: String,
+        /// The directory it is the name of, when `ENV` was a path.
+        dir: Option<PathBuf>,
+    },
 }
 
 impl ConfigError {
@@ -75,7 +105,11 @@ impl ConfigError {
             ConfigError::Invalid { file, .. }
             | ConfigError::Syntax { file, .. }
             | ConfigError::Missing { file, .. } => Some(file),
-            ConfigError::Io { path, .. } | ConfigError::NotAnEnvDir { path, .. } => Some(path),
+            ConfigError::Io { path, .. }
+            | ConfigError::NotAnEnvDir { path, .. }
+            | ConfigError::EnvIsAFile { path } => Some(path),
+            ConfigError::EnvFile { source } => Some(source.path()),
+            ConfigError::BadEnvName { dir, .. } => dir.as_deref(),
             ConfigError::UnknownEnv { .. } => None,
         }
     }
@@ -120,6 +154,28 @@ fn reason(is_dir_missing: &bool) -> String {
         "it does not exist".to_owned()
     } else {
         format!("it has no {}", super::ENV_FILE)
+    }
+}
+
+/// " (the name of the directory …)", escaped: the path ends in the offending name.
+fn from_dir(dir: Option<&Path>) -> String {
+    dir.map_or_else(String::new, |d| {
+        format!(
+            " (the name of the directory \"{}\")",
+            d.display().to_string().escape_debug()
+        )
+    })
+}
+
+fn name_fix(name: &str, dir: Option<&Path>) -> String {
+    let suggestion = super::paths::suggest_env_name(name);
+    match dir {
+        Some(_) => format!(
+            "rename the environment directory, e.g. to `{suggestion}`, or point --env at one with an allowed name"
+        ),
+        None => format!(
+            "pass the name of an environment directory under environments/, e.g. `{suggestion}`"
+        ),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod blocks;
 mod error;
+mod limits;
 mod model;
 mod parse;
 mod paths;
@@ -16,11 +17,12 @@ mod tests;
 mod value;
 
 pub use error::ConfigError;
+pub use limits::{check_flag_duration, DurationLimit, DURATION_LIMITS};
 pub use model::{
     AlarmSignal, ApprovalSettings, EnvConfig, HealthSettings, HttpCheck, IacBinary, IacSettings,
     JournalBackend, JournalSettings, NoData, OldColor, PlanSafetySettings, PromotionSettings,
     ServiceSettings, StackSettings, StateSeparation, StateSettings, TrafficSettings, ENV_FILE,
-    RESERVED_SERVICE_VARS,
+    ENV_NAME_RULE, RESERVED_SERVICE_VARS,
 };
 pub use parse::{load, load_str};
 pub use paths::resolve_env;

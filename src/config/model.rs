@@ -9,6 +9,11 @@ use std::time::Duration;
 /// The environment file's name inside an environment directory.
 pub const ENV_FILE: &str = "bluegreen.hcl";
 
+/// Which environment names are allowed (docs/configuration.md says the same). The name goes
+/// into paths, lock and journal keys, workspace names and every message, so it is kept to
+/// characters that mean nothing special in any of them.
+pub const ENV_NAME_RULE: &str = "a name is 1 to 64 characters from the letters A-Z and a-z, the digits 0-9, '_', '-' and '.', and starts with a letter or a digit";
+
 /// Variables bluegreen passes to the service root itself (`-var`), so `service.vars` may not.
 pub const RESERVED_SERVICE_VARS: [&str; 4] = ["color", "image", "target_group_arn", "cluster_name"];
 

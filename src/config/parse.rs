@@ -7,17 +7,18 @@ use super::blocks::{
 };
 use super::error::{ConfigError, FirstError};
 use super::model::{EnvConfig, ENV_FILE};
+use super::paths::check_env_name;
 use super::paths::{absolute_dir, lexical_absolute};
 use super::schema::Section;
 use super::signals::parse_health;
 use super::source::Source;
 use super::state::parse_state;
 use super::strategy::{parse_promotion, parse_strategy};
-use std::fs;
-use std::io::ErrorKind;
+use crate::input::{self, InputError};
 use std::path::Path;
 
-/// Reads and validates `<env_dir>/bluegreen.hcl`.
+/// Reads and validates `<env_dir>/bluegreen.hcl` (a regular file of at most
+/// [`input::ENV_FILE_MAX`] bytes, never a FIFO or a device).
 pub fn load(env_dir: &Path) -> Result<EnvConfig, ConfigError> {
     let dir = lexical_absolute(env_dir);
     if !dir.is_dir() {
@@ -27,15 +28,13 @@ pub fn load(env_dir: &Path) -> Result<EnvConfig, ConfigError> {
         });
     }
     let file = dir.join(ENV_FILE);
-    let text = fs::read_to_string(&file).map_err(|source| match source.kind() {
-        ErrorKind::NotFound => ConfigError::NotAnEnvDir {
+    let text = input::read_to_string(&file, input::ENV_FILE_MAX).map_err(|e| match e {
+        InputError::Missing { .. } => ConfigError::NotAnEnvDir {
             path: env_dir.to_owned(),
             is_dir_missing: false,
         },
-        _ => ConfigError::Io {
-            path: file.clone(),
-            source,
-        },
+        InputError::Io { path, source } => ConfigError::Io { path, source },
+        other => ConfigError::EnvFile { source: other },
     })?;
     load_str(&text, &file, &dir)
 }
@@ -50,6 +49,7 @@ pub fn load_str(src: &str, file: &Path, env_dir: &Path) -> Result<EnvConfig, Con
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    check_env_name(&name, Some(&lexical_absolute(env_dir)))?;
     let cx = Cx {
         src: &source,
         dir: &dir,

@@ -9,30 +9,88 @@ use std::fs;
 use std::path::{Component, Path, PathBuf, MAIN_SEPARATOR};
 
 /// ENV is either a name under `environments_dir` or a path to an environment directory
-/// (anything containing a path separator, or starting with '.', is a path). Returns the env
-/// directory, absolute but not canonicalized: a symlinked environment keeps its own name.
+/// (anything containing a path separator, or starting with '.', is a path); a path to the
+/// environment file itself (`…/bluegreen.hcl`) means its directory. Returns the env directory,
+/// absolute but not canonicalized: a symlinked environment keeps its own name.
 pub fn resolve_env(env: &str, environments_dir: &Path) -> Result<PathBuf, ConfigError> {
     let is_path = env.contains('/') || env.contains(MAIN_SEPARATOR) || env.starts_with('.');
-    let dir = if is_path {
+    if !is_path {
+        check_env_name(env, None)?;
+    }
+    let mut dir = if is_path {
         PathBuf::from(env)
     } else {
         environments_dir.join(env)
     };
-    if !dir.join(ENV_FILE).is_file() {
-        return Err(if is_path {
-            ConfigError::NotAnEnvDir {
+    if is_path && dir.file_name().is_some_and(|n| n == ENV_FILE) && !dir.is_dir() {
+        dir = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+    }
+    let file = dir.join(ENV_FILE);
+    match fs::metadata(&file) {
+        // A FIFO, a device or too large: refused with what it is (never opened here).
+        Ok(_) => {
+            crate::input::check(&file, crate::input::ENV_FILE_MAX)
+                .map_err(|source| ConfigError::EnvFile { source })?;
+        }
+        Err(_) if is_path && dir.is_file() => return Err(ConfigError::EnvIsAFile { path: dir }),
+        Err(_) if is_path => {
+            return Err(ConfigError::NotAnEnvDir {
                 is_dir_missing: !dir.is_dir(),
                 path: dir,
-            }
-        } else {
-            ConfigError::UnknownEnv {
+            })
+        }
+        Err(_) => {
+            return Err(ConfigError::UnknownEnv {
                 name: env.to_owned(),
                 environments_dir: environments_dir.to_owned(),
                 available: available_envs(environments_dir),
-            }
-        });
+            })
+        }
     }
     Ok(lexical_absolute(&dir))
+}
+
+/// Refuses a name outside [`super::ENV_NAME_RULE`]; `dir` is the directory it came from.
+pub(crate) fn check_env_name(name: &str, dir: Option<&Path>) -> Result<(), ConfigError> {
+    if is_env_name(name) {
+        return Ok(());
+    }
+    Err(ConfigError::BadEnvName {
+        name: name.to_owned(),
+        dir: dir.map(Path::to_owned),
+    })
+}
+
+fn is_env_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// An allowed name close to `name`, for the fix.
+pub(crate) fn suggest_env_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let clean = clean.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+    let clean: String = clean.chars().take(64).collect();
+    if clean.is_empty() {
+        "staging".to_owned()
+    } else {
+        clean
+    }
 }
 
 /// Names of the directories under `environments_dir` that hold a `bluegreen.hcl`, sorted.
@@ -84,7 +142,8 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
 pub(crate) enum Want {
     /// A directory holding at least one `.tf` (or `.tf.json`) file.
     RootModule,
-    /// A regular file; the result is canonicalized.
+    /// A regular file of at most [`crate::input::VAR_FILE_MAX`] bytes (a var file); the
+    /// result is canonicalized.
     File,
     /// A regular file; the result keeps its name (an executable reached through a symlink
     /// should be run by the name it was given).
@@ -121,14 +180,24 @@ pub(crate) fn resolve(
     };
     let expected = match want {
         Want::RootModule => "a directory",
-        Want::File | Want::Executable => "a file",
+        Want::File | Want::Executable => "a regular file",
     };
-    if meta.is_dir() != (want == Want::RootModule) {
+    let fits = match want {
+        Want::RootModule => meta.is_dir(),
+        Want::File | Want::Executable => meta.is_file(),
+    };
+    if !fits {
+        let kind = crate::input::kind_of(&meta);
         return Err(v.error(
             span,
-            format!("`{name}`: {} is not {expected}", path.display()),
+            format!("`{name}`: {} is {kind}, not {expected}", path.display()),
             format!("point `{name}` at {expected} ({where_from})"),
         ));
+    }
+    if want == Want::File {
+        // Terraform reads a var file whole, so its size is bounded here, before any run.
+        crate::input::check(&path, crate::input::VAR_FILE_MAX)
+            .map_err(|e| v.error(span, format!("`{name}`: {e}"), e.fix("a var file")))?;
     }
     if want == Want::Executable {
         return Ok(path);
@@ -248,6 +317,100 @@ mod tests {
         // A leading '.' makes it a path even without a separator: not looked up by name.
         let err = resolve_env(".hidden", &no_envs).unwrap_err();
         assert!(matches!(err, ConfigError::NotAnEnvDir { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn the_env_file_itself_means_its_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let env = tmp.path().join("qa");
+        touch(&env.join(ENV_FILE));
+        let no_envs = tmp.path().join("environments");
+        let file = env.join(ENV_FILE);
+        assert_eq!(resolve_env(file.to_str().unwrap(), &no_envs).unwrap(), env);
+
+        // Another file is explained as a file, not as missing.
+        touch(&env.join("notes.txt"));
+        let err = resolve_env(env.join("notes.txt").to_str().unwrap(), &no_envs).unwrap_err();
+        assert!(matches!(err, ConfigError::EnvIsAFile { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("that is a file, not an environment directory"),
+            "{err}"
+        );
+
+        // A missing environment file stays "does not exist".
+        let gone = tmp.path().join("gone").join(ENV_FILE);
+        let err = resolve_env(gone.to_str().unwrap(), &no_envs).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::NotAnEnvDir {
+                    is_dir_missing: true,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn an_env_file_that_is_a_fifo_is_refused_unopened() {
+        let tmp = tempfile::tempdir().unwrap();
+        let env = tmp.path().join("qa");
+        fs::create_dir_all(&env).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(env.join(ENV_FILE))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let err = resolve_env(env.to_str().unwrap(), &tmp.path().join("e")).unwrap_err();
+        assert!(matches!(err, ConfigError::EnvFile { .. }), "{err:?}");
+        assert!(
+            err.to_string().starts_with("--env: the environment file "),
+            "{err}"
+        );
+        assert!(err.to_string().contains("FIFO"), "{err}");
+    }
+
+    #[test]
+    fn env_names_follow_the_rule() {
+        for ok in [
+            "local",
+            "staging",
+            "qa.eu",
+            "prod_2-b",
+            "1st",
+            &"a".repeat(64),
+        ] {
+            assert!(is_env_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "-x",
+            ".x",
+            "_x",
+            "my env",
+            "a\nb",
+            "a\tb",
+            "ü",
+            "a/b",
+            &"a".repeat(65),
+        ] {
+            assert!(!is_env_name(bad), "{bad:?}");
+        }
+        assert_eq!(suggest_env_name("bad\nname"), "bad-name");
+        assert_eq!(suggest_env_name("--x y"), "x-y");
+        assert_eq!(suggest_env_name("\n"), "staging");
+
+        let tmp = tempfile::tempdir().unwrap();
+        let err = resolve_env("local\n", tmp.path()).unwrap_err();
+        assert!(matches!(err, ConfigError::BadEnvName { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("environment name \"local\\n\" is not allowed: "),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 2, "{text}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! steps:STEP,STEP,…          steps:10@1m,pause,50@5m,100   (STEP is W, W@BAKE or pause)
 //! ```
 
+use super::limits::{duration_limit, human_limit};
 use super::source::closest;
 use crate::deploy::{Step, Strategy};
 use std::time::Duration;
@@ -128,8 +129,18 @@ fn number(text: &str, name: &str, range: &str) -> Result<u16, String> {
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|_| format!("\"{text}\" is not a duration; write e.g. 30s, 5m or 1h"))
+    let d = humantime::parse_duration(text)
+        .map_err(|_| format!("\"{text}\" is not a duration; write e.g. 30s, 5m or 1h"))?;
+    let limit = duration_limit("--strategy").expect("--strategy has a limit");
+    if d > limit.max {
+        return Err(format!(
+            "bake or interval \"{text}\" is longer than its limit of {} ({}); write at most {}",
+            human_limit(limit.max),
+            limit.why,
+            human_limit(limit.max)
+        ));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -259,6 +270,12 @@ mod tests {
                 "weight \"-1\" is not a whole number from 1 to 100",
             ),
             ("steps:10@x,100", "\"x\" is not a duration"),
+            (
+                "canary:10:100000000000d",
+                "bake or interval \"100000000000d\" is longer than its limit of 24h",
+            ),
+            ("linear:25:25h", "\"25h\" is longer than its limit of 24h"),
+            ("steps:10@2d,100", "\"2d\" is longer than its limit of 24h"),
             ("steps:0,100", "step 1: weight 0 is outside 1–100"),
             ("steps:10,150", "step 2: weight 150 is outside 1–100"),
             ("steps:50,40,100", "step 2: weight 40 does not increase"),

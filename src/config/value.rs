@@ -2,6 +2,7 @@
 //! (or the offending element) with an example of the right spelling.
 
 use super::error::ConfigError;
+use super::limits::{duration_limit, human_limit, too_long};
 use super::source::{closest, Source, Span};
 use hcl_edit::expr::{Expression, ObjectKey};
 use hcl_edit::Span as _;
@@ -142,7 +143,8 @@ impl<'a> Value<'a> {
         ))
     }
 
-    /// A humantime duration string: "200ms", "30s", "5m", "1h 30m".
+    /// A humantime duration string: "200ms", "30s", "5m", "1h 30m", at most the field's limit
+    /// (`limits.rs`).
     pub(crate) fn duration(&self) -> Result<Duration, ConfigError> {
         let expr = self.literal(self.expr)?;
         let Expression::String(s) = expr else {
@@ -156,7 +158,7 @@ impl<'a> Value<'a> {
                 format!("write e.g. `{}` (a duration needs a unit)", self.example),
             ));
         };
-        humantime::parse_duration(s.value()).map_err(|_| {
+        let d = humantime::parse_duration(s.value()).map_err(|_| {
             self.error(
                 &s.span(),
                 format!("`{}`: '{}' is not a duration", self.name, s.value()),
@@ -165,7 +167,25 @@ impl<'a> Value<'a> {
                     self.example
                 ),
             )
-        })
+        })?;
+        let limit = duration_limit(&self.name);
+        debug_assert!(
+            limit.is_some(),
+            "`{}` has no limit in DURATION_LIMITS",
+            self.name
+        );
+        match limit {
+            Some(limit) if d > limit.max => Err(self.error(
+                &s.span(),
+                too_long(&self.name, s.value(), limit),
+                format!(
+                    "write at most \"{}\", e.g. `{}`",
+                    human_limit(limit.max),
+                    self.example
+                ),
+            )),
+            _ => Ok(d),
+        }
     }
 
     /// A whole number (negative ones too, so the caller can say "out of range").

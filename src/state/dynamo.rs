@@ -186,10 +186,15 @@ impl DynamoStore {
 
     fn sdk_err<E, R>(&self, operation: &str, sk: &str, e: SdkError<E, R>) -> StoreError
     where
-        E: std::error::Error + 'static,
+        E: std::error::Error + ProvideErrorMetadata + 'static,
         R: std::fmt::Debug,
     {
-        self.err(format!("{operation} sk={sk}: {}", DisplayErrorContext(&e)))
+        // One line for people; the SDK's full error (kilobytes, with the raw response) at -vv.
+        tracing::debug!(operation, sk, error = %DisplayErrorContext(&e), "DynamoDB call failed");
+        self.err(format!(
+            "{operation} sk={sk}: {}",
+            crate::aws::sdk_summary(&e)
+        ))
     }
 
     fn corrupt(&self, sk: &str, problem: String, fix: &str) -> StoreError {

@@ -179,7 +179,7 @@ fn path_mistakes_show_the_resolved_path() {
         ),
         (
             "../../modules/readme.txt",
-            "modules/readme.txt is not a directory",
+            "modules/readme.txt is a regular file, not a directory",
             "point `shared.root` at a directory",
         ),
         (
@@ -284,21 +284,59 @@ fn missing_top_level_items_name_what_to_add() {
 #[test]
 fn an_env_name_that_cannot_be_a_prefix_needs_one_set() {
     let fx = Fixture::new();
-    let odd = fx.root.join("environments").join("my env");
+    // '.' is allowed in an environment name but not in a workspace prefix.
+    let odd = fx.root.join("environments").join("qa.eu");
     fs::create_dir_all(&odd).unwrap();
     let src = BASE.replace("../../", &format!("{}/", fx.root.display()));
     let err = load_str(&src, Path::new("x.hcl"), &odd).unwrap_err();
     assert!(matches!(err, ConfigError::Missing { .. }), "{err:?}");
     assert!(
-        err.to_string().contains("workspace_prefix = \"my-env\""),
+        err.to_string().contains("workspace_prefix = \"qa-eu\""),
         "{err}"
     );
 
-    let fixed = base("state {\n  workspace_prefix = \"my-env\"\n}\n")
+    let fixed = base("state {\n  workspace_prefix = \"qa-eu\"\n}\n")
         .replace("../../", &format!("{}/", fx.root.display()));
     let cfg = load_str(&fixed, Path::new("x.hcl"), &odd).unwrap();
-    assert_eq!(cfg.name, "my env");
-    assert_eq!(cfg.state.workspace_for("shared"), "my-env-shared");
+    assert_eq!(cfg.name, "qa.eu");
+    assert_eq!(cfg.state.workspace_for("shared"), "qa-eu-shared");
+}
+
+#[test]
+fn env_names_outside_the_rule_are_refused_escaped() {
+    let fx = Fixture::new();
+    let src = base("state {\n  workspace_prefix = \"ok\"\n}\n")
+        .replace("../../", &format!("{}/", fx.root.display()));
+    for name in [
+        "my env",
+        "bad\nname",
+        "-x",
+        "tab\there",
+        &"a".repeat(65),
+        "ünï",
+    ] {
+        let dir = fx.root.join("environments").join(name);
+        fs::create_dir_all(&dir).unwrap();
+        let err = load_str(&src, Path::new("x.hcl"), &dir).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::BadEnvName { .. }),
+            "{name:?}: {err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("is not allowed"), "{text}");
+        assert!(
+            text.contains("fix: rename the environment directory"),
+            "{text}"
+        );
+        // Control characters are shown escaped, never raw.
+        assert!(!text.contains('\t'), "{text}");
+        assert_eq!(text.lines().count(), 2, "{text}");
+    }
+    for name in ["staging", "qa.eu", "prod_2-b", "1st"] {
+        let dir = fx.root.join("environments").join(name);
+        fs::create_dir_all(&dir).unwrap();
+        assert!(load_str(&src, Path::new("x.hcl"), &dir).is_ok(), "{name}");
+    }
 }
 
 #[test]
