@@ -17,12 +17,14 @@ mod plan;
 mod redact;
 mod runner;
 mod safety;
+mod private;
 mod stack;
 mod stderr;
 mod ui;
 
 pub use backend::declared_backend;
-pub use command::{CommandBuilder, StackDirs, TfCommand, REMOVED_ENV};
+pub use command::{CommandBuilder, StackDirs, TfCommand, REDACTED_VALUE, REMOVED_ENV};
+pub use private::{write_private, PRIVATE_MODE};
 pub use discover::{discover, discover_in, IacKind, IacPreference, IacTool};
 pub use error::IacError;
 pub use outputs::{OutputValue, Outputs};
@@ -33,7 +35,7 @@ pub use redact::{
 pub use runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
 pub use safety::{check_plan, Finding, ForeignObjects, Rule, SafetyPolicy};
 pub use stack::{PlanOutcome, Stack, StateMeta, DEFAULT_WORKSPACE};
-pub use stderr::{filter_stderr, human_diagnostics};
+pub use stderr::{disk_full, filter_stderr, human_diagnostics, DiskFull};
 pub use ui::{
     parse_ui_line, ChangeOperation, ChangeSummary, Diagnostic, Hook, PlannedChange, ResourceAddr,
     Severity, SourcePos, SourceRange, ToolVersion, UiAction, UiEvent, UiMessage, UiOutput,

@@ -12,6 +12,7 @@ use super::discover::IacTool;
 use super::error::IacError;
 use super::outputs::Outputs;
 use super::plan::{document_error, PlanSummary};
+use super::private::{create_private, remove_if_empty, restrict};
 use super::redact::redacted_plan_json;
 use super::runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
 use super::ui::{Diagnostic, UiEvent, UiMessage};
@@ -19,7 +20,7 @@ use super::ui::{Diagnostic, UiEvent, UiMessage};
 /// The workspace used when the stack names none.
 pub const DEFAULT_WORKSPACE: &str = "default";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Stack {
     pub tool: IacTool,
     pub dirs: StackDirs,
@@ -28,8 +29,26 @@ pub struct Stack {
     /// `-backend-config` pairs, e.g. `path`/`workspace_dir` for a local backend.
     pub backend_config: Vec<(String, String)>,
     pub var_files: Vec<PathBuf>,
-    /// `-var` pairs (`color`, `image`, …); not secret.
+    /// `-var` pairs (`color`, `image`, and the environment file's `vars`, which may
+    /// be secrets): only their names are ever shown (`Debug`, [`TfCommand`]'s `Display`).
     pub vars: Vec<(String, String)>,
+}
+
+/// Variable names only: a value may be a secret.
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack")
+            .field("tool", &self.tool)
+            .field("dirs", &self.dirs)
+            .field("workspace", &self.workspace)
+            .field("backend_config", &self.backend_config)
+            .field("var_files", &self.var_files)
+            .field(
+                "vars",
+                &self.vars.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 /// Which state a stack is at: `serial` grows with every write of the state,
@@ -176,12 +195,32 @@ impl Stack {
         out: &Path,
         on_msg: &mut dyn FnMut(&UiMessage),
     ) -> Result<PlanOutcome, IacError> {
-        let outcome = run_streaming(cmd, on_msg).await?;
+        // The plan file holds every variable value: owner-only before Terraform writes it.
+        create_private(out)?;
+        let outcome = match run_streaming(cmd, on_msg).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                remove_if_empty(out);
+                return Err(err);
+            }
+        };
         let has_changes = match outcome.exit_code {
             0 => false,
             2 => true,
-            code => return Err(failure(cmd, code, outcome.diagnostics, outcome.stderr_tail)),
+            code => {
+                remove_if_empty(out);
+                return Err(failure(cmd, code, outcome.diagnostics, outcome.stderr_tail));
+            }
         };
+        restrict(out)?;
+        if std::fs::metadata(out).is_ok_and(|m| m.len() == 0) {
+            remove_if_empty(out);
+            return Err(IacError::EmptyPlanFile {
+                command: cmd.to_string(),
+                exit_code: outcome.exit_code,
+                path: out.to_path_buf(),
+            });
+        }
         let (summary, redacted_plan) = self.show_plan(out).await?;
         Ok(PlanOutcome {
             has_changes,
