@@ -3,11 +3,16 @@
 //! success and on a failing plan: human output, `--output json`, `-vv` logs, the journal files
 //! of the local backend and the items of the DynamoDB backend, `history`. Only Terraform's own
 //! files (its state, its saved plans, its data and the module's scratch directory) may hold it,
-//! and the saved plans are readable by their owner only.
+//! and the saved plans are readable by their owner only. What Terraform itself prints of a
+//! variable the module does not declare `sensitive` (a provisioner echoing its inputs) is
+//! Terraform's, relayed as printed (docs/operations.md, "Secrets").
 //!
 //! The failing plan is the cheapest real one: a `service.vars` key the module does not declare
 //! (Terraform: "Value for undeclared variable", exit 1), with the secret as its value — the
 //! shape of issue 12's report (`vars = { api_token = "…" }`).
+//!
+//! Also issue 12 item 12 end to end: the work directory on a full tmpfs (where `mount` is
+//! allowed) must be diagnosed as a full disk, not as a held state lock.
 
 mod common;
 
@@ -198,4 +203,85 @@ fn dynamo_items(emu: &common::Emulator) -> String {
         .block_on(ddb.scan().table_name(TABLE).consistent_read(true).send())
         .expect("Scan");
     format!("{:#?}", out.items())
+}
+
+/// A tiny tmpfs, unmounted on drop. `None` where mounting is not allowed (not root, no
+/// CAP_SYS_ADMIN): the full-disk diagnosis is then covered by the unit tests on Terraform's
+/// real error texts only (src/iac/stderr.rs, src/iac/runner.rs).
+struct TinyDisk {
+    dir: tempfile::TempDir,
+}
+
+impl TinyDisk {
+    fn mount() -> Option<TinyDisk> {
+        let dir = tempfile::Builder::new()
+            .prefix("bluegreen-full-disk-")
+            .tempdir()
+            .unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(TinyDisk { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file until the disk is full.
+    fn fill(&self) {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(self.path().join("filler")).unwrap();
+        let block = [0u8; 4096];
+        loop {
+            if let Err(e) = f.write_all(&block).and_then(|()| f.sync_data()) {
+                assert_eq!(e.raw_os_error(), Some(28), "expected ENOSPC, got {e}");
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// The work directory on a full disk (the journal in DynamoDB, so Terraform is the first to
+/// write there): the headline says the disk is full, not that a state lock is held.
+#[test]
+fn item_12_full_disk_is_diagnosed_as_full_disk_end_to_end() {
+    let Some(disk) = TinyDisk::mount() else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here; the unit tests cover the diagnosis");
+        return;
+    };
+    let journal = format!("journal {{\n  backend = \"dynamodb\"\n  table   = \"{TABLE}\"\n}}\n");
+    let w = common::EnvWorld::start(&format!("{FAST}{journal}"), "full-disk-test");
+    w.emu.create_state_table(TABLE);
+    disk.fill();
+    let out = common::Bluegreen::new(&w.emu, disk.path())
+        .env("BLUEGREEN_USER", w.user)
+        .args(["deploy", "--env", w.env.to_str().unwrap(), "--image", V1])
+        .run();
+    out.assert_code(3);
+    let headline = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line:\n{}", out.stderr));
+    assert!(
+        headline.starts_with("error: the disk is full: ")
+            && headline.ends_with("(no space left on device)"),
+        "{}",
+        out.stderr
+    );
+    let fix = format!("fix: free space on the file system that holds {}", disk.path().display());
+    assert!(out.stderr.contains(&fix), "{}", out.stderr);
+    assert!(out.stderr.contains("do not `force-unlock`"), "{}", out.stderr);
 }
