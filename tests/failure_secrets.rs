@@ -20,7 +20,6 @@ use common::{files, Outcome};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-
 const CANARY: &str = "CANARY-7f3a9e";
 const IN_VARS: &str = "CANARY-7f3a9e-vars";
 const IN_FILE: &str = "CANARY-7f3a9e-file";
@@ -163,13 +162,20 @@ fn item_06_sensitive_var_never_printed_or_journaled() {
     // Nothing bluegreen itself wrote anywhere in the work directory holds a secret.
     for (path, bytes) in files(w.work.path()) {
         if !terraform_owned(w.work.path(), &path) {
-            assert_clean(&path.display().to_string(), &String::from_utf8_lossy(&bytes));
+            assert_clean(
+                &path.display().to_string(),
+                &String::from_utf8_lossy(&bytes),
+            );
         }
     }
 
     // Saved plans hold every value: owner-only.
     let plans = saved_plans(w.work.path());
-    assert!(!plans.is_empty(), "no saved plan under {}", w.work.path().display());
+    assert!(
+        !plans.is_empty(),
+        "no saved plan under {}",
+        w.work.path().display()
+    );
     for plan in plans {
         let mode = std::fs::metadata(&plan).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{} is {mode:o}", plan.display());
@@ -281,7 +287,14 @@ fn item_12_full_disk_is_diagnosed_as_full_disk_end_to_end() {
         "{}",
         out.stderr
     );
-    let fix = format!("fix: free space on the file system that holds {}", disk.path().display());
+    let fix = format!(
+        "fix: free space on the file system that holds {}",
+        disk.path().display()
+    );
     assert!(out.stderr.contains(&fix), "{}", out.stderr);
-    assert!(out.stderr.contains("do not `force-unlock`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("do not `force-unlock`"),
+        "{}",
+        out.stderr
+    );
 }

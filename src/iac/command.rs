@@ -90,7 +90,11 @@ impl TfCommand {
             shown.push(match assignment {
                 Some(assignment) => {
                     let name = assignment.split_once('=').map_or(assignment, |(n, _)| n);
-                    let prefix = if arg.starts_with("-var=") { "-var=" } else { "" };
+                    let prefix = if arg.starts_with("-var=") {
+                        "-var="
+                    } else {
+                        ""
+                    };
                     format!("{prefix}{}={REDACTED_VALUE}", quote(name))
                 }
                 None => quote(arg),
@@ -551,7 +555,8 @@ mod tests {
             &[],
         );
         cmd.env.insert("SECRET".into(), "hunter2".into());
-        cmd.env.insert("TF_VAR_api_token".into(), "CANARY-7f3a9e".into());
+        cmd.env
+            .insert("TF_VAR_api_token".into(), "CANARY-7f3a9e".into());
         let shown = cmd.to_string();
         assert!(shown.starts_with("/usr/bin/tofu -chdir=/repo/modules/service plan "));
         assert!(
@@ -559,7 +564,10 @@ mod tests {
             "{shown}"
         );
         for text in [shown, format!("{cmd:?}")] {
-            assert!(!text.contains("hunter2") && !text.contains("CANARY"), "{text}");
+            assert!(
+                !text.contains("hunter2") && !text.contains("CANARY"),
+                "{text}"
+            );
             assert!(!text.contains("/work/tf/blue/data"), "{text}");
         }
     }
@@ -591,7 +599,10 @@ mod tests {
         );
         let debug = format!("{cmd:?}");
         for text in [&shown, &debug] {
-            assert!(!text.contains("CANARY") && !text.contains("=blue"), "{text}");
+            assert!(
+                !text.contains("CANARY") && !text.contains("=blue"),
+                "{text}"
+            );
         }
         assert!(debug.contains("api_token=<redacted>"), "{debug}");
     }

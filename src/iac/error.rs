@@ -55,7 +55,7 @@ pub enum IacError {
     DiskFull {
         command: String,
         exit_code: i32,
-        full: DiskFull,
+        full: Box<DiskFull>,
         diagnostics: Vec<Diagnostic>,
         stderr_tail: String,
     },
@@ -227,7 +227,9 @@ fn full_cause(full: &DiskFull) -> String {
 fn full_fix(full: &DiskFull) -> String {
     let place = match &full.path {
         Some(path) => {
-            let dir = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty());
+            let dir = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty());
             format!(
                 "the file system that holds {}",
                 dir.map_or(path.clone(), |d| d.display().to_string())

@@ -14,21 +14,21 @@ mod discover;
 mod error;
 mod outputs;
 mod plan;
+mod private;
 mod redact;
 mod runner;
 mod safety;
-mod private;
 mod stack;
 mod stderr;
 mod ui;
 
 pub use backend::declared_backend;
 pub use command::{CommandBuilder, StackDirs, TfCommand, REDACTED_VALUE, REMOVED_ENV};
-pub use private::{write_private, PRIVATE_MODE};
 pub use discover::{discover, discover_in, IacKind, IacPreference, IacTool};
 pub use error::IacError;
 pub use outputs::{OutputValue, Outputs};
 pub use plan::{Action, PlanSummary, ReplaceOrder, ResourceChange};
+pub use private::{write_private, PRIVATE_MODE};
 pub use redact::{
     redact_plan_json, redact_value, redacted_plan_json, MIN_SUBSTRING_SECRET, REDACTED,
 };

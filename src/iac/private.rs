@@ -94,7 +94,10 @@ mod tests {
         fs::write(&other, "longer old content").unwrap();
         fs::set_permissions(&other, fs::Permissions::from_mode(0o666)).unwrap();
         write_private(&other, b"plan").unwrap();
-        assert_eq!((mode(&other), fs::read(&other).unwrap()), (0o600, b"plan".to_vec()));
+        assert_eq!(
+            (mode(&other), fs::read(&other).unwrap()),
+            (0o600, b"plan".to_vec())
+        );
     }
 
     #[test]

@@ -147,7 +147,7 @@ pub fn failure(
         IacError::DiskFull {
             command,
             exit_code,
-            full,
+            full: Box::new(full),
             diagnostics,
             stderr_tail,
         }
@@ -375,10 +375,14 @@ mod tests {
         );
         assert!(fix.contains("do not `force-unlock`"), "{text}");
         // Terraform's own words stay in the detail.
-        assert!(text.contains("Error: Error acquiring the state lock"), "{text}");
+        assert!(
+            text.contains("Error: Error acquiring the state lock"),
+            "{text}"
+        );
 
         // Human output (commands without -json), wrapped mid-message.
-        let stderr = "Error: Failed to save state\n\nError saving state: Failed to write state: An \
+        let stderr =
+            "Error: Failed to save state\n\nError saving state: Failed to write state: An \
             error occured while writing the\nserialized state: write /w/s/terraform.tfstate: no \
             space left on\ndevice.\n";
         let err = failure(&cmd, 1, vec![], stderr.into());

@@ -213,7 +213,11 @@ pub fn disk_full(diagnostics: &[Diagnostic], stderr_tail: &str) -> Option<DiskFu
 /// The path of Go's `op PATH: <errno text>`, i.e. the last word before the
 /// error text, when it looks like a path.
 fn written_path(before: &str) -> Option<String> {
-    let word = before.trim_end().trim_end_matches(':').split(' ').next_back()?;
+    let word = before
+        .trim_end()
+        .trim_end_matches(':')
+        .split(' ')
+        .next_back()?;
     let word = word.trim_matches(['"', '\'', '`']);
     (word.contains('/') || word.contains('\\')).then(|| word.to_owned())
 }
@@ -338,7 +342,10 @@ pub(crate) mod tests {
             left on device\n\nTerraform acquires a state lock to protect the state from being \
             written\n";
         let full = disk_full(&human_diagnostics(human), "").unwrap();
-        assert_eq!(full.path.as_deref(), Some("/w/s/.terraform.tfstate.lock.info"));
+        assert_eq!(
+            full.path.as_deref(),
+            Some("/w/s/.terraform.tfstate.lock.info")
+        );
         assert!(full.lock_error);
 
         // `init` when TF_DATA_DIR is on the full disk: one long summary line on stderr.
