@@ -354,6 +354,73 @@ fn log(on_msg: &mut dyn FnMut(&UiMessage), message: String) {
 mod tests {
     use super::*;
 
+    /// A stack whose "terraform" is `script` (sh), run on a plan into `<dir>/blue.tfplan`.
+    #[cfg(unix)]
+    async fn plan_with(
+        script: &str,
+    ) -> (tempfile::TempDir, PathBuf, Result<PlanOutcome, IacError>) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("terraform");
+        std::fs::write(&program, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let stack = Stack::new(
+            IacTool {
+                program,
+                kind: super::super::discover::IacKind::Terraform,
+            },
+            StackDirs {
+                root: dir.path().to_path_buf(),
+                data_dir: dir.path().join("data"),
+                scratch_dir: dir.path().join("scratch"),
+                lock_timeout: std::time::Duration::ZERO,
+            },
+            None,
+            vec![],
+            vec![],
+            vec![("api_token".into(), "CANARY-7f3a9e".into())],
+        );
+        let out = dir.path().join("blue.tfplan");
+        let result = stack.plan(&out, &mut |_| {}).await;
+        (dir, out, result)
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn saved_plans_are_owner_only_and_an_empty_one_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        // Writes the plan as Terraform does (open with truncation), then fails to read it back.
+        let writes = r#"for a in "$@"; do case "$a" in -out=*) printf plan > "${a#-out=}";; esac; done
+case "$1 $2" in *show*) exit 1;; esac; exit 2"#;
+        let (_dir, out, result) = plan_with(writes).await;
+        assert!(result.is_err(), "show fails in this fake");
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+
+        // "Success" without a written plan: what a full disk does to `plan -out`.
+        let (_dir, out, result) = plan_with("exit 2").await;
+        let err = result.unwrap_err();
+        assert!(
+            matches!(&err, IacError::EmptyPlanFile { exit_code: 2, .. }),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("is empty: the disk holding it is probably full"),
+            "{text}"
+        );
+        assert!(
+            text.contains("-var api_token=<redacted>") && !text.contains("CANARY"),
+            "{text}"
+        );
+        assert!(!out.exists(), "the empty plan is removed");
+
+        // A failed plan leaves no empty file behind.
+        let (_dir, out, result) = plan_with("exit 1").await;
+        assert!(matches!(result, Err(IacError::Failed { exit_code: 1, .. })));
+        assert!(!out.exists());
+    }
+
     #[test]
     fn state_meta_keeps_serial_and_lineage_only() {
         assert_eq!(parse_state_meta(b"").unwrap(), None);
