@@ -308,8 +308,8 @@ async fn locked(
     // The saved plan goes where `deploy` keeps its own, and is applied exactly.
     let plan_path = ctx.plan_path(StackId::Color(idle));
     super::deploy::create_parent(&plan_path)?;
-    std::fs::write(&plan_path, tf_plan)
-        .map_err(|e| Error::Internal(format!("cannot write {}: {e}", plan_path.display())))?;
+    // The decrypted plan holds every variable value: owner-only, like the plans deploy makes.
+    crate::iac::write_private(&plan_path, tf_plan)?;
     // Read it back with this machine's Terraform: it must be able to apply it, and it must be
     // the plan the body describes.
     let changes =

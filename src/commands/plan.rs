@@ -595,11 +595,13 @@ fn check_out_path(out: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` atomically (temp file + rename).
+/// Writes `bytes` to `path` atomically (temp file + rename), owner-only: the body shows the
+/// plan's non-sensitive variable values in the clear.
 fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let tmp = path.with_extension("tmp-bluegreen");
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
+    crate::iac::write_private(&tmp, bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()))
         .map_err(|e| {
             Error::bad_input(
                 format!("cannot write the plan to {}: {e}", path.display()),

@@ -32,7 +32,13 @@ pub const REMOVED_ENV: &[&str] = &[
 
 /// One program invocation. `env` is added to (and `env_remove` taken from)
 /// the caller's environment; credentials and `AWS_*` pass through untouched.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `args` is the real argument vector, handed only to the process. Everything
+/// a person or a record sees goes through `Display` (or `Debug`), which shows
+/// `-var` arguments as `NAME=<redacted>`: a variable's value may be a secret
+/// (`service { vars = { api_token = … } }`), and the command line ends up in
+/// error messages, logs at every level and the journal.
+#[derive(Clone, PartialEq, Eq)]
 pub struct TfCommand {
     pub program: PathBuf,
     pub args: Vec<String>,
@@ -40,15 +46,61 @@ pub struct TfCommand {
     pub env_remove: BTreeSet<String>,
 }
 
+/// What stands for a variable's value in a shown command line.
+pub const REDACTED_VALUE: &str = "<redacted>";
+
 /// The command line for messages and logs: program and arguments, quoted
-/// where needed to read unambiguously. Environment values never appear.
+/// where needed to read unambiguously, variable values replaced by
+/// [`REDACTED_VALUE`]. Environment values never appear.
 impl fmt::Display for TfCommand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&quote(&self.program.to_string_lossy()))?;
-        for arg in &self.args {
-            write!(f, " {}", quote(arg))?;
+        for arg in self.shown_args() {
+            write!(f, " {arg}")?;
         }
         Ok(())
+    }
+}
+
+/// Like `Display`: no variable value, no environment value (only the names).
+impl fmt::Debug for TfCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TfCommand")
+            .field("program", &self.program)
+            .field("args", &self.shown_args())
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("env_remove", &self.env_remove)
+            .finish()
+    }
+}
+
+impl TfCommand {
+    /// The arguments as shown: quoted, and every variable value (`-var NAME=VALUE`,
+    /// `-var=NAME=VALUE`) replaced by [`REDACTED_VALUE`]. Only the names are kept.
+    pub fn shown_args(&self) -> Vec<String> {
+        let mut shown = Vec::with_capacity(self.args.len());
+        let mut value_next = false;
+        for arg in &self.args {
+            let assignment = if value_next {
+                Some(arg.as_str())
+            } else {
+                arg.strip_prefix("-var=")
+            };
+            value_next = arg == "-var";
+            shown.push(match assignment {
+                Some(assignment) => {
+                    let name = assignment.split_once('=').map_or(assignment, |(n, _)| n);
+                    let prefix = if arg.starts_with("-var=") {
+                        "-var="
+                    } else {
+                        ""
+                    };
+                    format!("{prefix}{}={REDACTED_VALUE}", quote(name))
+                }
+                None => quote(arg),
+            });
+        }
+        shown
     }
 }
 
@@ -498,14 +550,75 @@ mod tests {
     fn display_quotes_what_a_reader_would_misread_and_hides_env() {
         let (tool, dirs) = fixture();
         let mut cmd = CommandBuilder::new(&tool, &dirs).plan(
-            Path::new("/p"),
+            Path::new("/p q/plan"),
+            &[PathBuf::from("/env/blue vars.tfvars")],
             &[],
-            &[("note".into(), "a b'c".into())],
         );
         cmd.env.insert("SECRET".into(), "hunter2".into());
+        cmd.env
+            .insert("TF_VAR_api_token".into(), "CANARY-7f3a9e".into());
         let shown = cmd.to_string();
         assert!(shown.starts_with("/usr/bin/tofu -chdir=/repo/modules/service plan "));
-        assert!(shown.ends_with(r"-var 'note=a b'\''c'"), "{shown}");
-        assert!(!shown.contains("hunter2") && !shown.contains("TF_DATA_DIR"));
+        assert!(
+            shown.ends_with(r"'-out=/p q/plan' '-var-file=/env/blue vars.tfvars'"),
+            "{shown}"
+        );
+        for text in [shown, format!("{cmd:?}")] {
+            assert!(
+                !text.contains("hunter2") && !text.contains("CANARY"),
+                "{text}"
+            );
+            assert!(!text.contains("/work/tf/blue/data"), "{text}");
+        }
+    }
+
+    #[test]
+    fn display_and_debug_show_variable_names_never_values() {
+        let (tool, dirs) = fixture();
+        let mut cmd = CommandBuilder::new(&tool, &dirs).plan(
+            Path::new("/p"),
+            &[],
+            &[
+                ("color".into(), "blue".into()),
+                ("api_token".into(), "CANARY-7f3a9e".into()),
+                ("note".into(), "a b'c=CANARY-7f3a9e".into()),
+                ("empty".into(), String::new()),
+            ],
+        );
+        // The other spelling Terraform accepts, should a command ever use it.
+        cmd.args.push("-var=db_password=CANARY-7f3a9e".into());
+        // The process still gets every value.
+        assert!(cmd.args.contains(&"api_token=CANARY-7f3a9e".to_owned()));
+        let shown = cmd.to_string();
+        assert!(
+            shown.ends_with(
+                "-var color=<redacted> -var api_token=<redacted> -var note=<redacted> \
+                 -var empty=<redacted> -var=db_password=<redacted>"
+            ),
+            "{shown}"
+        );
+        let debug = format!("{cmd:?}");
+        for text in [&shown, &debug] {
+            assert!(
+                !text.contains("CANARY") && !text.contains("=blue"),
+                "{text}"
+            );
+        }
+        assert!(debug.contains("api_token=<redacted>"), "{debug}");
+    }
+
+    #[test]
+    fn only_variable_values_are_redacted() {
+        let (tool, dirs) = fixture();
+        let b = CommandBuilder::new(&tool, &dirs);
+        for cmd in [
+            b.init(&[("path".into(), "/s/t.tfstate".into())]),
+            b.workspace_select_or_create("staging-blue"),
+            b.apply_plan(Path::new("/p")),
+            b.plan(Path::new("/p"), &[PathBuf::from("/v.tfvars")], &[]),
+        ] {
+            let want: Vec<String> = cmd.args.iter().map(|a| quote(a)).collect();
+            assert_eq!(cmd.shown_args(), want, "{cmd}");
+        }
     }
 }

@@ -7,8 +7,9 @@
 //! secrets (`show -json`, `output -json`) are reported by position only.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use super::stderr::DiskFull;
 use super::ui::{Diagnostic, Severity};
 
 /// How many error diagnostics an error message shows.
@@ -40,6 +41,39 @@ pub enum IacError {
         exit_code: i32,
         diagnostics: Vec<Diagnostic>,
         stderr_tail: String,
+    },
+
+    /// A disk (or a disk quota) is full. Checked before [`IacError::StateLocked`]:
+    /// with a full disk Terraform cannot write its lock information and says it
+    /// could not acquire the state lock, although no one holds it.
+    #[error(
+        "the disk is full: `{command}` failed with exit code {exit_code}{}\n  fix: {}{}",
+        full_cause(full),
+        full_fix(full),
+        describe(diagnostics, stderr_tail)
+    )]
+    DiskFull {
+        command: String,
+        exit_code: i32,
+        full: Box<DiskFull>,
+        diagnostics: Vec<Diagnostic>,
+        stderr_tail: String,
+    },
+
+    /// `plan -out` reported success and left the plan file empty: Terraform
+    /// (1.11) does not report a failed write of the plan file, which is what a
+    /// full disk does to it.
+    #[error(
+        "`{command}` exited {exit_code} but the saved plan {} is empty: the disk holding it is \
+         probably full (Terraform does not report a failed write of the plan file)\n  fix: free \
+         space on the file system that holds {} (`df -h`), then run the command again",
+        path.display(),
+        path.parent().unwrap_or(path).display()
+    )]
+    EmptyPlanFile {
+        command: String,
+        exit_code: i32,
+        path: PathBuf,
     },
 
     #[error(
@@ -146,6 +180,7 @@ impl IacError {
     pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {
             IacError::Failed { diagnostics, .. }
+            | IacError::DiskFull { diagnostics, .. }
             | IacError::StateLocked { diagnostics, .. }
             | IacError::StalePlan { diagnostics, .. } => diagnostics,
             _ => &[],
@@ -178,6 +213,51 @@ fn describe(diagnostics: &[Diagnostic], stderr_tail: &str) -> String {
         let _ = write!(out, "\n  stderr (tail):\n{}", stderr_tail.trim_end());
     }
     out
+}
+
+/// What could not be written, for [`IacError::DiskFull`]'s headline.
+fn full_cause(full: &DiskFull) -> String {
+    match &full.path {
+        Some(path) => format!(": it could not write {path} ({})", full.reason),
+        None => format!(" ({})", full.reason),
+    }
+}
+
+/// What to do about a full disk: where to free space, and what not to do.
+fn full_fix(full: &DiskFull) -> String {
+    let place = match &full.path {
+        Some(path) => {
+            let dir = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty());
+            format!(
+                "the file system that holds {}",
+                dir.map_or(path.clone(), |d| d.display().to_string())
+            )
+        }
+        None => "the work directory (`--work-dir`: Terraform's data, saved plans, local state) \
+                 and the state backend's storage"
+            .to_owned(),
+    };
+    let mut fix = format!(
+        "free space on {place} (`df -h` shows how full it is), or raise the disk quota, then run \
+         the command again"
+    );
+    if full.lock_error {
+        fix.push_str(
+            ". Terraform's \"Error acquiring the state lock\" is the same full disk (it could not \
+             write the lock information), not another run holding the lock: do not \
+             `force-unlock`",
+        );
+    }
+    if full.errored_state {
+        fix.push_str(
+            ". Terraform could not save the state and wrote it to `errored.tfstate` in the root \
+             module's directory: once there is space, push it back (`terraform state push \
+             errored.tfstate`, same backend and workspace) before running bluegreen again",
+        );
+    }
+    fix
 }
 
 fn excerpt_suffix(excerpt: &Option<String>) -> String {

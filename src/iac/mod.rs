@@ -14,6 +14,7 @@ mod discover;
 mod error;
 mod outputs;
 mod plan;
+mod private;
 mod redact;
 mod runner;
 mod safety;
@@ -22,18 +23,19 @@ mod stderr;
 mod ui;
 
 pub use backend::declared_backend;
-pub use command::{CommandBuilder, StackDirs, TfCommand, REMOVED_ENV};
+pub use command::{CommandBuilder, StackDirs, TfCommand, REDACTED_VALUE, REMOVED_ENV};
 pub use discover::{discover, discover_in, IacKind, IacPreference, IacTool};
 pub use error::IacError;
 pub use outputs::{OutputValue, Outputs};
 pub use plan::{Action, PlanSummary, ReplaceOrder, ResourceChange};
+pub use private::{write_private, PRIVATE_MODE};
 pub use redact::{
     redact_plan_json, redact_value, redacted_plan_json, MIN_SUBSTRING_SECRET, REDACTED,
 };
 pub use runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
 pub use safety::{check_plan, Finding, ForeignObjects, Rule, SafetyPolicy};
 pub use stack::{PlanOutcome, Stack, StateMeta, DEFAULT_WORKSPACE};
-pub use stderr::{filter_stderr, human_diagnostics};
+pub use stderr::{disk_full, filter_stderr, human_diagnostics, DiskFull};
 pub use ui::{
     parse_ui_line, ChangeOperation, ChangeSummary, Diagnostic, Hook, PlannedChange, ResourceAddr,
     Severity, SourcePos, SourceRange, ToolVersion, UiAction, UiEvent, UiMessage, UiOutput,

@@ -22,7 +22,7 @@ use tokio::process::{Child, Command};
 
 use super::command::TfCommand;
 use super::error::{truncate, IacError};
-use super::stderr::{human_diagnostics, StderrTail};
+use super::stderr::{disk_full, human_diagnostics, StderrTail};
 use super::ui::{
     parse_ui_line, ChangeSummary, Diagnostic, Severity, ToolVersion, UiEvent, UiMessage, UiOutput,
 };
@@ -123,10 +123,11 @@ pub async fn run_capture(cmd: &TfCommand) -> Result<Captured, IacError> {
     })
 }
 
-/// The error for a command that exited with `exit_code`: a state-lock or a
-/// stale-plan failure gets its own variant. Without error diagnostics from
-/// the JSON stream (commands run without `-json`), errors are read from the
-/// human-readable stderr.
+/// The error for a command that exited with `exit_code`: a full disk, a
+/// state-lock or a stale-plan failure gets its own variant — a full disk first,
+/// because it also makes Terraform report that it could not acquire the state
+/// lock. Without error diagnostics from the JSON stream (commands run without
+/// `-json`), errors are read from the human-readable stderr.
 pub fn failure(
     cmd: &TfCommand,
     exit_code: i32,
@@ -142,7 +143,15 @@ pub fn failure(
             .any(|d| d.severity == Severity::Error && d.summary.contains(summary))
     };
     let command = cmd.to_string();
-    if has("Error acquiring the state lock") {
+    if let Some(full) = disk_full(&diagnostics, &stderr_tail) {
+        IacError::DiskFull {
+            command,
+            exit_code,
+            full: Box::new(full),
+            diagnostics,
+            stderr_tail,
+        }
+    } else if has("Error acquiring the state lock") {
         IacError::StateLocked {
             command,
             exit_code,
@@ -339,6 +348,46 @@ mod tests {
             "{err:?}"
         );
         assert!(err.to_string().contains("boom"));
+    }
+
+    #[test]
+    fn a_full_disk_wins_over_the_state_lock_reading() {
+        let cmd = sh("x");
+        let lock = crate::iac::stderr::tests::lock_info_enospc();
+        let err = failure(&cmd, 1, vec![lock], String::new());
+        assert!(
+            matches!(&err, IacError::DiskFull { exit_code: 1, .. }),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        let headline = text.lines().next().unwrap();
+        assert!(headline.starts_with("the disk is full: "), "{text}");
+        assert!(
+            headline.ends_with(
+                "could not write /w/local/state/.terraform.tfstate.lock.info (no space left on device)"
+            ),
+            "{text}"
+        );
+        let fix = text.lines().nth(1).unwrap();
+        assert!(
+            fix.starts_with("  fix: free space on the file system that holds /w/local/state "),
+            "{text}"
+        );
+        assert!(fix.contains("do not `force-unlock`"), "{text}");
+        // Terraform's own words stay in the detail.
+        assert!(
+            text.contains("Error: Error acquiring the state lock"),
+            "{text}"
+        );
+
+        // Human output (commands without -json), wrapped mid-message.
+        let stderr =
+            "Error: Failed to save state\n\nError saving state: Failed to write state: An \
+            error occured while writing the\nserialized state: write /w/s/terraform.tfstate: no \
+            space left on\ndevice.\n";
+        let err = failure(&cmd, 1, vec![], stderr.into());
+        assert!(matches!(&err, IacError::DiskFull { .. }), "{err:?}");
+        assert!(!err.to_string().contains("force-unlock"), "{err}");
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ use super::discover::IacTool;
 use super::error::IacError;
 use super::outputs::Outputs;
 use super::plan::{document_error, PlanSummary};
+use super::private::{create_private, remove_if_empty, restrict};
 use super::redact::redacted_plan_json;
 use super::runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
 use super::ui::{Diagnostic, UiEvent, UiMessage};
@@ -19,7 +20,7 @@ use super::ui::{Diagnostic, UiEvent, UiMessage};
 /// The workspace used when the stack names none.
 pub const DEFAULT_WORKSPACE: &str = "default";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Stack {
     pub tool: IacTool,
     pub dirs: StackDirs,
@@ -28,8 +29,26 @@ pub struct Stack {
     /// `-backend-config` pairs, e.g. `path`/`workspace_dir` for a local backend.
     pub backend_config: Vec<(String, String)>,
     pub var_files: Vec<PathBuf>,
-    /// `-var` pairs (`color`, `image`, …); not secret.
+    /// `-var` pairs (`color`, `image`, and the environment file's `vars`, which may
+    /// be secrets): only their names are ever shown (`Debug`, [`TfCommand`]'s `Display`).
     pub vars: Vec<(String, String)>,
+}
+
+/// Variable names only: a value may be a secret.
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack")
+            .field("tool", &self.tool)
+            .field("dirs", &self.dirs)
+            .field("workspace", &self.workspace)
+            .field("backend_config", &self.backend_config)
+            .field("var_files", &self.var_files)
+            .field(
+                "vars",
+                &self.vars.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 /// Which state a stack is at: `serial` grows with every write of the state,
@@ -176,12 +195,32 @@ impl Stack {
         out: &Path,
         on_msg: &mut dyn FnMut(&UiMessage),
     ) -> Result<PlanOutcome, IacError> {
-        let outcome = run_streaming(cmd, on_msg).await?;
+        // The plan file holds every variable value: owner-only before Terraform writes it.
+        create_private(out)?;
+        let outcome = match run_streaming(cmd, on_msg).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                remove_if_empty(out);
+                return Err(err);
+            }
+        };
         let has_changes = match outcome.exit_code {
             0 => false,
             2 => true,
-            code => return Err(failure(cmd, code, outcome.diagnostics, outcome.stderr_tail)),
+            code => {
+                remove_if_empty(out);
+                return Err(failure(cmd, code, outcome.diagnostics, outcome.stderr_tail));
+            }
         };
+        restrict(out)?;
+        if std::fs::metadata(out).is_ok_and(|m| m.len() == 0) {
+            remove_if_empty(out);
+            return Err(IacError::EmptyPlanFile {
+                command: cmd.to_string(),
+                exit_code: outcome.exit_code,
+                path: out.to_path_buf(),
+            });
+        }
         let (summary, redacted_plan) = self.show_plan(out).await?;
         Ok(PlanOutcome {
             has_changes,
@@ -314,6 +353,73 @@ fn log(on_msg: &mut dyn FnMut(&UiMessage), message: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stack whose "terraform" is `script` (sh), run on a plan into `<dir>/blue.tfplan`.
+    #[cfg(unix)]
+    async fn plan_with(
+        script: &str,
+    ) -> (tempfile::TempDir, PathBuf, Result<PlanOutcome, IacError>) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("terraform");
+        std::fs::write(&program, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let stack = Stack::new(
+            IacTool {
+                program,
+                kind: super::super::discover::IacKind::Terraform,
+            },
+            StackDirs {
+                root: dir.path().to_path_buf(),
+                data_dir: dir.path().join("data"),
+                scratch_dir: dir.path().join("scratch"),
+                lock_timeout: std::time::Duration::ZERO,
+            },
+            None,
+            vec![],
+            vec![],
+            vec![("api_token".into(), "CANARY-7f3a9e".into())],
+        );
+        let out = dir.path().join("blue.tfplan");
+        let result = stack.plan(&out, &mut |_| {}).await;
+        (dir, out, result)
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn saved_plans_are_owner_only_and_an_empty_one_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        // Writes the plan as Terraform does (open with truncation), then fails to read it back.
+        let writes = r#"for a in "$@"; do case "$a" in -out=*) printf plan > "${a#-out=}";; esac; done
+case "$1 $2" in *show*) exit 1;; esac; exit 2"#;
+        let (_dir, out, result) = plan_with(writes).await;
+        assert!(result.is_err(), "show fails in this fake");
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+
+        // "Success" without a written plan: what a full disk does to `plan -out`.
+        let (_dir, out, result) = plan_with("exit 2").await;
+        let err = result.unwrap_err();
+        assert!(
+            matches!(&err, IacError::EmptyPlanFile { exit_code: 2, .. }),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("is empty: the disk holding it is probably full"),
+            "{text}"
+        );
+        assert!(
+            text.contains("-var api_token=<redacted>") && !text.contains("CANARY"),
+            "{text}"
+        );
+        assert!(!out.exists(), "the empty plan is removed");
+
+        // A failed plan leaves no empty file behind.
+        let (_dir, out, result) = plan_with("exit 1").await;
+        assert!(matches!(result, Err(IacError::Failed { exit_code: 1, .. })));
+        assert!(!out.exists());
+    }
 
     #[test]
     fn state_meta_keeps_serial_and_lineage_only() {

@@ -155,6 +155,73 @@ pub fn human_diagnostics(stderr: &str) -> Vec<Diagnostic> {
     out
 }
 
+/// What the operating system says when a write finds no room: ENOSPC, EDQUOT
+/// (as Go spells them on Unix) and Windows' ERROR_DISK_FULL.
+const DISK_FULL_MARKERS: &[&str] = &[
+    "no space left on device",
+    "disk quota exceeded",
+    "not enough space on the disk",
+];
+
+/// Terraform failed because a disk is full, as its errors say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskFull {
+    /// The operating system's words, e.g. "no space left on device".
+    pub reason: &'static str,
+    /// The file Terraform could not write, when the message names one.
+    pub path: Option<String>,
+    /// Terraform reported it could not acquire the state lock: writing the lock
+    /// information failed, no other run holds the lock.
+    pub lock_error: bool,
+    /// Terraform could not persist the state and left it in `errored.tfstate`.
+    pub errored_state: bool,
+}
+
+/// Reads a full disk out of a failed command's error diagnostics and stderr.
+///
+/// Terraform does not call a full disk by its name. With the local backend the
+/// first write of a run is the lock information, so a full disk reads
+/// `Error acquiring the state lock` with `write …/.terraform.tfstate.lock.info:
+/// no space left on device` in the detail; a full disk at the end of an apply
+/// reads `Failed to save state`. The OS error text is what tells, wherever it
+/// is, and it wins over the state-lock reading. Human output wraps lines, so
+/// the text is searched with its whitespace collapsed.
+pub fn disk_full(diagnostics: &[Diagnostic], stderr_tail: &str) -> Option<DiskFull> {
+    let mut text = String::new();
+    for d in diagnostics.iter().filter(|d| d.severity == Severity::Error) {
+        text.push_str(&d.summary);
+        text.push(' ');
+        text.push_str(&d.detail);
+        text.push(' ');
+    }
+    text.push_str(stderr_tail);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let lower = text.to_ascii_lowercase();
+    let (at, reason) = DISK_FULL_MARKERS
+        .iter()
+        .filter_map(|m| lower.find(m).map(|at| (at, *m)))
+        .min()?;
+    Some(DiskFull {
+        reason,
+        path: written_path(&text[..at]),
+        lock_error: lower.contains("error acquiring the state lock")
+            || lower.contains("error locking state"),
+        errored_state: lower.contains("errored.tfstate"),
+    })
+}
+
+/// The path of Go's `op PATH: <errno text>`, i.e. the last word before the
+/// error text, when it looks like a path.
+fn written_path(before: &str) -> Option<String> {
+    let word = before
+        .trim_end()
+        .trim_end_matches(':')
+        .split(' ')
+        .next_back()?;
+    let word = word.trim_matches(['"', '\'', '`']);
+    (word.contains('/') || word.contains('\\')).then(|| word.to_owned())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -230,5 +297,118 @@ pub(crate) mod tests {
             (Severity::Error, "Lock Info:")
         );
         assert_eq!(d[1].severity, Severity::Warning);
+    }
+
+    fn error(summary: &str, detail: &str) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            summary: summary.into(),
+            detail: detail.into(),
+            address: None,
+            range: None,
+        }
+    }
+
+    /// `plan -json` with the local backend's state on a full file system (Terraform 1.11.4).
+    pub(crate) fn lock_info_enospc() -> Diagnostic {
+        error(
+            "Error acquiring the state lock",
+            "Error message: could not write lock info for \"/w/local/state/terraform.tfstate\": \
+             write /w/local/state/.terraform.tfstate.lock.info: no space left on device\n\n\
+             Terraform acquires a state lock to protect the state from being written\nby multiple \
+             users at the same time. Please resolve the issue above and try\nagain. For most \
+             commands, you can disable locking with the \"-lock=false\"\nflag, but this is not \
+             recommended.",
+        )
+    }
+
+    #[test]
+    fn item_12_full_disk_is_diagnosed_as_full_disk() {
+        // The state lock's information could not be written: a full disk, not a held lock.
+        let full = disk_full(&[lock_info_enospc()], "").unwrap();
+        assert_eq!(
+            full,
+            DiskFull {
+                reason: "no space left on device",
+                path: Some("/w/local/state/.terraform.tfstate.lock.info".into()),
+                lock_error: true,
+                errored_state: false,
+            }
+        );
+
+        // The same in human output, wrapped (`plan -no-color`).
+        let human = "Error: Error acquiring the state lock\n\nError message: could not write lock \
+            info for \"/w/s/terraform.tfstate\":\nwrite /w/s/.terraform.tfstate.lock.info: no space \
+            left on device\n\nTerraform acquires a state lock to protect the state from being \
+            written\n";
+        let full = disk_full(&human_diagnostics(human), "").unwrap();
+        assert_eq!(
+            full.path.as_deref(),
+            Some("/w/s/.terraform.tfstate.lock.info")
+        );
+        assert!(full.lock_error);
+
+        // `init` when TF_DATA_DIR is on the full disk: one long summary line on stderr.
+        let init = "\nError: Error locking state: [{%!s(tfdiags.Severity=69) Error acquiring the \
+            state lock Error message: could not write lock info for \"/w/tf/blue/data/terraform.tfstate\": \
+            write /w/tf/blue/data/.terraform.tfstate.lock.info: no space left on device\n\n\
+            Terraform acquires a state lock to protect the state from being written\n";
+        let full = disk_full(&human_diagnostics(init), init).unwrap();
+        assert_eq!(
+            (full.path.as_deref(), full.lock_error),
+            (Some("/w/tf/blue/data/.terraform.tfstate.lock.info"), true)
+        );
+
+        // `apply -json`: the resources were changed but the state could not be saved.
+        let apply = [
+            error(
+                "Failed to write state",
+                "An error occured while writing the serialized state: write \
+                 /w/s/terraform.tfstate: no space left on device.",
+            ),
+            error(
+                "Failed to save state",
+                "Error saving state: Failed to write state: An error occured while writing the \
+                 serialized state: write /w/s/terraform.tfstate: no space left on device.",
+            ),
+            error(
+                "Failed to persist state to backend",
+                "The error shown above has prevented Terraform from writing the updated state to \
+                 the configured backend. To allow for recovery, the state has been written to the \
+                 file \"errored.tfstate\" in the current working directory.\n\nRunning \
+                 \"terraform apply\" again at this point will create a forked state, making it \
+                 harder to recover.\n\nTo retry writing this state, use the following command:\n    \
+                 terraform state push errored.tfstate\n",
+            ),
+        ];
+        let full = disk_full(&apply, "").unwrap();
+        assert_eq!(
+            full,
+            DiskFull {
+                reason: "no space left on device",
+                path: Some("/w/s/terraform.tfstate".into()),
+                lock_error: false,
+                errored_state: true,
+            }
+        );
+
+        // A quota, on stderr only (a crashed provider), without a path.
+        let full = disk_full(&[], "Error: failed: disk quota exceeded\n").unwrap();
+        assert_eq!((full.reason, full.path), ("disk quota exceeded", None));
+    }
+
+    #[test]
+    fn a_held_lock_or_a_warning_is_no_full_disk() {
+        let held = error(
+            "Error acquiring the state lock",
+            "Error message: resource temporarily unavailable\nLock Info:\n  ID: 1\n  Path: \
+             /w/s/terraform.tfstate\n  Operation: OperationTypeApply",
+        );
+        assert_eq!(disk_full(&[held], ""), None);
+        let warning = Diagnostic {
+            severity: Severity::Warning,
+            ..error("W", "write /x: no space left on device")
+        };
+        assert_eq!(disk_full(&[warning], ""), None);
     }
 }
