@@ -185,9 +185,11 @@ async fn rollback_locked(
     };
     // The journal's known-good color: where an interrupted deployment started from, or where
     // the newest deployment's failed restore was putting traffic back.
-    let failed_restore = match &unfinished {
-        Some(_) => None,
-        None => session
+    // (With `--to` the color is named: the journal is not read again, so an emergency
+    // rollback works even with a damaged journal.)
+    let failed_restore = match (&unfinished, to) {
+        (Some(_), _) | (None, Some(_)) => None,
+        (None, None) => session
             .store
             .newest()
             .await?
