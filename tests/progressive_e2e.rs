@@ -626,3 +626,193 @@ fn item_05_a_restore_outlasts_a_burst_of_server_errors() {
     assert_eq!(w.prod(), (100, 0), "{}", out.stderr);
     assert!(w.proxy.count("ModifyListener") > 3);
 }
+
+/// A small deterministic generator for the chaos test (xorshift64*): the seed reproduces a run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Chaos {
+    Nothing,
+    ServerErrors(&'static str, usize),
+    Throttle(&'static str, usize),
+    Hang(&'static str),
+    StaleRead,
+    BadRelease,
+    FreezePastLease,
+    Kill9,
+}
+
+fn pick_chaos(rng: &mut Rng) -> Chaos {
+    const OPS: [&str; 4] = [
+        "ModifyListener",
+        "ModifyRule",
+        "DescribeListeners",
+        "DescribeRules",
+    ];
+    let op = OPS[rng.below(4) as usize];
+    let times = 1 + rng.below(6) as usize;
+    match rng.below(8) {
+        0 => Chaos::Nothing,
+        1 => Chaos::ServerErrors(op, times),
+        2 => Chaos::Throttle(op, times),
+        3 => Chaos::Hang(if rng.below(2) == 0 {
+            "ModifyListener"
+        } else {
+            "ModifyRule"
+        }),
+        4 => Chaos::StaleRead,
+        5 => Chaos::BadRelease,
+        6 => Chaos::FreezePastLease,
+        _ => Chaos::Kill9,
+    }
+}
+
+/// Issue 12, acceptance 2: canary deploys, each under a random fault (5xx, throttling, a hung
+/// write, a stale read, a failing release, a SIGSTOP past the lease, kill -9) injected at a
+/// random moment. After each, once `rollback` has cleaned up what the deploy left: every route
+/// on one color, `status` equal to the emulator, the journal's outcome equal to the emulator's
+/// weights, and no write from a process after its lease ran out. Runs
+/// `BLUEGREEN_CHAOS_RUNS` deploys (default 6 in the suite; the closing note of issue 12 has a
+/// 50-run result) from `BLUEGREEN_CHAOS_SEED` (default: the clock); both are printed.
+/// Real: the binary, Terraform, moto. Emulated: every fault (the proxy, signals, an HTTP app).
+#[test]
+fn chaos_canary_deploys_under_random_faults_end_on_one_color() {
+    let runs: usize = std::env::var("BLUEGREEN_CHAOS_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6);
+    let seed: u64 = std::env::var("BLUEGREEN_CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("chaos: seed {seed}, {runs} runs (BLUEGREEN_CHAOS_SEED={seed} reproduces it)");
+    let mut rng = Rng(seed);
+    let app = HttpApp::start();
+    let extra = format!(
+        "journal {{\n  lease = \"3s\"\n}}\nhealth {{\n  timeout = \"20s\"\n  poll_interval = \"200ms\"\n  http \"smoke\" {{\n    url = \"{}/\"\n  }}\n}}\n{}",
+        app.url(),
+        keep_warm()
+    );
+    let w = World::new(&extra);
+    let rule = rule_arn(&w);
+    let mut tally: Vec<String> = Vec::new();
+    for run in 0..runs {
+        let chaos = pick_chaos(&mut rng);
+        let delay = Duration::from_millis(rng.below(6000));
+        let image = format!("public.ecr.aws/nginx/nginx:1.{}", 100 + run);
+        let before = w.prod();
+        let started = Instant::now();
+        let log = w.work.path().join(format!("chaos-{run}.log"));
+        let child = w
+            .bg()
+            .args(deploy(&image))
+            .args(["--strategy", "canary:20:2s"])
+            .spawn(&log);
+        let pid = child.id();
+        thread::sleep(delay);
+        let mut writes_when_resumed = None;
+        match &chaos {
+            Chaos::Nothing => {}
+            Chaos::ServerErrors(op, n) => w.proxy.fail(op, 500, Some(*n)),
+            Chaos::Throttle(op, n) => w.proxy.throttle(op, Some(*n)),
+            Chaos::Hang(op) => w.proxy.hang(op, Some(1)),
+            Chaos::StaleRead => w.proxy.stale_before(started, Some(1)),
+            Chaos::BadRelease => app.set_status(500),
+            Chaos::FreezePastLease => {
+                kill("-STOP", pid);
+                thread::sleep(Duration::from_secs(5));
+                writes_when_resumed = Some(w.all_writes().len());
+                kill("-CONT", pid);
+            }
+            Chaos::Kill9 => kill("-KILL", pid),
+        }
+        let (code, out) = finish(child, &log, Duration::from_secs(180));
+        w.proxy.clear();
+        app.set_status(200);
+        let context = format!("seed {seed}, run {run}, {chaos:?} after {delay:?}: exit {code}");
+        if let Some(n) = writes_when_resumed {
+            // The process was frozen past its lease: whatever it did next, it wrote nothing.
+            if code != 0 {
+                assert_eq!(
+                    w.all_writes().len(),
+                    n,
+                    "{context}: wrote after its lease\n{out}"
+                );
+            }
+        }
+        assert!(
+            [0, 3, 4, 5, 6, 7, -1].contains(&code),
+            "{context}: unexpected exit\n{out}"
+        );
+        // Clean up what the deploy left (an interrupted or failed deployment, a split state).
+        if ![0, 5].contains(&code) {
+            let fix = w.bg().args(["rollback", "--env", "local"]).run();
+            assert_eq!(
+                fix.status, 0,
+                "{context}: rollback after the deploy\n{}\n--- deploy ---\n{out}",
+                fix.stderr
+            );
+        }
+        // One color everywhere, and the routes agree.
+        let (p, r) = (w.prod(), rule_weights(&w, &rule));
+        assert!(
+            p == (100, 0) || p == (0, 100),
+            "{context}: production {p:?}\n{out}"
+        );
+        assert_eq!(
+            p, r,
+            "{context}: the rule disagrees with the listener\n{out}"
+        );
+        // The journal's last word matches the emulator.
+        let history = w
+            .bg()
+            .args(["history", "--env", "local", "--output", "json"])
+            .run();
+        history.assert_code(0);
+        let h = history.stdout_json();
+        let newest = &h["deployments"][0];
+        let live = if p == (100, 0) { "blue" } else { "green" };
+        match newest["outcome"].as_str() {
+            Some("deployed") => assert_eq!(newest["to_color"], live, "{context}: {newest}"),
+            Some("rolled-back") | Some("already-live") => {}
+            other => panic!("{context}: the newest deployment ended {other:?}: {newest}\n{out}"),
+        }
+        if code == 0 {
+            assert_ne!(p, before, "{context}: exit 0 but traffic did not move");
+        }
+        if code == 5 {
+            assert_eq!(
+                p, before,
+                "{context}: rolled back, but not to where it started"
+            );
+        }
+        // `status` says what the emulator says.
+        let status = w
+            .bg()
+            .args(["status", "--env", "local", "--output", "json"])
+            .run();
+        status.assert_code(0);
+        let s = status.stdout_json();
+        assert_eq!(s["live_color"], live, "{context}: {s}");
+        tally.push(format!("{run}: {chaos:?} after {delay:?} → exit {code}"));
+    }
+    eprintln!("chaos: seed {seed}\n  {}", tally.join("\n  "));
+}
