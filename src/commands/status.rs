@@ -365,9 +365,12 @@ mod tests {
         }
     }
 
+    /// Routes as read, and what `status` must call them.
+    type Case = (Vec<ListenerView>, (&'static str, Option<Color>));
+
     #[test]
     fn one_color_on_every_route_is_single_anything_else_is_split() {
-        let cases: Vec<(Vec<ListenerView>, (&str, Option<Color>))> = vec![
+        let cases: Vec<Case> = vec![
             (vec![fwd(0, 100)], ("single", Some(Color::Green))),
             (
                 vec![fwd(100, 0), fwd(100, 0), fwd(100, 0)],
