@@ -68,7 +68,8 @@ fn traffic(s: &Status, out: &mut String) {
         };
         out.push_str(&format!("route:       {} {what}\n", r.arn));
     }
-    if s.traffic == "split" {
+    // An unfinished deployment's line says what to run instead (resume or rollback).
+    if s.traffic == "split" && s.deployment.is_none() {
         out.push_str(&format!(
             "next:        a deploy refuses a split; put every route on one color with \
              `bluegreen rollback --env {} --to COLOR`, the color you know is good \
@@ -141,13 +142,14 @@ fn state_words(s: &Status, d: &Deployment, lock_unknown: bool) -> String {
 }
 
 fn journal_line(s: &Status, d: &Deployment, j: crate::color::Weights, out: &mut String) {
-    let reads = match s.traffic {
-        "single" | "none" => s.weights.unwrap_or_default().to_string(),
-        "split" => "split weights (above)".to_string(),
+    let read: Option<Vec<_>> = s.routes.iter().map(|r| r.weights).collect();
+    let reads = match read.as_deref() {
+        Some([first, rest @ ..]) if rest.iter().all(|w| w == first) => first.to_string(),
+        Some([_, ..]) => "weights that disagree (above)".to_string(),
         _ => "unknown weights".to_string(),
     };
     out.push_str(&format!(
-        "journal:     last verified {j}{}; the listener reads {reads}: {}\n",
+        "journal:     last verified {j}{}; the routes read {reads}: {}\n",
         d.pending_weights
             .map(|p| format!(" (a change to {p} was under way)"))
             .unwrap_or_default(),
