@@ -64,6 +64,11 @@ pub enum Error {
     /// A stack's plan failed during `drift` (the report was printed and says which).
     #[error("{0}")]
     DriftPlanFailed(String),
+    /// A read-only report (`status`, `drift`) could not tell: something it needs could not be
+    /// read (e.g. the shared stack has no Terraform state here). The report was printed and
+    /// says `unknown` and why. Nothing changed.
+    #[error("{message}\n  fix: {fix}")]
+    Unknown { message: String, fix: String },
     /// The deployment stopped at its approval gate (not a failure): production traffic was not
     /// moved and the deployment is unfinished.
     #[error("{message}\n  next: {next}")]
@@ -86,6 +91,8 @@ impl Error {
             Error::Drift { .. } => exit::DRIFT,
             Error::AwaitingApproval { .. } => exit::AWAITING_APPROVAL,
             Error::DriftPlanFailed(_) => exit::IAC_FAILED,
+            // "Could not read": the same code as a failed read of AWS or of the journal.
+            Error::Unknown { .. } => exit::AWS_FAILED,
             // A damaged journal or lock document stops everything until a human looks.
             Error::State(crate::state::StoreError::Corrupt { .. }) => exit::REFUSED,
             Error::State(_) => exit::AWS_FAILED,

@@ -64,9 +64,15 @@ fn first_deploy_second_deploy_same_image_rollback_and_force() {
     };
     let repo_before = repo_files();
 
-    // Before anything is deployed, status reports no live color.
-    let s = status_json(bg);
+    // Before anything is deployed the shared stack has no Terraform state: status cannot tell
+    // an empty environment from state kept elsewhere, so it says `unknown` and exits 4.
+    let out = bg()
+        .args(["status", "--env", "local", "--output", "json"])
+        .run();
+    out.assert_code(4);
+    let s = out.stdout_json();
     assert_eq!(s["live_color"], Value::Null);
+    assert_eq!(s["traffic"], "unknown");
 
     // First deploy into an empty environment: shared stack + blue, all traffic on blue.
     let out = bg()

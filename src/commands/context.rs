@@ -215,6 +215,118 @@ impl Ctx {
         Ok((stack, shared))
     }
 
+    /// Like [`Ctx::shared_outputs`], but creates nothing (no workspace): `None` when the shared
+    /// stack has no state here, whether nothing was deployed yet or the state is elsewhere.
+    /// Read-only commands use it, and `deploy` before it decides on a first deploy.
+    pub async fn read_shared(
+        &self,
+        tool: &IacTool,
+    ) -> Result<(Stack, Option<SharedOutputs>), Error> {
+        let stack = self.stack(tool, StackId::Shared, vec![])?;
+        if !stack
+            .prepare_existing(&mut self.tf_progress(StackId::Shared))
+            .await?
+        {
+            return Ok((stack, None));
+        }
+        let outs = stack.outputs().await?;
+        let shared = SharedOutputs::read(&outs).map_err(Error::Contract)?;
+        Ok((stack, shared))
+    }
+
+    /// Where `stack`'s Terraform state is looked for, in words: the root, the workspace, the
+    /// backend and its location settings (never credentials), and the work directory.
+    pub fn state_location(&self, stack: &Stack) -> String {
+        let root = &stack.dirs.root;
+        let backend = iac::declared_backend(root)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "?".into());
+        // Location settings only: a backend_config may also carry credentials.
+        const SHOWN: [&str; 7] = [
+            "path",
+            "workspace_dir",
+            "bucket",
+            "key",
+            "prefix",
+            "workspace_key_prefix",
+            "region",
+        ];
+        let settings: Vec<String> = stack
+            .backend_config
+            .iter()
+            .filter(|(k, _)| SHOWN.contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!(
+            "workspace `{}` of the `{backend}` backend{} (root {}; work directory {})",
+            stack.workspace_name(),
+            if settings.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", settings.join(", "))
+            },
+            root.display(),
+            self.work.path().display()
+        )
+    }
+
+    /// What the journal says about the environment having been deployed, in words; `None`
+    /// when it records no deployment at all.
+    pub async fn journal_evidence(
+        &self,
+        store: &crate::state::Store,
+    ) -> Result<Option<String>, Error> {
+        let ids = store.deployments().await?;
+        let Some(newest) = store.latest().await? else {
+            return Ok(None);
+        };
+        Ok(Some(format!(
+            "the journal ({}) records {} deployment(s) of `{}`, the newest {} ({}, {}, started {})",
+            store.describe(),
+            ids.len(),
+            self.cfg.name,
+            newest.id,
+            newest.command,
+            newest.outcome.map(|o| o.as_str()).unwrap_or("unfinished"),
+            newest.started
+        )))
+    }
+
+    /// Refuses (nothing changed) when the shared stack has no Terraform state here although
+    /// the journal says the environment was deployed: the state is missing (another work
+    /// directory, `state` block or backend), and a "first deploy" would provision the shared
+    /// stack a second time next to the live one.
+    pub async fn refuse_missing_state(
+        &self,
+        store: &crate::state::Store,
+        shared: &Stack,
+    ) -> Result<(), Error> {
+        match self.journal_evidence(store).await? {
+            None => Ok(()),
+            Some(evidence) => Err(Error::refused(
+                format!(
+                    "{evidence}, but the shared stack has no Terraform state in {}: the state is \
+                     missing, this is not a first deploy; nothing was changed",
+                    self.state_location(shared)
+                ),
+                self.point_at_state_fix(),
+            )),
+        }
+    }
+
+    /// How to point bluegreen at the state an environment was deployed with.
+    pub fn point_at_state_fix(&self) -> String {
+        format!(
+            "run with the work directory (--work-dir / BLUEGREEN_WORK_DIR; a local backend keeps \
+             its state there) and the `state` block (separation, workspace_prefix, key_template, \
+             backend_config) in {} that the environment was deployed with; if it was torn down \
+             on purpose, move its journal aside first (docs/operations.md, \"Missing Terraform \
+             state\")",
+            self.cfg.file.display()
+        )
+    }
+
     /// The service stack of `color`, with the inputs bluegreen owns.
     pub fn service_stack(
         &self,

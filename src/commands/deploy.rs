@@ -166,7 +166,7 @@ async fn locked(
     ctx.info(format!("infrastructure tool: {}", tool.program.display()));
     announce_schedule(ctx, strategy, schedule);
 
-    let shared = ensure_shared(ctx, tool).await?;
+    let shared = ensure_shared(ctx, tool, &session.store).await?;
     let aws = ctx.aws().await;
     let tgs = &shared.target_groups;
     let routes = Routes::read_agreeing(&aws, tgs, &shared.production_routes()).await?;
@@ -668,13 +668,21 @@ pub fn worst_case(ctx: &Ctx, schedule: &Schedule, scale_down: bool) -> (Duration
 }
 
 /// The shared stack's outputs; on the first deploy into an empty environment, applies it first.
-async fn ensure_shared(ctx: &Ctx, tool: &IacTool) -> Result<SharedOutputs, Error> {
+/// A shared stack without state in an environment the journal knows is not a first deploy:
+/// refused before anything is created.
+async fn ensure_shared(
+    ctx: &Ctx,
+    tool: &IacTool,
+    store: &crate::state::Store,
+) -> Result<SharedOutputs, Error> {
     ctx.step("reading the shared stack");
-    let (stack, shared) = ctx.shared_outputs(tool).await?;
+    let (stack, shared) = ctx.read_shared(tool).await?;
     if let Some(s) = shared {
         return Ok(s);
     }
+    ctx.refuse_missing_state(store, &stack).await?;
     ctx.step("the shared stack was never applied: provisioning it (first deploy)");
+    stack.prepare(&mut ctx.tf_progress(StackId::Shared)).await?;
     plan_and_apply(ctx, &stack, StackId::Shared).await?;
     SharedOutputs::read(&stack.outputs().await?)
         .map_err(Error::Contract)?

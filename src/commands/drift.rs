@@ -12,6 +12,8 @@
 //!
 //! Exit 0 when both layers are clean, 9 (DRIFT) when either found a difference, and the usual
 //! codes (3 Terraform, 4 AWS/state) when a check itself failed — after printing the report.
+//! Unknown is never clean: a check that could not be made (a failed read, a failed plan, a
+//! shared stack without Terraform state here) makes the report `unknown`, never "no drift".
 
 use super::context::{Ctx, StackId};
 use super::shift::Routes;
@@ -28,8 +30,16 @@ use std::collections::BTreeMap;
 #[derive(Debug, Serialize)]
 struct Report {
     env: String,
+    /// `no-drift` (every check was made and found nothing), `drift` (a difference was found),
+    /// or `unknown` (no difference found, but a check could not be made: see `errors`).
+    result: &'static str,
+    /// True only for `no-drift`.
+    clean: bool,
     /// True when either layer found a difference.
     drift: bool,
+    /// `checked`, `nothing-recorded` (the journal has no deployment to compare with), or
+    /// `unknown` (AWS, the journal or the shared stack's state could not be read).
+    runtime_status: &'static str,
     stacks: Vec<StackReport>,
     /// Differences between AWS now and the journal.
     runtime: Vec<Difference>,
@@ -43,7 +53,8 @@ struct Report {
 #[derive(Debug, Serialize)]
 struct StackReport {
     stack: String,
-    /// `no-drift`, `drift`, `not-provisioned` or `error`.
+    /// `no-drift`, `drift`, `not-provisioned`, `no-state` (the shared stack has no Terraform
+    /// state here: nothing could be checked) or `error`.
     status: &'static str,
     changes: Vec<ResourceDrift>,
     error: Option<String>,
@@ -126,7 +137,10 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let tool = ctx.tool()?;
     let mut report = Report {
         env: ctx.cfg.name.clone(),
+        result: "unknown",
+        clean: false,
         drift: false,
+        runtime_status: "unknown",
         stacks: Vec::new(),
         runtime: Vec::new(),
         informational: Vec::new(),
@@ -144,7 +158,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
         "drift in environment `{}`: Terraform plans (never applied), then AWS against the journal",
         ctx.cfg.name
     ));
-    let (shared_stack, shared) = match ctx.shared_outputs(&tool).await {
+    let (shared_stack, shared) = match ctx.read_shared(&tool).await {
         Ok(s) => s,
         Err(e) => {
             fail(&mut report, e);
@@ -152,12 +166,15 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
         }
     };
     let Some(shared) = shared else {
+        let e = missing_state(ctx, &shared_stack).await;
         report.stacks.push(StackReport {
             stack: "shared".into(),
-            status: "not-provisioned",
+            status: "no-state",
             changes: vec![],
+            // Said once, in `errors`.
             error: None,
         });
+        fail(&mut report, e);
         return finish(ctx, report, worst);
     };
     report
@@ -190,7 +207,9 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let iac_failed = report.stacks.iter().any(|s| s.status == "error");
 
     match runtime_differences(ctx, &shared, &provisioned).await {
-        Ok((diffs, info)) => {
+        Ok(None) => report.runtime_status = "nothing-recorded",
+        Ok(Some((diffs, info))) => {
+            report.runtime_status = "checked";
             report.runtime = diffs;
             report.informational = info;
         }
@@ -205,7 +224,35 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     finish(ctx, report, worst)
 }
 
-fn finish(ctx: &Ctx, report: Report, error: Option<Error>) -> Result<(), Error> {
+/// Why drift cannot check anything: the shared stack has no Terraform state here.
+async fn missing_state(ctx: &Ctx, shared: &Stack) -> Error {
+    let location = ctx.state_location(shared);
+    let store = ctx.store().await;
+    let message = match ctx.journal_evidence(&store).await {
+        Ok(Some(evidence)) => format!(
+            "{evidence}, but the shared stack has no Terraform state in {location}: its state is \
+             missing here, so drift could not be checked"
+        ),
+        _ => format!(
+            "the shared stack has no Terraform state in {location}: nothing was deployed to `{}` \
+             yet, or its state is elsewhere; drift could not be checked",
+            ctx.cfg.name
+        ),
+    };
+    Error::Unknown {
+        message,
+        fix: ctx.point_at_state_fix(),
+    }
+}
+
+fn finish(ctx: &Ctx, mut report: Report, error: Option<Error>) -> Result<(), Error> {
+    let unknown = error.is_some() || !report.errors.is_empty();
+    report.result = match (report.drift, unknown) {
+        (true, _) => "drift",
+        (false, true) => "unknown",
+        (false, false) => "no-drift",
+    };
+    report.clean = report.result == "no-drift";
     ctx.out.result(&human(&report), &report);
     if let Some(e) = error {
         return Err(e);
@@ -327,16 +374,17 @@ fn changed_resources(plan: &Value) -> Vec<ResourceDrift> {
     out
 }
 
-/// The differences, and the desired-count ones of autoscaled services apart.
+/// The differences, and the desired-count ones of autoscaled services apart; `None` when the
+/// journal recorded nothing to compare with.
 async fn runtime_differences(
     ctx: &Ctx,
     shared: &SharedOutputs,
     provisioned: &BTreeMap<Color, ServiceOutputs>,
-) -> Result<(Vec<Difference>, Vec<Difference>), Error> {
+) -> Result<Option<Differences>, Error> {
     let recorded = Recorded::fold(&ctx.store().await.journals().await?);
     if recorded.deployment.is_none() {
         ctx.info("the journal has no deployment yet: nothing recorded to compare AWS with");
-        return Ok((vec![], vec![]));
+        return Ok(None);
     }
     let aws = ctx.aws().await;
     let tgs = &shared.target_groups;
@@ -383,8 +431,11 @@ async fn runtime_differences(
             },
         );
     }
-    Ok(split_informational(compare(&recorded, &live), &live))
+    Ok(Some(split_informational(compare(&recorded, &live), &live)))
 }
+
+/// Runtime differences, and the informational ones (autoscaled desired counts).
+type Differences = (Vec<Difference>, Vec<Difference>);
 
 /// Desired-count differences of autoscaled services are autoscaling doing its job.
 pub fn split_informational(
@@ -507,7 +558,11 @@ fn human(r: &Report) -> String {
             d.resource, d.field, d.recorded, d.live
         ));
     }
-    if r.runtime.is_empty() {
+    if r.runtime_status == "unknown" {
+        out.push_str("[runtime] UNKNOWN: AWS was not compared with the journal (see the errors)\n");
+    } else if r.runtime_status == "nothing-recorded" {
+        out.push_str("[runtime] nothing recorded in the journal to compare AWS with\n");
+    } else if r.runtime.is_empty() {
         out.push_str("[runtime] AWS matches the journal\n");
     } else {
         out.push_str("[runtime] AWS differs from the journal:\n");
@@ -521,7 +576,13 @@ fn human(r: &Report) -> String {
     for e in &r.errors {
         out.push_str(&format!("error: {}\n", e.lines().next().unwrap_or("")));
     }
-    out.push_str(if r.drift { "DRIFT found" } else { "no drift" });
+    let failed = r.errors.len();
+    out.push_str(&match r.result {
+        "no-drift" => "no drift".to_string(),
+        "drift" if failed == 0 => "DRIFT found".to_string(),
+        "drift" => format!("DRIFT found, and {failed} check(s) could not be made (unknown)"),
+        _ => format!("UNKNOWN: {failed} check(s) could not be made; this is not a clean result"),
+    });
     out
 }
 

@@ -333,12 +333,19 @@ pub async fn run(
     let image = resolve_image(ctx, image).await?;
 
     ctx.step(format!("planning a deploy of {} to `{env}`", image.pinned));
-    let (shared_stack, shared) = ctx.shared_outputs(&tool).await?;
+    let (shared_stack, shared) = ctx.read_shared(&tool).await?;
     let Some(shared) = shared else {
+        ctx.refuse_missing_state(&store, &shared_stack).await?;
         return Err(Error::refused(
-            "the shared stack was never applied: there is nothing to plan against yet",
             format!(
-                "the first deploy into an empty environment is `bluegreen deploy --env {env} --image …`"
+                "the shared stack has no Terraform state in {} and the journal records no \
+                 deployment: there is nothing to plan against yet",
+                ctx.state_location(&shared_stack)
+            ),
+            format!(
+                "the first deploy into an empty environment is `bluegreen deploy --env {env} --image …`; \
+                 if `{env}` is deployed already, {}",
+                ctx.point_at_state_fix()
             ),
         ));
     };

@@ -115,18 +115,29 @@ async fn locked(
     strategy: &crate::deploy::Strategy,
     schedule: &crate::deploy::Schedule,
 ) -> Result<(), Error> {
-    supersede_or_refuse(ctx, session).await?;
     let env = &ctx.cfg.name;
     let deploy_first = || format!("deploy first: `bluegreen deploy --env {env} --image IMAGE`");
 
+    // Before anything is journaled: a missing state is refused with nothing changed.
     ctx.step("reading the shared stack");
-    let (_, shared) = ctx.shared_outputs(tool).await?;
-    let shared = shared.ok_or_else(|| {
-        Error::refused(
-            format!("environment `{env}` was never deployed: there is nothing to rebuild"),
-            deploy_first(),
-        )
-    })?;
+    let (shared_stack, shared) = ctx.read_shared(tool).await?;
+    let Some(shared) = shared else {
+        ctx.refuse_missing_state(&session.store, &shared_stack)
+            .await?;
+        return Err(Error::refused(
+            format!(
+                "the shared stack has no Terraform state in {} and the journal records no \
+                 deployment: there is nothing to rebuild",
+                ctx.state_location(&shared_stack)
+            ),
+            format!(
+                "{}; if `{env}` is deployed already, {}",
+                deploy_first(),
+                ctx.point_at_state_fix()
+            ),
+        ));
+    };
+    supersede_or_refuse(ctx, session).await?;
     let aws = ctx.aws().await;
     let tgs = &shared.target_groups;
     let routes = Routes::read_agreeing(&aws, tgs, &shared.production_routes()).await?;

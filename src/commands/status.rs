@@ -1,24 +1,37 @@
-//! `status`: the live color and the weights, read from the load balancer (never from a cache),
-//! plus what each color runs.
+//! `status`: the live color and the weights of every production route, read from the load
+//! balancer (never from a cache), plus what each color runs, the unfinished deployment and the
+//! lock.
+//!
+//! Unknown is never clean: what could not be read (the shared stack's Terraform state, a
+//! route, the lock, the journal) is printed as `unknown` with the reason, and `status` exits
+//! non-zero after printing the report. Routes that disagree, or are not all on one color, are
+//! `split`: no single live color.
+
+mod human;
 
 use super::context::Ctx;
-use super::shift::Routes;
 use crate::aws::{Services, Traffic};
 use crate::color::{Color, Weights};
-use crate::deploy::ListenerView;
+use crate::deploy::{read_view, ListenerView, SharedOutputs};
 use crate::error::Error;
+use crate::iac::IacTool;
 use crate::state::journal::Progress;
-use crate::state::{now_ms, LockInfo, Summary};
+use crate::state::{now_ms, LockInfo, Store, StoreError, Summary};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
 struct Status {
     env: String,
-    /// Read from the ALB: the color with all production traffic, if one has it.
+    /// Read from the ALB: the color with all production traffic on every route, if one has
+    /// it; `null` when traffic is split, nothing is live yet, or it could not be read.
     live_color: Option<Color>,
-    /// Read from the ALB.
-    weights: Weights,
-    /// `forward`, or what the listener does instead (e.g. `fixed-response 503`).
+    /// `single` (every production route sends all traffic to `live_color`), `split` (the
+    /// routes disagree, or one is not all on one color: see `routes`), `none` (no route
+    /// forwards yet) or `unknown` (something could not be read: see `unknown`).
+    traffic: &'static str,
+    /// Read from the ALB: the production listener's weights (`null` when unread).
+    weights: Option<Weights>,
+    /// `forward`, what the listener does instead (e.g. `fixed-response 503`), or `unknown …`.
     listener_action: String,
     listener_arn: Option<String>,
     /// Every production route (listener default actions and rules) with its weights.
@@ -27,11 +40,16 @@ struct Status {
     /// The deployment running right now (or one whose process died mid-way), if any, from
     /// the journal.
     deployment: Option<Deployment>,
-    /// Who holds the environment lock, if anyone.
+    /// Who holds the environment lock, if anyone (see `lock_state`).
     lock: Option<LockStatus>,
-    /// Why the journal or the lock could not be read (a damaged journal); the rest of the
-    /// status is still read from AWS.
+    /// `free`, `held`, or `unknown` when the lock could not be read (`lock_error` says why).
+    lock_state: &'static str,
+    lock_error: Option<String>,
+    /// Why the journal could not be read (a damaged journal); the rest of the status is still
+    /// read from AWS.
     journal_error: Option<String>,
+    /// Everything that could not be read, in words; empty when the report is complete.
+    unknown: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -45,14 +63,19 @@ struct LockStatus {
 #[derive(Debug, Serialize)]
 struct RouteStatus {
     arn: String,
-    weights: Weights,
+    /// `null` when the route could not be read (`error` says why).
+    weights: Option<Weights>,
+    /// `forward`, what the route does instead (`fixed-response 503`), or `unknown`.
+    action: String,
+    error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 struct Deployment {
     #[serde(flatten)]
     summary: Summary,
-    /// True while its command holds the lock and is alive; false once it was interrupted.
+    /// True while its command holds the lock and is alive; false once it was interrupted (or
+    /// when the lock could not be read: `lock_state` is then `unknown`).
     running: bool,
     /// What the journal says the production weights are: the last verified weights (or,
     /// before any change, the weights it started from) …
@@ -61,7 +84,7 @@ struct Deployment {
     pending_weights: Option<Weights>,
     /// Whether `resume` can continue from what the routes read now: every route reads one of
     /// those two (or the deployment was rolling back). `None` for a journal that is not a
-    /// deploy's.
+    /// deploy's, or when a route could not be read.
     live_matches_journal: Option<bool>,
     #[serde(skip)]
     progress: Option<Progress>,
@@ -80,18 +103,23 @@ struct ColorStatus {
     targets: Option<usize>,
 }
 
-/// The unfinished deployment and the lock, from the state store.
-async fn journal_state(ctx: &Ctx) -> Result<(Option<Deployment>, Option<LockStatus>), Error> {
-    let store = ctx.store().await;
-    let lock = store.lock_info().await?.map(|lock| LockStatus {
+/// The lock, read on its own: a lock that cannot be read is `unknown`, never `free`.
+async fn read_lock(store: &Store) -> Result<Option<LockStatus>, StoreError> {
+    Ok(store.lock_info().await?.map(|lock| LockStatus {
         stale: lock.stale_because(now_ms()),
         lock,
-    });
-    let deployment = store.unfinished().await?.map(|(summary, records)| {
+    }))
+}
+
+/// The unfinished deployment, if any; `lock` (when it could be read) says whether it runs.
+async fn read_deployment(
+    store: &Store,
+    lock: Option<&LockStatus>,
+) -> Result<Option<Deployment>, StoreError> {
+    Ok(store.unfinished().await?.map(|(summary, records)| {
         let progress = Progress::of(&records);
         Deployment {
             running: lock
-                .as_ref()
                 .is_some_and(|l| l.stale.is_none() && l.lock.holder.deployment == summary.id),
             journal_weights: progress
                 .as_ref()
@@ -102,47 +130,181 @@ async fn journal_state(ctx: &Ctx) -> Result<(Option<Deployment>, Option<LockStat
             progress,
             summary,
         }
-    });
-    Ok((deployment, lock))
+    }))
 }
 
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let tool = ctx.tool()?;
-    // A damaged journal must not hide the listener: status shows what AWS says, names the
-    // damage, and still exits non-zero.
-    let (deployment, lock, journal_error) = match journal_state(ctx).await {
-        Ok((d, l)) => (d, l, None),
-        Err(e) => (None, None, Some(e)),
+    // A damaged or unreadable journal or lock must not hide the listener: status shows what
+    // AWS says, says what it could not read, and still exits non-zero.
+    let store = ctx.store().await;
+    let lock = read_lock(&store).await;
+    let deployment = read_deployment(&store, lock.as_ref().ok().and_then(Option::as_ref)).await;
+    let mut s = Status {
+        env: ctx.cfg.name.clone(),
+        live_color: None,
+        traffic: "unknown",
+        weights: None,
+        listener_action: "unknown".into(),
+        listener_arn: None,
+        routes: vec![],
+        colors: vec![],
+        deployment: None,
+        lock: None,
+        lock_state: "unknown",
+        lock_error: None,
+        journal_error: None,
+        unknown: vec![],
     };
-    let (_, shared) = ctx.shared_outputs(&tool).await?;
+    // The first thing that could not be read is the error status exits with.
+    let mut first: Option<Error> = None;
+    match lock {
+        Ok(l) => {
+            s.lock_state = if l.is_some() { "held" } else { "free" };
+            s.lock = l;
+        }
+        Err(e) => {
+            s.lock_error = Some(e.to_string());
+            s.unknown.push(format!("the lock: {e}"));
+            first.get_or_insert(e.into());
+        }
+    }
+    match deployment {
+        Ok(d) => s.deployment = d,
+        Err(e) => {
+            s.journal_error = Some(e.to_string());
+            s.unknown.push(format!("the journal: {e}"));
+            first = Some(e.into()); // a damaged journal's own code (7) wins over the lock's
+        }
+    }
+
+    let (shared_stack, shared) = ctx.read_shared(&tool).await?;
     let Some(shared) = shared else {
-        let s = Status {
-            env: ctx.cfg.name.clone(),
-            live_color: None,
-            weights: Weights::default(),
-            listener_action: "none (shared stack not provisioned)".into(),
-            listener_arn: None,
-            routes: vec![],
-            colors: vec![],
-            deployment,
-            lock,
-            journal_error: journal_error.as_ref().map(|e| e.to_string()),
+        let why = match ctx.journal_evidence(&store).await {
+            Ok(Some(evidence)) => format!(
+                "{evidence}, but the shared stack has no Terraform state in {}: its state is missing here",
+                ctx.state_location(&shared_stack)
+            ),
+            _ => format!(
+                "the shared stack has no Terraform state in {}: nothing was deployed to `{}` yet, \
+                 or its state is elsewhere",
+                ctx.state_location(&shared_stack),
+                ctx.cfg.name
+            ),
         };
-        ctx.out.result(&human(&s), &s);
-        return journal_error.map_or(Ok(()), Err);
+        s.listener_action = "unknown (no Terraform state for the shared stack)".into();
+        s.unknown.insert(0, why.clone());
+        ctx.out.result(&human::render(&s), &s);
+        return Err(Error::Unknown {
+            message: format!("status of `{}` is unknown: {why}", ctx.cfg.name),
+            fix: ctx.point_at_state_fix(),
+        });
     };
+
     let aws = ctx.aws().await;
-    // One read per route; the first route is the production listener.
-    let read = Routes::read(&aws, &shared.target_groups, &shared.production_routes()).await?;
-    let view = read.primary().clone();
-    let routes: Vec<RouteStatus> = read
-        .before
+    if let Err(e) = read_routes(&aws.traffic, &shared, &mut s).await {
+        // Routes come first: what production traffic does is what status is for.
+        first = Some(e);
+    }
+    s.colors = read_colors(ctx, &tool, &aws, &shared).await?;
+    ctx.out.result(&human::render(&s), &s);
+    first.map_or(Ok(()), Err)
+}
+
+/// Reads every production route (one read each; the first is the production listener) into
+/// `s`, and decides the traffic: single, split, none, or unknown. Returns the first read error.
+async fn read_routes<T: Traffic>(
+    traffic: &T,
+    shared: &SharedOutputs,
+    s: &mut Status,
+) -> Result<(), Error> {
+    s.listener_arn = Some(shared.listener_arn.clone());
+    let tgs = &shared.target_groups;
+    let mut first = None;
+    let mut views = Vec::new();
+    for arn in shared.production_routes() {
+        match read_view(traffic, &arn, tgs).await {
+            Ok(view) => {
+                s.routes.push(RouteStatus {
+                    arn,
+                    weights: Some(view.weights()),
+                    action: action_of(&view),
+                    error: None,
+                });
+                views.push(Some(view));
+            }
+            Err(e) => {
+                s.unknown.push(format!("route {arn}: {e}"));
+                s.routes.push(RouteStatus {
+                    arn,
+                    weights: None,
+                    action: "unknown".into(),
+                    error: Some(e.to_string()),
+                });
+                views.push(None);
+                first.get_or_insert(Error::Traffic(e));
+            }
+        }
+    }
+    if let Some(Some(primary)) = views.first() {
+        s.weights = Some(primary.weights());
+        s.listener_action = action_of(primary);
+    }
+    let read: Option<Vec<&ListenerView>> = views.iter().map(Option::as_ref).collect();
+    (s.traffic, s.live_color) = match read {
+        None => ("unknown", None),
+        Some(read) => traffic_of(&read),
+    };
+    if let (Some(d), Some(read)) = (s.deployment.as_mut(), views_weights(&views)) {
+        d.live_matches_journal = d.progress.as_ref().map(|p| p.can_resume(&read));
+    }
+    first.map_or(Ok(()), Err)
+}
+
+fn views_weights(views: &[Option<ListenerView>]) -> Option<Vec<Weights>> {
+    views
         .iter()
-        .map(|(arn, v)| RouteStatus {
-            arn: arn.clone(),
-            weights: v.weights(),
+        .map(|v| v.as_ref().map(ListenerView::weights))
+        .collect()
+}
+
+fn action_of(view: &ListenerView) -> String {
+    match view {
+        ListenerView::Forwarding { .. } => "forward".into(),
+        ListenerView::NotForwarding { action } => action.clone(),
+    }
+}
+
+/// `single` with the live color when every route sends everything to one color; `none` when
+/// no route forwards yet; `split` otherwise (routes that disagree, a weighted split, or some
+/// routes forwarding while others do not).
+fn traffic_of(routes: &[&ListenerView]) -> (&'static str, Option<Color>) {
+    if routes
+        .iter()
+        .all(|v| matches!(v, ListenerView::NotForwarding { .. }))
+    {
+        return ("none", None);
+    }
+    let live: Option<Vec<Color>> = routes
+        .iter()
+        .map(|v| match v {
+            ListenerView::Forwarding { weights, .. } => weights.live_color(),
+            ListenerView::NotForwarding { .. } => None,
         })
         .collect();
+    match live.as_deref() {
+        Some([first, rest @ ..]) if rest.iter().all(|c| c == first) => ("single", Some(*first)),
+        _ => ("split", None),
+    }
+}
+
+/// What each color's stack, service and target group say.
+async fn read_colors(
+    ctx: &Ctx,
+    tool: &IacTool,
+    aws: &super::context::Aws,
+    shared: &SharedOutputs,
+) -> Result<Vec<ColorStatus>, Error> {
     let mut colors = Vec::new();
     for color in Color::ALL {
         let mut cs = ColorStatus {
@@ -156,7 +318,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
             healthy_targets: None,
             targets: None,
         };
-        if let Some(out) = ctx.color_outputs(&tool, color, &shared).await? {
+        if let Some(out) = ctx.color_outputs(tool, color, shared).await? {
             cs.provisioned = true;
             if let Some(svc) = aws
                 .services
@@ -183,141 +345,48 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
         }
         colors.push(cs);
     }
-    let mut deployment = deployment;
-    if let Some(d) = deployment.as_mut() {
-        let reads: Vec<Weights> = read.before.iter().map(|(_, v)| v.weights()).collect();
-        d.live_matches_journal = d.progress.as_ref().map(|p| p.can_resume(&reads));
-    }
-    let s = Status {
-        env: ctx.cfg.name.clone(),
-        live_color: view.weights().live_color(),
-        weights: view.weights(),
-        listener_action: match &view {
-            ListenerView::Forwarding { .. } => "forward".into(),
-            ListenerView::NotForwarding { action } => action.clone(),
-        },
-        listener_arn: Some(shared.listener_arn.clone()),
-        routes,
-        colors,
-        deployment,
-        lock,
-        journal_error: journal_error.as_ref().map(|e| e.to_string()),
-    };
-    ctx.out.result(&human(&s), &s);
-    journal_error.map_or(Ok(()), Err)
+    Ok(colors)
 }
 
-fn human(s: &Status) -> String {
-    let mut out = format!(
-        "environment: {}\nlive color:  {}\nweights:     {} (listener: {})\n",
-        s.env,
-        s.live_color
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "none".into()),
-        s.weights,
-        s.listener_action
-    );
-    for r in s.routes.iter().skip(1) {
-        out.push_str(&format!("route:       {} reads {}\n", r.arn, r.weights));
-    }
-    if let Some(d) = &s.deployment {
-        let sum = &d.summary;
-        out.push_str(&format!(
-            "deployment:  {} ({} {} → {}), at: {}{}{}\n",
-            sum.id,
-            sum.command,
-            sum.image.as_deref().unwrap_or("-"),
-            sum.to_color.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-            sum.step,
-            if sum.paused && d.running {
-                ", PAUSED (run `bluegreen promote`)"
-            } else {
-                ""
-            },
-            if sum.awaiting_approval {
-                format!(
-                    ", AWAITING APPROVAL: `bluegreen approve --env {0}` approves production traffic{1}",
-                    s.env,
-                    if d.running {
-                        " (the deploy is waiting for it)".to_string()
-                    } else {
-                        format!(", then `bluegreen resume --env {}` continues", s.env)
-                    }
-                )
-            } else if let (Some(at), false) = (&sum.stopped_at, d.running) {
-                format!(
-                    ", STOPPED at {at} (--until): `bluegreen resume --env {0}` continues it, `bluegreen rollback --env {0}` puts traffic back",
-                    s.env
-                )
-            } else if d.running {
-                ", running".to_string()
-            } else {
-                format!(
-                    ", INTERRUPTED: `bluegreen resume --env {0}` continues it, `bluegreen rollback --env {0}` puts traffic back",
-                    s.env
-                )
-            }
-        ));
-    }
-    if let Some(d) = s.deployment.as_ref().filter(|d| !d.running) {
-        if let Some(j) = d.journal_weights {
-            out.push_str(&format!(
-                "journal:     last verified {j}{}; the listener reads {}: {}\n",
-                d.pending_weights
-                    .map(|p| format!(" (a change to {p} was under way)"))
-                    .unwrap_or_default(),
-                s.weights,
-                match d.live_matches_journal {
-                    Some(true) => "`resume` can continue from here",
-                    Some(false) =>
-                        "that is NOT what the journal allows, `resume` will refuse; use `rollback`",
-                    None => "unknown",
-                }
-            ));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fwd(blue: u16, green: u16) -> ListenerView {
+        ListenerView::Forwarding {
+            weights: Weights { blue, green },
+            stickiness: None,
         }
     }
-    if let Some(d) = &s.deployment {
-        for a in &d.summary.approvals {
-            out.push_str(&format!("approved:    {} by {}\n", a.at, a.approval));
+
+    fn fixed() -> ListenerView {
+        ListenerView::NotForwarding {
+            action: "fixed-response 503".into(),
         }
     }
-    if let Some(e) = &s.journal_error {
-        out.push_str(&format!("journal:     UNREADABLE: {e}\n"));
-    }
-    match &s.lock {
-        Some(l) => out.push_str(&format!(
-            "lock:        held by {}{}\n",
-            l.lock,
-            l.stale
-                .as_ref()
-                .map(|why| format!(" — STALE: {why}; the next command takes it over"))
-                .unwrap_or_default()
-        )),
-        None => out.push_str("lock:        free\n"),
-    }
-    for c in &s.colors {
-        if !c.provisioned {
-            out.push_str(&format!("{:<6} not provisioned\n", c.color.as_str()));
-            continue;
+
+    /// Routes as read, and what `status` must call them.
+    type Case = (Vec<ListenerView>, (&'static str, Option<Color>));
+
+    #[test]
+    fn one_color_on_every_route_is_single_anything_else_is_split() {
+        let cases: Vec<Case> = vec![
+            (vec![fwd(0, 100)], ("single", Some(Color::Green))),
+            (
+                vec![fwd(100, 0), fwd(100, 0), fwd(100, 0)],
+                ("single", Some(Color::Blue)),
+            ),
+            (vec![fixed(), fixed()], ("none", None)),
+            // The partial restore of issue 12, item 2: listeners back, the rule not.
+            (vec![fwd(0, 100), fwd(0, 100), fwd(20, 80)], ("split", None)),
+            (vec![fwd(80, 20)], ("split", None)),
+            (vec![fwd(100, 0), fwd(0, 100)], ("split", None)),
+            (vec![fwd(0, 100), fixed()], ("split", None)),
+            (vec![fwd(0, 0)], ("split", None)),
+        ];
+        for (routes, want) in cases {
+            let refs: Vec<&ListenerView> = routes.iter().collect();
+            assert_eq!(traffic_of(&refs), want, "{routes:?}");
         }
-        out.push_str(&format!(
-            "{:<6} service {} image {} running {}/{} targets healthy {}/{}\n",
-            c.color.as_str(),
-            c.service.as_deref().unwrap_or("?"),
-            c.image.as_deref().unwrap_or("?"),
-            c.running
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "?".into()),
-            c.desired
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "?".into()),
-            c.healthy_targets
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "?".into()),
-            c.targets
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "?".into()),
-        ));
     }
-    out.trim_end().to_string()
 }
