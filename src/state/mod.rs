@@ -263,6 +263,12 @@ pub fn now_ms() -> u64 {
 
 /// RFC 3339 with milliseconds, UTC, for people.
 pub fn rfc3339(ms: u64) -> String {
+    // humantime formats years up to 9999 only (its Display fails past that, and a hand-edited
+    // or corrupt document can hold any number): show such a time as the raw number.
+    const YEAR_10000_MS: u64 = 253_402_300_800_000;
+    if ms >= YEAR_10000_MS {
+        return format!("{ms} ms after the Unix epoch (past the year 9999)");
+    }
     humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
@@ -292,6 +298,13 @@ pub fn valid_deployment_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_past_the_year_9999_are_shown_not_a_panic() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert!(rfc3339(u64::MAX).contains("past the year 9999"));
+        assert!(rfc3339(253_402_300_799_999).starts_with("9999-12-31T23:59:59.999"));
+    }
 
     /// Issue 12, item 8: a deploy that queued behind the lock has the older id but started
     /// later; history, `latest` and drift's fold follow when deployments started.
