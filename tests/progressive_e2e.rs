@@ -816,3 +816,51 @@ fn chaos_canary_deploys_under_random_faults_end_on_one_color() {
     }
     eprintln!("chaos: seed {seed}\n  {}", tally.join("\n  "));
 }
+
+#[test]
+fn item_04_signals_during_a_restore_stop_it_after_the_current_write_and_twice_at_once() {
+    let app = HttpApp::start();
+    let extra = format!(
+        "health {{\n  timeout = \"20s\"\n  poll_interval = \"200ms\"\n  http \"smoke\" {{\n    url = \"{}/\"\n  }}\n}}\n{}",
+        app.url(),
+        keep_warm()
+    );
+    let w = World::new(&extra);
+    let prod = w.listener_arn(80);
+    let log = w.work.path().join("restore-signals.log");
+    let child = w
+        .bg()
+        .args(deploy(V2))
+        .args(["--strategy", "canary:20:10m"])
+        .spawn(&log);
+    w.wait_for_write(&prod, (80, 20));
+    // Every ModifyListener of the restore is accepted and never answered.
+    let before = w.proxy.count("ModifyListener");
+    w.proxy.hang("ModifyListener", None);
+    app.set_status(500);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while w.proxy.count("ModifyListener") == before {
+        assert!(Instant::now() < deadline, "the restore never started");
+        thread::sleep(Duration::from_millis(20));
+    }
+    kill("-TERM", child.id());
+    thread::sleep(Duration::from_millis(500));
+    let second = Instant::now();
+    kill("-TERM", child.id());
+    let (code, out) = finish(child, &log, Duration::from_secs(30));
+    assert!(
+        second.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        second.elapsed()
+    );
+    assert_eq!(code, 6, "{out}");
+    assert!(out.contains("stopping after the current write"), "{out}");
+    assert!(out.contains("exiting NOW"), "{out}");
+    w.proxy.clear();
+    app.set_status(200);
+    w.bg()
+        .args(["rollback", "--env", "local"])
+        .run()
+        .assert_code(0);
+    assert_eq!(w.prod(), (100, 0));
+}
