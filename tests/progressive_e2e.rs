@@ -480,6 +480,28 @@ fn rule_weights(w: &World, rule: &str) -> (u16, u16) {
     weights
 }
 
+/// An HTTP check on a local app (fail the new color with `app.set_status(500)`), a 200 ms poll,
+/// the old color kept warm, and `extra`: the world after a first deploy of V1.
+fn http_checked_world(extra: &str) -> (HttpApp, World) {
+    let app = HttpApp::start();
+    let blocks = format!(
+        "health {{\n  timeout = \"20s\"\n  poll_interval = \"200ms\"\n  http \"smoke\" {{\n    url = \"{}/\"\n  }}\n}}\n{}\n{extra}",
+        app.url(),
+        keep_warm()
+    );
+    let w = World::new(&blocks);
+    (app, w)
+}
+
+/// A deploy of V2 whose canary (20 %) bakes for 10 minutes: it is still baking when the test
+/// acts. `limit`: seconds before the harness gives up on it.
+fn long_canary(w: &World, limit: u64) -> Bluegreen {
+    w.bg()
+        .args(deploy(V2))
+        .args(["--strategy", "canary:20:10m"])
+        .timeout(Duration::from_secs(limit))
+}
+
 #[test]
 fn item_01_a_deploy_that_lost_its_lock_never_writes_again() {
     let extra = format!(
@@ -517,21 +539,10 @@ fn item_01_a_deploy_that_lost_its_lock_never_writes_again() {
 
 #[test]
 fn item_02_after_a_partial_restore_rollback_goes_to_the_known_good_color() {
-    let app = HttpApp::start();
-    let extra = format!(
-        "health {{\n  timeout = \"20s\"\n  poll_interval = \"200ms\"\n  http \"smoke\" {{\n    url = \"{}/\"\n  }}\n}}\n{}",
-        app.url(),
-        keep_warm()
-    );
-    let w = World::new(&extra);
+    let (app, w) = http_checked_world("");
     let prod = w.listener_arn(80);
     let rule = rule_arn(&w);
-    let run = spawn(
-        w.bg()
-            .args(deploy(V2))
-            .args(["--strategy", "canary:20:10m"])
-            .timeout(Duration::from_secs(180)),
-    );
+    let run = spawn(long_canary(&w, 180));
     w.wait_for_write(&rule, (80, 20));
     // The restore can put the listener back but not the rule: exit 6 with a split state.
     w.proxy.throttle("ModifyRule", None);
@@ -570,20 +581,9 @@ fn item_03_one_stale_read_is_not_a_rollback() {
 
 #[test]
 fn item_04_a_restore_write_that_is_never_answered_is_bounded() {
-    let app = HttpApp::start();
-    let extra = format!(
-        "health {{\n  timeout = \"20s\"\n  poll_interval = \"200ms\"\n  http \"smoke\" {{\n    url = \"{}/\"\n  }}\n}}\n{}",
-        app.url(),
-        keep_warm()
-    );
-    let w = World::new(&extra);
+    let (app, w) = http_checked_world("");
     let prod = w.listener_arn(80);
-    let run = spawn(
-        w.bg()
-            .args(deploy(V2))
-            .args(["--strategy", "canary:20:10m"])
-            .timeout(Duration::from_secs(120)),
-    );
+    let run = spawn(long_canary(&w, 120));
     w.wait_for_write(&prod, (80, 20));
     // The restore's first ModifyListener is accepted and never answered.
     w.proxy.hang("ModifyListener", Some(1));
@@ -601,20 +601,9 @@ fn item_04_a_restore_write_that_is_never_answered_is_bounded() {
 
 #[test]
 fn item_05_a_restore_outlasts_a_burst_of_server_errors() {
-    let app = HttpApp::start();
-    let extra = format!(
-        "health {{\n  timeout = \"20s\"\n  poll_interval = \"200ms\"\n  http \"smoke\" {{\n    url = \"{}/\"\n  }}\n}}\n{}",
-        app.url(),
-        keep_warm()
-    );
-    let w = World::new(&extra);
+    let (app, w) = http_checked_world("");
     let prod = w.listener_arn(80);
-    let run = spawn(
-        w.bg()
-            .args(deploy(V2))
-            .args(["--strategy", "canary:20:10m"])
-            .timeout(Duration::from_secs(120)),
-    );
+    let run = spawn(long_canary(&w, 120));
     w.wait_for_write(&prod, (80, 20));
     // ModifyListener answers 500 for 12 s (the old restore gave up after ~2 s).
     w.proxy.fail("ModifyListener", 500, None);
@@ -705,13 +694,7 @@ fn chaos_canary_deploys_under_random_faults_end_on_one_color() {
         });
     eprintln!("chaos: seed {seed}, {runs} runs (BLUEGREEN_CHAOS_SEED={seed} reproduces it)");
     let mut rng = Rng(seed);
-    let app = HttpApp::start();
-    let extra = format!(
-        "journal {{\n  lease = \"3s\"\n}}\nhealth {{\n  timeout = \"20s\"\n  poll_interval = \"200ms\"\n  http \"smoke\" {{\n    url = \"{}/\"\n  }}\n}}\n{}",
-        app.url(),
-        keep_warm()
-    );
-    let w = World::new(&extra);
+    let (app, w) = http_checked_world("journal {\n  lease = \"3s\"\n}");
     let rule = rule_arn(&w);
     let mut tally: Vec<String> = Vec::new();
     for run in 0..runs {
@@ -819,20 +802,10 @@ fn chaos_canary_deploys_under_random_faults_end_on_one_color() {
 
 #[test]
 fn item_04_signals_during_a_restore_stop_it_after_the_current_write_and_twice_at_once() {
-    let app = HttpApp::start();
-    let extra = format!(
-        "health {{\n  timeout = \"20s\"\n  poll_interval = \"200ms\"\n  http \"smoke\" {{\n    url = \"{}/\"\n  }}\n}}\n{}",
-        app.url(),
-        keep_warm()
-    );
-    let w = World::new(&extra);
+    let (app, w) = http_checked_world("");
     let prod = w.listener_arn(80);
     let log = w.work.path().join("restore-signals.log");
-    let child = w
-        .bg()
-        .args(deploy(V2))
-        .args(["--strategy", "canary:20:10m"])
-        .spawn(&log);
+    let child = long_canary(&w, 120).spawn(&log);
     w.wait_for_write(&prod, (80, 20));
     // Every ModifyListener of the restore is accepted and never answered.
     let before = w.proxy.count("ModifyListener");

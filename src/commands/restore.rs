@@ -15,7 +15,7 @@
 
 use super::lock::{Fence, Fenced};
 use crate::aws::Traffic;
-use crate::deploy::{read_view, write_view, ListenerView, TargetGroups};
+use crate::deploy::{matches, read_view, write_view, ListenerView, TargetGroups};
 use backon::BackoffBuilder;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -130,7 +130,7 @@ pub async fn put_back<T: Traffic>(
                 continue;
             }
             match bounded(deadline, read_view(traffic, route, tgs)).await {
-                Ok(read) if same(&read, wanted) => good[i] = good[i].saturating_add(1),
+                Ok(read) if matches(&read, wanted) => good[i] = good[i].saturating_add(1),
                 Ok(read) => {
                     good[i] = 0;
                     // It reads otherwise after our write: stale, or someone wrote after us.
@@ -187,17 +187,6 @@ where
             "no answer within {}",
             humantime::format_duration(limit)
         )),
-    }
-}
-
-fn same(read: &ListenerView, wanted: &ListenerView) -> bool {
-    match (read, wanted) {
-        (ListenerView::NotForwarding { .. }, ListenerView::NotForwarding { .. }) => true,
-        (
-            ListenerView::Forwarding { weights: a, .. },
-            ListenerView::Forwarding { weights: b, .. },
-        ) => a == b,
-        _ => false,
     }
 }
 
@@ -402,6 +391,26 @@ mod tests {
         verify_interval: Duration::from_millis(200),
     };
 
+    /// Restores `back_to_blue` through `alb` at `pace`.
+    async fn restore(
+        alb: &FakeAlb,
+        fence: &Fence,
+        pace: Pace,
+        write: bool,
+    ) -> Result<u32, RestoreError> {
+        let routes = back_to_blue();
+        put_back(
+            alb,
+            fence,
+            &routes,
+            &tgs(),
+            pace,
+            &Interrupts::none(),
+            write,
+        )
+        .await
+    }
+
     async fn fence(dir: &std::path::Path) -> (Arc<Store>, Fence) {
         let store = Arc::new(Store::Local(crate::state::local::LocalStore::new(dir)));
         let fence = Fence::take_for_tests(
@@ -421,17 +430,7 @@ mod tests {
         // first error.
         let alb = FakeAlb::new(vec![WriteAnswer::Fail; 5]);
         let started = Instant::now();
-        let routes = back_to_blue();
-        let r = put_back(
-            &alb,
-            &fence,
-            &routes,
-            &tgs(),
-            PACE,
-            &Interrupts::none(),
-            true,
-        )
-        .await;
+        let r = restore(&alb, &fence, PACE, true).await;
         assert!(r.is_ok(), "{r:?}");
         assert_eq!(alb.writes(), 6);
         assert_eq!(alb.current(), fwd(100, 0));
@@ -445,17 +444,7 @@ mod tests {
         // Issue 12, item 4: ModifyListener accepted and never answered.
         let alb = FakeAlb::new(vec![WriteAnswer::Hang, WriteAnswer::Hang]);
         let started = Instant::now();
-        let routes = back_to_blue();
-        let r = put_back(
-            &alb,
-            &fence,
-            &routes,
-            &tgs(),
-            PACE,
-            &Interrupts::none(),
-            true,
-        )
-        .await;
+        let r = restore(&alb, &fence, PACE, true).await;
         assert!(r.is_ok(), "{r:?}");
         assert_eq!(alb.writes(), 3);
         let took = started.elapsed();
@@ -471,17 +460,7 @@ mod tests {
         let (_, fence) = fence(dir.path()).await;
         let alb = FakeAlb::new(vec![WriteAnswer::Fail; 10_000]);
         let started = Instant::now();
-        let routes = back_to_blue();
-        let r = put_back(
-            &alb,
-            &fence,
-            &routes,
-            &tgs(),
-            PACE,
-            &Interrupts::none(),
-            true,
-        )
-        .await;
+        let r = restore(&alb, &fence, PACE, true).await;
         match r {
             Err(RestoreError::TimedOut { last_error, .. }) => {
                 assert!(last_error.unwrap().contains("Throttling"))
@@ -502,21 +481,11 @@ mod tests {
         // must not count, and the restore never writes when told not to.
         let alb = FakeAlb::new(vec![]);
         alb.state.lock().unwrap().stale_reads = 1;
-        let routes = back_to_blue();
         let pace = Pace {
             timeout: Duration::from_secs(2),
             ..PACE
         };
-        let r = put_back(
-            &alb,
-            &fence,
-            &routes,
-            &tgs(),
-            pace,
-            &Interrupts::none(),
-            false,
-        )
-        .await;
+        let r = restore(&alb, &fence, pace, false).await;
         assert!(matches!(r, Err(RestoreError::TimedOut { .. })), "{r:?}");
         assert_eq!(alb.writes(), 0);
     }
@@ -534,17 +503,7 @@ mod tests {
             .await
             .unwrap();
         let alb = FakeAlb::new(vec![]);
-        let routes = back_to_blue();
-        let r = put_back(
-            &alb,
-            &fence,
-            &routes,
-            &tgs(),
-            PACE,
-            &Interrupts::none(),
-            true,
-        )
-        .await;
+        let r = restore(&alb, &fence, PACE, true).await;
         assert!(matches!(r, Err(RestoreError::Fenced(_))), "{r:?}");
         assert_eq!(alb.writes(), 0);
         assert_eq!(alb.current(), fwd(20, 80));

@@ -16,6 +16,6 @@ pub use outputs::{ServiceOutputs, SharedOutputs};
 pub use signals::{verdict, Reading, Stage, Status, Verdict};
 pub use strategy::{Schedule, ScheduleError, Step, Strategy, WorstCase};
 pub use traffic::{
-    read_view, set_all_and_verify, set_and_verify, verify_all, view_of, write_view, ListenerView,
-    TargetGroups, TrafficError,
+    matches, read_view, set_all_and_verify, set_and_verify, verify_all, view_of, write_view,
+    ListenerView, TargetGroups, TrafficError,
 };

@@ -166,7 +166,7 @@ pub async fn write_view<T: Traffic>(
 
 /// Whether a route reads as `wanted`. Stickiness is carried over, not verified: only the split
 /// of traffic is.
-fn matches(read: &ListenerView, wanted: &ListenerView) -> bool {
+pub fn matches(read: &ListenerView, wanted: &ListenerView) -> bool {
     match (read, wanted) {
         (ListenerView::NotForwarding { .. }, ListenerView::NotForwarding { .. }) => true,
         (
