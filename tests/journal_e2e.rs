@@ -833,3 +833,62 @@ for l in elb.describe_listeners(LoadBalancerArn=lb)["Listeners"]:
     );
     assert_eq!(w.prod(), (100, 0));
 }
+
+/// Issue 12, item 8: deployments are ordered by when they started under the lock, not by their
+/// ids (taken before the lock wait). B asks for the lock first (older id) and is frozen while it
+/// waits; C asks later (newer id), gets the lock first and deploys; then B deploys. History
+/// lists B as the newest and drift folds the journal in that order: no false drift.
+/// Real: the binary, Terraform, moto. Emulated: a waiting command frozen with SIGSTOP.
+#[test]
+fn item_08_history_and_drift_follow_the_order_deployments_ran_not_their_ids() {
+    const V4: &str = "public.ecr.aws/nginx/nginx:1.30";
+    let w = World::new("", |_| {});
+    let logs = tempfile::tempdir().unwrap();
+    let a_log = logs.path().join("a.log");
+    let (mut a, _) = w.deploy_until_paused(V2, &a_log);
+    let waiting = |log: &std::path::Path| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("waiting up to")
+        {
+            assert!(std::time::Instant::now() < deadline, "never waited for the lock");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let signal = |sig: &str, pid: u32| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let b_log = logs.path().join("b.log");
+    let mut b = w
+        .cmd(&["deploy"], &["--image", V4, "--lock-timeout", "10m"])
+        .spawn(&b_log);
+    waiting(&b_log);
+    signal("-STOP", b.id());
+    let c_log = logs.path().join("c.log");
+    let mut c = w
+        .cmd(&["deploy"], &["--image", V3, "--lock-timeout", "10m"])
+        .spawn(&c_log);
+    waiting(&c_log);
+    w.cmd(&["promote"], &[]).run().assert_code(0);
+    assert_eq!(wait_exit(&mut a, &a_log), 0);
+    assert_eq!(wait_exit(&mut c, &c_log), 0);
+    signal("-CONT", b.id());
+    assert_eq!(wait_exit(&mut b, &b_log), 0);
+    let h = w.history();
+    let deployments = h["deployments"].as_array().unwrap();
+    let (newest, before) = (&deployments[0], &deployments[1]);
+    assert_eq!(newest["image"], V4, "{h}");
+    assert_eq!(before["image"], V3, "{h}");
+    // B's id is the older one: ordering by id would have put C last.
+    assert!(
+        newest["id"].as_str().unwrap() < before["id"].as_str().unwrap(),
+        "{h}"
+    );
+    let drift = w.cmd(&["drift"], &["--output", "json"]).run();
+    drift.assert_code(0);
+}
