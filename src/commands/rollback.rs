@@ -552,13 +552,14 @@ mod tests {
     #[test]
     fn the_target_is_the_named_color_then_the_journals_known_good_then_the_other() {
         // (to, known good, live, split) → target
-        let table: [(
+        type Row = (
             Option<Color>,
             Option<Color>,
             Option<Color>,
             bool,
             Result<Color, ()>,
-        ); 8] = [
+        );
+        let table: [Row; 8] = [
             (Some(Green), Some(Blue), Some(Blue), false, Ok(Green)),
             (Some(Blue), None, None, true, Ok(Blue)),
             // An interrupted deploy, or a failed restore, names where traffic was good.
