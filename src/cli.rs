@@ -172,13 +172,17 @@ pub enum Command {
         #[command(flatten)]
         env: EnvArg,
     },
-    /// Put all traffic back on the other color (it must still be running and healthy).
+    /// Put all traffic back on the other color (it must still be running and pass every signal).
     Rollback {
         #[command(flatten)]
         env: EnvArg,
         /// The color to put traffic on (default: the one that is not live).
         #[arg(long, value_name = "COLOR", value_parser = parse_color)]
         to: Option<Color>,
+        /// Move traffic even when the target color fails a configured signal (an alarm in
+        /// ALARM, an HTTP check, …); the failing signals are journaled and shown by `history`.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         lock: LockArg,
     },

@@ -741,6 +741,7 @@ mod tests {
                     from: Weights::all_on(Color::Green),
                     to: Color::Blue,
                     ends: None,
+                    forced: Vec::new(),
                 },
             ),
             rec(

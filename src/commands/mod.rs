@@ -9,6 +9,7 @@ mod history;
 mod lock;
 mod plan;
 mod promote;
+mod readiness;
 mod rebuild;
 mod restore;
 mod resume;
@@ -123,9 +124,12 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
         }
         Command::Promote { env } => promote::run(&Ctx::load(cli, env)?).await,
         Command::Status { env } => status::run(&Ctx::load(cli, env)?).await,
-        Command::Rollback { env, to, lock } => {
-            rollback::run(&Ctx::load(cli, env)?, *to, lock.lock_timeout).await
-        }
+        Command::Rollback {
+            env,
+            to,
+            force,
+            lock,
+        } => rollback::run(&Ctx::load(cli, env)?, *to, *force, lock.lock_timeout).await,
         Command::Resume { env, until, lock } => {
             let until = parse_until(&until.until)?;
             resume::run(&Ctx::load(cli, env)?, until, lock.lock_timeout).await

@@ -8,17 +8,21 @@
 //!   the color that deployment started from, and ends it in the journal;
 //! - nothing is in flight: rollback to the other color, under the lock, journaled.
 
+use super::context::Aws;
 use super::context::Ctx;
 use super::lock::{after_release, locked, Guard, Session};
+use super::readiness::until_ready;
 use super::shift::Routes;
-use super::wait::{verdicts, Target};
-use crate::aws::{Services, Traffic};
+use super::wait::Target;
+use crate::aws::Services;
 use crate::color::{Color, Weights};
-use crate::deploy::failing;
+use crate::deploy::{Reading, ServiceOutputs, Stage};
 use crate::error::Error;
 use crate::report::Event;
 use crate::state::journal::{FinalOutcome, Progress};
-use crate::state::{new_deployment_id, Entry, Holder, LockInfo, Request, Store, Summary, Writer};
+use crate::state::{
+    new_deployment_id, Entry, Holder, LockInfo, Overridden, Request, Store, Summary, Writer,
+};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,9 +38,17 @@ struct RollbackResult<'a> {
     live_color: Color,
     previous_color: Option<Color>,
     weights: Weights,
+    /// With `--force`: the target's failing signals traffic was moved past.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    forced: Vec<Overridden>,
 }
 
-pub async fn run(ctx: &Ctx, to: Option<Color>, lock_wait: Duration) -> Result<(), Error> {
+pub async fn run(
+    ctx: &Ctx,
+    to: Option<Color>,
+    force: bool,
+    lock_wait: Duration,
+) -> Result<(), Error> {
     let tool = ctx.tool()?;
     ctx.step(format!("rollback in environment `{}`", ctx.cfg.name));
     let store = ctx.store().await;
@@ -58,7 +70,7 @@ pub async fn run(ctx: &Ctx, to: Option<Color>, lock_wait: Duration) -> Result<()
         Err(e) => return Err(e),
     };
     let mut session = Session::new(store, guard, Writer::new(&id));
-    let result = rollback_locked(ctx, &tool, &mut session, to).await;
+    let result = rollback_locked(ctx, &tool, &mut session, to, force).await;
     after_release(result, session.release().await)
 }
 
@@ -104,6 +116,7 @@ async fn ask_running_deploy(
                         live_color: live.or(from).unwrap_or(Color::Blue),
                         previous_color: s.to_color,
                         weights,
+                        forced: Vec::new(),
                     };
                     ctx.out.result(
                         &format!("rolled back: deployment {id} put production traffic back ({weights}, verified)"),
@@ -149,6 +162,7 @@ async fn rollback_locked(
     tool: &crate::iac::IacTool,
     session: &mut Session,
     to: Option<Color>,
+    force: bool,
 ) -> Result<(), Error> {
     let tool = tool.clone();
     let (_, shared) = ctx.shared_outputs(&tool).await?;
@@ -237,13 +251,14 @@ async fn rollback_locked(
             live_color: target,
             previous_color: None,
             weights: before.weights(),
+            forced: Vec::new(),
         };
         ctx.out.result(&format!("already live: {target}"), &r);
         return Ok(());
     }
 
-    // The target must be provisioned, running and healthy right now: rolling back onto a
-    // stack that can't serve would make things worse.
+    // The target must be provisioned and pass every configured signal right now: rolling back
+    // onto a stack that can't serve would make things worse.
     let out = ctx
         .color_outputs(&tool, target, &shared)
         .await?
@@ -253,81 +268,7 @@ async fn rollback_locked(
                 "deploy a known-good image instead: `bluegreen deploy --env ENV --image IMAGE`",
             )
         })?;
-    let mut svc = aws
-        .services
-        .describe(&out.cluster_name, &out.service_name)
-        .await?;
-    let scaled_down = svc.as_ref().is_some_and(|s| s.desired == 0);
-    if scaled_down {
-        // The last deploy scaled it down after its termination wait. Bring it back first; this
-        // rollback then takes as long as the service needs to become healthy.
-        let n = ctx.cfg.service.desired_count as i32;
-        ctx.step(format!(
-            "{target} was scaled to 0 after the last deploy: scaling it to {n} and waiting until it is healthy (at most {})",
-            humantime::format_duration(ctx.cfg.health.timeout)
-        ));
-        session.fence_check().await?;
-        aws.services
-            .set_desired(&out.cluster_name, &out.service_name, n)
-            .await?;
-    }
-    let deadline = tokio::time::Instant::now() + ctx.cfg.health.timeout;
-    let failing = loop {
-        let desired = svc.as_ref().map(|s| s.desired).unwrap_or(0);
-        let check_target = Target {
-            color: target,
-            cluster: &out.cluster_name,
-            service: &out.service_name,
-            target_group: tgs.of(target),
-            task_definition: svc
-                .as_ref()
-                .map(|s| s.task_definition.as_str())
-                .unwrap_or(&out.task_definition_arn),
-            desired,
-        };
-        // The service was just described; only target health is left to read.
-        let targets = aws.traffic.target_health(tgs.of(target)).await?;
-        let checks = verdicts(&check_target, svc.as_ref(), &targets);
-        for c in &checks {
-            ctx.out.emit(Event::Health {
-                color: target,
-                signal: c.signal.to_string(),
-                ok: c.ok,
-                observed: c.observed.clone(),
-            });
-        }
-        let mut failing = failing(&checks);
-        if desired < 1 {
-            failing.push(format!("desired count is {desired}"));
-        }
-        if failing.is_empty() || !scaled_down || tokio::time::Instant::now() >= deadline {
-            break failing;
-        }
-        tokio::time::sleep(ctx.cfg.health.poll_interval).await;
-        svc = aws
-            .services
-            .describe(&out.cluster_name, &out.service_name)
-            .await?;
-    };
-    if !failing.is_empty() {
-        if scaled_down {
-            // Leave the idle color as it was found.
-            session.fence_check().await?;
-            aws.services
-                .set_desired(&out.cluster_name, &out.service_name, 0)
-                .await?;
-        }
-        return Err(Error::refused(
-            format!(
-                "{target} is not ready to take traffic: {}; production traffic was not changed",
-                failing.join("; ")
-            ),
-            format!(
-                "redeploy a known-good image: `bluegreen deploy --env {} --image IMAGE`",
-                ctx.cfg.name
-            ),
-        ));
-    }
+    let judged = judge_target(ctx, &aws, session, &out, tgs.of(target), target, force).await?;
 
     let wanted = Weights::all_on(target);
     let me = &session.guard.holder;
@@ -338,9 +279,10 @@ async fn rollback_locked(
         from: before.weights(),
         to: target,
         ends: unfinished.as_ref().map(|(s, _)| s.id.clone()),
+        forced: judged.forced.clone(),
     };
     session.write(started).await?;
-    if scaled_down {
+    if judged.scaled_up {
         // It was scaled up above (and is healthy): the journal's record of its size follows.
         let desired = ctx.cfg.service.desired_count;
         session
@@ -403,12 +345,116 @@ async fn rollback_locked(
         live_color: target,
         previous_color: live,
         weights: wanted,
+        forced: judged.forced,
     };
     ctx.out.result(
         &format!("rolled back: production traffic is on {target} (listener reads {wanted})"),
         &r,
     );
     Ok(())
+}
+
+/// What judging the rollback target found.
+struct Judged {
+    /// It was scaled down to 0 and this rollback scaled it back up.
+    scaled_up: bool,
+    /// With `--force`: the failing signals traffic is moved past anyway.
+    forced: Vec<Overridden>,
+}
+
+/// Judges the rollback target by every configured signal, as a deploy would (ECS, target
+/// health, alarms, HTTP checks, their no-data policies). A warm target is judged at once
+/// (a pending signal is waited for within `health.timeout`); a target the last deploy scaled
+/// to 0 is scaled back up first and waited for, within `health.timeout`. A failing target
+/// refuses the rollback (it is put back to 0 if it was scaled up), unless `force`.
+async fn judge_target(
+    ctx: &Ctx,
+    aws: &Aws,
+    session: &Session,
+    out: &ServiceOutputs,
+    target_group: &str,
+    target: Color,
+    force: bool,
+) -> Result<Judged, Error> {
+    let (cluster, service) = (&out.cluster_name, &out.service_name);
+    let svc = aws.services.describe(cluster, service).await?.ok_or_else(|| {
+        Error::refused(
+            format!("{target}'s ECS service {service} was not found in cluster {cluster}; production traffic was not changed"),
+            format!("redeploy a known-good image: `bluegreen deploy --env {} --image IMAGE`", ctx.cfg.name),
+        )
+    })?;
+    let scaled_up = svc.desired == 0;
+    let desired = if scaled_up {
+        // The last deploy scaled it down after its termination wait. Bring it back first; this
+        // rollback then takes as long as the service needs to pass every signal.
+        let n = ctx.cfg.service.desired_count as i32;
+        ctx.step(format!(
+            "{target} was scaled to 0 after the last deploy: scaling it to {n} and waiting until it passes every signal (at most {})",
+            humantime::format_duration(ctx.cfg.health.timeout)
+        ));
+        session.fence_check().await?;
+        aws.services.set_desired(cluster, service, n).await?;
+        n
+    } else {
+        svc.desired
+    };
+    let check = Target {
+        color: target,
+        cluster,
+        service,
+        target_group,
+        task_definition: &svc.task_definition,
+        desired,
+    };
+    let stage = if scaled_up {
+        Stage::Settling
+    } else {
+        Stage::Watching
+    };
+    let failing = until_ready(ctx, aws, session, check, stage).await?;
+    if failing.is_empty() {
+        return Ok(Judged {
+            scaled_up,
+            forced: Vec::new(),
+        });
+    }
+    let seen = describe_failing(&failing);
+    if force {
+        ctx.out.emit(Event::Warning {
+            message: format!(
+                "{target} fails {seen}; moving production traffic to it anyway (--force, journaled)"
+            ),
+        });
+        let forced = failing
+            .into_iter()
+            .map(|r| Overridden {
+                signal: r.signal,
+                observed: r.observed,
+            })
+            .collect();
+        return Ok(Judged { scaled_up, forced });
+    }
+    if scaled_up {
+        // Leave the idle color as it was found.
+        session.fence_check().await?;
+        aws.services.set_desired(cluster, service, 0).await?;
+    }
+    Err(Error::refused(
+        format!("{target} is not ready to take traffic: it fails {seen}; production traffic was not changed"),
+        format!(
+            "redeploy a known-good image: `bluegreen deploy --env {env} --image IMAGE`; or, if {target} must take traffic anyway, `bluegreen rollback --env {env} --to {target} --force` (journaled)",
+            env = ctx.cfg.name
+        ),
+    ))
+}
+
+/// `alarm:x-blue-5xx: ALARM (threshold crossed); target-health: 1/2 targets healthy`.
+fn describe_failing(failing: &[Reading]) -> String {
+    failing
+        .iter()
+        .map(|r| format!("{}: {}", r.signal, r.observed))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The color a deployment's journal says is known good: the color an interrupted or failed

@@ -1,10 +1,7 @@
-//! A color's service and target group, and the verdicts of its built-in signals (ECS and
-//! target health) used by `rollback`. The deploy reads every signal through
-//! `super::signals`.
+//! A color's service and target group: what [`super::signals::SignalReader`] reads every
+//! signal of (deploy, rebuild and rollback alike).
 
-use crate::aws::{ServiceState, TargetHealth};
 use crate::color::Color;
-use crate::deploy::{service_stable, targets_healthy, Check};
 
 pub struct Target<'a> {
     pub color: Color,
@@ -13,16 +10,4 @@ pub struct Target<'a> {
     pub target_group: &'a str,
     pub task_definition: &'a str,
     pub desired: i32,
-}
-
-/// The verdict of every health signal, from what was read.
-pub fn verdicts(
-    t: &Target<'_>,
-    svc: Option<&ServiceState>,
-    targets: &[TargetHealth],
-) -> Vec<Check> {
-    vec![
-        service_stable(svc, t.desired, t.task_definition),
-        targets_healthy(targets, t.desired.max(0) as usize),
-    ]
 }

@@ -73,15 +73,6 @@ pub fn targets_healthy(targets: &[TargetHealth], want: usize) -> Check {
     }
 }
 
-/// The failing checks, each as `signal: observed`, for messages.
-pub fn failing(checks: &[Check]) -> Vec<String> {
-    checks
-        .iter()
-        .filter(|c| !c.ok)
-        .map(|c| format!("{}: {}", c.signal, c.observed))
-        .collect()
-}
-
 fn short_td(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }

@@ -8,12 +8,12 @@ mod signals;
 mod strategy;
 mod traffic;
 
-pub use health::{failing, service_stable, targets_healthy, Check};
+pub use health::{service_stable, targets_healthy, Check};
 pub use machine::{
     split, Action, Checkpoint, Event, Failure, Machine, Note, Outcome, Phase, Plan, Until,
 };
 pub use outputs::{ServiceOutputs, SharedOutputs};
-pub use signals::{verdict, Reading, Stage, Status, Verdict};
+pub use signals::{readiness, verdict, Readiness, Reading, Stage, Status, Verdict};
 pub use strategy::{Schedule, ScheduleError, Step, Strategy, WorstCase};
 pub use traffic::{
     matches, read_view, set_all_and_verify, set_and_verify, verify_all, view_of, write_view,

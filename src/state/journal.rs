@@ -127,6 +127,10 @@ pub enum Entry {
         to: Color,
         /// The interrupted or running deployment this rollback ends, if any.
         ends: Option<String>,
+        /// `rollback --force`: the target's signals that were failing when it moved traffic
+        /// anyway. Absent when none was (and in records written before `--force` existed).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        forced: Vec<Overridden>,
     },
     /// This command took over a stale lock.
     LockTakenOver {
@@ -231,6 +235,20 @@ pub enum Entry {
         detail: String,
         failing_signal: Option<String>,
     },
+}
+
+/// A failing signal `rollback --force` moved traffic past: its name and what it read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overridden {
+    /// `ecs-service`, `target-health`, `alarm:NAME`, `http:NAME`.
+    pub signal: String,
+    pub observed: String,
+}
+
+impl fmt::Display for Overridden {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.signal, self.observed)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -406,8 +424,12 @@ pub struct Summary {
     /// Where `--until` stopped it, while it has not moved on.
     pub stopped_at: Option<String>,
     pub records: usize,
-    /// Lock takeovers, forced unlocks and resumes, in words.
+    /// Lock takeovers, forced unlocks, resumes and forced rollbacks, in words.
     pub events: Vec<String>,
+    /// A `rollback --force`: the target's failing signals it moved traffic past. Only present
+    /// (in JSON) when there were some.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forced: Vec<Overridden>,
 }
 
 /// An approval and when it was recorded.
@@ -446,6 +468,7 @@ impl Summary {
             stopped_at: None,
             records: records.len(),
             events: Vec::new(),
+            forced: Vec::new(),
         };
         for r in records {
             s.step = describe(&r.entry);
@@ -476,6 +499,7 @@ impl Summary {
                     host,
                     from,
                     to,
+                    forced,
                     ..
                 } => {
                     s.command = "rollback".into();
@@ -483,6 +507,15 @@ impl Summary {
                     s.host = host.clone();
                     s.from_color = from.live_color();
                     s.to_color = Some(*to);
+                    if !forced.is_empty() {
+                        let list: Vec<String> = forced.iter().map(|o| o.to_string()).collect();
+                        s.events.push(format!(
+                            "{}: forced (`rollback --force`) past failing signals of {to}: {}",
+                            r.at,
+                            list.join("; ")
+                        ));
+                    }
+                    s.forced = forced.clone();
                 }
                 Entry::WeightsVerified { weights, .. } | Entry::Restored { weights } => {
                     s.last_verified = Some(*weights);
@@ -969,5 +1002,54 @@ mod tests {
         assert_eq!(s.outcome, Some(FinalOutcome::RolledBack));
         assert_eq!(s.duration_ms, Some(4000));
         assert_eq!(s.failing_signal.as_deref(), Some("alarm:x"));
+    }
+
+    #[test]
+    fn a_rollback_started_record_without_force_reads_and_rewrites_byte_for_byte() {
+        // As schema 1 wrote it before `--force` existed (docs/operations.md).
+        let old = r#"{"schema":1,"deployment":"20261124T151749Z-61c1","seq":1,"at_ms":1795533470144,"at":"2026-11-24T15:17:50.144Z","entry":{"type":"rollback-started","user":"ci","host":"vm","pid":29035,"from":{"blue":50,"green":50},"to":"green","ends":"20261124T151731Z-c26b"}}"#;
+        let r = parse_record(old, "20261124T151749Z-61c1", 1).unwrap();
+        assert_eq!(serde_json::to_string(&r).unwrap(), old);
+        let s = Summary::of(&[r]).unwrap();
+        assert!(s.forced.is_empty() && s.events.is_empty());
+        let json = serde_json::to_value(&s).unwrap();
+        assert!(json.get("forced").is_none(), "{json}");
+    }
+
+    #[test]
+    fn a_forced_rollback_records_the_failing_signals_and_history_shows_them() {
+        let forced = vec![Overridden {
+            signal: "alarm:app-blue-5xx".into(),
+            observed: "ALARM set by the test".into(),
+        }];
+        let r = rec(
+            1,
+            Entry::RollbackStarted {
+                user: "ci".into(),
+                host: "h".into(),
+                pid: 1,
+                from: Weights::all_on(Color::Green),
+                to: Color::Blue,
+                ends: None,
+                forced: forced.clone(),
+            },
+        );
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(
+            line.contains(
+                r#""forced":[{"signal":"alarm:app-blue-5xx","observed":"ALARM set by the test"}]"#
+            ),
+            "{line}"
+        );
+        assert_eq!(parse_record(&line, "d1", 1).unwrap(), r);
+        let s = Summary::of(&[r]).unwrap();
+        assert_eq!(s.forced, forced);
+        assert_eq!(
+            s.events,
+            vec![format!(
+                "{}: forced (`rollback --force`) past failing signals of blue: alarm:app-blue-5xx (ALARM set by the test)",
+                rfc3339(1000)
+            )]
+        );
     }
 }

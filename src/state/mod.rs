@@ -15,7 +15,7 @@ pub mod journal;
 pub mod local;
 pub mod lock;
 
-pub use journal::{Entry, Record, Summary, Writer, SCHEMA_VERSION};
+pub use journal::{Entry, Overridden, Record, Summary, Writer, SCHEMA_VERSION};
 pub use lock::{Acquired, Holder, LockInfo};
 
 use crate::config::{JournalBackend, JournalSettings};

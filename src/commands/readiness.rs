@@ -1,0 +1,58 @@
+//! Waiting until a color may take production traffic, judged the way a deploy judges it: every
+//! configured signal read by [`SignalReader`] (ECS, target health, alarms, HTTP checks) and
+//! judged by [`readiness`] (the deploy's verdict rules, no-data policies and "pending too
+//! long" rule), polled at `health.poll_interval` within `health.timeout`. `rollback` judges
+//! its target with it.
+
+use super::context::{Aws, Ctx};
+use super::lock::Session;
+use super::signals::SignalReader;
+use super::wait::Target;
+use crate::deploy::{readiness, verdict, Readiness, Reading, Stage, Verdict};
+use crate::error::Error;
+use crate::report::Event;
+use tokio::time::Instant;
+
+/// Polls `target`'s signals until every one passes (`Ok` of nothing) or some fail — at once,
+/// or by staying pending until `health.timeout` (`Ok` of the failing readings). `stage` is
+/// `Settling` for a color still coming up (a bad reading only means "not yet") and `Watching`
+/// for a warm one (a bad reading counts at once; only "no data" with `wait` is waited for).
+pub async fn until_ready(
+    ctx: &Ctx,
+    aws: &Aws,
+    session: &Session,
+    target: Target<'_>,
+    stage: Stage,
+) -> Result<Vec<Reading>, Error> {
+    let health = &ctx.cfg.health;
+    let color = target.color;
+    let mut signals = SignalReader::new(health, target).map_err(Error::Internal)?;
+    let start = Instant::now();
+    let mut last: Vec<Reading> = Vec::new();
+    loop {
+        if session.guard.lost() {
+            return Err(Error::refused(
+                format!(
+                    "the environment lock was taken from this rollback (lease expired or `unlock --force`) while it checked {color}; production traffic was not changed"
+                ),
+                "check `bluegreen status`, then run `bluegreen rollback` again",
+            ));
+        }
+        let readings = signals.read(aws).await;
+        for r in readings.iter().filter(|r| !last.contains(r)) {
+            ctx.out.emit(Event::Health {
+                color,
+                signal: r.signal.clone(),
+                ok: verdict(r, stage) == Verdict::Pass,
+                observed: r.observed.clone(),
+            });
+        }
+        match readiness(&readings, stage, start.elapsed(), health.timeout) {
+            Readiness::Ready => return Ok(Vec::new()),
+            Readiness::Failing(failing) => return Ok(failing),
+            Readiness::Pending(_) => {}
+        }
+        last = readings;
+        tokio::time::sleep(health.poll_interval).await;
+    }
+}
