@@ -852,7 +852,10 @@ fn item_08_history_and_drift_follow_the_order_deployments_ran_not_their_ids() {
             .unwrap_or_default()
             .contains("waiting up to")
         {
-            assert!(std::time::Instant::now() < deadline, "never waited for the lock");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never waited for the lock"
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     };
