@@ -582,9 +582,9 @@ fn item_03_one_stale_read_is_not_a_rollback() {
 #[test]
 fn item_04_a_restore_write_that_is_never_answered_is_bounded() {
     let (app, w) = http_checked_world("");
-    let prod = w.listener_arn(80);
     let run = spawn(long_canary(&w, 120));
-    w.wait_for_write(&prod, (80, 20));
+    // The rule is the last route of a lockstep change: every route has been written.
+    w.wait_for_write(&rule_arn(&w), (80, 20));
     // The restore's first ModifyListener is accepted and never answered.
     w.proxy.hang("ModifyListener", Some(1));
     let failed_at = Instant::now();
@@ -602,9 +602,9 @@ fn item_04_a_restore_write_that_is_never_answered_is_bounded() {
 #[test]
 fn item_05_a_restore_outlasts_a_burst_of_server_errors() {
     let (app, w) = http_checked_world("");
-    let prod = w.listener_arn(80);
     let run = spawn(long_canary(&w, 120));
-    w.wait_for_write(&prod, (80, 20));
+    // The rule is the last route of a lockstep change: every route has been written.
+    w.wait_for_write(&rule_arn(&w), (80, 20));
     // ModifyListener answers 500 for 12 s (the old restore gave up after ~2 s).
     w.proxy.fail("ModifyListener", 500, None);
     app.set_status(500);
@@ -801,10 +801,10 @@ fn chaos_canary_deploys_under_random_faults_end_on_one_color() {
 #[test]
 fn item_04_signals_during_a_restore_stop_it_after_the_current_write_and_twice_at_once() {
     let (app, w) = http_checked_world("");
-    let prod = w.listener_arn(80);
     let log = w.work.path().join("restore-signals.log");
     let child = long_canary(&w, 120).spawn(&log);
-    w.wait_for_write(&prod, (80, 20));
+    // The rule is the last route of a lockstep change: every route has been written.
+    w.wait_for_write(&rule_arn(&w), (80, 20));
     // Every ModifyListener of the restore is accepted and never answered.
     let before = w.proxy.count("ModifyListener");
     w.proxy.hang("ModifyListener", None);

@@ -87,6 +87,10 @@ impl TfCommand {
                 arg.strip_prefix("-var=")
             };
             value_next = arg == "-var";
+            if let Some(shown_arg) = backend_credential(arg) {
+                shown.push(shown_arg);
+                continue;
+            }
             shown.push(match assignment {
                 Some(assignment) => {
                     let name = assignment.split_once('=').map_or(assignment, |(n, _)| n);
@@ -102,6 +106,35 @@ impl TfCommand {
         }
         shown
     }
+}
+
+/// Backend settings that hold credentials (S3, azurerm, gcs, http, consul, pg …). Their
+/// values are redacted in shown command lines; the others (bucket, key, region, path) stay
+/// visible because they say which state an error is about.
+const BACKEND_SECRETS: &[&str] = &[
+    "access_key",
+    "secret_key",
+    "token",
+    "password",
+    "sas_token",
+    "client_secret",
+    "client_certificate_password",
+    "credentials",
+    "access_token",
+    "encryption_key",
+    "kms_encryption_key",
+    "conn_str",
+    "lock_password",
+    "unlock_password",
+];
+
+/// `-backend-config=KEY=<redacted>` when KEY names a credential.
+fn backend_credential(arg: &str) -> Option<String> {
+    let (key, _) = arg.strip_prefix("-backend-config=")?.split_once('=')?;
+    let secret = BACKEND_SECRETS.iter().any(|s| {
+        key.eq_ignore_ascii_case(s) || key.to_ascii_lowercase().ends_with(&format!("_{s}"))
+    });
+    secret.then(|| format!("-backend-config={}={REDACTED_VALUE}", quote(key)))
 }
 
 fn quote(arg: &str) -> String {
@@ -605,6 +638,29 @@ mod tests {
             );
         }
         assert!(debug.contains("api_token=<redacted>"), "{debug}");
+    }
+
+    #[test]
+    fn backend_credentials_are_redacted_and_the_rest_of_the_backend_config_is_shown() {
+        let (tool, dirs) = fixture();
+        let b = CommandBuilder::new(&tool, &dirs);
+        let cmd = b.init(&[
+            ("bucket".into(), "tf-state".into()),
+            ("secret_key".into(), "CANARY-SECRET".into()),
+            ("access_key".into(), "CANARY-AKID".into()),
+            ("token".into(), "CANARY-TOKEN".into()),
+        ]);
+        let shown = cmd.to_string();
+        assert!(!shown.contains("CANARY"), "{shown}");
+        assert!(shown.contains("-backend-config=bucket=tf-state"), "{shown}");
+        assert!(
+            shown.contains("-backend-config=secret_key=<redacted>"),
+            "{shown}"
+        );
+        // The real argv is untouched.
+        assert!(cmd
+            .args
+            .contains(&"-backend-config=secret_key=CANARY-SECRET".to_string()));
     }
 
     #[test]
