@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{Bluegreen, Emulator};
+use common::{Bluegreen, Emulator, Rng};
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::thread;
@@ -45,22 +45,6 @@ promotion {
 }
 journal { lease = "3s" }
 "#;
-
-/// xorshift64*: a tiny seeded generator, so every kill point can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 enum KillAt {
@@ -171,7 +155,7 @@ fn kill_9_at_every_step_then_resume_or_rollback_restores_a_healthy_single_color(
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(DEFAULT_SEED);
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed | 1);
     let w = World {
         emu: Emulator::start(),
         work: common::temp_workdir(),

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Bluegreen, Emulator, FaultProxy, HttpApp, Outcome};
+use common::{Bluegreen, Emulator, FaultProxy, HttpApp, Outcome, Rng};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -616,21 +616,6 @@ fn item_05_a_restore_outlasts_a_burst_of_server_errors() {
     assert!(w.proxy.count("ModifyListener") > 3);
 }
 
-/// A small deterministic generator for the chaos test (xorshift64*): the seed reproduces a run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 #[derive(Debug, Clone)]
 enum Chaos {
     Nothing,
@@ -693,7 +678,7 @@ fn chaos_canary_deploys_under_random_faults_end_on_one_color() {
                 | 1
         });
     eprintln!("chaos: seed {seed}, {runs} runs (BLUEGREEN_CHAOS_SEED={seed} reproduces it)");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let (app, w) = http_checked_world("journal {\n  lease = \"3s\"\n}");
     let rule = rule_arn(&w);
     let mut tally: Vec<String> = Vec::new();

@@ -41,6 +41,7 @@ mod envs;
 mod http_app;
 mod observe;
 mod proxy;
+mod rng;
 mod tfstate;
 mod views;
 mod world;
@@ -55,6 +56,8 @@ pub use envs::local_env;
 pub use http_app::HttpApp;
 #[allow(unused_imports)]
 pub use proxy::{FaultProxy, Recorded};
+#[allow(unused_imports)]
+pub use rng::Rng;
 #[allow(unused_imports)]
 pub use tfstate::state_snapshot;
 #[allow(unused_imports)]
