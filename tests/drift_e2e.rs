@@ -6,22 +6,11 @@
 
 mod common;
 
-use common::{assert_unchanged, state_snapshot, Bluegreen, Emulator};
+use common::{assert_unchanged, state_snapshot, Bluegreen, Emulator, FAST};
 use serde_json::Value;
 
 const V1: &str = "public.ecr.aws/nginx/nginx:1.27";
 const V2: &str = "public.ecr.aws/nginx/nginx:1.28";
-
-const FAST: &str = r#"health {
-  timeout       = "20s"
-  poll_interval = "200ms"
-}
-traffic { verify_timeout = "5s" }
-promotion {
-  termination_wait = "0s"
-  old_color        = "keep-warm"
-}
-"#;
 
 #[test]
 fn no_drift_after_deploys_then_changes_behind_bluegreens_back_are_reported() {

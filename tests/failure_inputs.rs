@@ -52,20 +52,9 @@ fn line_of(env: &Path, needle: &str) -> usize {
 /// stayed empty; returns stderr.
 #[track_caller]
 fn refused_offline(args: &[&str]) -> String {
-    let work = common::temp_workdir();
-    let out = Bluegreen::offline(work.path())
-        .args(args)
-        .timeout(QUICK)
-        .run();
-    out.assert_code(2);
-    let written = files(work.path());
-    assert!(written.is_empty(), "{args:?} wrote {:?}", written.keys());
-    assert!(
-        out.stderr.contains("fix:"),
-        "{args:?}: no fix\n{}",
-        out.stderr
-    );
-    out.stderr
+    let stderr = refused_offline_usage(args);
+    assert!(stderr.contains("fix:"), "{args:?}: no fix\n{stderr}");
+    stderr
 }
 
 #[test]
@@ -311,8 +300,9 @@ fn item_11_durations_have_maxima() {
     );
 }
 
-/// Like [`refused_offline`] for clap's own usage errors, which print no `fix:` line but the
-/// usage.
+/// Runs `args` offline with a fresh work directory, asserts exit 2 and that the work directory
+/// stayed empty; returns stderr. Also what [`refused_offline`] checks before its `fix:` line;
+/// alone, for clap's own usage errors, which print the usage instead.
 #[track_caller]
 fn refused_offline_usage(args: &[&str]) -> String {
     let work = common::temp_workdir();
@@ -321,7 +311,8 @@ fn refused_offline_usage(args: &[&str]) -> String {
         .timeout(QUICK)
         .run();
     out.assert_code(2);
-    assert!(files(work.path()).is_empty(), "{args:?} wrote files");
+    let written = files(work.path());
+    assert!(written.is_empty(), "{args:?} wrote {:?}", written.keys());
     out.stderr
 }
 

@@ -10,7 +10,9 @@
 
 mod common;
 
-use common::{assert_unchanged, files, state_snapshot, Bluegreen, EnvWorld, FaultProxy, Outcome};
+use common::{
+    assert_unchanged, files, state_snapshot, Bluegreen, EnvWorld, FaultProxy, Outcome, FAST,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,17 +20,6 @@ use std::sync::{Mutex, MutexGuard};
 
 const V1: &str = "public.ecr.aws/nginx/nginx:1.27";
 const V2: &str = "public.ecr.aws/nginx/nginx:1.28";
-
-const FAST: &str = r#"health {
-  timeout       = "20s"
-  poll_interval = "200ms"
-}
-traffic { verify_timeout = "5s" }
-promotion {
-  termination_wait = "0s"
-  old_color        = "keep-warm"
-}
-"#;
 
 /// The same environment with its Terraform state kept elsewhere (`state.separation` switched):
 /// the journal is the same (it lives under the work directory's `local/`), the state is empty.

@@ -8,7 +8,7 @@
 mod common;
 
 use common::{
-    assert_unchanged, files, journal_records, state_snapshot, wait_exit, Emulator, Outcome,
+    assert_unchanged, files, journal_records, state_snapshot, wait_exit, Emulator, Outcome, FAST,
 };
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -24,19 +24,6 @@ const TABLE: &str = "bluegreen-state";
 const RACERS: usize = 8;
 /// Above the kernel's largest pid (2^22): never a live process.
 const DEAD_PID: u32 = 4_294_967_294;
-
-/// Fast polling, instant termination wait, and the old color kept at full size, so a
-/// `rollback` is one listener change.
-const FAST: &str = r#"health {
-  timeout       = "20s"
-  poll_interval = "200ms"
-}
-traffic { verify_timeout = "5s" }
-promotion {
-  termination_wait = "0s"
-  old_color        = "keep-warm"
-}
-"#;
 
 /// One test's world: an emulator, a work directory and an environment named `local`.
 struct World(common::EnvWorld);

@@ -23,9 +23,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// The longest one write or one read of a restore may take before it counts as failed and is
-/// tried again (the SDK's own attempt timeout is shorter; this also bounds a fake or a hung
-/// connection pool).
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// tried again: the SDK's attempt timeout, applied here too so that it also bounds the SDK's
+/// own retries, a fake, or a hung connection pool.
+pub use crate::aws::ATTEMPT_TIMEOUT;
 
 /// The restore's own deadline: `traffic.verify_timeout`, but never less than a minute — putting
 /// traffic back is worth waiting out a throttling burst or a short control-plane outage.

@@ -280,13 +280,7 @@ mod tests {
     use super::*;
 
     fn error(summary: &str, detail: &str) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Error,
-            summary: summary.into(),
-            detail: detail.into(),
-            address: None,
-            range: None,
-        }
+        Diagnostic::error_for_tests(summary, detail)
     }
 
     #[test]

@@ -300,13 +300,7 @@ pub(crate) mod tests {
     }
 
     fn error(summary: &str, detail: &str) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Error,
-            summary: summary.into(),
-            detail: detail.into(),
-            address: None,
-            range: None,
-        }
+        Diagnostic::error_for_tests(summary, detail)
     }
 
     /// `plan -json` with the local backend's state on a full file system (Terraform 1.11.4).

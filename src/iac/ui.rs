@@ -92,6 +92,20 @@ pub struct Diagnostic {
     pub range: Option<SourceRange>,
 }
 
+#[cfg(test)]
+impl Diagnostic {
+    /// An error diagnostic with no address or range (tests of the error readings).
+    pub(crate) fn error_for_tests(summary: &str, detail: &str) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            summary: summary.into(),
+            detail: detail.into(),
+            address: None,
+            range: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRange {
     pub filename: String,

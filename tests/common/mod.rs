@@ -66,4 +66,4 @@ pub use views::{
     RuleView, ServiceView, TargetGroupView, TaskDefinitionView,
 };
 #[allow(unused_imports)]
-pub use world::{files, journal_records, wait_exit, EnvWorld, LOCAL_LB};
+pub use world::{files, journal_records, wait_exit, EnvWorld, FAST, LOCAL_LB};

@@ -13,6 +13,19 @@ use std::time::{Duration, Instant};
 /// The load balancer of environments/local/shared.tfvars.
 pub const LOCAL_LB: &str = "bg-local-alb";
 
+/// Fast polling, instant termination wait, and the old color kept at full size, so a
+/// `rollback` is one listener change: the environment blocks most end-to-end tests start from.
+pub const FAST: &str = r#"health {
+  timeout       = "20s"
+  poll_interval = "200ms"
+}
+traffic { verify_timeout = "5s" }
+promotion {
+  termination_wait = "0s"
+  old_color        = "keep-warm"
+}
+"#;
+
 pub struct EnvWorld {
     pub emu: Emulator,
     pub work: tempfile::TempDir,
