@@ -217,11 +217,7 @@ impl Store {
 
     /// The newest deployment (by start), finished or not.
     pub async fn latest(&self) -> Result<Option<Summary>, StoreError> {
-        Ok(self
-            .journals()
-            .await?
-            .last()
-            .and_then(|records| Summary::of(records)))
+        Ok(self.newest().await?.map(|(summary, _)| summary))
     }
 
     /// The newest deployment (by start) that never finished (running, or interrupted), if
