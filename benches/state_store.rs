@@ -10,7 +10,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use bluegreen::color::{Color, Weights};
+use bluegreen::domain::color::{Color, Weights};
 use bluegreen::state::dynamo::DynamoStore;
 use bluegreen::state::local::LocalStore;
 use bluegreen::state::{Entry, Holder, Store, Writer};

@@ -1,6 +1,6 @@
 //! Command-line definitions. Raw arguments become a validated request before any work starts.
 
-use crate::color::Color;
+use crate::domain::color::Color;
 use crate::report::Format;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

@@ -1,12 +1,12 @@
 //! The top-level error of a command, and its exit code (via [`crate::exit`]).
 
 use crate::aws::AwsError;
-use crate::color::{Color, Weights};
 use crate::config::ConfigError;
-use crate::deploy::TrafficError;
+use crate::domain::color::{Color, Weights};
+use crate::domain::image::ImageError;
+use crate::domain::TrafficError;
 use crate::exit;
 use crate::iac::IacError;
-use crate::image::ImageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -28,7 +28,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecr as ecr;
 use aws_sdk_ecr::config::Credentials;
 use bluegreen::aws::{ImageLookupError, Resolved, SdkIdentity, SdkImages};
-use bluegreen::image::ImageRef;
+use bluegreen::domain::image::ImageRef;
 use common::Emulator;
 
 const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";

@@ -4,37 +4,16 @@
 //! `docs/aws-sdk.md`); `tests/cloudwatch_emulator.rs` fails when that stops being true.
 
 use std::collections::BTreeSet;
-use std::future::Future;
 
 use aws_sdk_cloudwatch as cloudwatch;
 use cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use cloudwatch::types::{AlarmType, StateValue};
 
 use super::AwsError;
+use crate::domain::ports::{AlarmState, Alarms};
 
 /// DescribeAlarms takes at most 100 alarm names per call, and returns at most 100 per page.
 const MAX_NAMES_PER_CALL: usize = 100;
-
-/// An alarm's current state, as CloudWatch reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlarmState {
-    pub name: String,
-    /// `OK`, `ALARM` or `INSUFFICIENT_DATA` (a newer value is passed through as sent).
-    pub state: String,
-    /// CloudWatch's explanation of the last state change.
-    pub reason: Option<String>,
-}
-
-/// CloudWatch alarms, metric and composite alike.
-pub trait Alarms {
-    /// The state of every named alarm that exists. A name with no alarm is simply absent from
-    /// the result: whether that fails, passes or waits is the caller's decision ("no data").
-    /// An empty `names` asks nothing and returns nothing.
-    fn alarm_states(
-        &self,
-        names: &[String],
-    ) -> impl Future<Output = Result<Vec<AlarmState>, AwsError>> + Send;
-}
 
 #[derive(Clone)]
 pub struct SdkAlarms {

@@ -1,33 +1,12 @@
 use aws_sdk_elasticloadbalancingv2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use std::error::Error as StdError;
 
-/// An AWS call that failed: which operation, on which resource, and one line saying why (the AWS
-/// error code and message, or the transport failure). The SDK's full error, with the raw
-/// response, is logged at debug level (`-vv`) only: it runs to kilobytes.
-#[derive(Debug, thiserror::Error)]
-#[error("AWS {operation} on {resource} failed: {message}")]
-pub struct AwsError {
-    pub operation: &'static str,
-    pub resource: String,
-    pub message: String,
-}
+pub use crate::domain::ports::AwsError;
 
 /// The longest `message` kept; past it the text is cut (a long error message is a dump).
 const MAX_MESSAGE: usize = 300;
 
 impl AwsError {
-    pub fn new(
-        operation: &'static str,
-        resource: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        AwsError {
-            operation,
-            resource: resource.into(),
-            message: message.into(),
-        }
-    }
-
     pub fn sdk<E>(operation: &'static str, resource: impl Into<String>, err: E) -> Self
     where
         E: StdError + ProvideErrorMetadata,

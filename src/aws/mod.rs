@@ -9,16 +9,19 @@ mod ecr;
 mod ecs;
 mod elbv2;
 mod error;
-mod model;
 mod sts;
 
+pub use crate::domain::image::{classify, Registry, Resolved};
+pub use crate::domain::ports::{
+    AlarmState, Alarms, ImageLookupError, Images, ListenerAction, ServiceDeployment, ServiceState,
+    Services, TargetHealth, Traffic,
+};
 pub use autoscaling::{ScalableTarget, SdkAutoscaling};
-pub use cloudwatch::{AlarmState, Alarms, SdkAlarms};
-pub use ecr::{classify, ImageLookupError, Images, Registry, Resolved, SdkImages};
+pub use cloudwatch::SdkAlarms;
+pub use ecr::SdkImages;
 pub use ecs::SdkServices;
 pub use elbv2::SdkTraffic;
 pub use error::{sdk_summary, AwsError};
-pub use model::{ListenerAction, ServiceDeployment, ServiceState, Services, TargetHealth, Traffic};
 pub use sts::SdkIdentity;
 
 /// Every AWS call is bounded: a connection within [`CONNECT_TIMEOUT`], each attempt within

@@ -3,20 +3,19 @@
 //! against has moved. Any difference refuses the artifact with every difference listed, and
 //! nothing changes (no Terraform run, no AWS write, no journal record).
 
-use super::context::{Ctx, StackId};
-use super::deploy::{
-    check_until, prepare_new_color, refuse_if_unfinished, run_machine, start_record, Provision,
-    Shift,
-};
-use super::lock::{after_release, Session};
-use super::plan::{
-    artifact_error, enforce_safety, env_file_sha256, safety_findings, LiveColor, PlanBody,
-};
-use super::shift::Routes;
 use crate::aws::SdkImages;
-use crate::deploy::{Machine, Plan, Until};
+use crate::domain::image::ImageRef;
+use crate::domain::{Machine, Plan, Until};
 use crate::error::Error;
-use crate::image::ImageRef;
+use crate::flow::context::{Ctx, StackId};
+use crate::flow::drive::Routes;
+use crate::flow::idle::{
+    artifact_error, enforce_safety, env_file_sha256, safety_findings, LiveColor,
+};
+use crate::flow::planfile::PlanBody;
+use crate::flow::provision::{prepare_new_color, Provision};
+use crate::flow::run::{check_until, refuse_if_unfinished, run_machine, start_record, Shift};
+use crate::flow::session::{after_release, Session};
 use crate::state::journal::Start;
 use crate::state::Entry;
 use std::time::Duration;
@@ -144,7 +143,7 @@ async fn locked(
     body: &PlanBody,
     checksum: &str,
     tf_plan: &[u8],
-    schedule: crate::deploy::Schedule,
+    schedule: crate::domain::Schedule,
     until: Option<Until>,
 ) -> Result<(), Error> {
     refuse_if_unfinished(ctx, session).await?;
@@ -181,12 +180,12 @@ async fn locked(
     let aws = ctx.aws().await;
     let arns = shared.production_routes();
     let routes = Routes::read(&aws, &shared.target_groups, &arns).await?;
-    let planned_routes: Vec<(&str, crate::color::Weights)> = body
+    let planned_routes: Vec<(&str, crate::domain::color::Weights)> = body
         .routes
         .iter()
         .map(|r| (r.route.as_str(), r.weights))
         .collect();
-    let now_routes: Vec<(&str, crate::color::Weights)> = routes
+    let now_routes: Vec<(&str, crate::domain::color::Weights)> = routes
         .before
         .iter()
         .map(|(a, v)| (a.as_str(), v.weights()))
@@ -262,7 +261,7 @@ async fn locked(
         let exists = SdkImages::new(&conf)
             .digest_exists(&pinned)
             .await
-            .map_err(super::plan::lookup_error)?;
+            .map_err(crate::flow::idle::lookup_error)?;
         if !exists {
             moved.push(format!(
                 "the planned image {} is no longer in ECR (deleted, or expired by a lifecycle policy)",
@@ -307,14 +306,14 @@ async fn locked(
 
     // The saved plan goes where `deploy` keeps its own, and is applied exactly.
     let plan_path = ctx.plan_path(StackId::Color(idle));
-    super::deploy::create_parent(&plan_path)?;
+    crate::flow::provision::create_parent(&plan_path)?;
     // The decrypted plan holds every variable value: owner-only, like the plans deploy makes.
     crate::iac::write_private(&plan_path, tf_plan)?;
     // Read it back with this machine's Terraform: it must be able to apply it, and it must be
     // the plan the body describes.
     let changes =
         match idle_stack.show_plan(&plan_path).await {
-            Ok((summary, _)) => super::plan::change_lines(&summary),
+            Ok((summary, _)) => crate::flow::idle::change_lines(&summary),
             Err(e) => return Err(Error::refused(
                 format!(
                 "this {} cannot read the saved plan (made by version {}); nothing was changed: {e}",
@@ -362,7 +361,7 @@ async fn locked(
         .safety
         .findings
         .iter()
-        .map(super::plan::describe_finding)
+        .map(crate::flow::idle::describe_finding)
         .collect();
     start.desired = body.desired;
     session.write(Entry::Started(start)).await?;

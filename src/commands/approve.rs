@@ -10,9 +10,9 @@
 //! Who: the caller identity from STS (`GetCallerIdentity`), or `--by` when STS is unreachable
 //! (recorded as unverified). With both, `--by` names the person and the ARN is kept beside it.
 
-use super::context::Ctx;
-use super::lock::{after_release, Guard};
 use crate::error::Error;
+use crate::flow::context::Ctx;
+use crate::flow::session::{after_release, Guard};
 use crate::state::journal::{Approval, Summary};
 use crate::state::{now_ms, Entry, Holder, Request, Store, Writer};
 use serde::Serialize;

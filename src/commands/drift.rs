@@ -15,12 +15,12 @@
 //! Unknown is never clean: a check that could not be made (a failed read, a failed plan, a
 //! shared stack without Terraform state here) makes the report `unknown`, never "no drift".
 
-use super::context::{Ctx, StackId};
-use super::shift::Routes;
 use crate::aws::Services;
-use crate::color::{Color, Weights};
-use crate::deploy::{ServiceOutputs, SharedOutputs};
+use crate::domain::color::{Color, Weights};
 use crate::error::Error;
+use crate::flow::context::{Ctx, StackId};
+use crate::flow::drive::Routes;
+use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
 use crate::iac::{IacTool, Stack};
 use crate::state::Entry;
 use serde::Serialize;

@@ -2,25 +2,20 @@
 
 mod apply;
 mod approve;
-mod context;
 mod deploy;
 mod drift;
 mod history;
-mod lock;
 mod plan;
 mod promote;
-mod readiness;
 mod rebuild;
-mod restore;
+mod repair;
 mod resume;
 mod rollback;
-mod shift;
-mod signals;
 mod status;
+mod unlock;
 mod validate;
-mod wait;
 
-pub use context::Ctx;
+pub use crate::flow::context::Ctx;
 
 use crate::cli::{Cli, Command, JournalCommand};
 use crate::error::Error;
@@ -62,7 +57,7 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
         } => {
             // Everything the user typed is validated before any work starts.
             let args = deploy::DeployArgs {
-                image: crate::image::ImageRef::parse(image)?,
+                image: crate::domain::image::ImageRef::parse(image)?,
                 force: *force,
                 strategy: parse_strategy(strategy.as_deref(), "deploy")?,
                 until: parse_until(&until.until)?,
@@ -79,7 +74,7 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
             strategy,
             safety,
         } => {
-            let image = crate::image::ImageRef::parse(image)?;
+            let image = crate::domain::image::ImageRef::parse(image)?;
             let strategy = parse_strategy(strategy.as_deref(), "plan")?;
             let ctx = Ctx::load(cli, env)?;
             plan::run(
@@ -142,17 +137,17 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
         } => {
             let image = image
                 .as_deref()
-                .map(crate::image::ImageRef::parse)
+                .map(crate::domain::image::ImageRef::parse)
                 .transpose()?;
             let ctx = Ctx::load(cli, env)?;
             rebuild::run(&ctx, *swap, image.as_ref(), lock.lock_timeout).await
         }
         Command::Drift { env } => drift::run(&Ctx::load(cli, env)?).await,
         Command::History { env, limit } => history::history(&Ctx::load(cli, env)?, *limit).await,
-        Command::Unlock { env, force } => history::unlock(&Ctx::load(cli, env)?, *force).await,
+        Command::Unlock { env, force } => unlock::unlock(&Ctx::load(cli, env)?, *force).await,
         Command::Journal {
             command: JournalCommand::Repair { env, deployment },
-        } => history::repair(&Ctx::load(cli, env)?, deployment).await,
+        } => repair::repair(&Ctx::load(cli, env)?, deployment).await,
         Command::Validate { env } => validate::run(&Ctx::load(cli, env)?),
     }
 }
@@ -160,7 +155,7 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
 fn parse_strategy(
     spec: Option<&str>,
     command: &str,
-) -> Result<Option<crate::deploy::Strategy>, Error> {
+) -> Result<Option<crate::domain::Strategy>, Error> {
     spec.map(crate::config::parse_strategy_spec)
         .transpose()
         .map_err(|e| {
@@ -171,10 +166,10 @@ fn parse_strategy(
         })
 }
 
-fn parse_until(until: &Option<String>) -> Result<Option<crate::deploy::Until>, Error> {
+fn parse_until(until: &Option<String>) -> Result<Option<crate::domain::Until>, Error> {
     until
         .as_deref()
-        .map(crate::deploy::Until::parse)
+        .map(crate::domain::Until::parse)
         .transpose()
         .map_err(|e| {
             Error::bad_input(

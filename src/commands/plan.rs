@@ -6,303 +6,32 @@
 //! exactly. Also the planning steps `deploy` shares: image resolution, the idle color's plan
 //! and its safety check.
 
-use super::context::{Ctx, StackId};
-use crate::aws::{ImageLookupError, Resolved, SdkImages};
-use crate::color::{Color, Weights};
+use crate::aws::Resolved;
 use crate::config::OldColor;
-use crate::deploy::{Schedule, ServiceOutputs, SharedOutputs, Strategy};
+use crate::domain::color::Color;
+use crate::domain::image::ImageRef;
+use crate::domain::{Schedule, Strategy};
 use crate::error::Error;
-use crate::iac::{
-    check_plan, Finding, ForeignObjects, IacTool, PlanOutcome, SafetyPolicy, Stack, StateMeta,
-};
-use crate::image::ImageRef;
-use crate::report::Event;
-use crate::state::journal::{Start, StepRecord};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use crate::flow::context::Ctx;
+use crate::flow::idle::artifact_error;
+use crate::flow::idle::change_lines;
+use crate::flow::idle::describe_finding;
+use crate::flow::idle::env_file_sha256;
+use crate::flow::idle::plan_idle;
+use crate::flow::idle::resolve_image;
+use crate::flow::idle::signal_names;
+use crate::flow::idle::IdlePlan;
+use crate::flow::idle::LiveColor;
+use crate::flow::outputs::ServiceOutputs;
+use crate::flow::planfile::PlanBody;
+use crate::flow::planfile::RouteWeights;
+use crate::flow::planfile::SafetyPart;
+use crate::flow::planfile::States;
+use crate::flow::planfile::TerraformPart;
+use crate::iac::IacTool;
+use crate::state::journal::Start;
+use serde::Serialize;
 use std::path::Path;
-
-/// The artifact's body (format version 1; docs/plan-then-deploy.md documents every field).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanBody {
-    /// The environment's name, and the `--env` argument the plan was made with.
-    pub env: String,
-    pub env_arg: String,
-    /// sha256 of `bluegreen.hcl` when planned: signals, gates and timeouts come from it.
-    pub env_file_sha256: String,
-    pub created_at: String,
-    pub created_by: String,
-    pub bluegreen_version: String,
-    pub image: Resolved,
-    pub live_color: Option<Color>,
-    pub idle_color: Color,
-    /// Every production route (listener or rule) and its weights when planned.
-    pub routes: Vec<RouteWeights>,
-    /// The Terraform states the plan was made against (`None`: no state yet).
-    pub states: States,
-    /// The journal's newest deployment when planned: any later one makes the plan stale.
-    pub last_deployment: Option<String>,
-    pub strategy: String,
-    pub schedule: Vec<StepRecord>,
-    pub schedule_text: String,
-    pub health_timeout_ms: u64,
-    pub poll_interval_ms: u64,
-    pub post_bake_ms: u64,
-    pub termination_wait_ms: u64,
-    pub scale_down: bool,
-    pub desired: u32,
-    /// Every health signal that gates the deployment.
-    pub signals: Vec<String>,
-    pub approval_required: bool,
-    pub approval_wait_ms: u64,
-    pub worst_case_ms: u64,
-    pub worst_case: String,
-    pub terraform: TerraformPart,
-    pub safety: SafetyPart,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteWeights {
-    pub route: String,
-    pub weights: Weights,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct States {
-    pub shared: Option<StateMeta>,
-    pub live: Option<StateMeta>,
-    pub idle: Option<StateMeta>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TerraformPart {
-    pub tool: String,
-    pub version: String,
-    pub has_changes: bool,
-    pub add: usize,
-    pub change: usize,
-    pub replace: usize,
-    pub destroy: usize,
-    /// Every resource change that is not a no-op: address, action, reason.
-    pub changes: Vec<ChangeLine>,
-    /// `show -json` of the saved plan with every sensitive value redacted.
-    pub redacted_plan: serde_json::Value,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeLine {
-    pub address: String,
-    pub action: String,
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SafetyPart {
-    pub protected: Vec<String>,
-    pub findings: Vec<Finding>,
-    /// `--allow-unsafe-plan` was given: the findings above were let through on purpose.
-    pub allowed: bool,
-}
-
-/// Resolves `--image`: an ECR tag to its digest (refusing a missing image as bad input);
-/// other registries pass through.
-pub async fn resolve_image(ctx: &Ctx, image: &ImageRef) -> Result<Resolved, Error> {
-    let conf = crate::aws::sdk_config(&ctx.cfg.region).await;
-    let resolved = SdkImages::new(&conf)
-        .resolve(image)
-        .await
-        .map_err(lookup_error)?;
-    if resolved.ecr {
-        ctx.info(format!(
-            "image {} resolved to {}",
-            resolved.requested, resolved.pinned
-        ));
-    }
-    Ok(resolved)
-}
-
-pub fn lookup_error(e: ImageLookupError) -> Error {
-    match e {
-        ImageLookupError::NotFound { image, reason, fix } => Error::BadInput {
-            message: format!("image `{image}` (--image): {reason}"),
-            fix,
-        },
-        e @ ImageLookupError::TagMoved { .. } => {
-            let text = e.to_string();
-            let (message, fix) = text.split_once("\n  fix: ").unwrap_or((&text, ""));
-            Error::bad_input(format!("{message} (--image)"), fix.to_string())
-        }
-        ImageLookupError::Aws(e) => Error::Aws(e),
-    }
-}
-
-/// The idle color's plan, made and checked; nothing applied.
-pub struct IdlePlan {
-    pub stack: Stack,
-    pub path: std::path::PathBuf,
-    pub outcome: PlanOutcome,
-    pub findings: Vec<Finding>,
-}
-
-/// Plans the idle color's stack with `image` into the work directory and checks the plan's
-/// safety against the shared stack and the live color. Refuses (nothing changed) when it
-/// finds something and `allow_unsafe` is not set.
-#[allow(clippy::too_many_arguments)]
-pub async fn plan_idle(
-    ctx: &Ctx,
-    tool: &IacTool,
-    shared: &SharedOutputs,
-    live: Option<LiveColor>,
-    idle: Color,
-    image: &str,
-    allow_unsafe: bool,
-) -> Result<IdlePlan, Error> {
-    let stack = ctx.service_stack(tool, idle, shared, image)?;
-    stack
-        .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
-        .await?;
-    let path = ctx.plan_path(StackId::Color(idle));
-    ctx.step(format!("planning {idle} with {image}"));
-    let outcome = super::deploy::plan_into(ctx, &stack, StackId::Color(idle), &path, false).await?;
-    let findings = safety_findings(ctx, tool, shared, live, &outcome.redacted_plan).await?;
-    enforce_safety(ctx, &findings, allow_unsafe)?;
-    Ok(IdlePlan {
-        stack,
-        path,
-        outcome,
-        findings,
-    })
-}
-
-/// The live color, for the safety check: its target group takes production traffic, and the
-/// objects its Terraform state manages belong to another stack.
-#[derive(Debug, Clone, Copy)]
-pub struct LiveColor {
-    pub color: Color,
-    /// `Ctx::color_outputs` found its outputs in this process, so its workspace is selected
-    /// and its state can be read without preparing the stack again.
-    pub read: bool,
-}
-
-/// Checks a redacted plan of the idle color against what the shared stack and the live
-/// color own now, and the environment's protected addresses.
-pub async fn safety_findings(
-    ctx: &Ctx,
-    tool: &IacTool,
-    shared: &SharedOutputs,
-    live: Option<LiveColor>,
-    redacted_plan: &serde_json::Value,
-) -> Result<Vec<Finding>, Error> {
-    let mut foreign = ForeignObjects::new();
-    // Every caller read the shared stack's outputs first, so its workspace is selected.
-    let shared_stack = ctx.stack(tool, StackId::Shared, vec![])?;
-    foreign.add_state("shared", &shared_stack.state_json().await?);
-    let mut production: Vec<(String, String)> = shared
-        .production_routes()
-        .into_iter()
-        .map(|arn| (arn, "a production route".to_string()))
-        .collect();
-    if let Some(LiveColor { color: l, read }) = live {
-        let live_stack = ctx.service_stack(tool, l, shared, "")?;
-        let has_state = read
-            || live_stack
-                .prepare_existing(&mut ctx.tf_progress(StackId::Color(l)))
-                .await?;
-        if has_state {
-            foreign.add_state(l.as_str(), &live_stack.state_json().await?);
-        }
-        production.push((
-            shared.target_groups.of(l).to_string(),
-            format!("the live color's ({l}) target group"),
-        ));
-    }
-    let policy = SafetyPolicy {
-        protected: &ctx.cfg.plan_safety.protected,
-        foreign: &foreign,
-        production: &production,
-    };
-    Ok(check_plan(redacted_plan, &policy)?)
-}
-
-/// Refuses findings unless `--allow-unsafe-plan` was given (then each is reported loudly).
-pub fn enforce_safety(ctx: &Ctx, findings: &[Finding], allowed: bool) -> Result<(), Error> {
-    if findings.is_empty() {
-        return Ok(());
-    }
-    let list = findings
-        .iter()
-        .map(describe_finding)
-        .collect::<Vec<_>>()
-        .join("\n    ");
-    if allowed {
-        ctx.out.emit(Event::Warning {
-            message: format!(
-                "plan safety: {} finding(s) let through by --allow-unsafe-plan (recorded):\n    {list}",
-                findings.len()
-            ),
-        });
-        return Ok(());
-    }
-    Err(Error::refused(
-        format!(
-            "the idle color's plan is unsafe ({} finding(s)):\n    {list}",
-            findings.len()
-        ),
-        "change the module or the environment so the plan touches only the idle color; if this \
-         is intended, review it and pass --allow-unsafe-plan (its use is recorded)",
-    ))
-}
-
-pub fn describe_finding(f: &Finding) -> String {
-    // The rule's name as the artifact spells it (`protected-replace`, …).
-    let rule = serde_json::to_value(f.rule)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    format!("{} {} [{rule}]: {}", f.action, f.address, f.detail)
-}
-
-/// Every resource change of a plan that is not a no-op or a read.
-pub fn change_lines(s: &crate::iac::PlanSummary) -> Vec<ChangeLine> {
-    s.resource_changes
-        .iter()
-        .filter(|c| {
-            !matches!(
-                c.action,
-                crate::iac::Action::NoOp | crate::iac::Action::Read
-            )
-        })
-        .map(|c| ChangeLine {
-            address: c.address.clone(),
-            action: c.action.as_str().to_string(),
-            reason: c.action_reason.clone(),
-        })
-        .collect()
-}
-
-/// The health signals that gate a deployment, by name.
-pub fn signal_names(ctx: &Ctx) -> Vec<String> {
-    let h = &ctx.cfg.health;
-    let mut v = vec!["ecs-service".to_string(), "target-health".to_string()];
-    if let Some(a) = &h.alarms {
-        v.extend(a.names.iter().map(|n| format!("alarm:{n}")));
-    }
-    v.extend(h.http.iter().map(|c| format!("http:{}", c.name)));
-    v
-}
-
-/// sha256 of the environment file, hex.
-pub fn env_file_sha256(ctx: &Ctx) -> Result<String, Error> {
-    let bytes = crate::input::read(&ctx.cfg.file, crate::input::ENV_FILE_MAX)
-        .map_err(|e| Error::from(crate::config::ConfigError::EnvFile { source: e }))?;
-    Ok(hex::encode(Sha256::digest(bytes)))
-}
 
 /// `bluegreen plan`.
 pub async fn run(
@@ -314,7 +43,7 @@ pub async fn run(
     allow_unsafe: bool,
 ) -> Result<(), Error> {
     let env = &ctx.cfg.name;
-    let (strategy, schedule) = super::deploy::strategy_and_schedule(ctx, strategy)?;
+    let (strategy, schedule) = crate::flow::run::strategy_and_schedule(ctx, strategy)?;
     check_out_path(out)?;
     let tool = ctx.tool()?;
     let store = ctx.store().await;
@@ -350,13 +79,13 @@ pub async fn run(
         ));
     };
     let aws = ctx.aws().await;
-    let routes = super::shift::Routes::read_agreeing(
+    let routes = crate::flow::drive::Routes::read_agreeing(
         &aws,
         &shared.target_groups,
         &shared.production_routes(),
     )
     .await?;
-    let live = super::deploy::live_color_of(routes.primary())?;
+    let live = crate::flow::run::live_color_of(routes.primary())?;
     let Some(live) = live else {
         return Err(Error::refused(
             "no color is live yet: a first deploy is not planned",
@@ -463,7 +192,7 @@ async fn body(
     let cfg = &ctx.cfg;
     let p = &cfg.promotion;
     let scale_down = p.old_color == OldColor::ScaleDown && live_provisioned;
-    let (total, worst_words) = super::deploy::worst_case(ctx, schedule, scale_down);
+    let (total, worst_words) = crate::flow::run::worst_case(ctx, schedule, scale_down);
     let s = &planned.outcome.summary;
     let me = crate::state::Holder::this_process("plan", "");
     Ok(PlanBody {
@@ -615,16 +344,4 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
                 "pass a writable --out path",
             )
         })
-}
-
-pub fn artifact_error(e: crate::artifact::ArtifactError) -> Error {
-    use crate::artifact::ArtifactError;
-    if let ArtifactError::Random { .. } | ArtifactError::Seal { .. } = e {
-        return Error::Internal(e.to_string());
-    }
-    let text = e.to_string();
-    match text.split_once("\n  fix: ") {
-        Some((message, fix)) => Error::bad_input(message.to_string(), fix.to_string()),
-        None => Error::bad_input(text, "make a new plan with `bluegreen plan`"),
-    }
 }

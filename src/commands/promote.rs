@@ -3,8 +3,8 @@
 //! store (so it works from another machine with the DynamoDB backend), and refuses when
 //! nothing is waiting.
 
-use super::context::Ctx;
 use crate::error::Error;
+use crate::flow::context::Ctx;
 use crate::state::{now_ms, Request, Summary};
 use serde::Serialize;
 

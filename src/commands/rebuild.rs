@@ -13,33 +13,29 @@
 //! ends it (`failed`, "superseded by rebuild ID") and proceeds. Anything else unfinished is
 //! refused exactly like `deploy` refuses it.
 
-use super::context::{Aws, Ctx, StackId};
-use super::deploy::{
-    live_color_of, prepare_new_color, refuse_if_unfinished, run_machine, start_record, Provision,
-    Shift,
-};
-use super::lock::{after_release, Session};
-use super::shift::Routes;
-use super::signals::SignalReader;
-use super::wait::Target;
 use crate::aws::Services;
-use crate::color::{Color, Weights};
 use crate::config::OldColor;
-use crate::deploy::{verdict, Machine, Plan, ServiceOutputs, SharedOutputs, Stage, Verdict};
+use crate::domain::color::{Color, Weights};
+use crate::domain::image::ImageRef;
+use crate::domain::{verdict, Machine, Plan, Stage, Verdict};
 use crate::error::Error;
+use crate::flow::context::{Aws, Ctx, StackId};
+use crate::flow::drive::Routes;
+use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
+use crate::flow::provision::{prepare_new_color, Provision};
+use crate::flow::readings::SignalReader;
+use crate::flow::run::REBUILD;
+use crate::flow::run::REBUILD_SWAP;
+use crate::flow::run::{live_color_of, refuse_if_unfinished, run_machine, start_record, Shift};
+use crate::flow::session::{after_release, Session};
+use crate::flow::target::Target;
 use crate::iac::IacTool;
-use crate::image::ImageRef;
 use crate::report::Event;
 use crate::state::journal::FinalOutcome;
 use crate::state::{Entry, Writer};
 use serde::Serialize;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// The journal's `command` of a rebuild without `--swap`.
-pub const REBUILD: &str = "rebuild";
-/// The journal's `command` of a rebuild with `--swap`.
-pub const REBUILD_SWAP: &str = "rebuild --swap";
 
 #[derive(Debug, Serialize)]
 struct RebuildResult<'a> {
@@ -112,8 +108,8 @@ async fn locked(
     session: &mut Session,
     swap: bool,
     image: Option<&ImageRef>,
-    strategy: &crate::deploy::Strategy,
-    schedule: &crate::deploy::Schedule,
+    strategy: &crate::domain::Strategy,
+    schedule: &crate::domain::Schedule,
 ) -> Result<(), Error> {
     let env = &ctx.cfg.name;
     let deploy_first = || format!("deploy first: `bluegreen deploy --env {env} --image IMAGE`");
@@ -321,7 +317,7 @@ async fn rebuild_idle(
     if stack.prepare_existing(&mut ctx.tf_progress(id)).await? {
         ctx.step(format!("destroying the {idle} stack"));
         let plan = ctx.plan_path(id).with_extension("destroy.tfplan");
-        let outcome = super::deploy::plan_into(ctx, &stack, id, &plan, true).await?;
+        let outcome = crate::flow::provision::plan_into(ctx, &stack, id, &plan, true).await?;
         let s = &outcome.summary;
         if s.add + s.change + s.replace > 0 {
             return Err(Error::Internal(format!(

@@ -7,13 +7,15 @@
 //! by accident: Terraform steps are re-run only if the journal never saw them finish (a re-run
 //! of an applied plan changes nothing), and weights are read back before anything continues.
 
-use super::context::Ctx;
-use super::deploy::{prepare_new_color, run_machine, Provision, Shift};
-use super::lock::{after_release, Guard, Session};
-use super::shift::Routes;
-use crate::color::Weights;
-use crate::deploy::{Checkpoint, Machine, Plan, ServiceOutputs, Step, Until};
+use crate::domain::color::Weights;
+use crate::domain::{Checkpoint, Machine, Plan, Step, Until};
 use crate::error::Error;
+use crate::flow::context::Ctx;
+use crate::flow::drive::Routes;
+use crate::flow::outputs::ServiceOutputs;
+use crate::flow::provision::{prepare_new_color, Provision};
+use crate::flow::run::{run_machine, Shift};
+use crate::flow::session::{after_release, Guard, Session};
 use crate::state::journal::{FinalOutcome, Progress};
 use crate::state::{Entry, Holder, Writer};
 use std::time::Duration;
@@ -48,7 +50,7 @@ pub async fn run(ctx: &Ctx, until: Option<Until>, lock_wait: Duration) -> Result
     let result = match Progress::of(&records) {
         // A rebuild without --swap never moves production traffic: there is nothing to
         // continue, and the next `rebuild` ends it and starts over.
-        Some(_) if summary.command == super::rebuild::REBUILD => Err(Error::refused(
+        Some(_) if summary.command == crate::flow::run::REBUILD => Err(Error::refused(
             format!(
                 "deployment {} is an interrupted `rebuild` (without --swap); it never moved production traffic",
                 summary.id
@@ -87,7 +89,7 @@ async fn resume_locked(
             format!("`bluegreen rollback --env {env}`"),
         )
     })?;
-    super::deploy::check_until(until, &schedule, " (the deployment's schedule)")?;
+    crate::flow::run::check_until(until, &schedule, " (the deployment's schedule)")?;
     let (_, shared) = ctx.shared_outputs(tool).await?;
     let shared = shared.ok_or_else(|| {
         Error::refused(
@@ -264,7 +266,7 @@ async fn resume_locked(
 /// The deployment was rolling back when it died: put traffic back where it started.
 async fn finish_rollback(
     ctx: &Ctx,
-    aws: &super::context::Aws,
+    aws: &crate::flow::context::Aws,
     session: &mut Session,
     routes: Routes<'_>,
     to: Weights,

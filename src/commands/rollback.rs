@@ -8,16 +8,17 @@
 //!   the color that deployment started from, and ends it in the journal;
 //! - nothing is in flight: rollback to the other color, under the lock, journaled.
 
-use super::context::Aws;
-use super::context::Ctx;
-use super::lock::{after_release, locked, Guard, Session};
-use super::readiness::until_ready;
-use super::shift::Routes;
-use super::wait::Target;
 use crate::aws::Services;
-use crate::color::{Color, Weights};
-use crate::deploy::{Reading, ServiceOutputs, Stage};
+use crate::domain::color::{Color, Weights};
+use crate::domain::{Reading, Stage};
 use crate::error::Error;
+use crate::flow::context::Aws;
+use crate::flow::context::Ctx;
+use crate::flow::drive::Routes;
+use crate::flow::outputs::ServiceOutputs;
+use crate::flow::readiness::until_ready;
+use crate::flow::session::{after_release, locked, Guard, Session};
+use crate::flow::target::Target;
 use crate::report::Event;
 use crate::state::journal::{FinalOutcome, Progress};
 use crate::state::{

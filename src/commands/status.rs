@@ -9,11 +9,13 @@
 
 mod human;
 
-use super::context::Ctx;
 use crate::aws::{Services, Traffic};
-use crate::color::{Color, Weights};
-use crate::deploy::{read_view, ListenerView, SharedOutputs};
+use crate::domain::color::{Color, Weights};
+use crate::domain::ListenerView;
 use crate::error::Error;
+use crate::flow::context::Ctx;
+use crate::flow::outputs::SharedOutputs;
+use crate::flow::traffic::read_view;
 use crate::iac::IacTool;
 use crate::state::journal::Progress;
 use crate::state::{now_ms, LockInfo, Store, StoreError, Summary};
@@ -302,7 +304,7 @@ fn traffic_of(routes: &[&ListenerView]) -> (&'static str, Option<Color>) {
 async fn read_colors(
     ctx: &Ctx,
     tool: &IacTool,
-    aws: &super::context::Aws,
+    aws: &crate::flow::context::Aws,
     shared: &SharedOutputs,
 ) -> Result<Vec<ColorStatus>, Error> {
     let mut colors = Vec::new();

@@ -1,9 +1,9 @@
 //! `validate`: the environment file (already parsed by `Ctx::load`) and the roots' module
 //! contract. No AWS calls, no Terraform runs, nothing written.
 
-use super::context::Ctx;
 use crate::contract;
 use crate::error::Error;
+use crate::flow::context::Ctx;
 use serde::Serialize;
 
 #[derive(Serialize)]

@@ -1,7 +1,8 @@
 //! The typed, validated environment. Every path in here is absolute and every value has passed
 //! validation, so the rest of the crate never re-checks it.
 
-use crate::deploy::Strategy;
+use crate::domain::strategy::Strategy;
+pub use crate::domain::verdict::NoData;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -202,19 +203,6 @@ impl Default for HealthSettings {
             http: Vec::new(),
         }
     }
-}
-
-/// What a signal that returns no data counts as. Never a silent pass: `Pass` must be written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NoData {
-    /// No data is a failure (during a bake: roll back).
-    Fail,
-    /// No data counts as healthy.
-    Pass,
-    /// Keep waiting; if the signal still has no data when `health.timeout` has passed since it
-    /// lost its data, it fails.
-    Wait,
 }
 
 /// CloudWatch alarms; any alarm in ALARM fails the color.

@@ -10,7 +10,7 @@
 
 use super::limits::{duration_limit, human_limit};
 use super::source::closest;
-use crate::deploy::{Step, Strategy};
+use crate::domain::{Step, Strategy};
 use std::time::Duration;
 
 const FORMS: &str = "accepted forms: all-at-once | canary:PERCENT:BAKE | linear:STEP:INTERVAL | steps:STEP,STEP,… where a STEP is WEIGHT, WEIGHT@BAKE or pause";

@@ -8,7 +8,7 @@ use super::model::{OldColor, PromotionSettings};
 use super::schema::{attr, Field, Section};
 use super::source::unknown_name_fix;
 use super::value::Value;
-use crate::deploy::{ScheduleError, Step, Strategy};
+use crate::domain::{ScheduleError, Step, Strategy};
 use hcl_edit::structure::Block;
 use hcl_edit::Span as _;
 

@@ -1,4 +1,4 @@
-use crate::color::{Color, Weights};
+use crate::domain::color::{Color, Weights};
 use serde::Serialize;
 use std::fmt;
 

@@ -9,8 +9,8 @@
 //! `resume` reads the live weights to find out.
 
 use super::{rfc3339, Store, StoreError};
-use crate::color::{Color, Weights};
-use crate::deploy::{Schedule, Step};
+use crate::domain::color::{Color, Weights};
+use crate::domain::{Schedule, Step};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;

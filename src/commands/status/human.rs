@@ -141,7 +141,7 @@ fn state_words(s: &Status, d: &Deployment, lock_unknown: bool) -> String {
     )
 }
 
-fn journal_line(s: &Status, d: &Deployment, j: crate::color::Weights, out: &mut String) {
+fn journal_line(s: &Status, d: &Deployment, j: crate::domain::color::Weights, out: &mut String) {
     let read: Option<Vec<_>> = s.routes.iter().map(|r| r.weights).collect();
     let reads = match read.as_deref() {
         Some([first, rest @ ..]) if rest.iter().all(|w| w == first) => first.to_string(),

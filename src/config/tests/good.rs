@@ -1,7 +1,7 @@
 //! Files that load, and what they load to.
 
 use super::*;
-use crate::deploy::{Step, Strategy};
+use crate::domain::{Step, Strategy};
 use std::fs;
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! mistake is reported at its line with a fix.
 
 use super::*;
-use crate::deploy::{Step, Strategy};
+use crate::domain::{Step, Strategy};
 use std::time::Duration;
 
 fn secs(n: u64) -> Duration {

@@ -1,7 +1,7 @@
-//! A color's service and target group: what [`super::signals::SignalReader`] reads every
+//! A color's service and target group: what [`crate::flow::readings::SignalReader`] reads every
 //! signal of (deploy, rebuild and rollback alike).
 
-use crate::color::Color;
+use crate::domain::color::Color;
 
 pub struct Target<'a> {
     pub color: Color,

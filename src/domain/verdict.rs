@@ -2,10 +2,22 @@
 //! [`Reading`]s; the state machine turns readings into [`Verdict`]s with the signal's no-data
 //! policy. "No data" is always explicit: a signal never passes by saying nothing.
 
-use crate::config::NoData;
 use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
+
+/// What a signal that returns no data counts as. Never a silent pass: `Pass` must be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoData {
+    /// No data is a failure (during a bake: roll back).
+    Fail,
+    /// No data counts as healthy.
+    Pass,
+    /// Keep waiting; if the signal still has no data when `health.timeout` has passed since it
+    /// lost its data, it fails.
+    Wait,
+}
 
 /// What one signal saw on one poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

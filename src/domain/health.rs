@@ -1,7 +1,7 @@
 //! Health checks of one color: ECS service stability and ALB target health. Each check reports
 //! the values it saw, so a failure message can say exactly why.
 
-use crate::aws::{ServiceState, TargetHealth};
+use super::ports::{ServiceState, TargetHealth};
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +80,7 @@ fn short_td(arn: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::ServiceDeployment;
+    use crate::domain::ports::ServiceDeployment;
 
     fn svc(desired: i32, running: i32, deployments: usize) -> ServiceState {
         ServiceState {

@@ -1,6 +1,6 @@
 use super::*;
-use crate::config::NoData;
-use crate::deploy::signals::Status;
+use crate::domain::verdict::NoData;
+use crate::domain::verdict::Status;
 use proptest::prelude::*;
 
 const S: Duration = Duration::from_secs(1);
@@ -123,7 +123,7 @@ fn canary_walks_the_schedule_then_bakes_then_scales_down() {
 #[test]
 fn linear_asks_for_every_step_in_order() {
     let p = plan(
-        crate::deploy::Strategy::Linear {
+        crate::domain::Strategy::Linear {
             step: 30,
             interval: secs(2),
         }

@@ -1,108 +1,11 @@
 //! Reading and moving listener weights. Every change is read back until the listener reports
 //! exactly what was written; if it never does, the caller restores the last verified weights.
 
-use crate::aws::{AwsError, ListenerAction, Traffic};
-use crate::color::{Color, Weights};
+use crate::domain::color::Weights;
+use crate::domain::ports::{AwsError, Traffic};
+use crate::domain::routes::{matches, view_of, ListenerView, TargetGroups, TrafficError};
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// The two target groups of an environment, by color.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetGroups {
-    pub blue: String,
-    pub green: String,
-}
-
-impl TargetGroups {
-    pub fn of(&self, color: Color) -> &str {
-        match color {
-            Color::Blue => &self.blue,
-            Color::Green => &self.green,
-        }
-    }
-}
-
-/// What a listener currently does with traffic, in blue/green terms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListenerView {
-    /// No weighted forward yet (the modules' 503 fixed response before the first deploy).
-    NotForwarding { action: String },
-    Forwarding {
-        weights: Weights,
-        stickiness: Option<(bool, Option<i32>)>,
-    },
-}
-
-impl ListenerView {
-    pub fn weights(&self) -> Weights {
-        match self {
-            ListenerView::NotForwarding { .. } => Weights::default(),
-            ListenerView::Forwarding { weights, .. } => *weights,
-        }
-    }
-
-    /// Stickiness settings to carry over when the weights are rewritten.
-    pub fn stickiness(&self) -> Option<(bool, Option<i32>)> {
-        match self {
-            ListenerView::NotForwarding { .. } => None,
-            ListenerView::Forwarding { stickiness, .. } => *stickiness,
-        }
-    }
-}
-
-/// Interprets a listener action against our two target groups. A forward to any other target
-/// group is an error: bluegreen never rewrites an action it does not fully understand.
-pub fn view_of(action: &ListenerAction, tgs: &TargetGroups) -> Result<ListenerView, String> {
-    match action {
-        ListenerAction::FixedResponse { status } => Ok(ListenerView::NotForwarding {
-            action: format!("fixed-response {status}"),
-        }),
-        ListenerAction::Other { kind } => Err(format!(
-            "its default action is `{kind}`, not a forward to the blue/green target groups"
-        )),
-        ListenerAction::Forward {
-            targets,
-            stickiness,
-        } => {
-            let mut w = Weights::default();
-            for (arn, weight) in targets {
-                if arn == &tgs.blue {
-                    w.blue = *weight;
-                } else if arn == &tgs.green {
-                    w.green = *weight;
-                } else {
-                    return Err(format!(
-                        "it forwards to target group {arn}, which is neither the blue ({}) nor the green ({}) one",
-                        tgs.blue, tgs.green
-                    ));
-                }
-            }
-            Ok(ListenerView::Forwarding {
-                weights: w,
-                stickiness: *stickiness,
-            })
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TrafficError {
-    #[error(transparent)]
-    Aws(#[from] AwsError),
-    #[error("listener {listener} cannot be shifted: {reason}")]
-    Unsupported { listener: String, reason: String },
-    #[error(
-        "listener {listener} did not read back {wanted} within {timeout:?} \
-         (last read: {last}, {attempts} reads)"
-    )]
-    NotConverged {
-        listener: String,
-        wanted: Weights,
-        last: Weights,
-        attempts: u32,
-        timeout: Duration,
-    },
-}
 
 pub async fn read_view<T: Traffic>(
     traffic: &T,
@@ -161,19 +64,6 @@ pub async fn write_view<T: Traffic>(
         }
         // The only non-forwarding state bluegreen writes is the modules' initial 503.
         ListenerView::NotForwarding { .. } => traffic.set_fixed_response(route, "503").await,
-    }
-}
-
-/// Whether a route reads as `wanted`. Stickiness is carried over, not verified: only the split
-/// of traffic is.
-pub fn matches(read: &ListenerView, wanted: &ListenerView) -> bool {
-    match (read, wanted) {
-        (ListenerView::NotForwarding { .. }, ListenerView::NotForwarding { .. }) => true,
-        (
-            ListenerView::Forwarding { weights: a, .. },
-            ListenerView::Forwarding { weights: b, .. },
-        ) => a == b,
-        _ => false,
     }
 }
 
@@ -237,6 +127,8 @@ pub async fn verify_all<T: Traffic>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::color::{Color, Weights};
+    use crate::domain::ports::ListenerAction;
 
     fn tgs() -> TargetGroups {
         TargetGroups {
@@ -245,36 +137,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn fixed_response_is_not_forwarding() {
-        let v = view_of(
-            &ListenerAction::FixedResponse {
-                status: "503".into(),
-            },
-            &tgs(),
-        )
-        .unwrap();
-        assert_eq!(v.weights(), Weights::default());
-        assert_eq!(v.weights().live_color(), None);
-    }
-
-    #[test]
-    fn weighted_forward_maps_to_colors() {
-        let a = ListenerAction::Forward {
-            targets: vec![("tg/green".into(), 100), ("tg/blue".into(), 0)],
-            stickiness: None,
-        };
-        let v = view_of(&a, &tgs()).unwrap();
-        assert_eq!(
-            v.weights(),
-            Weights {
-                blue: 0,
-                green: 100
-            }
-        );
-    }
-
-    /// A listener whose reads lag its writes by `stale_reads` reads (a scripted fake of the
     /// eventual consistency the real ELB API shows).
     struct LaggingListener {
         state: std::sync::Mutex<(ListenerAction, ListenerAction, u32)>,
@@ -372,18 +234,5 @@ mod tests {
             }
             other => panic!("{other}"),
         }
-    }
-
-    #[test]
-    fn foreign_target_group_or_action_is_refused() {
-        let a = ListenerAction::Forward {
-            targets: vec![("tg/other".into(), 100)],
-            stickiness: None,
-        };
-        assert!(view_of(&a, &tgs()).unwrap_err().contains("tg/other"));
-        let r = ListenerAction::Other {
-            kind: "redirect".into(),
-        };
-        assert!(view_of(&r, &tgs()).unwrap_err().contains("redirect"));
     }
 }

@@ -3,13 +3,13 @@
 
 use crate::aws::{self, SdkAlarms, SdkAutoscaling, SdkServices, SdkTraffic};
 use crate::cli::{Cli, EnvArg};
-use crate::color::Color;
-use crate::color::Weights;
 use crate::config::{self, EnvConfig, IacBinary, StateSeparation};
-use crate::deploy::{
-    set_and_verify, ListenerView, ServiceOutputs, SharedOutputs, TargetGroups, TrafficError,
-};
+use crate::domain::color::Color;
+use crate::domain::color::Weights;
+use crate::domain::{ListenerView, TargetGroups, TrafficError};
 use crate::error::Error;
+use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
+use crate::flow::traffic::set_and_verify;
 use crate::iac::{self, IacPreference, IacTool, Stack, StackDirs, UiMessage};
 use crate::report::{Event, Reporter};
 use crate::workdir::WorkDir;

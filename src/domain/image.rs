@@ -290,3 +290,91 @@ mod tests {
         }
     }
 }
+
+/// Where an image lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registry {
+    /// A private ECR registry, `<account>.dkr.ecr.<region>.amazonaws.com`.
+    Ecr { account: String, region: String },
+    /// Anything else (Docker Hub, ECR Public, a self-hosted registry): not resolved.
+    Other,
+}
+
+/// `<12 digits>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]` → [`Registry::Ecr`]; a host with a
+/// port, ECR Public (`public.ecr.aws`) or no registry at all → [`Registry::Other`].
+pub fn classify(image: &ImageRef) -> Registry {
+    let Some(host) = image.registry.as_deref() else {
+        return Registry::Other;
+    };
+    let host = host.to_ascii_lowercase(); // host names are case-insensitive
+    let labels: Vec<&str> = host.split('.').collect();
+    let (account, region, china) = match labels.as_slice() {
+        [account, "dkr", "ecr" | "ecr-fips", region, "amazonaws", "com"] => {
+            (*account, *region, false)
+        }
+        [account, "dkr", "ecr" | "ecr-fips", region, "amazonaws", "com", "cn"] => {
+            (*account, *region, true)
+        }
+        _ => return Registry::Other,
+    };
+    // `.com.cn` is the China partition: its regions, and only its regions, start with `cn-`.
+    if !is_account(account) || !is_region(region) || region.starts_with("cn-") != china {
+        return Registry::Other;
+    }
+    Registry::Ecr {
+        account: account.to_string(),
+        region: region.to_string(),
+    }
+}
+
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `us-east-1`, `us-gov-west-1`, `cn-north-1`, …
+fn is_region(s: &str) -> bool {
+    s.contains('-')
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.ends_with(|c: char| c.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// An image reference after resolution: what the user asked for and what gets deployed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Resolved {
+    /// What the user passed (`--image`).
+    pub requested: String,
+    /// What gets deployed: for ECR `registry/repository@sha256:…` (the tag dropped: ECS task
+    /// definitions take `repo@digest`), for other registries the reference unchanged.
+    pub pinned: String,
+    /// The digest, when known (ECR always; others only if the reference carried one).
+    pub digest: Option<String>,
+    /// The tag that was resolved, if any.
+    pub tag: Option<String>,
+    pub ecr: bool,
+}
+
+impl Resolved {
+    /// A reference that is deployed as given (not ECR): no lookup, nothing changed.
+    pub fn unchanged(image: &ImageRef) -> Resolved {
+        Resolved {
+            requested: image.to_string(),
+            pinned: image.to_string(),
+            digest: image.digest.clone(),
+            tag: image.tag.clone(),
+            ecr: false,
+        }
+    }
+
+    /// An ECR reference pinned to `digest`; `tag` is the tag that led there, if any.
+    pub fn pinned_ecr(image: &ImageRef, tag: Option<&str>, digest: &str) -> Resolved {
+        Resolved {
+            requested: image.to_string(),
+            pinned: image.with_digest(digest).to_string(),
+            digest: Some(digest.to_string()),
+            tag: tag.map(str::to_string),
+            ecr: true,
+        }
+    }
+}

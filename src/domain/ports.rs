@@ -1,6 +1,7 @@
-//! The narrow, SDK-free view of AWS that the deploy core works with.
+//! The ports: the narrow, SDK-free view of AWS that the core works with. The adapters in
+//! `crate::aws` implement them with the SDK; tests substitute fakes.
 
-use super::AwsError;
+use super::image::{ImageRef, Resolved};
 use std::future::Future;
 
 /// The action of a route — a listener's default action, or a listener rule's action —
@@ -106,4 +107,91 @@ pub trait Services {
         &self,
         task_definition: &str,
     ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}
+
+/// An AWS call that failed: which operation, on which resource, and one line saying why (the AWS
+/// error code and message, or the transport failure). The SDK's full error, with the raw
+/// response, is logged at debug level (`-vv`) only: it runs to kilobytes.
+#[derive(Debug, thiserror::Error)]
+#[error("AWS {operation} on {resource} failed: {message}")]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub resource: String,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn new(
+        operation: &'static str,
+        resource: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        AwsError {
+            operation,
+            resource: resource.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An alarm's current state, as CloudWatch reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmState {
+    pub name: String,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA` (a newer value is passed through as sent).
+    pub state: String,
+    /// CloudWatch's explanation of the last state change.
+    pub reason: Option<String>,
+}
+
+/// CloudWatch alarms, metric and composite alike.
+pub trait Alarms {
+    /// The state of every named alarm that exists. A name with no alarm is simply absent from
+    /// the result: whether that fails, passes or waits is the caller's decision ("no data").
+    /// An empty `names` asks nothing and returns nothing.
+    fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<AlarmState>, AwsError>> + Send;
+}
+
+/// Why an image could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageLookupError {
+    /// The repository, tag or digest does not exist (ECR said so).
+    #[error("image `{image}` not found: {reason}\n  fix: {fix}")]
+    NotFound {
+        image: String,
+        reason: String,
+        fix: String,
+    },
+    /// The reference names a tag and a digest, and the tag now points to another image.
+    #[error(
+        "image `{image}`: tag `{tag}` now points to {current}, not to the digest given ({requested})\n  fix: {fix}"
+    )]
+    TagMoved {
+        image: String,
+        tag: String,
+        requested: String,
+        current: String,
+        fix: String,
+    },
+    /// Anything else: access denied, throttling, the network. Never a "not found".
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// Image resolution, as the core needs it; [`SdkImages`] is the ECR implementation.
+pub trait Images {
+    /// See [`SdkImages::resolve`].
+    fn resolve(
+        &self,
+        image: &ImageRef,
+    ) -> impl Future<Output = Result<Resolved, ImageLookupError>> + Send;
+
+    /// See [`SdkImages::digest_exists`].
+    fn digest_exists(
+        &self,
+        image: &ImageRef,
+    ) -> impl Future<Output = Result<bool, ImageLookupError>> + Send;
 }

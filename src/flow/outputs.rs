@@ -1,7 +1,7 @@
 //! The stacks' outputs contract (docs/contract.md), read from `output -json`.
 
-use super::TargetGroups;
-use crate::color::Color;
+use crate::domain::color::Color;
+use crate::domain::TargetGroups;
 use crate::iac::Outputs;
 
 /// What the flow needs from the shared root.

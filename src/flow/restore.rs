@@ -13,9 +13,10 @@
 //! - SIGINT/SIGTERM during the restore stop it after the current write (the routes are then
 //!   read and reported); a second signal exits at once, loudly ([`Interrupts`]).
 
-use super::lock::{Fence, Fenced};
 use crate::aws::Traffic;
-use crate::deploy::{matches, read_view, write_view, ListenerView, TargetGroups};
+use crate::domain::{matches, ListenerView, TargetGroups};
+use crate::flow::session::{Fence, Fenced};
+use crate::flow::traffic::{read_view, write_view};
 use backon::BackoffBuilder;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -273,7 +274,7 @@ mod tests {
     //! store behind the fence.
     use super::*;
     use crate::aws::{AwsError, ListenerAction, TargetHealth};
-    use crate::color::Weights;
+    use crate::domain::color::Weights;
     use crate::state::{Holder, Store};
     use std::sync::Mutex;
 

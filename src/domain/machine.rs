@@ -1,6 +1,6 @@
 //! The deploy state machine: from "the new color is provisioned and scaled up" to "promoted",
 //! "rolled back" or "rollback failed". It is a pure function of (state, event, now) → actions:
-//! no tokio, no SDK, time passed in. The async driver in `crate::commands::shift` performs the
+//! no tokio, no SDK, time passed in. The async driver in `crate::flow::drive` performs the
 //! actions and feeds back what happened. Every path, every failure included, is a unit test.
 //!
 //! Rules it keeps (property-tested below):
@@ -8,9 +8,9 @@
 //! - it never asks for more weight on the new color after a signal failed;
 //! - every failure ends in `RolledBack` (restore verified) or `RollbackFailed` (loud).
 
-use super::signals::{verdict, Reading, Stage, Verdict};
+use super::color::{Color, Weights};
 use super::strategy::{Schedule, Step};
-use crate::color::{Color, Weights};
+use super::verdict::{verdict, Reading, Stage, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,18 +1,19 @@
 //! The async driver of the deploy state machine: it performs the machine's actions (weight
 //! changes on every production route in lockstep, the restore, the scale-down), polls the
 //! signals at the poll interval, and feeds everything back as events. Decisions stay in
-//! `crate::deploy::Machine`.
+//! `crate::domain::Machine`.
 
-use super::context::{Aws, Ctx};
-use super::lock::{Fence, Session};
-use super::restore::{put_back, restore_timeout, Interrupts, Pace};
-use super::signals::SignalReader;
 use crate::aws::Services;
-use crate::color::{Color, Weights};
-use crate::deploy::{
-    read_view, verify_all, write_view, Action, Event, ListenerView, Machine, Note, Outcome, Phase,
-    Reading, Status, Step, TargetGroups, TrafficError,
+use crate::domain::color::{Color, Weights};
+use crate::domain::{
+    Action, Event, ListenerView, Machine, Note, Outcome, Phase, Reading, Status, Step,
+    TargetGroups, TrafficError,
 };
+use crate::flow::context::{Aws, Ctx};
+use crate::flow::readings::SignalReader;
+use crate::flow::restore::{put_back, restore_timeout, Interrupts, Pace};
+use crate::flow::session::{Fence, Session};
+use crate::flow::traffic::{read_view, verify_all, write_view};
 use crate::report::Event as Report;
 use crate::state::{Entry, Request};
 use std::collections::VecDeque;
@@ -163,7 +164,7 @@ impl<'a> Routes<'a> {
     }
 
     /// Puts every route back to what it held before the deploy and reads all back, retrying
-    /// until the restore's deadline ([`super::restore`]).
+    /// until the restore's deadline ([`crate::flow::restore`]).
     pub async fn restore(&self, ctx: &Ctx, aws: &Aws, fence: &Fence) -> Result<(), String> {
         self.put(ctx, aws, fence, &self.before, self.touched).await
     }

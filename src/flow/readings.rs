@@ -2,12 +2,12 @@
 //! state machine's business; this module only says what each signal saw. A read that fails
 //! (after the SDK's own retries) is "no data" for that signal, and its policy decides.
 
-use super::context::Aws;
-use super::wait::Target;
 use crate::aws::{Alarms, AwsError, ServiceState, Services, TargetHealth, Traffic};
-use crate::color::Color;
 use crate::config::{HealthSettings, HttpCheck};
-use crate::deploy::{service_stable, targets_healthy, Reading, Status};
+use crate::domain::color::Color;
+use crate::domain::{service_stable, targets_healthy, Reading, Status};
+use crate::flow::context::Aws;
+use crate::flow::target::Target;
 use crate::health::{HttpProber, Probe};
 use std::collections::BTreeMap;
 

@@ -4,12 +4,12 @@
 //! long" rule), polled at `health.poll_interval` within `health.timeout`. `rollback` judges
 //! its target with it.
 
-use super::context::{Aws, Ctx};
-use super::lock::Session;
-use super::signals::SignalReader;
-use super::wait::Target;
-use crate::deploy::{readiness, verdict, Readiness, Reading, Stage, Verdict};
+use crate::domain::{readiness, verdict, Readiness, Reading, Stage, Verdict};
 use crate::error::Error;
+use crate::flow::context::{Aws, Ctx};
+use crate::flow::readings::SignalReader;
+use crate::flow::session::Session;
+use crate::flow::target::Target;
 use crate::report::Event;
 use tokio::time::Instant;
 

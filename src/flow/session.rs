@@ -2,8 +2,8 @@
 //! with the LOCKED exit code naming the holder, take over a stale lock (and say so), renew the
 //! lease in the background while the command works, and release it on every way out.
 
-use super::context::Ctx;
 use crate::error::Error;
+use crate::flow::context::Ctx;
 use crate::report::Event;
 use crate::state::journal::FinalOutcome;
 use crate::state::{Acquired, Entry, Holder, LockInfo, Store, StoreError, Writer};

@@ -1,0 +1,30 @@
+//! The core: the domain of a blue/green deployment and the ports it needs. Pure: it imports
+//! nothing from the adapters (`aws`, `iac`, `state`, `config`, `artifact`, `health`, `report`),
+//! nothing from the application layer (`flow`) or the commands, and no tokio or SDK type
+//! (`tests/layering.rs` keeps that true).
+//!
+//! - `color`: the two colors and a route's weights;
+//! - `image`: image reference grammar, registries, a resolved (pinned) image;
+//! - `strategy`: strategies → validated schedules;
+//! - `machine`: the deploy state machine, `(state, event, now) → actions`;
+//! - `verdict`: signal readings → verdicts, with the no-data policies;
+//! - `health`: the ECS-stability and target-health readings of a color;
+//! - `routes`: a route's action as the two colors' weights, and what a change must read back as;
+//! - `ports`: the traits the core needs from AWS (traffic, services, alarms, images).
+
+pub mod color;
+pub mod health;
+pub mod image;
+pub mod machine;
+pub mod ports;
+pub mod routes;
+pub mod strategy;
+pub mod verdict;
+
+pub use health::{service_stable, targets_healthy, Check};
+pub use machine::{
+    split, Action, Checkpoint, Event, Failure, Machine, Note, Outcome, Phase, Plan, Until,
+};
+pub use routes::{matches, view_of, ListenerView, TargetGroups, TrafficError};
+pub use strategy::{Schedule, ScheduleError, Step, Strategy, WorstCase};
+pub use verdict::{readiness, verdict, NoData, Readiness, Reading, Stage, Status, Verdict};

@@ -1,0 +1,219 @@
+//! The idle color's plan: the image resolved to a digest, the saved Terraform plan, and the plan-safety check against the shared and live stacks (shared by plan, deploy, apply and rebuild).
+
+use crate::aws::{ImageLookupError, Resolved, SdkImages};
+use crate::domain::color::Color;
+use crate::domain::image::ImageRef;
+use crate::error::Error;
+use crate::flow::context::{Ctx, StackId};
+use crate::flow::outputs::SharedOutputs;
+use crate::flow::planfile::ChangeLine;
+use crate::iac::{check_plan, Finding, ForeignObjects, IacTool, PlanOutcome, SafetyPolicy, Stack};
+use crate::report::Event;
+use sha2::{Digest, Sha256};
+
+/// Resolves `--image`: an ECR tag to its digest (refusing a missing image as bad input);
+/// other registries pass through.
+pub async fn resolve_image(ctx: &Ctx, image: &ImageRef) -> Result<Resolved, Error> {
+    let conf = crate::aws::sdk_config(&ctx.cfg.region).await;
+    let resolved = SdkImages::new(&conf)
+        .resolve(image)
+        .await
+        .map_err(lookup_error)?;
+    if resolved.ecr {
+        ctx.info(format!(
+            "image {} resolved to {}",
+            resolved.requested, resolved.pinned
+        ));
+    }
+    Ok(resolved)
+}
+
+pub fn lookup_error(e: ImageLookupError) -> Error {
+    match e {
+        ImageLookupError::NotFound { image, reason, fix } => Error::BadInput {
+            message: format!("image `{image}` (--image): {reason}"),
+            fix,
+        },
+        e @ ImageLookupError::TagMoved { .. } => {
+            let text = e.to_string();
+            let (message, fix) = text.split_once("\n  fix: ").unwrap_or((&text, ""));
+            Error::bad_input(format!("{message} (--image)"), fix.to_string())
+        }
+        ImageLookupError::Aws(e) => Error::Aws(e),
+    }
+}
+
+/// The idle color's plan, made and checked; nothing applied.
+pub struct IdlePlan {
+    pub stack: Stack,
+    pub path: std::path::PathBuf,
+    pub outcome: PlanOutcome,
+    pub findings: Vec<Finding>,
+}
+
+/// Plans the idle color's stack with `image` into the work directory and checks the plan's
+/// safety against the shared stack and the live color. Refuses (nothing changed) when it
+/// finds something and `allow_unsafe` is not set.
+#[allow(clippy::too_many_arguments)]
+pub async fn plan_idle(
+    ctx: &Ctx,
+    tool: &IacTool,
+    shared: &SharedOutputs,
+    live: Option<LiveColor>,
+    idle: Color,
+    image: &str,
+    allow_unsafe: bool,
+) -> Result<IdlePlan, Error> {
+    let stack = ctx.service_stack(tool, idle, shared, image)?;
+    stack
+        .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
+        .await?;
+    let path = ctx.plan_path(StackId::Color(idle));
+    ctx.step(format!("planning {idle} with {image}"));
+    let outcome =
+        crate::flow::provision::plan_into(ctx, &stack, StackId::Color(idle), &path, false).await?;
+    let findings = safety_findings(ctx, tool, shared, live, &outcome.redacted_plan).await?;
+    enforce_safety(ctx, &findings, allow_unsafe)?;
+    Ok(IdlePlan {
+        stack,
+        path,
+        outcome,
+        findings,
+    })
+}
+
+/// The live color, for the safety check: its target group takes production traffic, and the
+/// objects its Terraform state manages belong to another stack.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveColor {
+    pub color: Color,
+    /// `Ctx::color_outputs` found its outputs in this process, so its workspace is selected
+    /// and its state can be read without preparing the stack again.
+    pub read: bool,
+}
+
+/// Checks a redacted plan of the idle color against what the shared stack and the live
+/// color own now, and the environment's protected addresses.
+pub async fn safety_findings(
+    ctx: &Ctx,
+    tool: &IacTool,
+    shared: &SharedOutputs,
+    live: Option<LiveColor>,
+    redacted_plan: &serde_json::Value,
+) -> Result<Vec<Finding>, Error> {
+    let mut foreign = ForeignObjects::new();
+    // Every caller read the shared stack's outputs first, so its workspace is selected.
+    let shared_stack = ctx.stack(tool, StackId::Shared, vec![])?;
+    foreign.add_state("shared", &shared_stack.state_json().await?);
+    let mut production: Vec<(String, String)> = shared
+        .production_routes()
+        .into_iter()
+        .map(|arn| (arn, "a production route".to_string()))
+        .collect();
+    if let Some(LiveColor { color: l, read }) = live {
+        let live_stack = ctx.service_stack(tool, l, shared, "")?;
+        let has_state = read
+            || live_stack
+                .prepare_existing(&mut ctx.tf_progress(StackId::Color(l)))
+                .await?;
+        if has_state {
+            foreign.add_state(l.as_str(), &live_stack.state_json().await?);
+        }
+        production.push((
+            shared.target_groups.of(l).to_string(),
+            format!("the live color's ({l}) target group"),
+        ));
+    }
+    let policy = SafetyPolicy {
+        protected: &ctx.cfg.plan_safety.protected,
+        foreign: &foreign,
+        production: &production,
+    };
+    Ok(check_plan(redacted_plan, &policy)?)
+}
+
+/// Refuses findings unless `--allow-unsafe-plan` was given (then each is reported loudly).
+pub fn enforce_safety(ctx: &Ctx, findings: &[Finding], allowed: bool) -> Result<(), Error> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let list = findings
+        .iter()
+        .map(describe_finding)
+        .collect::<Vec<_>>()
+        .join("\n    ");
+    if allowed {
+        ctx.out.emit(Event::Warning {
+            message: format!(
+                "plan safety: {} finding(s) let through by --allow-unsafe-plan (recorded):\n    {list}",
+                findings.len()
+            ),
+        });
+        return Ok(());
+    }
+    Err(Error::refused(
+        format!(
+            "the idle color's plan is unsafe ({} finding(s)):\n    {list}",
+            findings.len()
+        ),
+        "change the module or the environment so the plan touches only the idle color; if this \
+         is intended, review it and pass --allow-unsafe-plan (its use is recorded)",
+    ))
+}
+
+pub fn describe_finding(f: &Finding) -> String {
+    // The rule's name as the artifact spells it (`protected-replace`, …).
+    let rule = serde_json::to_value(f.rule)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    format!("{} {} [{rule}]: {}", f.action, f.address, f.detail)
+}
+
+/// Every resource change of a plan that is not a no-op or a read.
+pub fn change_lines(s: &crate::iac::PlanSummary) -> Vec<ChangeLine> {
+    s.resource_changes
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.action,
+                crate::iac::Action::NoOp | crate::iac::Action::Read
+            )
+        })
+        .map(|c| ChangeLine {
+            address: c.address.clone(),
+            action: c.action.as_str().to_string(),
+            reason: c.action_reason.clone(),
+        })
+        .collect()
+}
+
+/// The health signals that gate a deployment, by name.
+pub fn signal_names(ctx: &Ctx) -> Vec<String> {
+    let h = &ctx.cfg.health;
+    let mut v = vec!["ecs-service".to_string(), "target-health".to_string()];
+    if let Some(a) = &h.alarms {
+        v.extend(a.names.iter().map(|n| format!("alarm:{n}")));
+    }
+    v.extend(h.http.iter().map(|c| format!("http:{}", c.name)));
+    v
+}
+
+/// sha256 of the environment file, hex.
+pub fn env_file_sha256(ctx: &Ctx) -> Result<String, Error> {
+    let bytes = crate::input::read(&ctx.cfg.file, crate::input::ENV_FILE_MAX)
+        .map_err(|e| Error::from(crate::config::ConfigError::EnvFile { source: e }))?;
+    Ok(hex::encode(Sha256::digest(bytes)))
+}
+
+pub fn artifact_error(e: crate::artifact::ArtifactError) -> Error {
+    use crate::artifact::ArtifactError;
+    if let ArtifactError::Random { .. } | ArtifactError::Seal { .. } = e {
+        return Error::Internal(e.to_string());
+    }
+    let text = e.to_string();
+    match text.split_once("\n  fix: ") {
+        Some((message, fix)) => Error::bad_input(message.to_string(), fix.to_string()),
+        None => Error::bad_input(text, "make a new plan with `bluegreen plan`"),
+    }
+}

@@ -1,0 +1,16 @@
+//! The application layer: the shared async steps every command is built from, each in its own
+//! file. Commands call these; these call the core (`crate::domain`) and the adapters.
+
+pub mod context;
+pub mod drive;
+pub mod idle;
+pub mod outputs;
+pub mod planfile;
+pub mod provision;
+pub mod readiness;
+pub mod readings;
+pub mod restore;
+pub mod run;
+pub mod session;
+pub mod target;
+pub mod traffic;
