@@ -24,8 +24,8 @@
 //!
 //! Reads are strongly consistent, so a command sees every write acknowledged before it.
 
-use super::journal::{parse_record, Record, REPAIR_FIX};
-use super::lock::{Acquired, Holder, LockInfo, LOCK_SCHEMA};
+use super::journal::{Record, REPAIR_FIX};
+use super::lock::{Acquired, Holder, LockInfo};
 use super::{now_ms, rfc3339, valid_deployment_id, Repaired, Request, StoreError};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -35,114 +35,8 @@ use std::time::Duration;
 
 type Item = HashMap<String, AttributeValue>;
 
-const LOCK_SK: &str = "lock";
-const JOURNAL: &str = "journal#";
-
-/// How many times a lock operation reads again after losing a compare-and-set race. Each lost
-/// race means another process wrote the lock in between; after a few, something is wrong.
-const CAS_ATTEMPTS: usize = 5;
-
-/// The condition and expression names every conditional write uses (`doc`, `pk` are not
-/// reserved words today; names keep it that way).
-const NAMES: [(&str, &str); 3] = [("#pk", "pk"), ("#sk", "sk"), ("#doc", "doc")];
-
-fn env_pk(env: &str) -> String {
-    format!("env#{env}")
-}
-
-fn journal_prefix(id: &str) -> String {
-    format!("{JOURNAL}{id}#")
-}
-
-/// Zero-padded, so the table's string order is the journal's order.
-fn journal_sk(id: &str, seq: u64) -> String {
-    format!("{JOURNAL}{id}#{seq:010}")
-}
-
-fn request_sk(id: &str) -> String {
-    format!("request#{id}")
-}
-
-fn damaged_sk(id: &str, seq: &str, stamp_ms: u64) -> String {
-    format!("damaged#{id}#{seq}#{stamp_ms}")
-}
-
-/// The deployment id and record number in a journal item's sort key.
-fn parse_journal_sk(sk: &str) -> Option<(&str, u64)> {
-    let (id, seq) = sk.strip_prefix(JOURNAL)?.rsplit_once('#')?;
-    if seq.len() != 10 || !seq.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((id, seq.parse().ok()?))
-}
-
-/// Checks a lock document: JSON, schema version, shape.
-fn parse_lock(doc: &str) -> Result<LockInfo, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(doc).map_err(|e| format!("the lock document does not parse: {e}"))?;
-    match value.get("schema").and_then(|v| v.as_u64()) {
-        Some(v) if v == LOCK_SCHEMA as u64 => {}
-        other => {
-            return Err(format!(
-                "lock schema {other:?}; this bluegreen reads {LOCK_SCHEMA}"
-            ))
-        }
-    }
-    serde_json::from_value(value)
-        .map_err(|e| format!("the lock document does not match its schema: {e}"))
-}
-
-/// `id` if it can be part of a key (it is also a file name in the local backend).
-fn checked_id(id: &str) -> Result<&str, String> {
-    match valid_deployment_id(id) {
-        true => Ok(id),
-        false => Err(format!("`{id}` is not a deployment id")),
-    }
-}
-
-/// What is wrong with a journal item, and its key.
-struct Damage {
-    sk: String,
-    problem: String,
-}
-
-/// Checks one journal item: its key, then its document (`parse_record`).
-fn check_record(item: &Item, id: &str, expected: u64) -> Result<Record, Damage> {
-    let sk = str_attr(item, "sk").unwrap_or_default();
-    let problem = match (parse_journal_sk(sk), str_attr(item, "doc")) {
-        (None, _) => format!("the key is not {JOURNAL}{id}#<10-digit record number>"),
-        (Some((_, seq)), _) if seq != expected => {
-            format!("record number {seq} where {expected} was expected (a record is missing)")
-        }
-        (Some(_), None) => "the item has no `doc` string attribute".into(),
-        (Some(_), Some(doc)) => match parse_record(doc, id, expected) {
-            Ok(record) => return Ok(record),
-            Err(problem) => problem,
-        },
-    };
-    Err(Damage {
-        sk: sk.to_string(),
-        problem,
-    })
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn str_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)?.as_s().ok().map(String::as_str)
-}
-
-fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    e.as_service_error()
-        .and_then(|e| e.code())
-        .is_some_and(|c| c == "ConditionalCheckFailedException")
-}
+mod keys;
+use keys::*;
 
 /// The lock as stored: the raw document (what a compare-and-set compares) and what it says.
 struct StoredLock {
