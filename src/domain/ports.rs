@@ -155,6 +155,19 @@ pub trait Alarms {
     ) -> impl Future<Output = Result<Vec<AlarmState>, AwsError>> + Send;
 }
 
+/// The ports the deploy driver acts through, as one value: the ALB, ECS and CloudWatch. The
+/// application layer's `Aws` bundles the SDK adapters; tests pass a scripted fake. The driver,
+/// the route changes, the restore and the signal reader are generic over it.
+pub trait Ports: Send + Sync {
+    type Traffic: Traffic + Send + Sync;
+    type Services: Services + Send + Sync;
+    type Alarms: Alarms + Send + Sync;
+
+    fn traffic(&self) -> &Self::Traffic;
+    fn services(&self) -> &Self::Services;
+    fn alarms(&self) -> &Self::Alarms;
+}
+
 /// Why an image could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageLookupError {

@@ -44,6 +44,22 @@ pub struct Aws {
     pub autoscaling: SdkAutoscaling,
 }
 
+impl crate::domain::ports::Ports for Aws {
+    type Traffic = SdkTraffic;
+    type Services = SdkServices;
+    type Alarms = SdkAlarms;
+
+    fn traffic(&self) -> &SdkTraffic {
+        &self.traffic
+    }
+    fn services(&self) -> &SdkServices {
+        &self.services
+    }
+    fn alarms(&self) -> &SdkAlarms {
+        &self.alarms
+    }
+}
+
 impl Ctx {
     /// Resolves and validates the environment. Touches nothing: no AWS, no Terraform, no files.
     pub fn load(cli: &Cli, env: &EnvArg) -> Result<Ctx, Error> {

@@ -3,258 +3,20 @@
 //! signals at the poll interval, and feeds everything back as events. Decisions stay in
 //! `crate::domain::Machine`.
 
-use crate::aws::Services;
 use crate::domain::color::{Color, Weights};
-use crate::domain::{
-    Action, Event, ListenerView, Machine, Note, Outcome, Phase, Reading, Status, Step,
-    TargetGroups, TrafficError,
-};
+use crate::domain::ports::{Ports, Services};
+use crate::domain::{Action, Event, Machine, Note, Outcome, Phase, Reading, Status, Step};
 use crate::flow::context::{Aws, Ctx};
+use crate::flow::interrupt::{OsSignals, StopSource};
 use crate::flow::readings::SignalReader;
-use crate::flow::restore::{put_back, restore_timeout, Interrupts, Pace};
-use crate::flow::session::{Fence, Session};
-use crate::flow::traffic::{read_view, verify_all, write_view};
+use crate::flow::session::Session;
 use crate::report::Event as Report;
 use crate::state::{Entry, Request};
 use std::collections::VecDeque;
 use tokio::time::Instant;
 
-/// The production routes (listeners and rules) and what each held before the deploy.
-pub struct Routes<'a> {
-    pub tgs: &'a TargetGroups,
-    pub before: Vec<(String, ListenerView)>,
-    /// Whether any write was attempted: a restore with nothing written only verifies.
-    touched: bool,
-}
-
-impl<'a> Routes<'a> {
-    /// Reads every route; all of them must be in one of the states bluegreen understands.
-    pub async fn read(
-        aws: &Aws,
-        tgs: &'a TargetGroups,
-        arns: &[String],
-    ) -> Result<Routes<'a>, TrafficError> {
-        let mut before = Vec::new();
-        for arn in arns {
-            before.push((arn.clone(), read_view(&aws.traffic, arn, tgs).await?));
-        }
-        Ok(Routes {
-            tgs,
-            before,
-            touched: false,
-        })
-    }
-
-    /// The same routes with `weights` as the point a rollback restores (a resumed deployment
-    /// restores where it started, not where it resumed). Every route is written on restore.
-    pub fn restoring_to(self, weights: Weights) -> Routes<'a> {
-        let before = self
-            .before
-            .into_iter()
-            .map(|(arn, v)| {
-                let view = ListenerView::Forwarding {
-                    weights,
-                    stickiness: v.stickiness(),
-                };
-                (arn, view)
-            })
-            .collect();
-        Routes {
-            tgs: self.tgs,
-            before,
-            touched: true,
-        }
-    }
-
-    /// Like [`Routes::read`], and refuses (nothing changed) when a route disagrees with the
-    /// production listener: a deploy or rebuild starts from one set of weights everywhere.
-    pub async fn read_agreeing(
-        aws: &Aws,
-        tgs: &'a TargetGroups,
-        arns: &[String],
-    ) -> Result<Routes<'a>, crate::error::Error> {
-        let routes = Routes::read(aws, tgs, arns).await?;
-        let disagreeing = routes.disagreeing();
-        if !disagreeing.is_empty() {
-            return Err(crate::error::Error::refused(
-                format!(
-                    "the production routes disagree with the production listener ({}): {}",
-                    routes.primary().weights(),
-                    disagreeing.join("; ")
-                ),
-                "put all traffic on one color first: `bluegreen rollback --env ENV --to COLOR`",
-            ));
-        }
-        Ok(routes)
-    }
-
-    /// The production listener's view (the first route), which decides the live color.
-    pub fn primary(&self) -> &ListenerView {
-        &self.before[0].1
-    }
-
-    /// Routes that disagree with the production listener: shifting them in lockstep from
-    /// different starting points would be guesswork.
-    pub fn disagreeing(&self) -> Vec<String> {
-        let w = self.primary().weights();
-        self.before
-            .iter()
-            .filter(|(_, v)| v.weights() != w)
-            .map(|(arn, v)| format!("{arn} reads {}", v.weights()))
-            .collect()
-    }
-
-    /// Every route forwarding `wanted`, each keeping its stickiness.
-    pub fn views_at(&self, wanted: Weights) -> Vec<(String, ListenerView)> {
-        self.before
-            .iter()
-            .map(|(arn, v)| {
-                let view = ListenerView::Forwarding {
-                    weights: wanted,
-                    stickiness: v.stickiness(),
-                };
-                (arn.clone(), view)
-            })
-            .collect()
-    }
-
-    /// Writes `wanted` to every route (keeping each route's stickiness) and reads all back.
-    /// Every write goes through `fence`: with the lock lost, nothing is written.
-    pub async fn set(
-        &mut self,
-        ctx: &Ctx,
-        aws: &Aws,
-        fence: &Fence,
-        wanted: Weights,
-    ) -> Result<u32, String> {
-        self.touched = true;
-        let views = self.views_at(wanted);
-        for (arn, view) in &views {
-            if let Err(fenced) = fence.check().await {
-                return Err(fenced.to_string());
-            }
-            if let Err(e) = write_view(&aws.traffic, arn, self.tgs, view).await {
-                let now = self.describe_now(aws).await;
-                return Err(format!("{e}; production routes now read: {now}"));
-            }
-        }
-        let reads = verify_all(
-            &aws.traffic,
-            &views,
-            self.tgs,
-            ctx.cfg.traffic.verify_timeout,
-            ctx.verify_interval(),
-        )
-        .await;
-        let reads = match reads {
-            Ok(r) => r,
-            Err(e) => {
-                let now = self.describe_now(aws).await;
-                return Err(format!("{e}; production routes now read: {now}"));
-            }
-        };
-        for (arn, _) in &views {
-            ctx.out.emit(Report::WeightsVerified {
-                listener: arn.clone(),
-                weights: wanted,
-                reads,
-            });
-        }
-        Ok(reads)
-    }
-
-    /// Puts every route back to what it held before the deploy and reads all back, retrying
-    /// until the restore's deadline ([`crate::flow::restore`]).
-    pub async fn restore(&self, ctx: &Ctx, aws: &Aws, fence: &Fence) -> Result<(), String> {
-        self.put(ctx, aws, fence, &self.before, self.touched).await
-    }
-
-    /// Writes `views` (if `write`) like a restore: fenced, retried, read back twice.
-    pub async fn put(
-        &self,
-        ctx: &Ctx,
-        aws: &Aws,
-        fence: &Fence,
-        views: &[(String, ListenerView)],
-        write: bool,
-    ) -> Result<(), String> {
-        let pace = Pace {
-            timeout: restore_timeout(ctx.cfg.traffic.verify_timeout),
-            verify_interval: ctx.verify_interval(),
-        };
-        let interrupts = Interrupts::watch();
-        let result = put_back(
-            &aws.traffic,
-            fence,
-            views,
-            self.tgs,
-            pace,
-            &interrupts,
-            write,
-        )
-        .await;
-        match result {
-            Ok(reads) => {
-                for (arn, v) in views {
-                    ctx.out.emit(Report::WeightsVerified {
-                        listener: arn.clone(),
-                        weights: v.weights(),
-                        reads,
-                    });
-                }
-                Ok(())
-            }
-            Err(e) => {
-                let now = self.describe_now(aws).await;
-                Err(format!("{e}; production routes now read: {now}"))
-            }
-        }
-    }
-
-    /// Every route's weights now, for the loud message of a failed restore.
-    async fn describe_now(&self, aws: &Aws) -> String {
-        let mut parts = Vec::new();
-        for (arn, _) in &self.before {
-            parts.push(match read_view(&aws.traffic, arn, self.tgs).await {
-                Ok(v) => format!("{arn}: {}", v.weights()),
-                Err(e) => format!("{arn}: unreadable ({e})"),
-            });
-        }
-        parts.join(", ")
-    }
-
-    /// The first route whose weights differ from `expected`, if any.
-    async fn first_difference(&self, aws: &Aws, expected: Weights) -> Option<Weights> {
-        for (arn, _) in &self.before {
-            if let Ok(v) = read_view(&aws.traffic, arn, self.tgs).await {
-                if v.weights() != expected {
-                    return Some(v.weights());
-                }
-            }
-        }
-        None
-    }
-
-    /// A foreign change of the weights, confirmed: the same difference on [`CONFIRM_READS`]
-    /// more reads over a short window. One odd answer (a stale replica, a replayed response)
-    /// is never acted on.
-    async fn foreign_change(&self, ctx: &Ctx, aws: &Aws, expected: Weights) -> Option<Weights> {
-        let seen = self.first_difference(aws, expected).await?;
-        for _ in 0..CONFIRM_READS {
-            tokio::time::sleep(ctx.verify_interval()).await;
-            if self.first_difference(aws, expected).await != Some(seen) {
-                tracing::warn!(
-                    "one read said {seen} where {expected} was verified; not confirmed by the next read"
-                );
-                return None;
-            }
-        }
-        Some(seen)
-    }
-}
-
-/// How many more reads must agree before a foreign change of the weights is acted on.
-const CONFIRM_READS: usize = 2;
+/// Where commands have always found the routes; they live in [`crate::flow::routes`] now.
+pub use crate::flow::routes::Routes;
 
 /// The old color's service, for the scale-down after the termination wait.
 pub struct OldService {
@@ -264,9 +26,9 @@ pub struct OldService {
 
 /// Runs the machine to its outcome, journaling every intent before it acts and every outcome
 /// after it is verified.
-pub struct Driver<'a> {
+pub struct Driver<'a, P: Ports = Aws> {
     pub ctx: &'a Ctx,
-    pub aws: &'a Aws,
+    pub aws: &'a P,
     pub routes: Routes<'a>,
     pub signals: SignalReader<'a>,
     pub old_service: Option<OldService>,
@@ -276,6 +38,7 @@ pub struct Driver<'a> {
 }
 
 /// How the driver ended: the machine's outcome, or a lost lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {
     Machine(Outcome),
     /// Someone took the environment lock: the driver stopped acting at once.
@@ -287,17 +50,20 @@ pub enum Ended {
     },
 }
 
-impl Driver<'_> {
-    pub async fn run(mut self, mut machine: Machine) -> Ended {
+impl<P: Ports> Driver<'_, P> {
+    /// Runs `machine` to its end; SIGINT and SIGTERM put traffic back.
+    pub async fn run(self, machine: Machine) -> Ended {
+        self.run_until(machine, OsSignals::watch()).await
+    }
+
+    /// Runs `machine` to its end; a stop from `stops` (heard while waiting for the next poll)
+    /// puts traffic back.
+    pub async fn run_until<S: StopSource>(mut self, mut machine: Machine, mut stops: S) -> Ended {
         let start = Instant::now();
         let poll = self.ctx.cfg.health.poll_interval;
         let mut queue: VecDeque<Event> = VecDeque::new();
         let mut last_readings: Vec<Reading> = Vec::new();
         let mut next_poll = start;
-        let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
-        // SIGTERM is how CI runners cancel a job: treated like Ctrl-C.
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         loop {
             // A lost lock ends the run before anything else: whatever the machine concluded,
             // this process may not act on it (every write is fenced anyway).
@@ -316,16 +82,8 @@ impl Driver<'_> {
                     // Sleep until the next poll, unless the user interrupts.
                     tokio::select! {
                         _ = tokio::time::sleep_until(next_poll) => {}
-                        _ = &mut interrupt => {
-                            queue.push_back(Event::RollbackRequested(
-                                "interrupted (SIGINT): putting traffic back".into(),
-                            ));
-                            continue;
-                        }
-                        _ = terminated(&mut terminate) => {
-                            queue.push_back(Event::RollbackRequested(
-                                "terminated (SIGTERM): putting traffic back".into(),
-                            ));
+                        stop = stops.next() => {
+                            queue.push_back(Event::RollbackRequested(stop.reason().into()));
                             continue;
                         }
                     }
@@ -343,7 +101,7 @@ impl Driver<'_> {
             };
             let actions = machine.handle(event, start.elapsed());
             for action in actions {
-                if let Some(e) = self.perform(&machine, action).await {
+                if let Some(e) = self.perform(&machine, action, &stops).await {
                     queue.push_back(e);
                 }
             }
@@ -424,7 +182,12 @@ impl Driver<'_> {
         Event::Signals(readings)
     }
 
-    async fn perform(&mut self, machine: &Machine, action: Action) -> Option<Event> {
+    async fn perform<S: StopSource>(
+        &mut self,
+        machine: &Machine,
+        action: Action,
+        stops: &S,
+    ) -> Option<Event> {
         let (ctx, aws) = (self.ctx, self.aws);
         let fence = self.session.guard.fence().clone();
         match action {
@@ -475,7 +238,9 @@ impl Driver<'_> {
                 ctx.step(format!(
                     "rolling back: restoring production traffic to {before}"
                 ));
-                Some(match self.routes.restore(ctx, aws, &fence).await {
+                let interrupts = stops.during_restore();
+                let restore = self.routes.restore_watching(ctx, aws, &fence, &interrupts);
+                Some(match restore.await {
                     Ok(()) => {
                         let done = Entry::Restored { weights: before };
                         self.session.record(ctx, done).await;
@@ -552,7 +317,7 @@ impl Driver<'_> {
         ));
         match self
             .aws
-            .services
+            .services()
             .set_desired(&old.cluster, &old.service, 0)
             .await
         {
@@ -627,16 +392,6 @@ impl Driver<'_> {
                 message: format!("{f} — rolling back"),
             }),
         }
-    }
-}
-
-/// Resolves when SIGTERM arrives (never, if the handler could not be installed).
-async fn terminated(signal: &mut Option<tokio::signal::unix::Signal>) {
-    match signal {
-        Some(s) => {
-            s.recv().await;
-        }
-        None => std::future::pending().await,
     }
 }
 

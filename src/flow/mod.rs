@@ -4,6 +4,7 @@
 pub mod context;
 pub mod drive;
 pub mod idle;
+pub mod interrupt;
 pub mod judge;
 pub mod known_good;
 pub mod outputs;
@@ -12,6 +13,7 @@ pub mod provision;
 pub mod readiness;
 pub mod readings;
 pub mod restore;
+pub mod routes;
 pub mod run;
 pub mod session;
 pub mod target;

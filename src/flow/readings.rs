@@ -2,11 +2,12 @@
 //! state machine's business; this module only says what each signal saw. A read that fails
 //! (after the SDK's own retries) is "no data" for that signal, and its policy decides.
 
-use crate::aws::{Alarms, AwsError, ServiceState, Services, TargetHealth, Traffic};
 use crate::config::{HealthSettings, HttpCheck};
 use crate::domain::color::Color;
+use crate::domain::ports::{
+    Alarms, AwsError, Ports, ServiceState, Services, TargetHealth, Traffic,
+};
 use crate::domain::{service_stable, targets_healthy, Reading, Status};
-use crate::flow::context::Aws;
 use crate::flow::target::Target;
 use crate::health::{HttpProber, Probe};
 use std::collections::BTreeMap;
@@ -45,17 +46,17 @@ impl<'a> SignalReader<'a> {
     }
 
     /// Reads every signal once: the AWS ones concurrently, then the HTTP checks.
-    pub async fn read(&mut self, aws: &Aws) -> Vec<Reading> {
+    pub async fn read<P: Ports>(&mut self, aws: &P) -> Vec<Reading> {
         let t = &self.target;
         let names = self.alarm_names();
         let (svc, targets, alarms) = tokio::join!(
-            aws.services.describe(t.cluster, t.service),
-            aws.traffic.target_health(t.target_group),
+            aws.services().describe(t.cluster, t.service),
+            aws.traffic().target_health(t.target_group),
             async {
                 if names.is_empty() {
                     Ok(Vec::new())
                 } else {
-                    aws.alarms.alarm_states(&names).await
+                    aws.alarms().alarm_states(&names).await
                 }
             }
         );
@@ -121,7 +122,7 @@ impl<'a> SignalReader<'a> {
     fn alarms(
         &self,
         names: &[String],
-        states: Result<Vec<crate::aws::AlarmState>, AwsError>,
+        states: Result<Vec<crate::domain::ports::AlarmState>, AwsError>,
     ) -> Vec<Reading> {
         let Some(cfg) = &self.cfg.alarms else {
             return Vec::new();

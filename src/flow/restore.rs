@@ -15,11 +15,10 @@
 
 use crate::aws::Traffic;
 use crate::domain::{matches, ListenerView, TargetGroups};
+use crate::flow::interrupt::Interrupts;
 use crate::flow::session::{Fence, Fenced};
 use crate::flow::traffic::{read_view, write_view};
 use backon::BackoffBuilder;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -103,51 +102,15 @@ pub async fn put_back<T: Traffic>(
         .with_jitter()
         .without_max_times()
         .build();
-    // Consecutive rounds each route read back as wanted.
-    let mut good = vec![0u8; routes.len()];
-    let mut needs_write = vec![write; routes.len()];
-    let mut last_error = None;
-    let mut rounds = 0;
+    let mut rounds = Rounds::new(routes.len(), write, deadline);
     loop {
-        rounds += 1;
-        for (i, (route, view)) in routes.iter().enumerate() {
-            if !needs_write[i] {
-                continue;
-            }
-            if let Some(signal) = interrupts.received() {
-                return Err(RestoreError::Interrupted { signal });
-            }
-            fence.check().await.map_err(RestoreError::Fenced)?;
-            match bounded(deadline, write_view(traffic, route, tgs, view)).await {
-                Ok(()) => needs_write[i] = false,
-                Err(e) => last_error = Some(format!("writing {route}: {e}")),
-            }
-        }
-        let mut wrote_all = true;
-        for (i, (route, wanted)) in routes.iter().enumerate() {
-            if needs_write[i] {
-                wrote_all = false;
-                good[i] = 0;
-                continue;
-            }
-            match bounded(deadline, read_view(traffic, route, tgs)).await {
-                Ok(read) if matches(&read, wanted) => good[i] = good[i].saturating_add(1),
-                Ok(read) => {
-                    good[i] = 0;
-                    // It reads otherwise after our write: stale, or someone wrote after us.
-                    // Writing the same action again is harmless either way. (Told not to
-                    // write, only verify.)
-                    needs_write[i] = write;
-                    last_error = Some(format!("{route} read back {}", read.weights()));
-                }
-                Err(e) => {
-                    good[i] = 0;
-                    last_error = Some(format!("reading {route}: {e}"));
-                }
-            }
-        }
-        if wrote_all && good.iter().all(|g| *g >= 2) {
-            return Ok(rounds);
+        rounds.count += 1;
+        rounds
+            .write(traffic, fence, routes, tgs, interrupts)
+            .await?;
+        rounds.read(traffic, routes, tgs).await;
+        if rounds.confirmed() {
+            return Ok(rounds.count);
         }
         if let Some(signal) = interrupts.received() {
             return Err(RestoreError::Interrupted { signal });
@@ -156,19 +119,112 @@ pub async fn put_back<T: Traffic>(
         if now >= deadline {
             return Err(RestoreError::TimedOut {
                 timeout: pace.timeout,
-                attempts: rounds,
-                last_error,
+                attempts: rounds.count,
+                last_error: rounds.last_error,
             });
         }
         // Confirming a route that read right once is a short wait; anything that failed backs
         // off (with jitter, so that many waiting processes don't hammer the API in step).
-        let all_read_once = wrote_all && good.iter().all(|g| *g >= 1);
-        let pause = if all_read_once {
+        let pause = if rounds.all_read_once() {
             pace.verify_interval
         } else {
             backoff.next().unwrap_or(Duration::from_secs(5))
         };
         tokio::time::sleep(pause.min(deadline - now)).await;
+    }
+}
+
+/// Where a restore stands after its rounds of writes and reads so far.
+struct Rounds {
+    /// Whether the restore writes at all (else it only verifies).
+    write: bool,
+    deadline: Instant,
+    count: u32,
+    /// Consecutive rounds each route read back as wanted.
+    good: Vec<u8>,
+    needs_write: Vec<bool>,
+    /// Whether no route still needed a write when the last read round began.
+    wrote_all: bool,
+    last_error: Option<String>,
+}
+
+impl Rounds {
+    fn new(routes: usize, write: bool, deadline: Instant) -> Rounds {
+        Rounds {
+            write,
+            deadline,
+            count: 0,
+            good: vec![0; routes],
+            needs_write: vec![write; routes],
+            wrote_all: false,
+            last_error: None,
+        }
+    }
+
+    /// Every route read back as wanted in the last two rounds.
+    fn confirmed(&self) -> bool {
+        self.wrote_all && self.good.iter().all(|g| *g >= 2)
+    }
+
+    fn all_read_once(&self) -> bool {
+        self.wrote_all && self.good.iter().all(|g| *g >= 1)
+    }
+
+    /// Writes every route that needs it, each through the fence.
+    async fn write<T: Traffic>(
+        &mut self,
+        traffic: &T,
+        fence: &Fence,
+        routes: &[(String, ListenerView)],
+        tgs: &TargetGroups,
+        interrupts: &Interrupts,
+    ) -> Result<(), RestoreError> {
+        for (i, (route, view)) in routes.iter().enumerate() {
+            if !self.needs_write[i] {
+                continue;
+            }
+            if let Some(signal) = interrupts.received() {
+                return Err(RestoreError::Interrupted { signal });
+            }
+            fence.check().await.map_err(RestoreError::Fenced)?;
+            match bounded(self.deadline, write_view(traffic, route, tgs, view)).await {
+                Ok(()) => self.needs_write[i] = false,
+                Err(e) => self.last_error = Some(format!("writing {route}: {e}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads back every route written; one that reads otherwise is written again next round.
+    async fn read<T: Traffic>(
+        &mut self,
+        traffic: &T,
+        routes: &[(String, ListenerView)],
+        tgs: &TargetGroups,
+    ) {
+        self.wrote_all = true;
+        for (i, (route, wanted)) in routes.iter().enumerate() {
+            if self.needs_write[i] {
+                self.wrote_all = false;
+                self.good[i] = 0;
+                continue;
+            }
+            match bounded(self.deadline, read_view(traffic, route, tgs)).await {
+                Ok(read) if matches(&read, wanted) => self.good[i] = self.good[i].saturating_add(1),
+                Ok(read) => {
+                    self.good[i] = 0;
+                    // It reads otherwise after our write: stale, or someone wrote after us.
+                    // Writing the same action again is harmless either way. (Told not to
+                    // write, only verify.)
+                    self.needs_write[i] = self.write;
+                    self.last_error = Some(format!("{route} read back {}", read.weights()));
+                }
+                Err(e) => {
+                    self.good[i] = 0;
+                    self.last_error = Some(format!("reading {route}: {e}"));
+                }
+            }
+        }
     }
 }
 
@@ -191,83 +247,6 @@ where
     }
 }
 
-/// SIGINT/SIGTERM while production traffic is being put back: the first is honoured after
-/// the current write; the second exits at once with ROLLBACK_FAILED, saying so on stderr.
-pub struct Interrupts {
-    seen: Arc<AtomicUsize>,
-    first: Arc<std::sync::Mutex<Option<String>>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Interrupts {
-    /// Starts listening (ends when dropped).
-    pub fn watch() -> Interrupts {
-        use tokio::signal::unix::{signal, SignalKind};
-        let seen = Arc::new(AtomicUsize::new(0));
-        let first = Arc::new(std::sync::Mutex::new(None));
-        let (s, f) = (seen.clone(), first.clone());
-        let task = tokio::spawn(async move {
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
-                return;
-            };
-            loop {
-                let name = tokio::select! {
-                    _ = int.recv() => "SIGINT",
-                    _ = term.recv() => "SIGTERM",
-                };
-                if s.fetch_add(1, Ordering::SeqCst) == 0 {
-                    *f.lock().expect("signal state") = Some(name.to_string());
-                    eprintln!(
-                        "bluegreen: {name} while putting production traffic back: stopping after \
-                         the current write (a second signal exits at once)"
-                    );
-                } else {
-                    eprintln!(
-                        "bluegreen: second signal ({name}) while putting production traffic back: \
-                         exiting NOW. The production routes may be partly restored; check them \
-                         with `bluegreen status` and finish with `bluegreen rollback`"
-                    );
-                    std::process::exit(crate::exit::ROLLBACK_FAILED);
-                }
-            }
-        });
-        Interrupts {
-            seen,
-            first,
-            task: Some(task),
-        }
-    }
-
-    /// Never interrupted (tests).
-    #[cfg(test)]
-    pub fn none() -> Interrupts {
-        Interrupts {
-            seen: Arc::new(AtomicUsize::new(0)),
-            first: Arc::new(std::sync::Mutex::new(None)),
-            task: None,
-        }
-    }
-
-    /// The first signal received, if any.
-    pub fn received(&self) -> Option<String> {
-        if self.seen.load(Ordering::SeqCst) == 0 {
-            return None;
-        }
-        self.first.lock().expect("signal state").clone()
-    }
-}
-
-impl Drop for Interrupts {
-    fn drop(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     //! The restore against a scripted fake of the ALB (virtual time) and a real local state
@@ -276,7 +255,7 @@ mod tests {
     use crate::aws::{AwsError, ListenerAction, TargetHealth};
     use crate::domain::color::Weights;
     use crate::state::{Holder, Store};
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     /// One route. `script` answers the writes in order (`Ok`, an error, or a hang); reads
     /// return what was last written, except `stale_reads` that replay `stale`.
