@@ -402,3 +402,7 @@ fn policy(r: &Reading) -> &'static str {
         crate::config::NoData::Wait => "waiting",
     }
 }
+
+#[cfg(test)]
+#[path = "drive_tests.rs"]
+mod tests;

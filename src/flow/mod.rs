@@ -18,3 +18,6 @@ pub mod run;
 pub mod session;
 pub mod target;
 pub mod traffic;
+
+#[cfg(test)]
+pub(crate) mod fakes;

@@ -21,7 +21,12 @@ pub enum Format {
 pub struct Reporter {
     format: Format,
     started: Instant,
+    /// Where events are kept instead of printed (tests: [`Reporter::keeping`]).
+    kept: Option<Kept>,
 }
+
+/// Events kept instead of printed, in order.
+pub type Kept = std::sync::Arc<std::sync::Mutex<Vec<Event>>>;
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -35,7 +40,19 @@ impl Reporter {
         Reporter {
             format,
             started: Instant::now(),
+            kept: None,
         }
+    }
+
+    /// A reporter that prints nothing and keeps every event (tests assert on them).
+    #[cfg(test)]
+    pub fn keeping() -> (Reporter, Kept) {
+        let kept = Kept::default();
+        let reporter = Reporter {
+            kept: Some(kept.clone()),
+            ..Reporter::new(Format::Human)
+        };
+        (reporter, kept)
     }
 
     pub fn format(&self) -> Format {
@@ -43,6 +60,10 @@ impl Reporter {
     }
 
     pub fn emit(&self, event: Event) {
+        if let Some(kept) = &self.kept {
+            kept.lock().expect("kept events").push(event);
+            return;
+        }
         match self.format {
             Format::Human => {
                 let secs = self.started.elapsed().as_secs_f64();
@@ -64,6 +85,9 @@ impl Reporter {
 
     /// A command's final result: pretty text for people, one JSON object for pipelines.
     pub fn result<T: Serialize>(&self, human: &str, value: &T) {
+        if self.kept.is_some() {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         match self.format {
             Format::Human => {
