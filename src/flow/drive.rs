@@ -1,7 +1,9 @@
 //! The async driver of the deploy state machine: it performs the machine's actions (weight
 //! changes on every production route in lockstep, the restore, the scale-down), polls the
 //! signals at the poll interval, and feeds everything back as events. Decisions stay in
-//! `crate::domain::Machine`.
+//! `crate::domain::Machine`; the routes move in `crate::flow::routes`. Generic over the
+//! [`Ports`] and told of Ctrl-C/SIGTERM by a [`StopSource`], so it is unit-tested against a
+//! scripted fake in virtual time (`drive_tests.rs`).
 
 use crate::domain::color::{Color, Weights};
 use crate::domain::ports::{Ports, Services};
