@@ -144,8 +144,8 @@ async fn confirmed(ctx: &Ctx, store: &Arc<Store>, id: &str) -> Result<bool, Erro
 /// The approver: `--by`, the STS caller identity, or both.
 async fn who(ctx: &Ctx, by: Option<&str>, comment: Option<&str>) -> Result<Approval, Error> {
     let me = Holder::this_process("approve", "");
-    let conf = crate::aws::sdk_config(&ctx.cfg.region).await;
-    let identity = match crate::aws::SdkIdentity::new(&conf).caller_arn().await {
+    let conf = ctx.sdk().await;
+    let identity = match crate::aws::SdkIdentity::new(conf).caller_arn().await {
         Ok(arn) => Some(arn),
         Err(e) => match by {
             Some(_) => {

@@ -19,6 +19,9 @@ pub struct Ctx {
     pub cfg: EnvConfig,
     pub work: WorkDir,
     pub out: Reporter,
+    /// The one SDK configuration of this command (region from the environment file, bounded
+    /// timeouts), loaded on first use: every AWS client and the DynamoDB store share it.
+    pub sdk: tokio::sync::OnceCell<aws_config::SdkConfig>,
 }
 
 /// The three stacks of an environment.
@@ -78,6 +81,7 @@ impl Ctx {
             cfg,
             work,
             out: Reporter::new(env.output),
+            sdk: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -103,27 +107,32 @@ impl Ctx {
         Ok(iac::discover(&pref)?)
     }
 
+    /// The SDK configuration, loaded once per command ([`aws::sdk_config`]).
+    pub async fn sdk(&self) -> &aws_config::SdkConfig {
+        self.sdk
+            .get_or_init(|| aws::sdk_config(&self.cfg.region))
+            .await
+    }
+
     pub async fn aws(&self) -> Aws {
-        let conf = aws::sdk_config(&self.cfg.region).await;
+        let conf = self.sdk().await;
         Aws {
-            traffic: SdkTraffic::new(&conf),
-            services: SdkServices::new(&conf),
-            alarms: SdkAlarms::new(&conf),
-            autoscaling: SdkAutoscaling::new(&conf),
+            traffic: SdkTraffic::new(conf),
+            services: SdkServices::new(conf),
+            alarms: SdkAlarms::new(conf),
+            autoscaling: SdkAutoscaling::new(conf),
         }
     }
 
     /// The environment's journal and lock (local files or DynamoDB, per `journal { … }`).
     pub async fn store(&self) -> std::sync::Arc<crate::state::Store> {
-        std::sync::Arc::new(
-            crate::state::Store::open(
-                &self.cfg.journal,
-                &self.cfg.name,
-                &self.cfg.region,
-                self.work.path(),
-            )
-            .await,
-        )
+        use crate::state::Store;
+        std::sync::Arc::new(match &self.cfg.journal.backend {
+            config::JournalBackend::Local => Store::local(self.work.path()),
+            config::JournalBackend::DynamoDb { table } => {
+                Store::dynamo(self.sdk().await, table, &self.cfg.name)
+            }
+        })
     }
 
     /// The stack for `id`, with its state kept apart from the other two (a workspace or a

@@ -69,7 +69,12 @@ fn env() -> Env {
     let (out, kept) = Reporter::keeping();
     Env {
         _tmp: tmp,
-        ctx: Ctx { cfg, work, out },
+        ctx: Ctx {
+            cfg,
+            work,
+            out,
+            sdk: tokio::sync::OnceCell::new(),
+        },
         kept,
     }
 }

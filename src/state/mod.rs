@@ -18,7 +18,6 @@ pub mod lock;
 pub use journal::{Entry, Overridden, Record, Summary, Writer, SCHEMA_VERSION};
 pub use lock::{Acquired, Holder, LockInfo};
 
-use crate::config::{JournalBackend, JournalSettings};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -101,21 +100,14 @@ macro_rules! dispatch {
 }
 
 impl Store {
-    /// Opens the environment's store: files under `work_env_dir/journal`, or the DynamoDB
-    /// table named in the environment file (items keyed by the environment's name).
-    pub async fn open(
-        settings: &JournalSettings,
-        env: &str,
-        region: &str,
-        work_env_dir: &Path,
-    ) -> Store {
-        match &settings.backend {
-            JournalBackend::Local => Store::Local(local::LocalStore::new(work_env_dir)),
-            JournalBackend::DynamoDb { table } => {
-                let conf = crate::aws::sdk_config(region).await;
-                Store::Dynamo(dynamo::DynamoStore::new(&conf, table, env))
-            }
-        }
+    /// The local backend: files under `work_env_dir/journal`.
+    pub fn local(work_env_dir: &Path) -> Store {
+        Store::Local(local::LocalStore::new(work_env_dir))
+    }
+
+    /// The DynamoDB backend: items of `table` keyed by the environment's name.
+    pub fn dynamo(sdk: &aws_config::SdkConfig, table: &str, env: &str) -> Store {
+        Store::Dynamo(dynamo::DynamoStore::new(sdk, table, env))
     }
 
     /// Where the state lives, in words: a directory, or a table and key.
