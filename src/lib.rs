@@ -4,18 +4,18 @@
 pub mod artifact;
 pub mod aws;
 pub mod cli;
-pub mod commands;
+pub(crate) mod commands;
 pub mod config;
 pub mod contract;
 pub mod domain;
-pub mod error;
+pub(crate) mod error;
 pub mod exit;
-pub mod flow;
+pub(crate) mod flow;
 pub mod health;
 pub mod iac;
 pub mod input;
-pub mod report;
+pub(crate) mod report;
 pub mod state;
-pub mod workdir;
+pub(crate) mod workdir;
 
 pub use commands::run;

@@ -55,10 +55,6 @@ impl Reporter {
         (reporter, kept)
     }
 
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
     pub fn emit(&self, event: Event) {
         if let Some(kept) = &self.kept {
             kept.lock().expect("kept events").push(event);
