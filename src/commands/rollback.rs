@@ -85,7 +85,7 @@ async fn ask_running_deploy(
 ) -> Result<(), Error> {
     let id = lock.holder.deployment.clone();
     let records = store.records(&id).await?;
-    let from = Progress::of(&records).and_then(|p| p.start.old);
+    let from = Progress::of(&records).and_then(|p| p.start.spec.old);
     if let (Some(t), Some(f)) = (to, from) {
         if t != f {
             return Err(locked(ctx, lock.clone(), Duration::ZERO));
@@ -468,7 +468,7 @@ fn known_good(s: &Summary, records: &[crate::state::Record]) -> Option<Color> {
     });
     intent.or(match s.command.as_str() {
         "rollback" => s.to_color,
-        _ => Progress::of(records).and_then(|p| p.start.old),
+        _ => Progress::of(records).and_then(|p| p.start.spec.old),
     })
 }
 

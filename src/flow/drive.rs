@@ -499,7 +499,7 @@ impl Driver<'_> {
 
     /// The journal records that follow the machine's notes.
     async fn journal_note(&mut self, machine: &Machine, note: &Note) {
-        let steps = machine.plan().schedule.steps();
+        let steps = machine.spec().schedule.steps();
         let bake_passed = |i: usize| matches!(steps.get(i), Some(Step::Weight { .. }));
         let entries = match note {
             Note::Settled => vec![Entry::Settled],

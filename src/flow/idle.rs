@@ -188,17 +188,6 @@ pub fn change_lines(s: &crate::iac::PlanSummary) -> Vec<ChangeLine> {
         .collect()
 }
 
-/// The health signals that gate a deployment, by name.
-pub fn signal_names(ctx: &Ctx) -> Vec<String> {
-    let h = &ctx.cfg.health;
-    let mut v = vec!["ecs-service".to_string(), "target-health".to_string()];
-    if let Some(a) = &h.alarms {
-        v.extend(a.names.iter().map(|n| format!("alarm:{n}")));
-    }
-    v.extend(h.http.iter().map(|c| format!("http:{}", c.name)));
-    v
-}
-
 /// sha256 of the environment file, hex.
 pub fn env_file_sha256(ctx: &Ctx) -> Result<String, Error> {
     let bytes = crate::input::read(&ctx.cfg.file, crate::input::ENV_FILE_MAX)

@@ -12,5 +12,7 @@ pub mod readings;
 pub mod restore;
 pub mod run;
 pub mod session;
+pub mod spec;
+pub mod staleness;
 pub mod target;
 pub mod traffic;
