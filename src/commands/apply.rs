@@ -242,17 +242,18 @@ async fn restore_saved_plan(
     crate::flow::provision::create_parent(&plan_path)?;
     // The decrypted plan holds every variable value: owner-only, like the plans deploy makes.
     crate::iac::write_private(&plan_path, planned.tf_plan)?;
-    let changes = match idle_stack.show_plan(&plan_path).await {
-        Ok((summary, _)) => change_lines(&summary),
-        Err(e) => return Err(Error::refused(
-            format!(
+    let changes =
+        match idle_stack.show_plan(&plan_path).await {
+            Ok((summary, _)) => change_lines(&summary),
+            Err(e) => return Err(Error::refused(
+                format!(
                 "this {} cannot read the saved plan (made by version {}); nothing was changed: {e}",
                 tool.program.display(),
                 body.terraform.version
             ),
-            "apply with the Terraform/OpenTofu version that made the plan, or make a new plan",
-        )),
-    };
+                "apply with the Terraform/OpenTofu version that made the plan, or make a new plan",
+            )),
+        };
     if changes != body.terraform.changes {
         return Err(Error::refused(
             "the saved Terraform plan does not read back as the changes the plan artifact lists; nothing was changed",

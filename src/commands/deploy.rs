@@ -6,12 +6,12 @@
 use crate::aws::Resolved;
 use crate::domain::color::{Color, Weights};
 use crate::domain::image::ImageRef;
-use crate::domain::{Machine, Strategy, Until};
+use crate::domain::{Machine, Schedule, Strategy, Until};
 use crate::error::Error;
 use crate::flow::context::Ctx;
 use crate::flow::drive::Routes;
 use crate::flow::idle::{describe_finding, plan_idle, LiveColor};
-use crate::flow::outputs::ServiceOutputs;
+use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
 use crate::flow::provision::{already_running, ensure_shared, Provision};
 use crate::flow::run::{
     announce_schedule, begin_deployment, live_color_of, provision_new_color, refuse_if_unfinished,
@@ -55,31 +55,14 @@ async fn locked(
     let image = resolved.pinned.as_str();
     refuse_if_unfinished(ctx, session).await?;
     let (strategy, schedule) = strategy_and_schedule(ctx, args.strategy.clone())?;
-    ctx.step(format!(
-        "deploying {image} to environment `{}` ({}), deployment {}",
-        ctx.cfg.name,
-        ctx.cfg.file.display(),
-        session.deployment()
-    ));
-    ctx.info(format!("infrastructure tool: {}", tool.program.display()));
-    announce_schedule(ctx, &strategy, &schedule);
-
+    announce(ctx, tool, session, image, (&strategy, &schedule));
     let shared = ensure_shared(ctx, tool, &session.store).await?;
     let aws = ctx.aws().await;
     let tgs = &shared.target_groups;
     let routes = Routes::read_agreeing(&aws, tgs, &shared.production_routes()).await?;
     let before = routes.primary().weights();
     warn_if_moved_outside(ctx, session, before).await?;
-    let live = live_color_of(routes.primary())?;
-    let idle = live.map(Color::other).unwrap_or(Color::Blue);
-    ctx.info(match live {
-        Some(l) => format!("live color: {l} ({before}); idle color: {idle}"),
-        None => format!("no color is live yet (first deploy); idle color: {idle}"),
-    });
-    let live_out = match live {
-        Some(l) => ctx.color_outputs(tool, l, &shared).await?,
-        None => None,
-    };
+    let (live, idle, live_out) = live_and_idle(ctx, tool, &shared, &routes).await?;
     if let (Some(l), Some(out), false) = (live, &live_out, args.force) {
         if already_running(&aws, out, image).await? {
             report_already_live(ctx, image, strategy.name(), l, before, out);
@@ -137,6 +120,45 @@ async fn locked(
     ));
     let machine = Machine::new(spec);
     run_machine(ctx, &aws, session, routes, &out, &shift, machine).await
+}
+
+/// The live color (none on a first deploy), the idle color deployed to (blue on a first
+/// deploy), and the live color's outputs if its stack has any.
+async fn live_and_idle(
+    ctx: &Ctx,
+    tool: &IacTool,
+    shared: &SharedOutputs,
+    routes: &Routes<'_>,
+) -> Result<(Option<Color>, Color, Option<ServiceOutputs>), Error> {
+    let live = live_color_of(routes.primary())?;
+    let idle = live.map(Color::other).unwrap_or(Color::Blue);
+    let before = routes.primary().weights();
+    ctx.info(match live {
+        Some(l) => format!("live color: {l} ({before}); idle color: {idle}"),
+        None => format!("no color is live yet (first deploy); idle color: {idle}"),
+    });
+    let live_out = match live {
+        Some(l) => ctx.color_outputs(tool, l, shared).await?,
+        None => None,
+    };
+    Ok((live, idle, live_out))
+}
+
+fn announce(
+    ctx: &Ctx,
+    tool: &IacTool,
+    session: &Session,
+    image: &str,
+    (strategy, schedule): (&Strategy, &Schedule),
+) {
+    ctx.step(format!(
+        "deploying {image} to environment `{}` ({}), deployment {}",
+        ctx.cfg.name,
+        ctx.cfg.file.display(),
+        session.deployment()
+    ));
+    ctx.info(format!("infrastructure tool: {}", tool.program.display()));
+    announce_schedule(ctx, strategy, schedule);
 }
 
 /// The result line of a deploy of the image the live color already runs.

@@ -32,9 +32,12 @@ fn same() -> Now {
     }
 }
 
+/// A change to the world.
+type Change = fn(&mut Now);
+
 #[test]
 fn each_fact_that_moved_is_named() {
-    let cases: Vec<(&str, fn(&mut Now), &str)> = vec![
+    let cases: Vec<(&str, Change, &str)> = vec![
         ("nothing", |_| {}, ""),
         ("env file", |n| n.env_file_sha256 = "bb".into(), "the environment file bluegreen.hcl changed since the plan was made"),
         ("newest deployment", |n| n.latest = Some("d2".into()), "the journal's newest is d2 (the plan was made after d1)"),
