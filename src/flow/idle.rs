@@ -34,11 +34,10 @@ pub fn lookup_error(e: ImageLookupError) -> Error {
             message: format!("image `{image}` (--image): {reason}"),
             fix,
         },
-        e @ ImageLookupError::TagMoved { .. } => {
-            let text = e.to_string();
-            let (message, fix) = text.split_once("\n  fix: ").unwrap_or((&text, ""));
-            Error::bad_input(format!("{message} (--image)"), fix.to_string())
-        }
+        e @ ImageLookupError::TagMoved { .. } => Error::bad_input(
+            format!("{} (--image)", e.message()),
+            e.fix().unwrap_or_default().to_string(),
+        ),
         ImageLookupError::Aws(e) => Error::Aws(e),
     }
 }
@@ -200,9 +199,5 @@ pub fn artifact_error(e: crate::artifact::ArtifactError) -> Error {
     if let ArtifactError::Random { .. } | ArtifactError::Seal { .. } = e {
         return Error::Internal(e.to_string());
     }
-    let text = e.to_string();
-    match text.split_once("\n  fix: ") {
-        Some((message, fix)) => Error::bad_input(message.to_string(), fix.to_string()),
-        None => Error::bad_input(text, "make a new plan with `bluegreen plan`"),
-    }
+    Error::bad_input(e.message(), e.fix())
 }
