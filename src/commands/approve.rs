@@ -82,15 +82,21 @@ pub async fn run(
 
     let me = Holder::this_process("approve", &id);
     let guard = Guard::take(ctx, &store, me, lock_wait).await?;
-    let result = record(&store, &id, &approval).await;
+    let result = record(&store, &id, &approval, guard.fence().token()).await;
     let result = after_release(result, guard.release().await);
     result?;
     report(ctx, &id, &approval, false);
     Ok(())
 }
 
-/// Appends the approval to the deployment's journal, under the lock, if it still waits.
-async fn record(store: &Arc<Store>, id: &str, approval: &Approval) -> Result<(), Error> {
+/// Appends the approval to the deployment's journal, under the lock (the record carries the
+/// lock's fencing token, like every record a lock holder writes), if it still waits.
+async fn record(
+    store: &Arc<Store>,
+    id: &str,
+    approval: &Approval,
+    fence: u64,
+) -> Result<(), Error> {
     let records = store.records(id).await?;
     let s = Summary::of(&records);
     if !s
@@ -102,7 +108,7 @@ async fn record(store: &Arc<Store>, id: &str, approval: &Approval) -> Result<(),
             "`bluegreen status` shows where it is",
         ));
     }
-    let mut w = Writer::continuing(id, &records);
+    let mut w = Writer::continuing(id, &records).fenced(fence);
     w.write(store, Entry::Approved(approval.clone())).await?;
     Ok(())
 }

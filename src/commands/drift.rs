@@ -24,6 +24,9 @@ use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
 use crate::iac::{IacTool, Stack};
 use crate::state::Entry;
 use serde::Serialize;
+
+mod human;
+use human::human;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -135,17 +138,7 @@ impl Recorded {
 
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let tool = ctx.tool()?;
-    let mut report = Report {
-        env: ctx.cfg.name.clone(),
-        result: "unknown",
-        clean: false,
-        drift: false,
-        runtime_status: "unknown",
-        stacks: Vec::new(),
-        runtime: Vec::new(),
-        informational: Vec::new(),
-        errors: Vec::new(),
-    };
+    let mut report = Report::unknown(&ctx.cfg.name);
     let mut worst: Option<Error> = None;
     let mut fail = |report: &mut Report, e: Error| {
         report.errors.push(e.to_string());
@@ -180,25 +173,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     report
         .stacks
         .push(plan_stack(ctx, &shared_stack, StackId::Shared).await);
-    // Each color's outputs are read once, for its plan and for the runtime comparison.
-    let mut provisioned: BTreeMap<Color, ServiceOutputs> = BTreeMap::new();
-    for color in Color::ALL {
-        let stack = match ctx.color_outputs(&tool, color, &shared).await {
-            Ok(Some(out)) => {
-                let r = plan_color(ctx, &tool, &shared, color, &out).await;
-                provisioned.insert(color, out);
-                r
-            }
-            Ok(None) => StackReport {
-                stack: color.as_str().into(),
-                status: "not-provisioned",
-                changes: vec![],
-                error: None,
-            },
-            Err(e) => errored(color.as_str().into(), e),
-        };
-        report.stacks.push(stack);
-    }
+    let provisioned = plan_colors(ctx, &tool, &shared, &mut report).await;
     for s in &report.stacks {
         if let Some(e) = &s.error {
             report.errors.push(format!("[{}] {e}", s.stack));
@@ -222,6 +197,52 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
         ));
     }
     finish(ctx, report, worst)
+}
+
+impl Report {
+    /// Nothing checked yet.
+    fn unknown(env: &str) -> Report {
+        Report {
+            env: env.to_string(),
+            result: "unknown",
+            clean: false,
+            drift: false,
+            runtime_status: "unknown",
+            stacks: Vec::new(),
+            runtime: Vec::new(),
+            informational: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+}
+
+/// Plans each provisioned color (never applied) into the report; returns the outputs of the
+/// provisioned ones, read once, for the plan and for the runtime comparison.
+async fn plan_colors(
+    ctx: &Ctx,
+    tool: &IacTool,
+    shared: &SharedOutputs,
+    report: &mut Report,
+) -> BTreeMap<Color, ServiceOutputs> {
+    let mut provisioned = BTreeMap::new();
+    for color in Color::ALL {
+        let stack = match ctx.color_outputs(tool, color, shared).await {
+            Ok(Some(out)) => {
+                let r = plan_color(ctx, tool, shared, color, &out).await;
+                provisioned.insert(color, out);
+                r
+            }
+            Ok(None) => StackReport {
+                stack: color.as_str().into(),
+                status: "not-provisioned",
+                changes: vec![],
+                error: None,
+            },
+            Err(e) => errored(color.as_str().into(), e),
+        };
+        report.stacks.push(stack);
+    }
+    provisioned
 }
 
 /// Why drift cannot check anything: the shared stack has no Terraform state here.
@@ -529,60 +550,6 @@ pub fn compare(recorded: &Recorded, live: &Live) -> Vec<Difference> {
             diff("desired_count", d.to_string(), svc.desired.to_string());
         }
     }
-    out
-}
-
-fn human(r: &Report) -> String {
-    let mut out = String::new();
-    for s in &r.stacks {
-        out.push_str(&format!("[{}] {}\n", s.stack, s.status));
-        for c in &s.changes {
-            out.push_str(&format!(
-                "    {} {} ({})\n",
-                c.action,
-                c.address,
-                if c.attributes.is_empty() {
-                    "no attribute changes listed".into()
-                } else {
-                    c.attributes.join(", ")
-                }
-            ));
-        }
-        if let Some(e) = &s.error {
-            out.push_str(&format!("    error: {}\n", e.lines().next().unwrap_or("")));
-        }
-    }
-    for d in &r.informational {
-        out.push_str(&format!(
-            "[info] {} {}: recorded {}, live {} (autoscaled: not drift)\n",
-            d.resource, d.field, d.recorded, d.live
-        ));
-    }
-    if r.runtime_status == "unknown" {
-        out.push_str("[runtime] UNKNOWN: AWS was not compared with the journal (see the errors)\n");
-    } else if r.runtime_status == "nothing-recorded" {
-        out.push_str("[runtime] nothing recorded in the journal to compare AWS with\n");
-    } else if r.runtime.is_empty() {
-        out.push_str("[runtime] AWS matches the journal\n");
-    } else {
-        out.push_str("[runtime] AWS differs from the journal:\n");
-        for d in &r.runtime {
-            out.push_str(&format!(
-                "    {} {}: recorded {}, live {}\n",
-                d.resource, d.field, d.recorded, d.live
-            ));
-        }
-    }
-    for e in &r.errors {
-        out.push_str(&format!("error: {}\n", e.lines().next().unwrap_or("")));
-    }
-    let failed = r.errors.len();
-    out.push_str(&match r.result {
-        "no-drift" => "no drift".to_string(),
-        "drift" if failed == 0 => "DRIFT found".to_string(),
-        "drift" => format!("DRIFT found, and {failed} check(s) could not be made (unknown)"),
-        _ => format!("UNKNOWN: {failed} check(s) could not be made; this is not a clean result"),
-    });
     out
 }
 

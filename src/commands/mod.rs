@@ -103,6 +103,28 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
             let ctx = Ctx::load(cli, &env)?;
             apply::run(&ctx, file, artifact, until, lock.lock_timeout).await
         }
+        Command::Rebuild {
+            env,
+            swap,
+            image,
+            lock,
+        } => {
+            let image = image
+                .as_deref()
+                .map(crate::domain::image::ImageRef::parse)
+                .transpose()?;
+            let ctx = Ctx::load(cli, env)?;
+            rebuild::run(&ctx, *swap, image.as_ref(), lock.lock_timeout).await
+        }
+        Command::Validate { env } => validate::run(&Ctx::load(cli, env)?),
+        _ => dispatch_other(cli).await,
+    }
+}
+
+/// The commands that read or answer the state of an environment rather than start a
+/// deployment.
+async fn dispatch_other(cli: &Cli) -> Result<(), Error> {
+    match &cli.command {
         Command::Approve {
             env,
             comment,
@@ -129,26 +151,13 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
             let until = parse_until(&until.until)?;
             resume::run(&Ctx::load(cli, env)?, until, lock.lock_timeout).await
         }
-        Command::Rebuild {
-            env,
-            swap,
-            image,
-            lock,
-        } => {
-            let image = image
-                .as_deref()
-                .map(crate::domain::image::ImageRef::parse)
-                .transpose()?;
-            let ctx = Ctx::load(cli, env)?;
-            rebuild::run(&ctx, *swap, image.as_ref(), lock.lock_timeout).await
-        }
         Command::Drift { env } => drift::run(&Ctx::load(cli, env)?).await,
         Command::History { env, limit } => history::history(&Ctx::load(cli, env)?, *limit).await,
         Command::Unlock { env, force } => unlock::unlock(&Ctx::load(cli, env)?, *force).await,
         Command::Journal {
             command: JournalCommand::Repair { env, deployment },
         } => repair::repair(&Ctx::load(cli, env)?, deployment).await,
-        Command::Validate { env } => validate::run(&Ctx::load(cli, env)?),
+        _ => unreachable!("dispatch handles every other command"),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::flow::context::Ctx;
-use crate::state::{now_ms, rfc3339, Entry, LockInfo, Summary, Writer};
+use crate::state::{now_ms, rfc3339, Entry, LockInfo, Store, Summary, Writer};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -35,23 +35,7 @@ pub async fn unlock(ctx: &Ctx, force: bool) -> Result<(), Error> {
     }
     let Some(lock) = lock else {
         // Nothing parsable: a damaged lock document is removed as such.
-        let removed = store.force_unlock_damaged().await?;
-        let r = UnlockResult {
-            outcome: if removed {
-                "removed_damaged"
-            } else {
-                "not_locked"
-            },
-            env,
-            removed: None,
-        };
-        let msg = if removed {
-            format!("removed a damaged lock document of `{env}`")
-        } else {
-            format!("`{env}` is not locked; nothing to do")
-        };
-        ctx.out.result(&msg, &r);
-        return Ok(());
+        return remove_damaged(ctx, &store).await;
     };
     if lock.stale_because(now_ms()).is_none() {
         ctx.out.emit(crate::report::Event::Warning {
@@ -67,6 +51,46 @@ pub async fn unlock(ctx: &Ctx, force: bool) -> Result<(), Error> {
             format!("look again with `bluegreen status --env {env}`"),
         ));
     }
+    journal_forced(ctx, &store, &lock).await;
+    let msg = format!(
+        "removed the lock of `{env}` held by {lock}. Next: `bluegreen status --env {env}`, then `resume` or `rollback` if a deployment was interrupted"
+    );
+    ctx.out.result(
+        &msg,
+        &UnlockResult {
+            outcome: "unlocked",
+            env,
+            removed: Some(lock),
+        },
+    );
+    Ok(())
+}
+
+/// No parsable lock: a damaged lock document is removed as such.
+async fn remove_damaged(ctx: &Ctx, store: &Store) -> Result<(), Error> {
+    let env = &ctx.cfg.name;
+    let removed = store.force_unlock_damaged().await?;
+    let r = UnlockResult {
+        outcome: if removed {
+            "removed_damaged"
+        } else {
+            "not_locked"
+        },
+        env,
+        removed: None,
+    };
+    let msg = if removed {
+        format!("removed a damaged lock document of `{env}`")
+    } else {
+        format!("`{env}` is not locked; nothing to do")
+    };
+    ctx.out.result(&msg, &r);
+    Ok(())
+}
+
+/// Records the forced unlock in the journal of the deployment that held the lock, when that
+/// deployment is unfinished (a failure to record is a warning: the lock is gone already).
+async fn journal_forced(ctx: &Ctx, store: &Store, lock: &LockInfo) {
     let me = crate::state::Holder::this_process("unlock", "");
     let by = format!(
         "{}@{} (pid {}) at {}",
@@ -83,23 +107,11 @@ pub async fn unlock(ctx: &Ctx, force: bool) -> Result<(), Error> {
                 by,
                 lock: lock.clone(),
             };
-            if let Err(err) = w.write(&store, e).await {
+            if let Err(err) = w.write(store, e).await {
                 ctx.out.emit(crate::report::Event::Warning {
                     message: format!("the lock is removed, but recording it failed: {err}"),
                 });
             }
         }
     }
-    let msg = format!(
-        "removed the lock of `{env}` held by {lock}. Next: `bluegreen status --env {env}`, then `resume` or `rollback` if a deployment was interrupted"
-    );
-    ctx.out.result(
-        &msg,
-        &UnlockResult {
-            outcome: "unlocked",
-            env,
-            removed: Some(lock),
-        },
-    );
-    Ok(())
 }

@@ -10,6 +10,7 @@
 //! - `machine`: the deploy state machine, `(state, event, now) → actions`;
 //! - `verdict`: signal readings → verdicts, with the no-data policies;
 //! - `health`: the ECS-stability and target-health readings of a color;
+//! - `rollback`: where a rollback puts traffic, and how strictly it judges the target;
 //! - `routes`: a route's action as the two colors' weights, and what a change must read back as;
 //! - `ports`: the traits the core needs from AWS (traffic, services, alarms, images).
 
@@ -18,6 +19,7 @@ pub mod health;
 pub mod image;
 pub mod machine;
 pub mod ports;
+pub mod rollback;
 pub mod routes;
 pub mod spec;
 pub mod strategy;

@@ -4,6 +4,8 @@
 pub mod context;
 pub mod drive;
 pub mod idle;
+pub mod judge;
+pub mod known_good;
 pub mod outputs;
 pub mod planfile;
 pub mod provision;
