@@ -3,21 +3,23 @@
 //! against has moved. Any difference refuses the artifact with every difference listed, and
 //! nothing changes (no Terraform run, no AWS write, no journal record).
 
-use crate::aws::SdkImages;
-use crate::domain::image::ImageRef;
-use crate::domain::{Machine, Plan, Until};
+use crate::domain::{DeploymentSpec, Machine, Until};
 use crate::error::Error;
 use crate::flow::context::{Ctx, StackId};
-use crate::flow::drive::Routes;
 use crate::flow::idle::{
-    artifact_error, enforce_safety, env_file_sha256, safety_findings, LiveColor,
+    artifact_error, change_lines, describe_finding, enforce_safety, safety_findings, LiveColor,
 };
+use crate::flow::outputs::SharedOutputs;
 use crate::flow::planfile::PlanBody;
-use crate::flow::provision::{prepare_new_color, Provision};
-use crate::flow::run::{check_until, refuse_if_unfinished, run_machine, start_record, Shift};
+use crate::flow::provision::Provision;
+use crate::flow::run::{
+    begin_deployment, provision_new_color, refuse_if_unfinished, run_machine, Shift,
+};
 use crate::flow::session::{after_release, Session};
-use crate::state::journal::Start;
-use crate::state::Entry;
+use crate::flow::spec::{deployment_spec, start_record, Source, Today};
+use crate::flow::staleness::{read_now, what_moved, Now};
+use crate::iac::{IacTool, Stack};
+use crate::state::journal::CommandKind;
 use std::time::Duration;
 
 /// Reads and checks the artifact's integrity and format (no key needed), for `dispatch` to
@@ -110,66 +112,45 @@ pub async fn run(
     }
     let (key, _) = crate::artifact::PlanKey::load(&key_file).map_err(artifact_error)?;
     let (_, tf_plan) = crate::artifact::open(&artifact.bytes, &key).map_err(artifact_error)?;
-    let schedule = Start::schedule_of(&body.schedule).map_err(|e| {
-        Error::bad_input(
-            format!("the plan's schedule is invalid: {e}"),
-            "make a new plan",
-        )
-    })?;
-    check_until(until, &schedule, " (the plan's schedule)")?;
+    let source = Source::Artifact { body, until };
+    let spec = deployment_spec(&Today::of(&ctx.cfg), source)?;
     let tool = ctx.tool()?;
     let mut session = Session::begin(ctx, "apply", lock_wait).await?;
-    let result = locked(
-        ctx,
-        &tool,
-        &mut session,
+    let planned = Planned {
         file,
         body,
-        &artifact.checksum,
-        &tf_plan,
-        schedule,
-        until,
-    )
-    .await;
+        checksum: &artifact.checksum,
+        tf_plan: &tf_plan,
+    };
+    let result = locked(ctx, &tool, &mut session, &planned, spec).await;
     after_release(result, session.release().await)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The artifact being applied.
+struct Planned<'a> {
+    file: &'a std::path::Path,
+    body: &'a PlanBody,
+    checksum: &'a str,
+    /// The decrypted Terraform plan.
+    tf_plan: &'a [u8],
+}
+
 async fn locked(
     ctx: &Ctx,
-    tool: &crate::iac::IacTool,
+    tool: &IacTool,
     session: &mut Session,
-    file: &std::path::Path,
-    body: &PlanBody,
-    checksum: &str,
-    tf_plan: &[u8],
-    schedule: crate::domain::Schedule,
-    until: Option<Until>,
+    planned: &Planned<'_>,
+    spec: DeploymentSpec,
 ) -> Result<(), Error> {
+    let body = planned.body;
     refuse_if_unfinished(ctx, session).await?;
     ctx.step(format!(
-        "applying plan {} ({checksum}) to `{}`, deployment {}",
-        file.display(),
+        "applying plan {} ({}) to `{}`, deployment {}",
+        planned.file.display(),
+        planned.checksum,
         ctx.cfg.name,
         session.deployment()
     ));
-
-    // Staleness: everything the plan was made against, compared with now.
-    let mut moved: Vec<String> = Vec::new();
-    if env_file_sha256(ctx)? != body.env_file_sha256 {
-        moved.push(format!(
-            "the environment file {} changed since the plan was made (its signals, gates and timeouts are part of the plan)",
-            ctx.cfg.file.display()
-        ));
-    }
-    let latest = session.store.latest().await?.map(|s| s.id);
-    if latest != body.last_deployment {
-        moved.push(format!(
-            "another deployment ran since the plan was made: the journal's newest is {} (the plan was made after {})",
-            latest.as_deref().unwrap_or("none"),
-            body.last_deployment.as_deref().unwrap_or("none")
-        ));
-    }
     let (shared_stack, shared) = ctx.shared_outputs(tool).await?;
     let Some(shared) = shared else {
         return Err(Error::refused(
@@ -178,142 +159,92 @@ async fn locked(
         ));
     };
     let aws = ctx.aws().await;
-    let arns = shared.production_routes();
-    let routes = Routes::read(&aws, &shared.target_groups, &arns).await?;
-    let planned_routes: Vec<(&str, crate::domain::color::Weights)> = body
-        .routes
-        .iter()
-        .map(|r| (r.route.as_str(), r.weights))
-        .collect();
-    let now_routes: Vec<(&str, crate::domain::color::Weights)> = routes
-        .before
-        .iter()
-        .map(|(a, v)| (a.as_str(), v.weights()))
-        .collect();
-    if planned_routes.len() != now_routes.len()
-        || planned_routes
-            .iter()
-            .zip(&now_routes)
-            .any(|(p, n)| p.0 != n.0)
-    {
-        moved.push(format!(
-            "the production routes changed: the plan knew {}, the shared stack has {} now",
-            planned_routes.len(),
-            now_routes.len()
-        ));
-    } else {
-        for ((route, planned), (_, now)) in planned_routes.iter().zip(&now_routes) {
-            if planned != now {
-                moved.push(format!(
-                    "production traffic moved on {route}: planned against {planned}, now {now}"
-                ));
-            }
-        }
-    }
-    let live = body.live_color;
-    let idle = body.idle_color;
-    let idle_stack = ctx.service_stack(tool, idle, &shared, &body.image.pinned)?;
-    idle_stack
-        .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
-        .await?;
-    let mut states = vec![
-        (
-            "shared",
-            body.states.shared.clone(),
-            shared_stack.state_meta().await?,
-        ),
-        (
-            "idle",
-            body.states.idle.clone(),
-            idle_stack.state_meta().await?,
-        ),
-    ];
-    let live_out = match live {
-        Some(l) => {
-            let out = ctx.color_outputs(tool, l, &shared).await?;
-            let st = ctx.service_stack(tool, l, &shared, "")?;
-            let now = if out.is_some() {
-                st.state_meta().await?
-            } else {
-                None
-            };
-            states.push(("live", body.states.live.clone(), now));
-            out
-        }
-        None => None,
-    };
-    for (name, planned, now) in states {
-        if planned != now {
-            let show = |m: &Option<crate::iac::StateMeta>| match m {
-                Some(m) => format!("serial {} lineage {}", m.serial, m.lineage),
-                None => "no state".to_string(),
-            };
-            moved.push(format!(
-                "the {name} stack's Terraform state moved: planned against {}, now {}",
-                show(&planned),
-                show(&now)
-            ));
-        }
-    }
-    if body.image.ecr {
-        let pinned = ImageRef::parse(&body.image.pinned)?;
-        let conf = crate::aws::sdk_config(&ctx.cfg.region).await;
-        let exists = SdkImages::new(&conf)
-            .digest_exists(&pinned)
-            .await
-            .map_err(crate::flow::idle::lookup_error)?;
-        if !exists {
-            moved.push(format!(
-                "the planned image {} is no longer in ECR (deleted, or expired by a lifecycle policy)",
-                body.image.pinned
-            ));
-        }
-    }
-    if !moved.is_empty() {
-        return Err(Error::refused(
-            format!(
-                "the plan {} is stale; nothing was changed:\n    {}",
-                file.display(),
-                moved.join("\n    ")
-            ),
-            format!(
-                "make a new plan: `bluegreen plan --env {} --image {} --out FILE`, review it, apply it",
-                ctx.cfg.name, body.image.requested
-            ),
-        ));
-    }
+    let world = read_now(ctx, (tool, &aws), session, body, (&shared_stack, &shared)).await?;
+    refuse_if_stale(ctx, planned, &world.now)?;
+    check_safety_again(ctx, tool, &shared, body, world.live_out.is_some()).await?;
+    let plan_path = restore_saved_plan(ctx, tool, &world.idle_stack, planned).await?;
 
-    // Plan safety again, against what the other stacks own now.
-    let live_color = live.map(|color| LiveColor {
+    let mut start = start_record(CommandKind::Apply, world.routes.primary().weights(), &spec);
+    start.plan_artifact = Some(planned.checksum.to_string());
+    start.unsafe_plan_allowed = body.safety.findings.iter().map(describe_finding).collect();
+    begin_deployment(ctx, session, start).await?;
+    ctx.step(format!(
+        "strategy {}: {} (recorded in the plan)",
+        spec.strategy, body.schedule_text
+    ));
+    let shift = Shift {
+        shared: &shared,
+        live_out: world.live_out.as_ref(),
+    };
+    let provision = Provision::Saved {
+        stack: &world.idle_stack,
+        plan: &plan_path,
+        has_changes: body.terraform.has_changes,
+    };
+    let out = provision_new_color(ctx, tool, &aws, session, &shared, &spec, provision).await?;
+    let machine = Machine::new(spec);
+    run_machine(ctx, &aws, session, world.routes, &out, &shift, machine).await
+}
+
+/// Refuses the artifact, listing every fact that moved since it was planned.
+fn refuse_if_stale(ctx: &Ctx, planned: &Planned<'_>, now: &Now) -> Result<(), Error> {
+    let moved = what_moved(planned.body, now, &ctx.cfg.file);
+    if moved.is_empty() {
+        return Ok(());
+    }
+    Err(Error::refused(
+        format!(
+            "the plan {} is stale; nothing was changed:\n    {}",
+            planned.file.display(),
+            moved.join("\n    ")
+        ),
+        format!(
+            "make a new plan: `bluegreen plan --env {} --image {} --out FILE`, review it, apply it",
+            ctx.cfg.name, planned.body.image.requested
+        ),
+    ))
+}
+
+/// Plan safety again, against what the other stacks own now: a finding the reviewer did not
+/// see is refused even with `--allow-unsafe-plan`.
+async fn check_safety_again(
+    ctx: &Ctx,
+    tool: &IacTool,
+    shared: &SharedOutputs,
+    body: &PlanBody,
+    live_read: bool,
+) -> Result<(), Error> {
+    let live_color = body.spec.old.map(|color| LiveColor {
         color,
-        read: live_out.is_some(),
+        read: live_read,
     });
-    let findings = safety_findings(
-        ctx,
-        tool,
-        &shared,
-        live_color,
-        &body.terraform.redacted_plan,
-    )
-    .await?;
+    let plan = &body.terraform.redacted_plan;
+    let findings = safety_findings(ctx, tool, shared, live_color, plan).await?;
     let new_findings: Vec<_> = findings
         .iter()
         .filter(|f| !body.safety.findings.contains(f))
         .cloned()
         .collect();
     enforce_safety(ctx, &new_findings, false)?;
-    enforce_safety(ctx, &body.safety.findings, body.safety.allowed)?;
+    enforce_safety(ctx, &body.safety.findings, body.safety.allowed)
+}
 
-    // The saved plan goes where `deploy` keeps its own, and is applied exactly.
-    let plan_path = ctx.plan_path(StackId::Color(idle));
+/// Writes the decrypted saved plan where `deploy` keeps its own and reads it back with this
+/// machine's Terraform: it must be able to apply it, and it must be the plan the body lists.
+async fn restore_saved_plan(
+    ctx: &Ctx,
+    tool: &IacTool,
+    idle_stack: &Stack,
+    planned: &Planned<'_>,
+) -> Result<std::path::PathBuf, Error> {
+    let body = planned.body;
+    let plan_path = ctx.plan_path(StackId::Color(body.spec.new));
     crate::flow::provision::create_parent(&plan_path)?;
     // The decrypted plan holds every variable value: owner-only, like the plans deploy makes.
-    crate::iac::write_private(&plan_path, tf_plan)?;
-    // Read it back with this machine's Terraform: it must be able to apply it, and it must be
-    // the plan the body describes.
+    crate::iac::write_private(&plan_path, planned.tf_plan)?;
     let changes =
         match idle_stack.show_plan(&plan_path).await {
-            Ok((summary, _)) => crate::flow::idle::change_lines(&summary),
+            Ok((summary, _)) => change_lines(&summary),
             Err(e) => return Err(Error::refused(
                 format!(
                 "this {} cannot read the saved plan (made by version {}); nothing was changed: {e}",
@@ -329,70 +260,5 @@ async fn locked(
             "make a new plan with `bluegreen plan`",
         ));
     }
-
-    let plan = Plan {
-        old: live,
-        new: idle,
-        schedule,
-        health_timeout: Duration::from_millis(body.health_timeout_ms),
-        post_bake: Duration::from_millis(body.post_bake_ms),
-        termination_wait: Duration::from_millis(body.termination_wait_ms),
-        scale_down: body.scale_down,
-        approval: body
-            .approval_required
-            .then(|| Duration::from_millis(body.approval_wait_ms)),
-        until,
-    };
-    let machine = Machine::new(plan);
-    let strategy = body.strategy.as_str();
-    let mut start = start_record(
-        ctx,
-        &body.image.pinned,
-        strategy,
-        routes.primary().weights(),
-        machine.plan(),
-    );
-    start.image_requested =
-        (body.image.requested != body.image.pinned).then(|| body.image.requested.clone());
-    start.command = Some("apply".to_string());
-    start.plan_artifact = Some(checksum.to_string());
-    start.approval_required = body.approval_required;
-    start.unsafe_plan_allowed = body
-        .safety
-        .findings
-        .iter()
-        .map(crate::flow::idle::describe_finding)
-        .collect();
-    start.desired = body.desired;
-    session.write(Entry::Started(start)).await?;
-    session.record_takeover(ctx).await;
-    ctx.step(format!(
-        "strategy {strategy}: {} (recorded in the plan)",
-        body.schedule_text
-    ));
-    let shift = Shift {
-        strategy,
-        image: &body.image.pinned,
-        shared: &shared,
-        live_out: live_out.as_ref(),
-    };
-    let provision = Provision::Saved {
-        stack: &idle_stack,
-        plan: &plan_path,
-        has_changes: body.terraform.has_changes,
-    };
-    let prepared = prepare_new_color(
-        ctx,
-        tool,
-        &aws,
-        session,
-        &shared,
-        idle,
-        &body.image.pinned,
-        provision,
-    )
-    .await;
-    // Production traffic never moved: a failure here ends the deployment.
-    let out = session.failed_unless_ok(ctx, prepared).await?;
-    run_machine(ctx, &aws, session, routes, &out, &shift, machine).await
+    Ok(plan_path)
 }

@@ -102,8 +102,8 @@ impl Recorded {
             for rec in records {
                 match &rec.entry {
                     Entry::Started(s) => {
-                        new = Some(s.new);
-                        image = Some(s.image.clone());
+                        new = Some(s.spec.new);
+                        image = Some(s.spec.image.clone());
                         r.deployment = Some(rec.deployment.clone());
                     }
                     Entry::RollbackStarted { .. } => r.deployment = Some(rec.deployment.clone()),
@@ -636,8 +636,10 @@ mod tests {
 
     #[test]
     fn the_journal_folds_to_the_last_word_on_each_field() {
-        use crate::state::journal::{FinalOutcome, Start};
+        use crate::domain::{DeploymentSpec, Gate, Schedule};
+        use crate::state::journal::{CommandKind, FinalOutcome, Start};
         use crate::state::Record;
+        use std::time::Duration;
         let rec = |d: &str, seq: u64, entry: Entry| Record {
             schema: 1,
             deployment: d.into(),
@@ -649,23 +651,28 @@ mod tests {
         };
         let start = |new: Color, image: &str| {
             Entry::Started(Start {
-                command: None,
+                command: CommandKind::Deploy,
                 user: "u".into(),
                 host: "h".into(),
                 pid: 1,
-                image: image.into(),
-                old: Some(new.other()),
-                new,
                 before: Weights::all_on(new.other()),
-                strategy: "all-at-once".into(),
-                steps: vec![],
-                health_timeout_ms: 0,
-                post_bake_ms: 0,
-                termination_wait_ms: 0,
-                scale_down: true,
-                desired: 2,
-                approval_required: false,
-                image_requested: None,
+                spec: DeploymentSpec {
+                    image: image.into(),
+                    image_requested: None,
+                    old: Some(new.other()),
+                    new,
+                    strategy: "all-at-once".into(),
+                    schedule: Schedule::recorded(vec![]),
+                    health_timeout: Duration::ZERO,
+                    poll_interval: Duration::ZERO,
+                    post_bake: Duration::ZERO,
+                    termination_wait: Duration::ZERO,
+                    scale_down: true,
+                    desired: 2,
+                    approval: Gate::default(),
+                    signals: vec![],
+                    until: None,
+                },
                 plan_artifact: None,
                 unsafe_plan_allowed: vec![],
             })

@@ -7,29 +7,22 @@
 //! and its safety check.
 
 use crate::aws::Resolved;
-use crate::config::OldColor;
 use crate::domain::color::Color;
 use crate::domain::image::ImageRef;
-use crate::domain::{Schedule, Strategy};
+use crate::domain::{DeploymentSpec, ListenerView, Strategy};
 use crate::error::Error;
 use crate::flow::context::Ctx;
-use crate::flow::idle::artifact_error;
-use crate::flow::idle::change_lines;
-use crate::flow::idle::describe_finding;
-use crate::flow::idle::env_file_sha256;
-use crate::flow::idle::plan_idle;
-use crate::flow::idle::resolve_image;
-use crate::flow::idle::signal_names;
-use crate::flow::idle::IdlePlan;
-use crate::flow::idle::LiveColor;
-use crate::flow::outputs::ServiceOutputs;
-use crate::flow::planfile::PlanBody;
-use crate::flow::planfile::RouteWeights;
-use crate::flow::planfile::SafetyPart;
-use crate::flow::planfile::States;
-use crate::flow::planfile::TerraformPart;
-use crate::iac::IacTool;
-use crate::state::journal::Start;
+use crate::flow::drive::Routes;
+use crate::flow::idle::{
+    artifact_error, change_lines, describe_finding, env_file_sha256, plan_idle, resolve_image,
+    IdlePlan, LiveColor,
+};
+use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
+use crate::flow::planfile::{PlanBody, RouteWeights, SafetyPart, States, TerraformPart};
+use crate::flow::run::{live_color_of, strategy_and_schedule};
+use crate::flow::spec::{deployment_spec, Source, Today};
+use crate::iac::{IacTool, Stack};
+use crate::state::Store;
 use serde::Serialize;
 use std::path::Path;
 
@@ -42,11 +35,70 @@ pub async fn run(
     out: &Path,
     allow_unsafe: bool,
 ) -> Result<(), Error> {
-    let env = &ctx.cfg.name;
-    let (strategy, schedule) = crate::flow::run::strategy_and_schedule(ctx, strategy)?;
+    let (strategy, _) = strategy_and_schedule(ctx, strategy)?;
     check_out_path(out)?;
     let tool = ctx.tool()?;
     let store = ctx.store().await;
+    let last_deployment = newest_finished(ctx, &store).await?;
+    let image = resolve_image(ctx, image).await?;
+    ctx.step(format!(
+        "planning a deploy of {} to `{}`",
+        image.pinned, ctx.cfg.name
+    ));
+    let (shared_stack, shared) = read_shared(ctx, &tool, &store).await?;
+    let aws = ctx.aws().await;
+    let tgs = &shared.target_groups;
+    let routes = Routes::read_agreeing(&aws, tgs, &shared.production_routes()).await?;
+    let live = live_or_refuse(ctx, routes.primary())?;
+    let idle = live.other();
+    let live_out: Option<ServiceOutputs> = ctx.color_outputs(&tool, live, &shared).await?;
+    let read = live_out.is_some();
+    let live_color = Some(LiveColor { color: live, read });
+    let planned = plan_idle(
+        ctx,
+        &tool,
+        &shared,
+        live_color,
+        idle,
+        &image.pinned,
+        allow_unsafe,
+    );
+    let planned = planned.await?;
+    let states = States {
+        shared: shared_stack.state_meta().await?,
+        live: match read {
+            true => {
+                ctx.service_stack(&tool, live, &shared, "")?
+                    .state_meta()
+                    .await?
+            }
+            false => None,
+        },
+        idle: planned.stack.state_meta().await?,
+    };
+    let source = Source::New {
+        strategy: Some(strategy),
+        image: &image,
+        old: Some(live),
+        new: idle,
+        old_provisioned: read,
+        until: None,
+    };
+    let spec = deployment_spec(&Today::of(&ctx.cfg), source)?;
+    let made_against = (route_weights(&routes), states, last_deployment);
+    let safety = SafetyPart {
+        protected: ctx.cfg.plan_safety.protected.clone(),
+        findings: planned.findings.clone(),
+        allowed: allow_unsafe,
+    };
+    let terraform = terraform_part(&tool, &planned);
+    let body = body(ctx, env_arg, image, spec, made_against, terraform, safety)?;
+    seal_and_report(ctx, &body, &planned.path, out)
+}
+
+/// The journal's newest deployment; refused while a deployment is unfinished.
+async fn newest_finished(ctx: &Ctx, store: &Store) -> Result<Option<String>, Error> {
+    let env = &ctx.cfg.name;
     if let Some((s, _)) = store.unfinished().await? {
         return Err(Error::refused(
             format!(
@@ -58,109 +110,80 @@ pub async fn run(
             ),
         ));
     }
-    let last_deployment = store.latest().await?.map(|s| s.id);
-    let image = resolve_image(ctx, image).await?;
+    Ok(store.latest().await?.map(|s| s.id))
+}
 
-    ctx.step(format!("planning a deploy of {} to `{env}`", image.pinned));
-    let (shared_stack, shared) = ctx.read_shared(&tool).await?;
-    let Some(shared) = shared else {
-        ctx.refuse_missing_state(&store, &shared_stack).await?;
-        return Err(Error::refused(
-            format!(
-                "the shared stack has no Terraform state in {} and the journal records no \
-                 deployment: there is nothing to plan against yet",
-                ctx.state_location(&shared_stack)
-            ),
-            format!(
-                "the first deploy into an empty environment is `bluegreen deploy --env {env} --image …`; \
-                 if `{env}` is deployed already, {}",
-                ctx.point_at_state_fix()
-            ),
-        ));
-    };
-    let aws = ctx.aws().await;
-    let routes = crate::flow::drive::Routes::read_agreeing(
-        &aws,
-        &shared.target_groups,
-        &shared.production_routes(),
-    )
-    .await?;
-    let live = crate::flow::run::live_color_of(routes.primary())?;
-    let Some(live) = live else {
-        return Err(Error::refused(
+/// The shared stack and its outputs; refused when it has none (a first deploy is not planned).
+async fn read_shared(
+    ctx: &Ctx,
+    tool: &IacTool,
+    store: &Store,
+) -> Result<(Stack, SharedOutputs), Error> {
+    let env = &ctx.cfg.name;
+    let (shared_stack, shared) = ctx.read_shared(tool).await?;
+    if let Some(shared) = shared {
+        return Ok((shared_stack, shared));
+    }
+    ctx.refuse_missing_state(store, &shared_stack).await?;
+    Err(Error::refused(
+        format!(
+            "the shared stack has no Terraform state in {} and the journal records no \
+             deployment: there is nothing to plan against yet",
+            ctx.state_location(&shared_stack)
+        ),
+        format!(
+            "the first deploy into an empty environment is `bluegreen deploy --env {env} --image …`; \
+             if `{env}` is deployed already, {}",
+            ctx.point_at_state_fix()
+        ),
+    ))
+}
+
+fn live_or_refuse(ctx: &Ctx, view: &ListenerView) -> Result<Color, Error> {
+    live_color_of(view)?.ok_or_else(|| {
+        Error::refused(
             "no color is live yet: a first deploy is not planned",
-            format!("run `bluegreen deploy --env {env} --image …` for the first deploy"),
-        ));
-    };
-    let idle = live.other();
-    let live_out: Option<ServiceOutputs> = ctx.color_outputs(&tool, live, &shared).await?;
-    let planned = plan_idle(
-        ctx,
-        &tool,
-        &shared,
-        Some(LiveColor {
-            color: live,
-            read: live_out.is_some(),
-        }),
-        idle,
-        &image.pinned,
-        allow_unsafe,
-    )
-    .await?;
-    let states = States {
-        shared: shared_stack.state_meta().await?,
-        live: match &live_out {
-            Some(_) => {
-                let st = ctx.service_stack(&tool, live, &shared, "")?;
-                st.state_meta().await?
-            }
-            None => None,
-        },
-        idle: planned.stack.state_meta().await?,
-    };
-    let body = body(
-        ctx,
-        env_arg,
-        &tool,
-        image,
-        (Some(live), idle),
-        routes
-            .before
-            .iter()
-            .map(|(arn, v)| RouteWeights {
-                route: arn.clone(),
-                weights: v.weights(),
-            })
-            .collect(),
-        states,
-        last_deployment,
-        (&strategy, &schedule),
-        &planned,
-        allow_unsafe,
-        live_out.is_some(),
-    )
-    .await?;
+            format!(
+                "run `bluegreen deploy --env {} --image …` for the first deploy",
+                ctx.cfg.name
+            ),
+        )
+    })
+}
 
-    let plan_bytes = std::fs::read(&planned.path).map_err(|e| {
+fn route_weights(routes: &Routes<'_>) -> Vec<RouteWeights> {
+    routes
+        .before
+        .iter()
+        .map(|(arn, v)| RouteWeights {
+            route: arn.clone(),
+            weights: v.weights(),
+        })
+        .collect()
+}
+
+/// Seals `body` with the saved plan at `plan` into `out`, and reports it.
+fn seal_and_report(ctx: &Ctx, body: &PlanBody, plan: &Path, out: &Path) -> Result<(), Error> {
+    let plan_bytes = std::fs::read(plan).map_err(|e| {
         Error::Internal(format!(
             "cannot read the saved plan {}: {e}",
-            planned.path.display()
+            plan.display()
         ))
     })?;
     let (key, _) =
         crate::artifact::PlanKey::load(&ctx.work.plan_key_file()).map_err(artifact_error)?;
-    let value = serde_json::to_value(&body)
+    let value = serde_json::to_value(body)
         .map_err(|e| Error::Internal(format!("cannot serialize the plan: {e}")))?;
     let sealed = crate::artifact::seal(&value, &plan_bytes, &key).map_err(artifact_error)?;
     write_new(out, &sealed.bytes)?;
-    let human = render(&body, out, &sealed.checksum);
+    let human = render(body, out, &sealed.checksum);
     ctx.out.result(
         &human,
         &PlanResult {
             outcome: "planned",
             file: out.display().to_string(),
             checksum: sealed.checksum.clone(),
-            plan: &body,
+            plan: body,
         },
     );
     Ok(())
@@ -174,71 +197,52 @@ struct PlanResult<'a> {
     plan: &'a PlanBody,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn body(
+/// The body of `spec`, made now with this environment file, against `routes`, `states` and
+/// the journal's newest deployment.
+fn body(
     ctx: &Ctx,
     env_arg: &str,
-    tool: &IacTool,
     image: Resolved,
-    (live, idle): (Option<Color>, Color),
-    routes: Vec<RouteWeights>,
-    states: States,
-    last_deployment: Option<String>,
-    (strategy, schedule): (&Strategy, &Schedule),
-    planned: &IdlePlan,
-    allowed: bool,
-    live_provisioned: bool,
+    spec: DeploymentSpec,
+    (routes, states, last_deployment): (Vec<RouteWeights>, States, Option<String>),
+    terraform: TerraformPart,
+    safety: SafetyPart,
 ) -> Result<PlanBody, Error> {
-    let cfg = &ctx.cfg;
-    let p = &cfg.promotion;
-    let scale_down = p.old_color == OldColor::ScaleDown && live_provisioned;
-    let (total, worst_words) = crate::flow::run::worst_case(ctx, schedule, scale_down);
-    let s = &planned.outcome.summary;
+    let (total, worst_words) = crate::flow::run::worst_case(ctx, &spec.schedule, spec.scale_down);
     let me = crate::state::Holder::this_process("plan", "");
     Ok(PlanBody {
-        env: cfg.name.clone(),
+        env: ctx.cfg.name.clone(),
         env_arg: env_arg.to_string(),
         env_file_sha256: env_file_sha256(ctx)?,
         created_at: crate::state::rfc3339(crate::state::now_ms()),
         created_by: format!("{}@{}", me.user, me.host),
         bluegreen_version: env!("CARGO_PKG_VERSION").to_string(),
         image,
-        live_color: live,
-        idle_color: idle,
         routes,
         states,
         last_deployment,
-        strategy: strategy.name().to_string(),
-        schedule: Start::steps_of(schedule),
-        schedule_text: schedule.to_string(),
-        health_timeout_ms: cfg.health.timeout.as_millis() as u64,
-        poll_interval_ms: cfg.health.poll_interval.as_millis() as u64,
-        post_bake_ms: p.bake.as_millis() as u64,
-        termination_wait_ms: p.termination_wait.as_millis() as u64,
-        scale_down,
-        desired: cfg.service.desired_count,
-        signals: signal_names(ctx),
-        approval_required: cfg.approval.required,
-        approval_wait_ms: cfg.approval.wait.as_millis() as u64,
+        schedule_text: spec.schedule.to_string(),
+        spec,
         worst_case_ms: total.as_millis() as u64,
         worst_case: worst_words,
-        terraform: TerraformPart {
-            tool: tool.program.display().to_string(),
-            version: s.terraform_version.clone(),
-            has_changes: planned.outcome.has_changes,
-            add: s.add,
-            change: s.change,
-            replace: s.replace,
-            destroy: s.destroy,
-            changes: change_lines(s),
-            redacted_plan: planned.outcome.redacted_plan.clone(),
-        },
-        safety: SafetyPart {
-            protected: cfg.plan_safety.protected.clone(),
-            findings: planned.findings.clone(),
-            allowed,
-        },
+        terraform,
+        safety,
     })
+}
+
+fn terraform_part(tool: &IacTool, planned: &IdlePlan) -> TerraformPart {
+    let s = &planned.outcome.summary;
+    TerraformPart {
+        tool: tool.program.display().to_string(),
+        version: s.terraform_version.clone(),
+        has_changes: planned.outcome.has_changes,
+        add: s.add,
+        change: s.change,
+        replace: s.replace,
+        destroy: s.destroy,
+        changes: change_lines(s),
+        redacted_plan: planned.outcome.redacted_plan.clone(),
+    }
 }
 
 /// The human summary of a plan.
@@ -264,25 +268,25 @@ pub fn render(b: &PlanBody, file: &Path, checksum: &str) -> String {
     }
     out.push_str(&format!(
         "  colors:     live {} ({}), deploying to {}\n",
-        b.live_color.map(|c| c.as_str()).unwrap_or("none"),
+        b.spec.old.map(|c| c.as_str()).unwrap_or("none"),
         routes.join("; "),
-        b.idle_color
+        b.spec.new
     ));
     out.push_str(&format!(
         "  terraform:  {}: {} to add, {} to change, {} to replace, {} to destroy\n",
-        b.idle_color, t.add, t.change, t.replace, t.destroy
+        b.spec.new, t.add, t.change, t.replace, t.destroy
     ));
     for c in &t.changes {
         out.push_str(&format!("              {:<13} {}\n", c.action, c.address));
     }
     out.push_str(&format!(
         "  schedule:   {} ({})\n",
-        b.schedule_text, b.strategy
+        b.schedule_text, b.spec.strategy
     ));
-    out.push_str(&format!("  signals:    {}\n", b.signals.join(", ")));
+    out.push_str(&format!("  signals:    {}\n", b.spec.signals.join(", ")));
     out.push_str(&format!(
         "  gates:      {}\n",
-        if b.approval_required {
+        if b.spec.approval.required {
             "approval required before production traffic (`bluegreen approve`)".to_string()
         } else {
             "none".to_string()

@@ -17,21 +17,20 @@ use crate::aws::Services;
 use crate::config::OldColor;
 use crate::domain::color::{Color, Weights};
 use crate::domain::image::ImageRef;
-use crate::domain::{verdict, Machine, Plan, Stage, Verdict};
+use crate::domain::{verdict, Machine, Reading, Stage, Verdict};
 use crate::error::Error;
 use crate::flow::context::{Aws, Ctx, StackId};
 use crate::flow::drive::Routes;
 use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
 use crate::flow::provision::{prepare_new_color, Provision};
 use crate::flow::readings::SignalReader;
-use crate::flow::run::REBUILD;
-use crate::flow::run::REBUILD_SWAP;
-use crate::flow::run::{live_color_of, refuse_if_unfinished, run_machine, start_record, Shift};
+use crate::flow::run::{begin_deployment, live_color_of, refuse_if_unfinished, run_machine, Shift};
 use crate::flow::session::{after_release, Session};
+use crate::flow::spec::{deployment_spec, expand, start_record, Source, Today};
 use crate::flow::target::Target;
 use crate::iac::IacTool;
 use crate::report::Event;
-use crate::state::journal::FinalOutcome;
+use crate::state::journal::{CommandKind, FinalOutcome};
 use crate::state::{Entry, Writer};
 use serde::Serialize;
 use std::time::Duration;
@@ -59,17 +58,18 @@ pub async fn run(
     image: Option<&ImageRef>,
     lock_wait: Duration,
 ) -> Result<(), Error> {
-    let strategy = ctx.cfg.strategy.clone();
-    let schedule = strategy.schedule().map_err(|e| {
-        Error::bad_input(
-            format!("strategy {}: {e}", strategy.name()),
-            "fix the `strategy` block (docs/strategies.md)",
-        )
-    })?;
+    expand(
+        &ctx.cfg.strategy,
+        "fix the `strategy` block (docs/strategies.md)",
+    )?;
     let tool = ctx.tool()?;
-    let command = if swap { REBUILD_SWAP } else { REBUILD };
-    let mut session = Session::begin(ctx, command, lock_wait).await?;
-    let result = locked(ctx, &tool, &mut session, swap, image, &strategy, &schedule).await;
+    let command = if swap {
+        CommandKind::RebuildSwap
+    } else {
+        CommandKind::Rebuild
+    };
+    let mut session = Session::begin(ctx, command.as_str(), lock_wait).await?;
+    let result = locked(ctx, &tool, &mut session, command, image).await;
     after_release(result, session.release().await)
 }
 
@@ -77,7 +77,7 @@ pub async fn run(
 /// anything else that is unfinished, like `deploy`.
 async fn supersede_or_refuse(ctx: &Ctx, session: &mut Session) -> Result<(), Error> {
     if let Some((s, records)) = session.store.unfinished().await? {
-        if s.command == REBUILD {
+        if s.started_by() == CommandKind::Rebuild {
             let me = session.deployment().to_string();
             ctx.step(format!(
                 "ending the interrupted rebuild {} (it never moved production traffic)",
@@ -101,61 +101,23 @@ async fn supersede_or_refuse(ctx: &Ctx, session: &mut Session) -> Result<(), Err
     refuse_if_unfinished(ctx, session).await
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn locked(
     ctx: &Ctx,
     tool: &IacTool,
     session: &mut Session,
-    swap: bool,
+    command: CommandKind,
     image: Option<&ImageRef>,
-    strategy: &crate::domain::Strategy,
-    schedule: &crate::domain::Schedule,
 ) -> Result<(), Error> {
     let env = &ctx.cfg.name;
-    let deploy_first = || format!("deploy first: `bluegreen deploy --env {env} --image IMAGE`");
-
     // Before anything is journaled: a missing state is refused with nothing changed.
-    ctx.step("reading the shared stack");
-    let (shared_stack, shared) = ctx.read_shared(tool).await?;
-    let Some(shared) = shared else {
-        ctx.refuse_missing_state(&session.store, &shared_stack)
-            .await?;
-        return Err(Error::refused(
-            format!(
-                "the shared stack has no Terraform state in {} and the journal records no \
-                 deployment: there is nothing to rebuild",
-                ctx.state_location(&shared_stack)
-            ),
-            format!(
-                "{}; if `{env}` is deployed already, {}",
-                deploy_first(),
-                ctx.point_at_state_fix()
-            ),
-        ));
-    };
+    let shared = read_shared(ctx, tool, session).await?;
     supersede_or_refuse(ctx, session).await?;
     let aws = ctx.aws().await;
     let tgs = &shared.target_groups;
     let routes = Routes::read_agreeing(&aws, tgs, &shared.production_routes()).await?;
     let before = routes.primary().weights();
-    let live = live_color_of(routes.primary())?.ok_or_else(|| {
-        Error::refused(
-            format!(
-                "no color is live in `{env}`: rebuild re-creates the idle color next to a live one"
-            ),
-            deploy_first(),
-        )
-    })?;
+    let (live, live_out) = live_color(ctx, tool, &shared, &routes).await?;
     let idle = live.other();
-    let live_out = ctx
-        .color_outputs(tool, live, &shared)
-        .await?
-        .ok_or_else(|| {
-            Error::refused(
-                format!("{live} takes production traffic but its stack has no outputs"),
-                format!("re-apply it with `bluegreen deploy --env {env} --image IMAGE --force`"),
-            )
-        })?;
     let image = match image {
         Some(i) => i.to_string(),
         None => live_image(&aws, &live_out).await?,
@@ -164,83 +126,30 @@ async fn locked(
         "rebuilding {idle} in environment `{env}` with {image} (live: {live} at {before}), deployment {}",
         session.deployment()
     ));
-
-    let promotion = &ctx.cfg.promotion;
-    let plan = Plan {
-        old: Some(live),
-        new: idle,
-        schedule: schedule.clone(),
-        health_timeout: ctx.cfg.health.timeout,
-        post_bake: promotion.bake,
-        termination_wait: promotion.termination_wait,
-        scale_down: promotion.old_color == OldColor::ScaleDown,
-        // A swap moves production traffic: the approval gate applies to it as to a deploy.
-        approval: (swap && ctx.cfg.approval.required).then_some(ctx.cfg.approval.wait),
-        until: None,
-    };
-    let mut start = start_record(ctx, &image, strategy.name(), before, &plan);
-    start.command = Some(if swap { REBUILD_SWAP } else { REBUILD }.to_string());
-    session.write(Entry::Started(start)).await?;
-    session.record_takeover(ctx).await;
+    let swap = command == CommandKind::RebuildSwap;
+    let source = Source::Rebuild { image, live, swap };
+    let spec = deployment_spec(&Today::of(&ctx.cfg), source)?;
+    begin_deployment(ctx, session, start_record(command, before, &spec)).await?;
 
     // Production traffic has not moved (and, without --swap, never will): a failure before
     // the swap ends the rebuild as `failed`.
-    let rebuilt = rebuild_idle(ctx, tool, &aws, session, &shared, idle, &image).await;
+    let rebuilt = rebuild_idle(ctx, tool, &aws, session, &shared, idle, &spec.image).await;
     let out = session.failed_unless_ok(ctx, rebuilt).await?;
-
     if swap {
         ctx.step(format!(
-            "waiting until {idle} passes every signal (test traffic only, at most {}), then shifting production traffic to it: {schedule}",
-            humantime::format_duration(ctx.cfg.health.timeout)
+            "waiting until {idle} passes every signal (test traffic only, at most {}), then shifting production traffic to it: {}",
+            humantime::format_duration(ctx.cfg.health.timeout),
+            spec.schedule
         ));
         let shift = Shift {
-            strategy: strategy.name(),
-            image: &image,
             shared: &shared,
             live_out: Some(&live_out),
         };
-        return run_machine(ctx, &aws, session, routes, &out, &shift, Machine::new(plan)).await;
+        return run_machine(ctx, &aws, session, routes, &out, &shift, Machine::new(spec)).await;
     }
-
     verify_at_zero_traffic(ctx, &aws, session, &shared, &out, idle, routes, live).await?;
-
-    // Back to the idle size the environment keeps its idle color at.
-    let idle_desired = match promotion.old_color {
-        OldColor::ScaleDown => 0,
-        _ => ctx.cfg.service.desired_count,
-    };
-    if idle_desired != ctx.cfg.service.desired_count {
-        session
-            .write(Entry::ScaleDownIntent { color: idle })
-            .await?;
-        ctx.step(format!(
-            "scaling {idle} service {} back to its idle size {idle_desired}",
-            out.service_name
-        ));
-        session.fence_check().await?;
-        if let Err(e) = aws
-            .services
-            .set_desired(&out.cluster_name, &out.service_name, idle_desired as i32)
-            .await
-        {
-            let error = e.to_string();
-            let failed = Entry::ScaleDownFailed {
-                color: idle,
-                error: error.clone(),
-            };
-            session.record(ctx, failed).await;
-            let detail = format!("{idle} was rebuilt and verified, but scaling it back to {idle_desired} failed: {error}");
-            session
-                .finish(ctx, FinalOutcome::Failed, detail, None)
-                .await;
-            return Err(e.into());
-        }
-        session.record(ctx, Entry::ScaledDown { color: idle }).await;
-    } else {
-        ctx.info(format!(
-            "{idle} stays at {idle_desired} (promotion.old_color keeps the idle color warm)"
-        ));
-    }
+    let idle_desired = scale_back(ctx, &aws, session, &out, idle).await?;
+    let image = spec.image;
     let message = format!(
         "rebuilt {idle} with {image} and verified it with test traffic only; production stays on {live} ({before}); {idle} is at its idle size {idle_desired}"
     );
@@ -251,7 +160,7 @@ async fn locked(
         outcome: "rebuilt",
         env,
         deployment: session.deployment().to_string(),
-        image: image.clone(),
+        image,
         rebuilt_color: idle,
         live_color: live,
         weights: before,
@@ -261,6 +170,109 @@ async fn locked(
     };
     ctx.out.result(&message, &result);
     Ok(())
+}
+
+/// The shared stack's outputs; refused (nothing journaled) when it has no state.
+async fn read_shared(ctx: &Ctx, tool: &IacTool, session: &Session) -> Result<SharedOutputs, Error> {
+    let env = &ctx.cfg.name;
+    ctx.step("reading the shared stack");
+    let (shared_stack, shared) = ctx.read_shared(tool).await?;
+    if let Some(shared) = shared {
+        return Ok(shared);
+    }
+    ctx.refuse_missing_state(&session.store, &shared_stack)
+        .await?;
+    Err(Error::refused(
+        format!(
+            "the shared stack has no Terraform state in {} and the journal records no \
+             deployment: there is nothing to rebuild",
+            ctx.state_location(&shared_stack)
+        ),
+        format!(
+            "{}; if `{env}` is deployed already, {}",
+            deploy_first(env),
+            ctx.point_at_state_fix()
+        ),
+    ))
+}
+
+fn deploy_first(env: &str) -> String {
+    format!("deploy first: `bluegreen deploy --env {env} --image IMAGE`")
+}
+
+/// The live color and its outputs; refused when no color is live or its stack has no outputs.
+async fn live_color(
+    ctx: &Ctx,
+    tool: &IacTool,
+    shared: &SharedOutputs,
+    routes: &Routes<'_>,
+) -> Result<(Color, ServiceOutputs), Error> {
+    let env = &ctx.cfg.name;
+    let live = live_color_of(routes.primary())?.ok_or_else(|| {
+        Error::refused(
+            format!(
+                "no color is live in `{env}`: rebuild re-creates the idle color next to a live one"
+            ),
+            deploy_first(env),
+        )
+    })?;
+    let live_out = ctx
+        .color_outputs(tool, live, shared)
+        .await?
+        .ok_or_else(|| {
+            Error::refused(
+                format!("{live} takes production traffic but its stack has no outputs"),
+                format!("re-apply it with `bluegreen deploy --env {env} --image IMAGE --force`"),
+            )
+        })?;
+    Ok((live, live_out))
+}
+
+/// Back to the idle size the environment keeps its idle color at; that size.
+async fn scale_back(
+    ctx: &Ctx,
+    aws: &Aws,
+    session: &mut Session,
+    out: &ServiceOutputs,
+    idle: Color,
+) -> Result<u32, Error> {
+    let idle_desired = match ctx.cfg.promotion.old_color {
+        OldColor::ScaleDown => 0,
+        _ => ctx.cfg.service.desired_count,
+    };
+    if idle_desired == ctx.cfg.service.desired_count {
+        ctx.info(format!(
+            "{idle} stays at {idle_desired} (promotion.old_color keeps the idle color warm)"
+        ));
+        return Ok(idle_desired);
+    }
+    session
+        .write(Entry::ScaleDownIntent { color: idle })
+        .await?;
+    ctx.step(format!(
+        "scaling {idle} service {} back to its idle size {idle_desired}",
+        out.service_name
+    ));
+    session.fence_check().await?;
+    if let Err(e) = aws
+        .services
+        .set_desired(&out.cluster_name, &out.service_name, idle_desired as i32)
+        .await
+    {
+        let error = e.to_string();
+        let failed = Entry::ScaleDownFailed {
+            color: idle,
+            error: error.clone(),
+        };
+        session.record(ctx, failed).await;
+        let detail = format!("{idle} was rebuilt and verified, but scaling it back to {idle_desired} failed: {error}");
+        session
+            .finish(ctx, FinalOutcome::Failed, detail, None)
+            .await;
+        return Err(e.into());
+    }
+    session.record(ctx, Entry::ScaledDown { color: idle }).await;
+    Ok(idle_desired)
 }
 
 /// The one image the live color's service runs, read from ECS.
@@ -377,10 +389,57 @@ async fn verify_at_zero_traffic(
         task_definition: &out.task_definition_arn,
         desired: ctx.cfg.service.desired_count as i32,
     };
-    let mut signals = SignalReader::new(health, target).map_err(Error::Internal)?;
+    let signals = SignalReader::new(health, target).map_err(Error::Internal)?;
+    let Some(r) = first_failing(ctx, aws, session, signals, idle).await? else {
+        session.record(ctx, Entry::Settled).await;
+        ctx.info(format!("{idle} passed every signal with test traffic only"));
+        return Ok(());
+    };
+    let reason = format!(
+        "the rebuilt {idle} never passed {} within {}: {}; production traffic was never moved",
+        r.signal,
+        humantime::format_duration(health.timeout),
+        r.observed
+    );
+    // Read production back: the error says where traffic is, verified.
+    let now = Routes::read(aws, routes.tgs, &shared.production_routes()).await;
+    let before = routes.primary().weights();
+    let untouched = match &now {
+        Ok(n) => n.before.iter().all(|(_, v)| v.weights() == before),
+        Err(_) => false,
+    };
+    let signal = Some(r.signal.clone());
+    session
+        .finish(ctx, FinalOutcome::Failed, reason.clone(), signal)
+        .await;
+    if !untouched {
+        return Err(Error::RollbackFailed {
+            reason,
+            restore_error: format!(
+                "the production routes no longer read {before} (someone else changed them, or they could not be read); check `bluegreen status`"
+            ),
+        });
+    }
+    Err(Error::RolledBack {
+        reason,
+        restored: Some(live),
+        weights: before,
+    })
+}
+
+/// Reads every signal until all pass (`None`) or `health.timeout` passed (the reading that
+/// still did not pass); each new reading is reported. A lost lock stops it at once.
+async fn first_failing(
+    ctx: &Ctx,
+    aws: &Aws,
+    session: &Session,
+    mut signals: SignalReader<'_>,
+    idle: Color,
+) -> Result<Option<Reading>, Error> {
+    let health = &ctx.cfg.health;
     let deadline = Instant::now() + health.timeout;
     let mut last = Vec::new();
-    let failure = loop {
+    loop {
         if session.guard.lost() {
             return Err(Error::refused(
                 "the environment lock was taken from this rebuild (lease expired or `unlock --force`); it stopped at once",
@@ -404,48 +463,9 @@ async fn verify_at_zero_traffic(
             .cloned();
         last = readings;
         match pending {
-            None => break None,
-            Some(r) if Instant::now() >= deadline => break Some(r),
+            None => return Ok(None),
+            Some(r) if Instant::now() >= deadline => return Ok(Some(r)),
             Some(_) => tokio::time::sleep(health.poll_interval).await,
         }
-    };
-    let Some(r) = failure else {
-        session.record(ctx, Entry::Settled).await;
-        ctx.info(format!("{idle} passed every signal with test traffic only"));
-        return Ok(());
-    };
-    let reason = format!(
-        "the rebuilt {idle} never passed {} within {}: {}; production traffic was never moved",
-        r.signal,
-        humantime::format_duration(health.timeout),
-        r.observed
-    );
-    // Read production back: the error says where traffic is, verified.
-    let now = Routes::read(aws, routes.tgs, &shared.production_routes()).await;
-    let before = routes.primary().weights();
-    let untouched = match &now {
-        Ok(n) => n.before.iter().all(|(_, v)| v.weights() == before),
-        Err(_) => false,
-    };
-    session
-        .finish(
-            ctx,
-            FinalOutcome::Failed,
-            reason.clone(),
-            Some(r.signal.clone()),
-        )
-        .await;
-    if !untouched {
-        return Err(Error::RollbackFailed {
-            reason,
-            restore_error: format!(
-                "the production routes no longer read {before} (someone else changed them, or they could not be read); check `bluegreen status`"
-            ),
-        });
     }
-    Err(Error::RolledBack {
-        reason,
-        restored: Some(live),
-        weights: before,
-    })
 }

@@ -8,15 +8,16 @@
 //! of an applied plan changes nothing), and weights are read back before anything continues.
 
 use crate::domain::color::Weights;
-use crate::domain::{Checkpoint, Machine, Plan, Step, Until};
+use crate::domain::{Checkpoint, Machine, Schedule, Step, Until};
 use crate::error::Error;
-use crate::flow::context::Ctx;
+use crate::flow::context::{Aws, Ctx};
 use crate::flow::drive::Routes;
-use crate::flow::outputs::ServiceOutputs;
+use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
 use crate::flow::provision::{prepare_new_color, Provision};
 use crate::flow::run::{run_machine, Shift};
 use crate::flow::session::{after_release, Guard, Session};
-use crate::state::journal::{FinalOutcome, Progress};
+use crate::flow::spec::{deployment_spec, Source, Today};
+use crate::state::journal::{CommandKind, FinalOutcome, Progress};
 use crate::state::{Entry, Holder, Writer};
 use std::time::Duration;
 
@@ -50,7 +51,7 @@ pub async fn run(ctx: &Ctx, until: Option<Until>, lock_wait: Duration) -> Result
     let result = match Progress::of(&records) {
         // A rebuild without --swap never moves production traffic: there is nothing to
         // continue, and the next `rebuild` ends it and starts over.
-        Some(_) if summary.command == crate::flow::run::REBUILD => Err(Error::refused(
+        Some(_) if summary.started_by() == CommandKind::Rebuild => Err(Error::refused(
             format!(
                 "deployment {} is an interrupted `rebuild` (without --swap); it never moved production traffic",
                 summary.id
@@ -81,15 +82,15 @@ async fn resume_locked(
     let start = &p.start;
     ctx.step(format!(
         "resuming deployment {id}: {} → {} (started by {}@{})",
-        start.image, start.new, start.user, start.host
+        start.spec.image, start.spec.new, start.user, start.host
     ));
-    let schedule = start.schedule().map_err(|e| {
-        Error::refused(
-            format!("deployment {id}'s journal holds a schedule this bluegreen refuses: {e}"),
-            format!("`bluegreen rollback --env {env}`"),
-        )
-    })?;
-    crate::flow::run::check_until(until, &schedule, " (the deployment's schedule)")?;
+    let source = Source::Journal {
+        start,
+        deployment: &id,
+        approved: p.approved,
+        until,
+    };
+    let spec = deployment_spec(&Today::of(&ctx.cfg), source)?;
     let (_, shared) = ctx.shared_outputs(tool).await?;
     let shared = shared.ok_or_else(|| {
         Error::refused(
@@ -99,10 +100,64 @@ async fn resume_locked(
     })?;
     let aws = ctx.aws().await;
     let tgs = &shared.target_groups;
-    let routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
-    let mut routes = routes;
-    let disagreeing = routes.disagreeing();
-    let mut live = routes.primary().weights();
+    let mut routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
+
+    // A rollback the deployment had started: finish it, whatever the routes read.
+    if let Some(to) = p.rolling_back {
+        let done = routes.disagreeing().is_empty() && routes.primary().weights() == to;
+        return finish_rollback(ctx, &aws, session, routes, to, done, &p).await;
+    }
+    let (live, at_step) = where_traffic_is(ctx, &aws, session, &mut routes, &p).await?;
+    discard_old_request(ctx, session, &id).await;
+    let me = &session.guard.holder;
+    let resumed = Entry::Resumed {
+        user: me.user.clone(),
+        host: me.host.clone(),
+        pid: me.pid,
+        weights: live,
+    };
+    session.write(resumed).await?;
+
+    let checkpoint = checkpoint_of(&p, at_step, &spec.schedule);
+    ctx.info(format!("continuing from: {checkpoint:?}"));
+    if let Checkpoint::Paused { step } = checkpoint {
+        ctx.step(format!(
+            "the deployment was paused at step {}: it waits again for `bluegreen promote --env {env}` (signals are watched; `bluegreen rollback` puts traffic back)",
+            step + 1
+        ));
+    }
+    let out = reprovision(ctx, tool, &aws, session, &shared, &p, checkpoint).await?;
+    let live_out = match spec.old {
+        Some(old) => ctx.color_outputs(tool, old, &shared).await?,
+        None => None,
+    };
+    let shift = Shift {
+        shared: &shared,
+        live_out: live_out.as_ref(),
+    };
+    // The restore point of a resumed deployment is where it started, not where it resumed.
+    // (A first deploy started from the listener's fixed response, which the journal does not
+    // hold: its restore point stays what the routes read now.)
+    let routes = match spec.old {
+        Some(_) => routes.restoring_to(start.before),
+        None => routes,
+    };
+    let machine = Machine::resume(spec, checkpoint, Duration::ZERO);
+    run_machine(ctx, &aws, session, routes, &out, &shift, machine).await
+}
+
+/// The live weights, checked against the journal (every route reads the last verified weights
+/// or the announced ones, `Progress::can_resume`, the rule `status` shares), and the step they
+/// are verified at. A lockstep change the process died in the middle of is finished first.
+async fn where_traffic_is(
+    ctx: &Ctx,
+    aws: &Aws,
+    session: &mut Session,
+    routes: &mut Routes<'_>,
+    p: &Progress,
+) -> Result<(Weights, Option<usize>), Error> {
+    let env = &ctx.cfg.name;
+    let id = session.deployment().to_string();
     let refuse = |why: String| {
         Error::refused(
             format!("cannot resume deployment {id}: {why}; nothing was changed"),
@@ -111,15 +166,8 @@ async fn resume_locked(
             ),
         )
     };
-
-    // A rollback the deployment had started: finish it, whatever the routes read.
-    if let Some(to) = p.rolling_back {
-        let done = disagreeing.is_empty() && live == to;
-        return finish_rollback(ctx, &aws, session, routes, to, done, &p).await;
-    }
-
-    // The one rule, shared with `status`: every route reads the last verified weights or the
-    // announced ones (Progress::can_resume).
+    let disagreeing = routes.disagreeing();
+    let mut live = routes.primary().weights();
     let verified = p.verified_weights();
     let reads: Vec<Weights> = routes.before.iter().map(|(_, v)| v.weights()).collect();
     if !p.can_resume(&reads) {
@@ -146,28 +194,28 @@ async fn resume_locked(
             "the deployment died while writing {w}: some routes read it, the others {verified}; finishing that change"
         ));
         routes
-            .set(ctx, &aws, session.guard.fence(), w)
+            .set(ctx, aws, session.guard.fence(), w)
             .await
             .map_err(|e| refuse(format!("finishing the interrupted change failed: {e}")))?;
         live = w;
     }
-    let at_step = match announced.filter(|(w, _)| *w == live) {
-        Some((w, step)) => {
-            // The announced change landed (or was just finished): it reads back now, so it is
-            // verified.
-            ctx.info(format!(
-                "the change the deployment announced last ({w}) had landed"
-            ));
-            session
-                .write(Entry::WeightsVerified { weights: w, step })
-                .await?;
-            step
-        }
-        None => p.verified.and_then(|(_, s)| s),
+    let Some((w, step)) = announced.filter(|(w, _)| *w == live) else {
+        return Ok((live, p.verified.and_then(|(_, s)| s)));
     };
-    // A promote or rollback request left for the process that died is not this run's to act
-    // on: the operator now asked to continue.
-    if let Ok(Some(req)) = session.store.take_request(&id).await {
+    // The announced change landed (or was just finished): it reads back now, so it is verified.
+    ctx.info(format!(
+        "the change the deployment announced last ({w}) had landed"
+    ));
+    session
+        .write(Entry::WeightsVerified { weights: w, step })
+        .await?;
+    Ok((live, step))
+}
+
+/// A promote or rollback request left for the process that died is not this run's to act on:
+/// the operator now asked to continue.
+async fn discard_old_request(ctx: &Ctx, session: &Session, id: &str) {
+    if let Ok(Some(req)) = session.store.take_request(id).await {
         ctx.out.emit(crate::report::Event::Warning {
             message: format!(
                 "discarded a `{}` request made before the deployment was interrupted; run it again if it still applies",
@@ -175,17 +223,13 @@ async fn resume_locked(
             ),
         });
     }
-    let me = &session.guard.holder;
-    let resumed = Entry::Resumed {
-        user: me.user.clone(),
-        host: me.host.clone(),
-        pid: me.pid,
-        weights: live,
-    };
-    session.write(resumed).await?;
+}
 
+/// Where the machine continues: the step the live weights are verified at, or a pause, the
+/// post-promotion bake or the termination wait after the last one.
+fn checkpoint_of(p: &Progress, at_step: Option<usize>, schedule: &Schedule) -> Checkpoint {
     let last = schedule.steps().len() - 1;
-    let checkpoint = match at_step {
+    match at_step {
         None => Checkpoint::Start,
         Some(i) if p.paused_at == Some(i) => Checkpoint::Paused { step: i },
         Some(i) if i < last => match schedule.steps()[i] {
@@ -196,77 +240,49 @@ async fn resume_locked(
             scale_down_started: p.scale_down_intent,
         },
         Some(_) => Checkpoint::PostBake,
-    };
-    ctx.info(format!("continuing from: {checkpoint:?}"));
-    if let Checkpoint::Paused { step } = checkpoint {
-        ctx.step(format!(
-            "the deployment was paused at step {}: it waits again for `bluegreen promote --env {env}` (signals are watched; `bluegreen rollback` puts traffic back)",
-            step + 1
-        ));
     }
+}
 
-    // The new color: re-provision only if the journal never saw the apply finish.
+/// The new color, brought to full size: re-provisioned only if the journal never saw the apply
+/// finish (and only before production traffic moved).
+async fn reprovision(
+    ctx: &Ctx,
+    tool: &crate::iac::IacTool,
+    aws: &Aws,
+    session: &mut Session,
+    shared: &SharedOutputs,
+    p: &Progress,
+    checkpoint: Checkpoint,
+) -> Result<ServiceOutputs, Error> {
+    let new = p.start.spec.new;
     let provisioned = match &p.provisioned {
-        Some(_) => ctx.color_outputs(tool, start.new, &shared).await?,
+        Some(_) => ctx.color_outputs(tool, new, shared).await?,
         None => None,
     };
     if checkpoint != Checkpoint::Start && provisioned.is_none() {
-        return Err(refuse(format!(
-            "{} takes production traffic but its stack has no outputs",
-            start.new
-        )));
+        let env = &ctx.cfg.name;
+        return Err(Error::refused(
+            format!(
+                "cannot resume deployment {}: {new} takes production traffic but its stack has no outputs; nothing was changed",
+                session.deployment()
+            ),
+            format!(
+                "put traffic back with `bluegreen rollback --env {env}` (always allowed), then deploy again"
+            ),
+        ));
     }
-    let out: ServiceOutputs = prepare_new_color(
-        ctx,
-        tool,
-        &aws,
-        session,
-        &shared,
-        start.new,
-        &start.image,
-        match provisioned {
-            Some(out) => Provision::Done(out),
-            None => Provision::PlanNow,
-        },
-    )
-    .await?;
-    let live_out = match start.old {
-        Some(old) => ctx.color_outputs(tool, old, &shared).await?,
-        None => None,
+    let provision = match provisioned {
+        Some(out) => Provision::Done(out),
+        None => Provision::PlanNow,
     };
-    let plan = Plan {
-        old: start.old,
-        new: start.new,
-        schedule,
-        health_timeout: Duration::from_millis(start.health_timeout_ms),
-        post_bake: Duration::from_millis(start.post_bake_ms),
-        termination_wait: Duration::from_millis(start.termination_wait_ms),
-        scale_down: start.scale_down,
-        // The gate of the deploy as it started (not today's file), until someone approved.
-        approval: (start.approval_required && !p.approved).then_some(ctx.cfg.approval.wait),
-        until,
-    };
-    let machine = Machine::resume(plan, checkpoint, Duration::ZERO);
-    let shift = Shift {
-        strategy: &start.strategy,
-        image: &start.image,
-        shared: &shared,
-        live_out: live_out.as_ref(),
-    };
-    // The restore point of a resumed deployment is where it started, not where it resumed.
-    // (A first deploy started from the listener's fixed response, which the journal does not
-    // hold: its restore point stays what the routes read now.)
-    let routes = match start.old {
-        Some(_) => routes.restoring_to(start.before),
-        None => routes,
-    };
-    run_machine(ctx, &aws, session, routes, &out, &shift, machine).await
+    let image = &p.start.spec.image;
+    prepare_new_color(ctx, tool, aws, session, shared, new, image, provision).await
 }
 
 /// The deployment was rolling back when it died: put traffic back where it started.
 async fn finish_rollback(
     ctx: &Ctx,
-    aws: &crate::flow::context::Aws,
+    aws: &Aws,
     session: &mut Session,
     routes: Routes<'_>,
     to: Weights,

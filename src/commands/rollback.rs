@@ -83,7 +83,7 @@ async fn ask_running_deploy(
 ) -> Result<(), Error> {
     let id = lock.holder.deployment.clone();
     let records = store.records(&id).await?;
-    let from = Progress::of(&records).and_then(|p| p.start.old);
+    let from = Progress::of(&records).and_then(|p| p.start.spec.old);
     if let (Some(t), Some(f)) = (to, from) {
         if t != f {
             return Err(locked(ctx, lock.clone(), Duration::ZERO));

@@ -90,6 +90,23 @@ impl fmt::Display for Weights {
     }
 }
 
+/// `percent` % on `new`, the rest on `old` (on a first deploy there is no old color, so the
+/// new one takes everything it is given and the schedule is all-at-once).
+pub fn split(old: Option<Color>, new: Color, percent: u16) -> Weights {
+    let mut w = Weights::default();
+    match new {
+        Color::Blue => w.blue = percent,
+        Color::Green => w.green = percent,
+    }
+    if let Some(old) = old {
+        match old {
+            Color::Blue => w.blue = 100 - percent,
+            Color::Green => w.green = 100 - percent,
+        }
+    }
+    w
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,106 +8,14 @@
 //! - it never asks for more weight on the new color after a signal failed;
 //! - every failure ends in `RolledBack` (restore verified) or `RollbackFailed` (loud).
 
+use super::color::split;
 use super::color::{Color, Weights};
+use super::spec::{DeploymentSpec, Until};
 use super::strategy::{Schedule, Step};
 use super::verdict::{verdict, Reading, Stage, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// Everything the machine needs to know up front.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    /// The color production traffic is on now; `None` on a first deploy (nothing to roll back
-    /// to but the listener's fixed response, and nothing to scale down).
-    pub old: Option<Color>,
-    pub new: Color,
-    pub schedule: Schedule,
-    /// The longest a signal may stay pending (not yet healthy, or no data with the `wait`
-    /// policy) before it counts as failed.
-    pub health_timeout: Duration,
-    /// Watch every signal this long at 100 % before the deploy counts as promoted.
-    pub post_bake: Duration,
-    /// After promotion, how long the old color stays at full size.
-    pub termination_wait: Duration,
-    /// Scale the old color to zero after the termination wait (else keep it warm).
-    pub scale_down: bool,
-    /// The approval gate, when production traffic must wait for `bluegreen approve` (and no
-    /// approval is recorded yet): how long to wait for it in this process.
-    pub approval: Option<Duration>,
-    /// Stop at this checkpoint, unfinished, for a later `resume` (`--until`).
-    pub until: Option<Until>,
-}
-
-/// A checkpoint `deploy --until` / `resume --until` stops at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Until {
-    /// The new color passed every signal with test traffic only; no production traffic yet.
-    TestTraffic,
-    /// The schedule's step with this new-color weight was verified and its bake passed.
-    Weight(u16),
-}
-
-impl Until {
-    /// `test-traffic` or `weight:N` (`N%` is accepted too).
-    pub fn parse(s: &str) -> Result<Until, String> {
-        let s = s.trim();
-        if s == "test-traffic" {
-            return Ok(Until::TestTraffic);
-        }
-        let n = s
-            .strip_prefix("weight:")
-            .or_else(|| s.strip_suffix('%'))
-            .ok_or_else(|| {
-                format!("`{s}` is not a checkpoint; use `test-traffic` or `weight:N`")
-            })?;
-        match n.parse::<u16>() {
-            Ok(p) if (1..=100).contains(&p) => Ok(Until::Weight(p)),
-            _ => Err(format!(
-                "`{s}`: the weight must be a whole percentage from 1 to 100, e.g. `weight:25`"
-            )),
-        }
-    }
-
-    /// Whether `schedule` ever reaches this checkpoint (a weight must be one of its steps).
-    pub fn check(self, schedule: &Schedule) -> Result<(), String> {
-        match self {
-            Until::TestTraffic => Ok(()),
-            Until::Weight(p) => {
-                let weights: Vec<u16> = schedule
-                    .steps()
-                    .iter()
-                    .filter_map(|s| match s {
-                        Step::Weight { percent, .. } => Some(*percent),
-                        Step::Pause => None,
-                    })
-                    .collect();
-                if weights.contains(&p) {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "the schedule ({schedule}) never stops at {p}%; its weights are {}",
-                        weights
-                            .iter()
-                            .map(|w| format!("{w}%"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                }
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for Until {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Until::TestTraffic => f.write_str("test-traffic"),
-            Until::Weight(p) => write!(f, "weight:{p}"),
-        }
-    }
-}
 
 /// Why a deployment is being rolled back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -265,7 +173,7 @@ pub enum Checkpoint {
 }
 
 pub struct Machine {
-    plan: Plan,
+    spec: DeploymentSpec,
     phase: Phase,
     /// When each signal started to be pending, for the health-timeout rule.
     pending_since: BTreeMap<String, Duration>,
@@ -275,16 +183,12 @@ pub struct Machine {
 impl Machine {
     /// Starts in `Settling`. On a first deploy there is no old color to share traffic
     /// with, so the schedule becomes all-at-once.
-    pub fn new(mut plan: Plan) -> Machine {
-        if plan.old.is_none() {
-            plan.schedule = Schedule::new(vec![Step::Weight {
-                percent: 100,
-                bake: Duration::ZERO,
-            }])
-            .expect("a single 100% step is a valid schedule");
+    pub fn new(mut spec: DeploymentSpec) -> Machine {
+        if spec.old.is_none() {
+            spec.schedule = Schedule::all_at_once();
         }
         Machine {
-            plan,
+            spec,
             phase: Phase::Settling,
             pending_since: BTreeMap::new(),
             last_verified: None,
@@ -293,14 +197,14 @@ impl Machine {
 
     /// A machine that continues from `at` (time `now`), for `resume`. Waits restart in full:
     /// a crash must never shorten a bake.
-    pub fn resume(plan: Plan, at: Checkpoint, now: Duration) -> Machine {
-        let mut m = Machine::new(plan);
-        let last = m.plan.schedule.steps().len() - 1;
+    pub fn resume(spec: DeploymentSpec, at: Checkpoint, now: Duration) -> Machine {
+        let mut m = Machine::new(spec);
+        let last = m.spec.schedule.steps().len() - 1;
         match at {
             Checkpoint::Start => {}
             Checkpoint::Baking { step } => {
                 let step = step.min(last);
-                let bake = match m.plan.schedule.steps()[step] {
+                let bake = match m.spec.schedule.steps()[step] {
                     Step::Weight { bake, .. } => bake,
                     Step::Pause => Duration::ZERO,
                 };
@@ -318,10 +222,10 @@ impl Machine {
             Checkpoint::PostBake => {
                 m.last_verified = Some(m.weights_at(last));
                 m.phase = Phase::PostBake {
-                    until: now + m.plan.post_bake,
+                    until: now + m.spec.post_bake,
                 };
             }
-            Checkpoint::TerminationWait { .. } if m.plan.old.is_none() || !m.plan.scale_down => {
+            Checkpoint::TerminationWait { .. } if m.spec.old.is_none() || !m.spec.scale_down => {
                 m.last_verified = Some(m.weights_at(last));
                 m.finish(false, None);
             }
@@ -331,7 +235,7 @@ impl Machine {
                     until: if scale_down_started {
                         now
                     } else {
-                        now + m.plan.termination_wait
+                        now + m.spec.termination_wait
                     },
                 };
             }
@@ -343,8 +247,9 @@ impl Machine {
         &self.phase
     }
 
-    pub fn plan(&self) -> &Plan {
-        &self.plan
+    /// What the machine carries out (a first deploy's schedule already all-at-once).
+    pub fn spec(&self) -> &DeploymentSpec {
+        &self.spec
     }
 
     /// The weights last read back as asked for (`None` before the first change).
@@ -390,7 +295,7 @@ impl Machine {
             // over several reads): finish that rollback ourselves — write it and read it back —
             // so that "rolled back" always means bluegreen verified it. Any other foreign
             // weights: stop touching the routes.
-            (_, Event::ExternalChange(observed)) => match self.plan.old {
+            (_, Event::ExternalChange(observed)) => match self.spec.old {
                 Some(old) if observed == Weights::all_on(old) => {
                     let failure = Failure {
                         signal: "operator".into(),
@@ -428,7 +333,7 @@ impl Machine {
                     self.roll_back(failure, &mut out);
                 } else {
                     self.last_verified = Some(w);
-                    let bake = match self.plan.schedule.steps()[step] {
+                    let bake = match self.spec.schedule.steps()[step] {
                         Step::Weight { bake, .. } => bake,
                         Step::Pause => Duration::ZERO,
                     };
@@ -470,7 +375,7 @@ impl Machine {
                 }
             }
             (Phase::AwaitingApproval { .. }, Event::Approved) => {
-                self.plan.approval = None;
+                self.spec.approval.required = false;
                 self.enter_step(0, now, &mut out);
             }
             (Phase::PostBake { until }, Event::Signals(r)) => {
@@ -483,7 +388,7 @@ impl Machine {
             (Phase::TerminationWait { until }, Event::Signals(r)) => {
                 match self.judge(&r, Stage::Watching, now) {
                     Judgement::Fail(f) => self.roll_back(f, &mut out),
-                    Judgement::Pass if now >= until => match self.plan.old {
+                    Judgement::Pass if now >= until => match self.spec.old {
                         Some(old) => {
                             out.push(Action::ScaleDown(old));
                             self.phase = Phase::ScalingDown;
@@ -505,7 +410,7 @@ impl Machine {
 
     /// New-color weight `step` asks for (a pause holds the weight before it).
     fn weights_at(&self, step: usize) -> Weights {
-        let percent = self.plan.schedule.steps()[..=step]
+        let percent = self.spec.schedule.steps()[..=step]
             .iter()
             .rev()
             .find_map(|s| match s {
@@ -513,14 +418,14 @@ impl Machine {
                 Step::Pause => None,
             })
             .unwrap_or(0);
-        split(self.plan.old, self.plan.new, percent)
+        split(self.spec.old, self.spec.new, percent)
     }
 
     fn enter_step(&mut self, step: usize, now: Duration, out: &mut Vec<Action>) {
-        let Some(&s) = self.plan.schedule.steps().get(step) else {
+        let Some(&s) = self.spec.schedule.steps().get(step) else {
             // Past the last step: the schedule ends with a verified 100 %.
             self.phase = Phase::PostBake {
-                until: now + self.plan.post_bake,
+                until: now + self.spec.post_bake,
             };
             self.pending_since.clear();
             out.push(Action::Note(Note::Promoting));
@@ -545,11 +450,11 @@ impl Machine {
     /// Every signal passed with test traffic only: stop (`--until test-traffic`), wait at the
     /// approval gate, or start the schedule.
     fn after_settled(&mut self, now: Duration, out: &mut Vec<Action>) {
-        if self.plan.until == Some(Until::TestTraffic) {
+        if self.spec.until == Some(Until::TestTraffic) {
             self.stop(Until::TestTraffic, None, out);
             return;
         }
-        if let Some(wait) = self.plan.approval {
+        if let Some(wait) = self.spec.approval.pending() {
             out.push(Action::Note(Note::AwaitingApproval(wait)));
             self.phase = if wait.is_zero() {
                 Phase::Done(Outcome::AwaitingApproval)
@@ -563,7 +468,7 @@ impl Machine {
 
     fn after_step(&mut self, step: usize, now: Duration, out: &mut Vec<Action>) {
         if let (Some(Until::Weight(p)), Some(Step::Weight { percent, .. })) =
-            (self.plan.until, self.plan.schedule.steps().get(step))
+            (self.spec.until, self.spec.schedule.steps().get(step))
         {
             if *percent == p {
                 self.stop(Until::Weight(p), Some(step), out);
@@ -580,14 +485,14 @@ impl Machine {
 
     fn promoted(&mut self, now: Duration, out: &mut Vec<Action>) {
         out.push(Action::Note(Note::Promoted));
-        match (self.plan.old, self.plan.scale_down) {
+        match (self.spec.old, self.spec.scale_down) {
             (Some(_), true) => {
                 out.push(Action::Note(Note::TerminationWait(
-                    self.plan.termination_wait,
+                    self.spec.termination_wait,
                 )));
                 self.pending_since.clear();
                 self.phase = Phase::TerminationWait {
-                    until: now + self.plan.termination_wait,
+                    until: now + self.spec.termination_wait,
                 };
             }
             _ => self.finish(false, None),
@@ -621,8 +526,8 @@ impl Machine {
             format!(
                 "step {} of {} ({})",
                 i + 1,
-                self.plan.schedule.steps().len(),
-                self.plan.schedule.steps()[i]
+                self.spec.schedule.steps().len(),
+                self.spec.schedule.steps()[i]
             )
         };
         match &self.phase {
@@ -656,13 +561,13 @@ impl Machine {
                 Verdict::Pending => {
                     all_pass = false;
                     let since = *self.pending_since.entry(r.signal.clone()).or_insert(now);
-                    if now.saturating_sub(since) >= self.plan.health_timeout {
+                    if now.saturating_sub(since) >= self.spec.health_timeout {
                         return Judgement::Fail(Failure {
                             signal: r.signal.clone(),
                             observed: format!(
                                 "{} (still not healthy after {})",
                                 r.observed,
-                                humantime::format_duration(self.plan.health_timeout)
+                                humantime::format_duration(self.spec.health_timeout)
                             ),
                             during: self.during(),
                         });
@@ -682,23 +587,6 @@ enum Judgement {
     Pass,
     Pending,
     Fail(Failure),
-}
-
-/// `percent` % on `new`, the rest on `old` (on a first deploy there is no old color, so the
-/// new one takes everything it is given and the schedule is all-at-once).
-pub fn split(old: Option<Color>, new: Color, percent: u16) -> Weights {
-    let mut w = Weights::default();
-    match new {
-        Color::Blue => w.blue = percent,
-        Color::Green => w.green = percent,
-    }
-    if let Some(old) = old {
-        match old {
-            Color::Blue => w.blue = 100 - percent,
-            Color::Green => w.green = 100 - percent,
-        }
-    }
-    w
 }
 
 #[cfg(test)]

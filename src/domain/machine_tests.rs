@@ -1,4 +1,6 @@
 use super::*;
+use crate::domain::color::Color;
+use crate::domain::spec::Gate;
 use crate::domain::verdict::NoData;
 use crate::domain::verdict::Status;
 use proptest::prelude::*;
@@ -23,16 +25,22 @@ fn wb(p: u16, bake: u64) -> Step {
     }
 }
 
-fn plan(steps: Vec<Step>) -> Plan {
-    Plan {
+fn plan(steps: Vec<Step>) -> DeploymentSpec {
+    DeploymentSpec {
+        image: "app:2".into(),
+        image_requested: None,
         old: Some(Color::Blue),
         new: Color::Green,
+        strategy: "steps".into(),
         schedule: Schedule::new(steps).unwrap(),
         health_timeout: secs(10),
+        poll_interval: S,
         post_bake: secs(5),
         termination_wait: secs(10),
         scale_down: true,
-        approval: None,
+        desired: 2,
+        approval: Gate::default(),
+        signals: vec![],
         until: None,
     }
 }
@@ -497,7 +505,7 @@ proptest! {
                 match a {
                     Action::SetWeights(w) => {
                         prop_assert!(!failed, "weights moved after a failure: {w}");
-                        if m.plan().old.is_some() {
+                        if m.spec().old.is_some() {
                             prop_assert_eq!(w.blue + w.green, 100, "{}", w);
                         }
                         prop_assert!(new_weight(w) > highest, "weights must only increase");
@@ -516,7 +524,7 @@ proptest! {
                         Event::Restored
                     }),
                     Action::ScaleDown(c) => {
-                        prop_assert_eq!(Some(c), m.plan().old);
+                        prop_assert_eq!(Some(c), m.spec().old);
                         prop_assert_eq!(highest, 100, "scaled down before 100%");
                         prop_assert!(!failed);
                         scaled_down = true;
@@ -611,14 +619,14 @@ fn resume_of_a_first_deploy_stays_all_at_once() {
     let mut p = plan(vec![w(10), w(100)]);
     p.old = None;
     let m = Machine::resume(p, Checkpoint::PostBake, secs(0));
-    assert_eq!(m.plan().schedule.steps().len(), 1);
+    assert_eq!(m.spec().schedule.steps().len(), 1);
     assert_eq!(m.last_verified(), Some(ws(0, 100)));
 }
 
 #[test]
 fn the_approval_gate_holds_production_traffic_until_approved() {
     let mut p = plan(vec![wb(10, 5), w(100)]);
-    p.approval = Some(secs(60));
+    p.approval = Gate::required(secs(60));
     let mut m = Machine::new(p);
     let a = m.handle(ok(), secs(1));
     assert!(a.contains(&Action::Note(Note::AwaitingApproval(secs(60)))));
@@ -637,7 +645,7 @@ fn the_approval_gate_holds_production_traffic_until_approved() {
 #[test]
 fn an_unapproved_gate_stops_the_process_after_its_wait_and_a_failure_rolls_back() {
     let mut p = plan(vec![w(100)]);
-    p.approval = Some(secs(10));
+    p.approval = Gate::required(secs(10));
     let mut m = Machine::new(p.clone());
     m.handle(ok(), secs(1));
     assert!(m.handle(ok(), secs(10)).is_empty());
@@ -645,13 +653,13 @@ fn an_unapproved_gate_stops_the_process_after_its_wait_and_a_failure_rolls_back(
     assert_eq!(m.outcome(), Some(&Outcome::AwaitingApproval));
 
     // A zero wait stops at once.
-    p.approval = Some(Duration::ZERO);
+    p.approval = Gate::required(Duration::ZERO);
     let mut m = Machine::new(p.clone());
     m.handle(ok(), secs(1));
     assert_eq!(m.outcome(), Some(&Outcome::AwaitingApproval));
 
     // A failing signal at the gate rolls back (production never moved).
-    p.approval = Some(secs(60));
+    p.approval = Gate::required(secs(60));
     let mut m = Machine::new(p);
     m.handle(ok(), secs(1));
     let a = m.handle(alarm(), secs(2));
@@ -663,7 +671,7 @@ fn an_unapproved_gate_stops_the_process_after_its_wait_and_a_failure_rolls_back(
 fn until_stops_at_test_traffic_before_the_gate_and_at_a_weight_after_its_bake() {
     let mut p = plan(vec![wb(10, 5), wb(50, 5), w(100)]);
     p.until = Some(Until::TestTraffic);
-    p.approval = Some(secs(60));
+    p.approval = Gate::required(secs(60));
     let mut m = Machine::new(p.clone());
     let a = m.handle(ok(), secs(1));
     assert!(set_weights(&a).is_empty());
@@ -674,7 +682,7 @@ fn until_stops_at_test_traffic_before_the_gate_and_at_a_weight_after_its_bake() 
         })
     );
 
-    p.approval = None;
+    p.approval = Gate::default();
     p.until = Some(Until::Weight(50));
     let mut m = Machine::new(p);
     let (asked, end) = run_healthy(&mut m, Duration::ZERO, 120);

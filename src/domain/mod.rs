@@ -6,6 +6,7 @@
 //! - `color`: the two colors and a route's weights;
 //! - `image`: image reference grammar, registries, a resolved (pinned) image;
 //! - `strategy`: strategies → validated schedules;
+//! - `spec`: the one description of a deployment (`DeploymentSpec`) and `--until`;
 //! - `machine`: the deploy state machine, `(state, event, now) → actions`;
 //! - `verdict`: signal readings → verdicts, with the no-data policies;
 //! - `health`: the ECS-stability and target-health readings of a color;
@@ -20,13 +21,14 @@ pub mod machine;
 pub mod ports;
 pub mod rollback;
 pub mod routes;
+pub mod spec;
 pub mod strategy;
 pub mod verdict;
 
+pub use color::split;
 pub use health::{service_stable, targets_healthy, Check};
-pub use machine::{
-    split, Action, Checkpoint, Event, Failure, Machine, Note, Outcome, Phase, Plan, Until,
-};
+pub use machine::{Action, Checkpoint, Event, Failure, Machine, Note, Outcome, Phase};
 pub use routes::{matches, view_of, ListenerView, TargetGroups, TrafficError};
+pub use spec::{DeploymentSpec, Gate, Until};
 pub use strategy::{Schedule, ScheduleError, Step, Strategy, WorstCase};
 pub use verdict::{readiness, verdict, NoData, Readiness, Reading, Stage, Status, Verdict};

@@ -168,20 +168,18 @@ pub trait Ports: Send + Sync {
     fn alarms(&self) -> &Self::Alarms;
 }
 
-/// Why an image could not be resolved.
-#[derive(Debug, thiserror::Error)]
+/// Why an image could not be resolved. A lookup that got an answer has a message
+/// ([`ImageLookupError::message`]) and a fix ([`ImageLookupError::fix`]) and displays as
+/// `MESSAGE\n  fix: FIX`; an AWS error displays as itself.
+#[derive(Debug)]
 pub enum ImageLookupError {
     /// The repository, tag or digest does not exist (ECR said so).
-    #[error("image `{image}` not found: {reason}\n  fix: {fix}")]
     NotFound {
         image: String,
         reason: String,
         fix: String,
     },
     /// The reference names a tag and a digest, and the tag now points to another image.
-    #[error(
-        "image `{image}`: tag `{tag}` now points to {current}, not to the digest given ({requested})\n  fix: {fix}"
-    )]
     TagMoved {
         image: String,
         tag: String,
@@ -190,8 +188,63 @@ pub enum ImageLookupError {
         fix: String,
     },
     /// Anything else: access denied, throttling, the network. Never a "not found".
-    #[error(transparent)]
-    Aws(#[from] AwsError),
+    Aws(AwsError),
+}
+
+impl ImageLookupError {
+    /// What went wrong (for an AWS error, the error itself).
+    pub fn message(&self) -> String {
+        match self {
+            ImageLookupError::NotFound { image, reason, .. } => {
+                format!("image `{image}` not found: {reason}")
+            }
+            ImageLookupError::TagMoved {
+                image,
+                tag,
+                requested,
+                current,
+                ..
+            } => format!(
+                "image `{image}`: tag `{tag}` now points to {current}, not to the digest given ({requested})"
+            ),
+            ImageLookupError::Aws(e) => e.to_string(),
+        }
+    }
+
+    /// What to do next; an AWS error carries its own.
+    pub fn fix(&self) -> Option<&str> {
+        match self {
+            ImageLookupError::NotFound { fix, .. } | ImageLookupError::TagMoved { fix, .. } => {
+                Some(fix)
+            }
+            ImageLookupError::Aws(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ImageLookupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.fix() {
+            Some(fix) => write!(f, "{}\n  fix: {fix}", self.message()),
+            None => f.write_str(&self.message()),
+        }
+    }
+}
+
+impl std::error::Error for ImageLookupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Transparent, as the AWS error itself would be.
+            ImageLookupError::Aws(e) => std::error::Error::source(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<AwsError> for ImageLookupError {
+    fn from(e: AwsError) -> Self {
+        ImageLookupError::Aws(e)
+    }
 }
 
 /// Image resolution, as the core needs it; [`SdkImages`] is the ECR implementation.

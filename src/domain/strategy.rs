@@ -137,6 +137,27 @@ impl Schedule {
         }
     }
 
+    /// One change to 100 %: what a first deploy runs whatever was configured (no old color
+    /// to share traffic with).
+    pub fn all_at_once() -> Schedule {
+        Schedule {
+            steps: vec![weight(100, Duration::ZERO)],
+        }
+    }
+
+    /// The steps a record holds (the journal's `started`, a plan artifact), unchecked: a
+    /// record reads whatever it holds, and whoever carries it out checks it first
+    /// ([`Schedule::checked`]), so a bad schedule is refused by that command, with its fix,
+    /// rather than reported as a damaged record.
+    pub fn recorded(steps: Vec<Step>) -> Schedule {
+        Schedule { steps }
+    }
+
+    /// The same steps, checked as [`Schedule::new`] checks them.
+    pub fn checked(&self) -> Result<Schedule, ScheduleError> {
+        Schedule::new(self.steps.clone())
+    }
+
     pub fn steps(&self) -> &[Step] {
         &self.steps
     }

@@ -266,7 +266,7 @@ impl<P: Ports> Driver<'_, P> {
 
     /// The journal records that follow the machine's notes.
     async fn journal_note(&mut self, machine: &Machine, note: &Note) {
-        let steps = machine.plan().schedule.steps();
+        let steps = machine.spec().schedule.steps();
         let bake_passed = |i: usize| matches!(steps.get(i), Some(Step::Weight { .. }));
         let entries = match note {
             Note::Settled => vec![Entry::Settled],

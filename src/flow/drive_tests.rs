@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::config;
-use crate::domain::{Plan, Strategy};
+use crate::domain::{DeploymentSpec, Gate, Strategy};
 use crate::flow::fakes::{target_groups, FakeAws, StopAt, TASK_DEFINITION, TG_GREEN};
 use crate::flow::interrupt::Stop;
 use crate::flow::target::Target;
@@ -129,15 +129,21 @@ where
         task_definition: TASK_DEFINITION,
         desired: 2,
     };
-    let plan = Plan {
+    let plan = DeploymentSpec {
+        image: "app:2".into(),
+        image_requested: None,
         old: Some(Color::Blue),
         new: Color::Green,
+        strategy: strategy.name().to_string(),
         schedule: strategy.schedule().unwrap(),
         health_timeout: ctx.cfg.health.timeout,
+        poll_interval: ctx.cfg.health.poll_interval,
         post_bake: ctx.cfg.promotion.bake,
         termination_wait: ctx.cfg.promotion.termination_wait,
         scale_down: true,
-        approval: None,
+        desired: 2,
+        approval: Gate::default(),
+        signals: Vec::new(),
         until: None,
     };
     let store = session.store.clone();

@@ -34,11 +34,10 @@ pub fn lookup_error(e: ImageLookupError) -> Error {
             message: format!("image `{image}` (--image): {reason}"),
             fix,
         },
-        e @ ImageLookupError::TagMoved { .. } => {
-            let text = e.to_string();
-            let (message, fix) = text.split_once("\n  fix: ").unwrap_or((&text, ""));
-            Error::bad_input(format!("{message} (--image)"), fix.to_string())
-        }
+        e @ ImageLookupError::TagMoved { .. } => Error::bad_input(
+            format!("{} (--image)", e.message()),
+            e.fix().unwrap_or_default().to_string(),
+        ),
         ImageLookupError::Aws(e) => Error::Aws(e),
     }
 }
@@ -188,17 +187,6 @@ pub fn change_lines(s: &crate::iac::PlanSummary) -> Vec<ChangeLine> {
         .collect()
 }
 
-/// The health signals that gate a deployment, by name.
-pub fn signal_names(ctx: &Ctx) -> Vec<String> {
-    let h = &ctx.cfg.health;
-    let mut v = vec!["ecs-service".to_string(), "target-health".to_string()];
-    if let Some(a) = &h.alarms {
-        v.extend(a.names.iter().map(|n| format!("alarm:{n}")));
-    }
-    v.extend(h.http.iter().map(|c| format!("http:{}", c.name)));
-    v
-}
-
 /// sha256 of the environment file, hex.
 pub fn env_file_sha256(ctx: &Ctx) -> Result<String, Error> {
     let bytes = crate::input::read(&ctx.cfg.file, crate::input::ENV_FILE_MAX)
@@ -211,9 +199,5 @@ pub fn artifact_error(e: crate::artifact::ArtifactError) -> Error {
     if let ArtifactError::Random { .. } | ArtifactError::Seal { .. } = e {
         return Error::Internal(e.to_string());
     }
-    let text = e.to_string();
-    match text.split_once("\n  fix: ") {
-        Some((message, fix)) => Error::bad_input(message.to_string(), fix.to_string()),
-        None => Error::bad_input(text, "make a new plan with `bluegreen plan`"),
-    }
+    Error::bad_input(e.message(), e.fix())
 }

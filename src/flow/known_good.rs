@@ -83,6 +83,6 @@ pub fn known_good(s: &Summary, records: &[Record]) -> Option<Color> {
     });
     intent.or(match s.command.as_str() {
         "rollback" => s.to_color,
-        _ => Progress::of(records).and_then(|p| p.start.old),
+        _ => Progress::of(records).and_then(|p| p.start.spec.old),
     })
 }

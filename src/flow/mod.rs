@@ -16,6 +16,8 @@ pub mod restore;
 pub mod routes;
 pub mod run;
 pub mod session;
+pub mod spec;
+pub mod staleness;
 pub mod target;
 pub mod traffic;
 

@@ -39,55 +39,10 @@ pub async fn prepare_new_color(
     image: &str,
     provision: Provision<'_>,
 ) -> Result<ServiceOutputs, Error> {
-    let tgs = &shared.target_groups;
     let out = match provision {
         Provision::Done(out) => out,
-        provision => {
-            session.write(Entry::Provisioning { color: idle }).await?;
-            ctx.step(format!("provisioning {idle} with {image}"));
-            let fresh;
-            let stack = match provision {
-                Provision::Saved {
-                    stack,
-                    plan,
-                    has_changes,
-                } => {
-                    if has_changes {
-                        session.fence_check().await?;
-                        stack
-                            .apply(plan, &mut ctx.tf_apply_progress(StackId::Color(idle)))
-                            .await?;
-                    } else {
-                        ctx.info(format!("[{idle}] no changes"));
-                    }
-                    stack
-                }
-                _ => {
-                    fresh = ctx.service_stack(tool, idle, shared, image)?;
-                    fresh
-                        .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
-                        .await?;
-                    plan_and_apply(ctx, &fresh, StackId::Color(idle)).await?;
-                    &fresh
-                }
-            };
-            let out = ServiceOutputs::read(&stack.outputs().await?, idle)
-                .map_err(Error::Contract)?
-                .ok_or_else(|| {
-                    Error::Contract(format!("the {idle} stack has no outputs after apply"))
-                })?;
-            out.check_against(idle, shared).map_err(Error::Contract)?;
-            let done = Entry::Provisioned {
-                color: idle,
-                cluster: out.cluster_name.clone(),
-                service: out.service_name.clone(),
-                task_definition: out.task_definition_arn.clone(),
-            };
-            session.record(ctx, done).await;
-            out
-        }
+        provision => provision_color(ctx, tool, session, shared, idle, image, provision).await?,
     };
-
     let desired = ctx.cfg.service.desired_count as i32;
     ctx.step(format!(
         "scaling {idle} service {} to {desired}",
@@ -102,14 +57,67 @@ pub async fn prepare_new_color(
         desired: desired as u32,
     };
     session.record(ctx, scaled).await;
-
     if let Some(test) = &shared.test_listener_arn {
         ctx.step(format!("pointing the test listener at {idle}"));
+        let tgs = &shared.target_groups;
         let view = read_view(&aws.traffic, test, tgs).await?;
         session.fence_check().await?;
         ctx.shift(aws, test, tgs, &view, Weights::all_on(idle))
             .await?;
     }
+    Ok(out)
+}
+
+/// `provisioning`, the Terraform apply (of the saved plan, or of a plan made now), the
+/// outputs checked against the shared stack, `provisioned`.
+async fn provision_color(
+    ctx: &Ctx,
+    tool: &IacTool,
+    session: &mut Session,
+    shared: &SharedOutputs,
+    idle: Color,
+    image: &str,
+    provision: Provision<'_>,
+) -> Result<ServiceOutputs, Error> {
+    session.write(Entry::Provisioning { color: idle }).await?;
+    ctx.step(format!("provisioning {idle} with {image}"));
+    let fresh;
+    let stack = match provision {
+        Provision::Saved {
+            stack,
+            plan,
+            has_changes,
+        } => {
+            if has_changes {
+                session.fence_check().await?;
+                stack
+                    .apply(plan, &mut ctx.tf_apply_progress(StackId::Color(idle)))
+                    .await?;
+            } else {
+                ctx.info(format!("[{idle}] no changes"));
+            }
+            stack
+        }
+        _ => {
+            fresh = ctx.service_stack(tool, idle, shared, image)?;
+            fresh
+                .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
+                .await?;
+            plan_and_apply(ctx, &fresh, StackId::Color(idle)).await?;
+            &fresh
+        }
+    };
+    let out = ServiceOutputs::read(&stack.outputs().await?, idle)
+        .map_err(Error::Contract)?
+        .ok_or_else(|| Error::Contract(format!("the {idle} stack has no outputs after apply")))?;
+    out.check_against(idle, shared).map_err(Error::Contract)?;
+    let done = Entry::Provisioned {
+        color: idle,
+        cluster: out.cluster_name.clone(),
+        service: out.service_name.clone(),
+        task_definition: out.task_definition_arn.clone(),
+    };
+    session.record(ctx, done).await;
     Ok(out)
 }
 
@@ -196,5 +204,39 @@ pub async fn already_running(aws: &Aws, out: &ServiceOutputs, image: &str) -> Re
         .services
         .task_definition_images(&svc.task_definition)
         .await?;
-    Ok(images.iter().any(|i| i == image) && svc.desired > 0)
+    Ok(runs_image(&images, svc.desired, image))
+}
+
+/// A service whose task definition runs `images` at `desired` tasks already runs `image`:
+/// one of its containers runs exactly that reference (no tag-to-digest matching), and it is
+/// not scaled to zero.
+pub fn runs_image(images: &[String], desired: i32, image: &str) -> bool {
+    images.iter().any(|i| i == image) && desired > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs_image;
+
+    #[test]
+    fn already_running_means_this_exact_reference_at_a_nonzero_size() {
+        let app = "r@sha256:1".to_string();
+        let sidecar = "envoy:1".to_string();
+        // (images of the task definition, desired, image deployed) → already running
+        let cases = [
+            (vec![app.clone()], 2, true),
+            (vec![sidecar.clone(), app.clone()], 1, true),
+            (vec![app.clone()], 0, false),
+            (vec![sidecar.clone()], 2, false),
+            (vec![], 2, false),
+            (vec!["r:1".to_string()], 2, false),
+        ];
+        for (images, desired, expected) in cases {
+            assert_eq!(
+                runs_image(&images, desired, &app),
+                expected,
+                "{images:?} at {desired}"
+            );
+        }
+    }
 }

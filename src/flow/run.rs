@@ -2,26 +2,26 @@
 
 use crate::config::OldColor;
 use crate::domain::color::{Color, Weights};
-use crate::domain::{ListenerView, Machine, Outcome, Plan, Schedule, Strategy, Until};
+use crate::domain::{DeploymentSpec, ListenerView, Machine, Outcome, Schedule, Strategy, Until};
 use crate::error::Error;
 use crate::flow::context::{Aws, Ctx};
 use crate::flow::drive::{Driver, Ended, OldService, Routes};
 use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
+use crate::flow::provision::{prepare_new_color, Provision};
 use crate::flow::readings::SignalReader;
 use crate::flow::session::Session;
 use crate::flow::target::Target;
+use crate::iac::IacTool;
 use crate::report::Event;
-use crate::state::journal::{FinalOutcome, Start};
-use crate::state::{Entry, Holder, Writer};
+use crate::state::journal::{CommandKind, FinalOutcome, Start};
+use crate::state::{Entry, Writer};
 use serde::Serialize;
 use std::time::Duration;
 
-/// What the result line of a deploy (or a resumed one) reports.
+/// What the driver needs besides the machine: the shared stack and the old color's outputs
+/// (for the scale-down).
 pub struct Shift<'a> {
-    pub strategy: &'a str,
-    pub image: &'a str,
     pub shared: &'a SharedOutputs,
-    /// The old color's outputs, for the scale-down.
     pub live_out: Option<&'a ServiceOutputs>,
 }
 
@@ -36,87 +36,22 @@ pub async fn run_machine(
     shift: &Shift<'_>,
     machine: Machine,
 ) -> Result<(), Error> {
-    let plan = machine.plan().clone();
-    let (live, idle) = (plan.old, plan.new);
-    let image = shift.image;
+    let spec = machine.spec().clone();
     let before = routes.primary().weights();
-    let tgs = &shift.shared.target_groups;
-    let target = Target {
-        color: idle,
-        cluster: &out.cluster_name,
-        service: &out.service_name,
-        target_group: tgs.of(idle),
-        task_definition: &out.task_definition_arn,
-        desired: ctx.cfg.service.desired_count as i32,
+    let outcome = drive(ctx, aws, session, routes, out, shift, machine).await?;
+    let ended = Ending {
+        spec: &spec,
+        before,
+        out,
     };
-    let signals = SignalReader::new(&ctx.cfg.health, target).map_err(Error::Internal)?;
-    let driver = Driver {
-        ctx,
-        aws,
-        routes,
-        signals,
-        old_service: shift.live_out.map(|o| OldService {
-            cluster: o.cluster_name.clone(),
-            service: o.service_name.clone(),
-        }),
-        session,
-        schedule: plan.schedule.to_string(),
-    };
-    let outcome = match driver.run(machine).await {
-        Ended::Machine(o) => o,
-        Ended::LockLost { weights, why } => {
-            // Someone else may hold the lock now: no record, no write, no rollback from here.
-            // Every write goes through the fence, so this is true, not hoped.
-            return Err(Error::RollbackFailed {
-                reason: format!(
-                    "the environment lock was taken from this deploy ({why}); the weights it last verified were {weights}"
-                ),
-                restore_error: "bluegreen stopped and made no further change to the production \
-                    routes or services (every write is checked against the lock first); check \
-                    them with `bluegreen status`"
-                    .into(),
-            });
-        }
-    };
-
     match outcome {
         Outcome::Promoted {
             scaled_down,
             scale_down_error,
         } => {
-            if let Some(e) = &scale_down_error {
-                ctx.out.emit(Event::Warning {
-                    message: format!(
-                        "traffic is fully on {idle}, but scaling the old color down failed: {e}"
-                    ),
-                });
-            }
-            let wanted = Weights::all_on(idle);
-            let old = match (live, scaled_down) {
-                (Some(l), true) => format!("; {l} was scaled to 0 after the termination wait"),
-                (Some(l), false) => format!("; {l} stays provisioned at full size for rollback"),
-                (None, _) => String::new(),
-            };
-            let message =
-                format!("deployed {image} to {idle}: every production route reads {wanted}{old}");
-            session
-                .finish(ctx, FinalOutcome::Deployed, message.clone(), None)
-                .await;
-            let result = DeployResult {
-                outcome: "deployed",
-                env: &ctx.cfg.name,
-                deployment: Some(session.deployment().to_string()),
-                image: image.to_string(),
-                strategy: shift.strategy,
-                live_color: Some(idle),
-                previous_color: live,
-                weights: wanted,
-                service: out.service_name.clone(),
-                task_definition: out.task_definition_arn.clone(),
-                old_color_scaled_down: scaled_down,
-            };
-            ctx.out.result(&message, &result);
-            Ok(())
+            ended
+                .promoted(ctx, session, scaled_down, scale_down_error)
+                .await
         }
         Outcome::RolledBack { failure } => {
             let signal = Some(failure.signal.clone());
@@ -141,55 +76,7 @@ pub async fn run_machine(
             })
         }
         Outcome::AwaitingApproval | Outcome::Stopped { .. } => {
-            // Not an end: the deployment stays unfinished (no `finished` record) for `resume`.
-            let env = &ctx.cfg.name;
-            let id = session.deployment().to_string();
-            let weights = match &outcome {
-                Outcome::Stopped {
-                    at: crate::domain::Until::Weight(p),
-                } => crate::domain::split(live, idle, *p),
-                _ => before,
-            };
-            let (outcome_str, message) = match &outcome {
-                Outcome::Stopped { at } => (
-                    "stopped",
-                    format!(
-                        "deployment {id} stopped at {at} (--until): production reads {weights}; \
-                         `bluegreen resume --env {env}` continues it, `bluegreen rollback --env {env}` ends it"
-                    ),
-                ),
-                _ => (
-                    "awaiting_approval",
-                    format!(
-                        "deployment {id}: {idle} passed every signal with test traffic only and \
-                         waits for approval; production traffic was not moved ({weights})"
-                    ),
-                ),
-            };
-            let result = DeployResult {
-                outcome: outcome_str,
-                env,
-                deployment: Some(id.clone()),
-                image: image.to_string(),
-                strategy: shift.strategy,
-                live_color: weights.live_color().or(live),
-                previous_color: live,
-                weights,
-                service: out.service_name.clone(),
-                task_definition: out.task_definition_arn.clone(),
-                old_color_scaled_down: false,
-            };
-            ctx.out.result(&message, &result);
-            match outcome {
-                Outcome::Stopped { .. } => Ok(()),
-                _ => Err(Error::AwaitingApproval {
-                    message: format!("deployment {id} waits for approval"),
-                    next: format!(
-                        "`bluegreen approve --env {env} [--comment TEXT]`, then \
-                         `bluegreen resume --env {env}`; `bluegreen rollback --env {env}` ends it"
-                    ),
-                }),
-            }
+            ended.unfinished(ctx, session, outcome)
         }
         Outcome::Abandoned { observed } => {
             let reason = format!(
@@ -202,6 +89,142 @@ pub async fn run_machine(
                 reason,
                 restore_error: "bluegreen stopped and did not touch the listener again".into(),
             })
+        }
+    }
+}
+
+/// The driver of `machine` over the new color's signals, to the machine's outcome; a lost lock
+/// ends it at once.
+async fn drive(
+    ctx: &Ctx,
+    aws: &Aws,
+    session: &mut Session,
+    routes: Routes<'_>,
+    out: &ServiceOutputs,
+    shift: &Shift<'_>,
+    machine: Machine,
+) -> Result<Outcome, Error> {
+    let idle = machine.spec().new;
+    let target = Target {
+        color: idle,
+        cluster: &out.cluster_name,
+        service: &out.service_name,
+        target_group: shift.shared.target_groups.of(idle),
+        task_definition: &out.task_definition_arn,
+        desired: ctx.cfg.service.desired_count as i32,
+    };
+    let signals = SignalReader::new(&ctx.cfg.health, target).map_err(Error::Internal)?;
+    let driver = Driver {
+        ctx,
+        aws,
+        routes,
+        signals,
+        old_service: shift.live_out.map(|o| OldService {
+            cluster: o.cluster_name.clone(),
+            service: o.service_name.clone(),
+        }),
+        session,
+        schedule: machine.spec().schedule.to_string(),
+    };
+    match driver.run(machine).await {
+        Ended::Machine(o) => Ok(o),
+        // Someone else may hold the lock now: no record, no write, no rollback from here.
+        // Every write goes through the fence, so this is true, not hoped.
+        Ended::LockLost { weights, why } => Err(Error::RollbackFailed {
+            reason: format!(
+                "the environment lock was taken from this deploy ({why}); the weights it last verified were {weights}"
+            ),
+            restore_error: "bluegreen stopped and made no further change to the production \
+                routes or services (every write is checked against the lock first); check \
+                them with `bluegreen status`"
+                .into(),
+        }),
+    }
+}
+
+/// How a deployment that ran its machine is reported.
+struct Ending<'a> {
+    spec: &'a DeploymentSpec,
+    /// The production weights when the machine started.
+    before: Weights,
+    out: &'a ServiceOutputs,
+}
+
+impl Ending<'_> {
+    async fn promoted(
+        &self,
+        ctx: &Ctx,
+        session: &mut Session,
+        scaled_down: bool,
+        scale_down_error: Option<String>,
+    ) -> Result<(), Error> {
+        let (live, idle, image) = (self.spec.old, self.spec.new, &self.spec.image);
+        if let Some(e) = &scale_down_error {
+            ctx.out.emit(Event::Warning {
+                message: format!(
+                    "traffic is fully on {idle}, but scaling the old color down failed: {e}"
+                ),
+            });
+        }
+        let wanted = Weights::all_on(idle);
+        let old = match (live, scaled_down) {
+            (Some(l), true) => format!("; {l} was scaled to 0 after the termination wait"),
+            (Some(l), false) => format!("; {l} stays provisioned at full size for rollback"),
+            (None, _) => String::new(),
+        };
+        let message =
+            format!("deployed {image} to {idle}: every production route reads {wanted}{old}");
+        session
+            .finish(ctx, FinalOutcome::Deployed, message.clone(), None)
+            .await;
+        let mut result = DeployResult::of("deployed", ctx, self.spec, wanted, self.out);
+        result.deployment = Some(session.deployment().to_string());
+        result.live_color = Some(idle);
+        result.old_color_scaled_down = scaled_down;
+        ctx.out.result(&message, &result);
+        Ok(())
+    }
+
+    /// Not an end: the deployment stays unfinished (no `finished` record) for `resume`.
+    fn unfinished(&self, ctx: &Ctx, session: &Session, outcome: Outcome) -> Result<(), Error> {
+        let (live, idle) = (self.spec.old, self.spec.new);
+        let env = &ctx.cfg.name;
+        let id = session.deployment().to_string();
+        let weights = match &outcome {
+            Outcome::Stopped {
+                at: Until::Weight(p),
+            } => crate::domain::split(live, idle, *p),
+            _ => self.before,
+        };
+        let (outcome_str, message) = match &outcome {
+            Outcome::Stopped { at } => (
+                "stopped",
+                format!(
+                    "deployment {id} stopped at {at} (--until): production reads {weights}; \
+                     `bluegreen resume --env {env}` continues it, `bluegreen rollback --env {env}` ends it"
+                ),
+            ),
+            _ => (
+                "awaiting_approval",
+                format!(
+                    "deployment {id}: {idle} passed every signal with test traffic only and \
+                     waits for approval; production traffic was not moved ({weights})"
+                ),
+            ),
+        };
+        let mut result = DeployResult::of(outcome_str, ctx, self.spec, weights, self.out);
+        result.deployment = Some(id.clone());
+        result.live_color = weights.live_color().or(live);
+        ctx.out.result(&message, &result);
+        match outcome {
+            Outcome::Stopped { .. } => Ok(()),
+            _ => Err(Error::AwaitingApproval {
+                message: format!("deployment {id} waits for approval"),
+                next: format!(
+                    "`bluegreen approve --env {env} [--comment TEXT]`, then \
+                     `bluegreen resume --env {env}`; `bluegreen rollback --env {env}` ends it"
+                ),
+            }),
         }
     }
 }
@@ -247,54 +270,33 @@ pub fn strategy_and_schedule(
     strategy: Option<Strategy>,
 ) -> Result<(Strategy, Schedule), Error> {
     let strategy = strategy.unwrap_or_else(|| ctx.cfg.strategy.clone());
-    let schedule = strategy.schedule().map_err(|e| {
-        Error::bad_input(
-            format!("strategy {}: {e}", strategy.name()),
-            "fix the `strategy` block or the --strategy flag (docs/strategies.md)",
-        )
-    })?;
+    let fix = "fix the `strategy` block or the --strategy flag (docs/strategies.md)";
+    let schedule = crate::flow::spec::expand(&strategy, fix)?;
     Ok((strategy, schedule))
 }
 
-/// `--until` must name a checkpoint `schedule` reaches (bad input otherwise); `why` is added
-/// to the message.
-pub fn check_until(until: Option<Until>, schedule: &Schedule, why: &str) -> Result<(), Error> {
-    let Some(u) = until else {
-        return Ok(());
-    };
-    u.check(schedule).map_err(|e| {
-        Error::bad_input(
-            format!("--until {u}: {e}{why}"),
-            "pass `--until test-traffic`, or `--until weight:N` with a weight of the schedule",
-        )
-    })
+/// Journals the `started` record (nothing is provisioned or moved before it is durable), then
+/// the takeover of a stale lock, if there was one.
+pub async fn begin_deployment(ctx: &Ctx, session: &mut Session, start: Start) -> Result<(), Error> {
+    session.write(Entry::Started(start)).await?;
+    session.record_takeover(ctx).await;
+    Ok(())
 }
 
-/// The `started` record: everything `resume` needs to carry out exactly this deployment.
-pub fn start_record(ctx: &Ctx, image: &str, strategy: &str, before: Weights, plan: &Plan) -> Start {
-    let me = Holder::this_process("deploy", "");
-    Start {
-        command: None,
-        user: me.user,
-        host: me.host,
-        pid: me.pid,
-        image: image.to_string(),
-        old: plan.old,
-        new: plan.new,
-        before,
-        strategy: strategy.to_string(),
-        // What will run: a first deploy's schedule is all-at-once whatever was configured.
-        steps: Start::steps_of(&plan.schedule),
-        health_timeout_ms: plan.health_timeout.as_millis() as u64,
-        post_bake_ms: plan.post_bake.as_millis() as u64,
-        termination_wait_ms: plan.termination_wait.as_millis() as u64,
-        scale_down: plan.scale_down,
-        desired: ctx.cfg.service.desired_count,
-        approval_required: plan.approval.is_some(),
-        image_requested: None,
-        plan_artifact: None,
-        unsafe_plan_allowed: Vec::new(),
-    }
+/// Provisions `spec`'s new color as `provision` says, brings it to full size and points the
+/// test listener at it. Production traffic never moved: a failure ends the deployment.
+pub async fn provision_new_color(
+    ctx: &Ctx,
+    tool: &IacTool,
+    aws: &Aws,
+    session: &mut Session,
+    shared: &SharedOutputs,
+    spec: &DeploymentSpec,
+    provision: Provision<'_>,
+) -> Result<ServiceOutputs, Error> {
+    let (new, image) = (spec.new, spec.image.as_str());
+    let prepared = prepare_new_color(ctx, tool, aws, session, shared, new, image, provision).await;
+    session.failed_unless_ok(ctx, prepared).await
 }
 
 /// Refuses while an earlier deployment is unfinished: it must be resumed or rolled back first.
@@ -325,7 +327,7 @@ pub async fn refuse_if_unfinished(ctx: &Ctx, session: &mut Session) -> Result<()
             s.user,
             s.step
         ),
-        if s.command == crate::flow::run::REBUILD {
+        if s.started_by() == CommandKind::Rebuild {
             // A rebuild without --swap never moved traffic: there is nothing to resume.
             format!(
                 "it never moved production traffic: re-run `bluegreen rebuild --env {env}` \
@@ -356,12 +358,6 @@ pub fn live_color_of(view: &ListenerView) -> Result<Option<Color>, Error> {
     }
 }
 
-/// The journal's `command` of a rebuild without `--swap`.
-pub const REBUILD: &str = "rebuild";
-
-/// The journal's `command` of a rebuild with `--swap`.
-pub const REBUILD_SWAP: &str = "rebuild --swap";
-
 #[derive(Debug, Serialize)]
 pub struct DeployResult<'a> {
     pub outcome: &'a str,
@@ -377,4 +373,30 @@ pub struct DeployResult<'a> {
     pub service: String,
     pub task_definition: String,
     pub old_color_scaled_down: bool,
+}
+
+impl<'a> DeployResult<'a> {
+    /// The result line of `spec` with `outcome`, production at `weights`, the new color's
+    /// service `out`; the deployment id, live color and scale-down are the caller's to set.
+    pub fn of(
+        outcome: &'a str,
+        ctx: &'a Ctx,
+        spec: &'a DeploymentSpec,
+        weights: Weights,
+        out: &ServiceOutputs,
+    ) -> DeployResult<'a> {
+        DeployResult {
+            outcome,
+            env: &ctx.cfg.name,
+            deployment: None,
+            image: spec.image.clone(),
+            strategy: &spec.strategy,
+            live_color: spec.old,
+            previous_color: spec.old,
+            weights,
+            service: out.service_name.clone(),
+            task_definition: out.task_definition_arn.clone(),
+            old_color_scaled_down: false,
+        }
+    }
 }

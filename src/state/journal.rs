@@ -10,7 +10,7 @@
 
 use super::{rfc3339, Store, StoreError};
 use crate::domain::color::{Color, Weights};
-use crate::domain::{Schedule, Step};
+use crate::domain::{DeploymentSpec, Gate, Schedule, Step};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
@@ -45,43 +45,178 @@ pub enum StepRecord {
     Pause,
 }
 
-/// What the deploy was started with: everything `resume` needs to continue exactly it.
+/// What the deploy was started with: everything `resume` needs to continue exactly it. On
+/// disk (schema 1) its fields are flat, in the order of the private `StartRecord`; in memory the
+/// deployment itself is one [`DeploymentSpec`] (what the journal does not keep reads back as
+/// unset: see the spec's documentation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "StartRecord", from = "StartRecord")]
 pub struct Start {
-    /// The command that started it when not `deploy` (`rebuild`, `rebuild --swap`). Absent
-    /// in records of a `deploy`, so schema 1 documents written before it still read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
+    /// The command that started it.
+    pub command: CommandKind,
     pub user: String,
     pub host: String,
     pub pid: u32,
-    /// The image reference deployed (a digest once images are pinned).
-    pub image: String,
-    /// The color production traffic was on (`None` on a first deploy).
-    pub old: Option<Color>,
-    pub new: Color,
     /// The production weights read before anything moved.
     pub before: Weights,
-    pub strategy: String,
-    pub steps: Vec<StepRecord>,
-    pub health_timeout_ms: u64,
-    pub post_bake_ms: u64,
-    pub termination_wait_ms: u64,
-    pub scale_down: bool,
-    pub desired: u32,
-    /// Production traffic waits for `bluegreen approve` (the environment's `approval` block
-    /// when the deploy started).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub approval_required: bool,
-    /// The `--image` given, when it was resolved to the pinned `image` (an ECR tag).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image_requested: Option<String>,
+    /// What runs: a first deploy's schedule is all-at-once whatever was configured.
+    pub spec: DeploymentSpec,
     /// The checksum of the plan artifact `bluegreen apply` carried out, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_artifact: Option<String>,
     /// Plan-safety findings `--allow-unsafe-plan` let through, in words.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unsafe_plan_allowed: Vec<String>,
+}
+
+/// The command that started a deployment, as the journal's `command` spells it: absent for
+/// `deploy` (schema 1 documents written before the field existed still read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandKind {
+    Deploy,
+    Apply,
+    /// `rebuild` without `--swap`: production traffic never moves.
+    Rebuild,
+    RebuildSwap,
+    /// A name this bluegreen did not write; kept as read.
+    Other(String),
+}
+
+impl CommandKind {
+    /// The journal's spelling, and what `status` and `history` show.
+    pub fn as_str(&self) -> &str {
+        match self {
+            CommandKind::Deploy => "deploy",
+            CommandKind::Apply => "apply",
+            CommandKind::Rebuild => "rebuild",
+            CommandKind::RebuildSwap => "rebuild --swap",
+            CommandKind::Other(s) => s,
+        }
+    }
+
+    /// The kind `as_str` spells `s`.
+    pub fn parse(s: &str) -> CommandKind {
+        match s {
+            "deploy" => CommandKind::Deploy,
+            "apply" => CommandKind::Apply,
+            "rebuild" => CommandKind::Rebuild,
+            "rebuild --swap" => CommandKind::RebuildSwap,
+            other => CommandKind::Other(other.to_string()),
+        }
+    }
+
+    fn to_record(&self) -> Option<String> {
+        match self {
+            CommandKind::Deploy => None,
+            other => Some(other.as_str().to_string()),
+        }
+    }
+
+    fn from_record(s: Option<String>) -> CommandKind {
+        s.map_or(CommandKind::Deploy, |s| CommandKind::parse(&s))
+    }
+}
+
+impl fmt::Display for CommandKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// [`Start`] as schema 1 writes it, field by field in this order.
+#[derive(Serialize, Deserialize)]
+struct StartRecord {
+    /// `None` for `deploy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    command: Option<String>,
+    user: String,
+    host: String,
+    pid: u32,
+    image: String,
+    old: Option<Color>,
+    new: Color,
+    before: Weights,
+    strategy: String,
+    steps: Vec<StepRecord>,
+    health_timeout_ms: u64,
+    post_bake_ms: u64,
+    termination_wait_ms: u64,
+    scale_down: bool,
+    desired: u32,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    approval_required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    image_requested: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    plan_artifact: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    unsafe_plan_allowed: Vec<String>,
+}
+
+impl From<Start> for StartRecord {
+    fn from(s: Start) -> StartRecord {
+        let spec = s.spec;
+        StartRecord {
+            command: s.command.to_record(),
+            user: s.user,
+            host: s.host,
+            pid: s.pid,
+            image: spec.image,
+            old: spec.old,
+            new: spec.new,
+            before: s.before,
+            strategy: spec.strategy,
+            steps: steps_of(&spec.schedule),
+            health_timeout_ms: millis(spec.health_timeout),
+            post_bake_ms: millis(spec.post_bake),
+            termination_wait_ms: millis(spec.termination_wait),
+            scale_down: spec.scale_down,
+            desired: spec.desired,
+            approval_required: spec.approval.required,
+            image_requested: spec.image_requested,
+            plan_artifact: s.plan_artifact,
+            unsafe_plan_allowed: s.unsafe_plan_allowed,
+        }
+    }
+}
+
+impl From<StartRecord> for Start {
+    fn from(r: StartRecord) -> Start {
+        let ms = Duration::from_millis;
+        Start {
+            command: CommandKind::from_record(r.command),
+            user: r.user,
+            host: r.host,
+            pid: r.pid,
+            before: r.before,
+            spec: DeploymentSpec {
+                image: r.image,
+                image_requested: r.image_requested,
+                old: r.old,
+                new: r.new,
+                strategy: r.strategy,
+                schedule: recorded_schedule(&r.steps),
+                health_timeout: ms(r.health_timeout_ms),
+                // Not journaled: `resume` takes it from today's file.
+                poll_interval: Duration::ZERO,
+                post_bake: ms(r.post_bake_ms),
+                termination_wait: ms(r.termination_wait_ms),
+                scale_down: r.scale_down,
+                desired: r.desired,
+                approval: Gate {
+                    required: r.approval_required,
+                    wait: Duration::ZERO,
+                },
+                signals: Vec::new(),
+                until: None,
+            },
+            plan_artifact: r.plan_artifact,
+            unsafe_plan_allowed: r.unsafe_plan_allowed,
+        }
+    }
+}
+
+/// A duration as the records spell it: whole milliseconds.
+pub fn millis(d: Duration) -> u64 {
+    d.as_millis() as u64
 }
 
 /// Who approved production traffic for a deployment (`bluegreen approve`).
@@ -286,13 +421,16 @@ impl FinalOutcome {
 }
 
 impl Start {
+    /// The recorded schedule, checked.
     pub fn schedule(&self) -> Result<Schedule, String> {
-        Start::schedule_of(&self.steps)
+        self.spec.schedule.checked().map_err(|e| e.to_string())
     }
+}
 
-    /// The schedule `steps` record (as written by [`Start::steps_of`]).
-    pub fn schedule_of(steps: &[StepRecord]) -> Result<Schedule, String> {
-        let steps = steps
+/// The schedule `steps` record, unchecked ([`Schedule::recorded`]).
+pub fn recorded_schedule(steps: &[StepRecord]) -> Schedule {
+    Schedule::recorded(
+        steps
             .iter()
             .map(|s| match *s {
                 StepRecord::Weight { percent, bake_ms } => Step::Weight {
@@ -301,23 +439,23 @@ impl Start {
                 },
                 StepRecord::Pause => Step::Pause,
             })
-            .collect();
-        Schedule::new(steps).map_err(|e| e.to_string())
-    }
+            .collect(),
+    )
+}
 
-    pub fn steps_of(schedule: &Schedule) -> Vec<StepRecord> {
-        schedule
-            .steps()
-            .iter()
-            .map(|s| match *s {
-                Step::Weight { percent, bake } => StepRecord::Weight {
-                    percent,
-                    bake_ms: bake.as_millis() as u64,
-                },
-                Step::Pause => StepRecord::Pause,
-            })
-            .collect()
-    }
+/// `schedule` as the records keep it (exact milliseconds).
+pub fn steps_of(schedule: &Schedule) -> Vec<StepRecord> {
+    schedule
+        .steps()
+        .iter()
+        .map(|s| match *s {
+            Step::Weight { percent, bake } => StepRecord::Weight {
+                percent,
+                bake_ms: millis(bake),
+            },
+            Step::Pause => StepRecord::Pause,
+        })
+        .collect()
 }
 
 /// The fix printed with every corruption error.
@@ -468,34 +606,93 @@ mod tests {
 
     fn start() -> Start {
         Start {
-            command: None,
+            command: CommandKind::Deploy,
             user: "ci".into(),
             host: "h".into(),
             pid: 1,
-            image: "app:2".into(),
-            old: Some(Color::Blue),
-            new: Color::Green,
             before: Weights::all_on(Color::Blue),
-            strategy: "canary".into(),
-            steps: vec![
-                StepRecord::Weight {
-                    percent: 20,
-                    bake_ms: 3000,
-                },
-                StepRecord::Weight {
-                    percent: 100,
-                    bake_ms: 0,
-                },
-            ],
-            health_timeout_ms: 1000,
-            post_bake_ms: 0,
-            termination_wait_ms: 0,
-            scale_down: true,
-            desired: 2,
-            approval_required: false,
-            image_requested: None,
+            spec: DeploymentSpec {
+                image: "app:2".into(),
+                image_requested: None,
+                old: Some(Color::Blue),
+                new: Color::Green,
+                strategy: "canary".into(),
+                schedule: recorded_schedule(&[
+                    StepRecord::Weight {
+                        percent: 20,
+                        bake_ms: 3000,
+                    },
+                    StepRecord::Weight {
+                        percent: 100,
+                        bake_ms: 0,
+                    },
+                ]),
+                health_timeout: Duration::from_millis(1000),
+                poll_interval: Duration::ZERO,
+                post_bake: Duration::ZERO,
+                termination_wait: Duration::ZERO,
+                scale_down: true,
+                desired: 2,
+                approval: Gate::default(),
+                signals: vec![],
+                until: None,
+            },
             plan_artifact: None,
             unsafe_plan_allowed: vec![],
+        }
+    }
+
+    /// `started` records as the code before `DeploymentSpec` wrote them (every optional field
+    /// absent, and every one present): read and written again, byte for byte.
+    const OLD_STARTED: [&str; 4] = [
+        r#"{"schema":1,"deployment":"d1","seq":1,"at_ms":1000,"at":"1970-01-01T00:00:01Z","entry":{"type":"started","user":"ci","host":"h","pid":7,"image":"app:2","old":"blue","new":"green","before":{"blue":100,"green":0},"strategy":"canary","steps":[{"kind":"weight","percent":20,"bake_ms":3000},{"kind":"pause"},{"kind":"weight","percent":100,"bake_ms":0}],"health_timeout_ms":600000,"post_bake_ms":0,"termination_wait_ms":300000,"scale_down":true,"desired":2},"fence":3}"#,
+        r#"{"schema":1,"deployment":"d2","seq":1,"at_ms":1,"at":"x","entry":{"type":"started","command":"apply","user":"ci","host":"h","pid":7,"image":"r@sha256:ab","old":null,"new":"blue","before":{"blue":0,"green":0},"strategy":"all-at-once","steps":[{"kind":"weight","percent":100,"bake_ms":0}],"health_timeout_ms":1,"post_bake_ms":2,"termination_wait_ms":3,"scale_down":false,"desired":1,"approval_required":true,"image_requested":"r:1","plan_artifact":"sha256:cd","unsafe_plan_allowed":["delete x [other-stack]: y"]}}"#,
+        r#"{"schema":1,"deployment":"d3","seq":1,"at_ms":1,"at":"x","entry":{"type":"started","command":"rebuild --swap","user":"u","host":"h","pid":1,"image":"i","old":"green","new":"blue","before":{"blue":0,"green":100},"strategy":"steps","steps":[],"health_timeout_ms":0,"post_bake_ms":0,"termination_wait_ms":0,"scale_down":true,"desired":0}}"#,
+        r#"{"schema":1,"deployment":"d4","seq":1,"at_ms":1,"at":"x","entry":{"type":"started","command":"something newer","user":"u","host":"h","pid":1,"image":"i","old":"green","new":"blue","before":{"blue":0,"green":100},"strategy":"linear","steps":[{"kind":"weight","percent":100,"bake_ms":1}],"health_timeout_ms":0,"post_bake_ms":0,"termination_wait_ms":0,"scale_down":false,"desired":3}}"#,
+    ];
+
+    #[test]
+    fn started_records_of_schema_1_are_rewritten_byte_for_byte() {
+        for line in OLD_STARTED {
+            let r: Record = serde_json::from_str(line).unwrap();
+            assert_eq!(serde_json::to_string(&r).unwrap(), line);
+        }
+    }
+
+    #[test]
+    fn a_started_record_reads_as_its_spec() {
+        let r: Record = serde_json::from_str(OLD_STARTED[1]).unwrap();
+        let Entry::Started(s) = r.entry else {
+            panic!("not started")
+        };
+        assert_eq!(s.command, CommandKind::Apply);
+        assert_eq!(s.spec.image, "r@sha256:ab");
+        assert_eq!(s.spec.image_requested.as_deref(), Some("r:1"));
+        assert_eq!(s.spec.old, None);
+        assert_eq!(s.spec.post_bake, Duration::from_millis(2));
+        assert!(s.spec.approval.required);
+        // Not journaled: unset, for `resume` to take from today's file.
+        assert_eq!(s.spec.approval.wait, Duration::ZERO);
+        assert!(s.spec.signals.is_empty());
+        // A schedule is read as recorded and checked by whoever carries it out.
+        let r: Record = serde_json::from_str(OLD_STARTED[2]).unwrap();
+        let Entry::Started(s) = r.entry else {
+            panic!("not started")
+        };
+        assert_eq!(s.command, CommandKind::RebuildSwap);
+        assert!(s.schedule().is_err());
+    }
+
+    #[test]
+    fn command_kinds_are_spelled_as_before() {
+        for (kind, text) in [
+            (CommandKind::Deploy, None),
+            (CommandKind::Apply, Some("apply")),
+            (CommandKind::Rebuild, Some("rebuild")),
+            (CommandKind::RebuildSwap, Some("rebuild --swap")),
+        ] {
+            assert_eq!(kind.to_record().as_deref(), text);
+            assert_eq!(CommandKind::from_record(text.map(str::to_string)), kind);
         }
     }
 

@@ -53,6 +53,12 @@ pub struct Approved {
 }
 
 impl Summary {
+    /// The command that started it, as a kind (`rollback` and the like are
+    /// [`CommandKind::Other`]).
+    pub fn started_by(&self) -> CommandKind {
+        CommandKind::parse(&self.command)
+    }
+
     /// `None` for an empty journal.
     pub fn of(records: &[Record]) -> Option<Summary> {
         let first = records.first()?;
@@ -98,13 +104,13 @@ impl Summary {
                 }
                 Entry::Stopped { at } => s.stopped_at = Some(at.clone()),
                 Entry::Started(st) => {
-                    s.command = st.command.clone().unwrap_or_else(|| "deploy".into());
+                    s.command = st.command.as_str().to_string();
                     s.user = st.user.clone();
                     s.host = st.host.clone();
-                    s.image = Some(st.image.clone());
-                    s.from_color = st.old;
-                    s.to_color = Some(st.new);
-                    s.strategy = Some(st.strategy.clone());
+                    s.image = Some(st.spec.image.clone());
+                    s.from_color = st.spec.old;
+                    s.to_color = Some(st.spec.new);
+                    s.strategy = Some(st.spec.strategy.clone());
                 }
                 Entry::RollbackStarted {
                     user,
@@ -182,7 +188,7 @@ impl Summary {
 /// One record in words, for `status` and `history`.
 pub fn describe(e: &Entry) -> String {
     match e {
-        Entry::Started(s) => format!("started: {} to {}", s.image, s.new),
+        Entry::Started(s) => format!("started: {} to {}", s.spec.image, s.spec.new),
         Entry::RollbackStarted { to, .. } => format!("rollback to {to} started"),
         Entry::LockTakenOver { previous, .. } => {
             format!("took over the lock of {}", previous.holder)
