@@ -528,7 +528,10 @@ output "target_group_arns" {
 }"#;
         assert!(association(ok).is_empty());
         // A forward whose type is an expression may be a 503: it does not count.
-        let maybe = ok.replace(r#"type = "forward""#, r#"type = var.x ? "forward" : "redirect""#);
+        let maybe = ok.replace(
+            r#"type = "forward""#,
+            r#"type = var.x ? "forward" : "redirect""#,
+        );
         assert_eq!(association(&maybe).len(), 1);
     }
 

@@ -164,7 +164,9 @@ fn the_real_shared_module_associates_both_target_groups_from_the_start() {
     assert!(shared.forwards[&key("aws_lb_listener", "test")].contains("aws_lb_target_group.this"));
     assert!(shared.forwards[&key("aws_lb_listener_rule", "associate")]
         .contains("aws_lb_target_group.this"));
-    assert!(!shared.forwards.contains_key(&key("aws_lb_listener", "production")));
+    assert!(!shared
+        .forwards
+        .contains_key(&key("aws_lb_listener", "production")));
     assert!(check_target_group_association(&shared).is_empty());
 
     // The old first-deploy order (the test listener starts as a 503, like the production
@@ -180,9 +182,8 @@ fn the_real_shared_module_associates_both_target_groups_from_the_start() {
         "{p:?}"
     );
     // So does a module that forgets the rule for test_listener = false.
-    let (_t, no_rule) = shared_module_with(|main| {
-        main.replace("count = var.test_listener ? 0 : 1", "count = 0")
-    });
+    let (_t, no_rule) =
+        shared_module_with(|main| main.replace("count = var.test_listener ? 0 : 1", "count = 0"));
     assert_eq!(check_target_group_association(&no_rule).len(), 1);
 }
 
