@@ -8,6 +8,8 @@ named after it; each class shows the AWS behaviour and, where moto alone differs
 patch is what makes the difference (the server started with `--without` the patch).
 """
 
+import contextlib
+import io
 import json
 import os
 import socket
@@ -17,6 +19,7 @@ import tempfile
 import threading
 import time
 import unittest
+import unittest.mock
 import urllib.error
 import urllib.request
 
@@ -420,6 +423,113 @@ class ElbDeletionProtection(StrictTest):
     def test_unprotected_and_missing_load_balancers_are_deleted(self):
         self.world.elb.delete_load_balancer(LoadBalancerArn=self.world.lb)
         self.world.elb.delete_load_balancer(LoadBalancerArn=self.world.lb)
+
+
+BG_EMULATOR = os.path.join(HERE, "..", "..", "modules", "emulator", "lib")
+
+
+class FirstDeployOrderOfTheEmulatorModules(unittest.TestCase):
+    """What the association patch means for modules/emulator: the script behind the emulator
+    shared and service modules (bg_emulator.py), run in this process against the strict server
+    in the order of a first deploy — shared stack, then one color's service."""
+
+    def setUp(self):
+        sys.path.insert(0, BG_EMULATOR)
+        self.addCleanup(sys.path.remove, BG_EMULATOR)
+        import bg_emulator
+
+        self.script = bg_emulator
+        env = {
+            "AWS_ENDPOINT_URL": STRICT.endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": REGION,
+        }
+        patcher = unittest.mock.patch.dict(os.environ, env)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        scratch = tempfile.TemporaryDirectory()
+        self.addCleanup(scratch.cleanup)
+        self.scratch = scratch.name
+        StrictTest.count += 1
+        self.name = "fd%d" % StrictTest.count
+
+    def run_script(self, subcommand, **args):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = self.script.main(["bg_emulator.py", subcommand, json.dumps(args)])
+        return code, err.getvalue()
+
+    def shared(self, test_listener=True):
+        record = os.path.join(self.scratch, "shared.tfstate")
+        code, err = self.run_script(
+            "shared-apply", name=self.name, listener_port=80, test_listener=test_listener,
+            test_listener_port=8080, extra_listener_ports=[], path_rules=["/api/*"],
+            health_check_path="/", record=record,
+        )
+        self.assertEqual(code, 0, err)
+        return self.script.read_record(record)
+
+    def service(self, shared, color):
+        return self.run_script(
+            "service-apply", name="app", color=color, image="nginx:1.27",
+            target_group_arn=shared["target_group_arns"][color],
+            cluster_name=shared["cluster_name"], container_port=80, cpu=256, memory=512,
+            emulated_targets=1, record=os.path.join(self.scratch, color + ".tfstate"),
+        )
+
+    def action_of(self, listener_arn):
+        elb = STRICT.client("elbv2")
+        listener = elb.describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]
+        return listener["DefaultActions"][0]
+
+    def test_the_old_order_fails_with_aws_error(self):
+        # The test listener started as the production listener does, with the 503.
+        with unittest.mock.patch.object(
+            self.script, "associate_action", lambda tgs: self.script.NOT_DEPLOYED
+        ):
+            shared = self.shared()
+        code, err = self.service(shared, "blue")
+        self.assertEqual(code, 1)
+        self.assertIn(
+            "CreateService failed: InvalidParameterException: The target group with "
+            "targetGroupArn %s does not have an associated load balancer."
+            % shared["target_group_arns"]["blue"],
+            err,
+        )
+
+    def test_the_test_listener_associates_both_colors_and_production_still_answers_503(self):
+        shared = self.shared()
+        for color in ("blue", "green"):
+            code, err = self.service(shared, color)
+            self.assertEqual(code, 0, err)
+        self.assertEqual(self.action_of(shared["listener_arn"])["Type"], "fixed-response")
+        weights = {
+            t["TargetGroupArn"]: t["Weight"]
+            for t in self.action_of(shared["test_listener_arn"])["ForwardConfig"]["TargetGroups"]
+        }
+        tgs = shared["target_group_arns"]
+        self.assertEqual(weights, {tgs["blue"]: 100, tgs["green"]: 0})
+
+    def test_without_a_test_listener_a_rule_that_never_matches_associates_them(self):
+        shared = self.shared(test_listener=False)
+        for color in ("blue", "green"):
+            code, err = self.service(shared, color)
+            self.assertEqual(code, 0, err)
+        elb = STRICT.client("elbv2")
+        rules = elb.describe_rules(ListenerArn=shared["listener_arn"])["Rules"]
+        associate = [r for r in rules if r["Priority"] == "50000"]
+        self.assertEqual(len(associate), 1, rules)
+        self.assertEqual(associate[0]["Conditions"], self.script.NEVER_MATCHES)
+        # Not a production route: bluegreen never sees it. The production listener and the
+        # path rule still answer 503.
+        self.assertNotIn(associate[0]["RuleArn"], shared["rule_arns"])
+        self.assertEqual(len(shared["rule_arns"]), 1)
+        self.assertEqual(self.action_of(shared["listener_arn"])["Type"], "fixed-response")
+        # Turning the test listener on retires the rule; re-applying keeps the path rule.
+        shared = self.shared(test_listener=True)
+        rules = elb.describe_rules(ListenerArn=shared["listener_arn"])["Rules"]
+        self.assertEqual(sorted(r["Priority"] for r in rules), ["1", "default"])
 
 
 class WithoutThePatches(StrictTest):
