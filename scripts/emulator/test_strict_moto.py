@@ -436,7 +436,13 @@ class FirstDeployOrderOfTheEmulatorModules(unittest.TestCase):
     def setUp(self):
         sys.path.insert(0, BG_EMULATOR)
         self.addCleanup(sys.path.remove, BG_EMULATOR)
-        import bg_emulator
+        # Nothing may be written into modules/ (a test of the Rust suite checks it): no
+        # __pycache__ next to the script.
+        write_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+        try:
+            import bg_emulator
+        finally:
+            sys.dont_write_bytecode = write_bytecode
 
         self.script = bg_emulator
         env = {
