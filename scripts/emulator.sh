@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# The local AWS emulator: moto in server mode on 127.0.0.1, from a pinned virtualenv.
+# The local AWS emulator: moto in server mode on 127.0.0.1, from a pinned virtualenv, started
+# through the project's strict launcher (moto patched to refuse what AWS refuses).
 #
 #   scripts/emulator.sh install          create/refresh the venv from emulator-requirements.txt
 #   scripts/emulator.sh start [--port N] start (or reuse) the emulator; prints its port on stdout
 #   scripts/emulator.sh env              print eval-able `export` lines for the running emulator
 #   scripts/emulator.sh stop             stop the emulator this script started
 #   scripts/emulator.sh status           say whether it runs (exit 0) or not (exit 3)
+#   scripts/emulator.sh patches          list the launcher's patches and the AWS errors they copy
+#
+# The launcher is scripts/emulator/strict_moto.py (docs/emulator.md): it serves exactly as
+# moto_server does, after patching moto where it is more lenient than AWS in ways that matter
+# to bluegreen (a service on a target group no listener forwards to, duplicate load balancer
+# names, deletion protection, ...). The tests start their emulators through it too.
 #
 # Everything lives under $BLUEGREEN_EMULATOR_HOME (default <repo>/.bluegreen/emulator, which is
 # git-ignored): the venv, the pid/port files and the server log. $BLUEGREEN_EMULATOR_VENV
@@ -26,6 +33,7 @@ VENV=${BLUEGREEN_EMULATOR_VENV:-$EMULATOR_HOME/venv}
 # Absolute, because the pid check matches the venv path in the server's command line.
 [[ $VENV == /* ]] || VENV=$PWD/$VENV
 REQUIREMENTS=$SCRIPT_DIR/emulator-requirements.txt
+LAUNCHER=$SCRIPT_DIR/emulator/strict_moto.py
 # The stamp lives inside the venv so that deleting the venv also forgets the stamp.
 STAMP=$VENV/.bluegreen-requirements.sha256
 PID_FILE=$EMULATOR_HOME/moto.pid
@@ -45,7 +53,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -113,13 +121,23 @@ install_unlocked() {
 recorded_pid() { [[ -f $PID_FILE ]] && tr -cd '0-9' <"$PID_FILE"; }
 recorded_port() { [[ -f $PORT_FILE ]] && tr -cd '0-9' <"$PORT_FILE"; }
 
-# True when PID is alive and is the moto_server this script started from our venv on PORT.
-# Guards against PID reuse: we never signal a process we cannot prove is ours.
+# True when PID is alive and is the emulator this script started from our venv on PORT: the
+# strict launcher, or plain moto_server as started by earlier versions of this script (so that
+# `stop` still ends one of those). Guards against PID reuse: we never signal a process we cannot
+# prove is ours.
 is_our_server() {
 	local pid=$1 port=$2 cmdline
 	[[ -n $pid && -n $port && -r /proc/$pid/cmdline ]] || return 1
 	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-	[[ $cmdline == *"$VENV/bin/moto_server "* && $cmdline == *" -p $port "* ]]
+	[[ $cmdline == *" -p $port "* ]] || return 1
+	[[ $cmdline == *"$VENV/bin/python $LAUNCHER "* || $cmdline == *"$VENV/bin/moto_server "* ]]
+}
+
+# True when our server on PORT is the strict launcher (not an earlier plain moto_server).
+is_strict_server() {
+	local pid=$1 cmdline
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	[[ $cmdline == *"$VENV/bin/python $LAUNCHER "* ]]
 }
 
 # True when something answers HTTP on the port (any status code counts).
@@ -165,14 +183,14 @@ log_tail() {
 # ---------------------------------------------------------------------------------------------
 # start / stop / status / env
 
-# Starts moto on PORT and waits until it answers. Returns 2 when the process died early
-# (typically: port taken), 1 on timeout; the caller decides whether to retry.
+# Starts the strict launcher on PORT and waits until it answers. Returns 2 when the process
+# died early (typically: port taken), 1 on timeout; the caller decides whether to retry.
 launch() {
 	local port=$1 pid deadline
-	printf '\n=== %s: starting moto_server on 127.0.0.1:%s\n' "$(date -u +%FT%TZ)" "$port" >>"$LOG_FILE"
+	printf '\n=== %s: starting the strict moto launcher on 127.0.0.1:%s\n' "$(date -u +%FT%TZ)" "$port" >>"$LOG_FILE"
 	# A new session: the server outlives this script and ignores Ctrl-C aimed at the caller's
 	# terminal; `stop` is the way to end it. setsid(1) would fork when we happen to be a
-	# process-group leader (and $! would be the wrong pid), so Python execs moto_server itself,
+	# process-group leader (and $! would be the wrong pid), so Python execs the launcher itself,
 	# after closing every inherited descriptor above stderr (our locks, the caller's).
 	# The caller's AWS_* variables are dropped: moto uses botocore itself, and an AWS_PROFILE
 	# that does not exist on this machine turns every request into a 500.
@@ -185,7 +203,7 @@ try:
 except OSError:
     pass
 os.closerange(3, 65536)
-os.execv(sys.argv[1], sys.argv[1:])' "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
+os.execv(sys.argv[1], sys.argv[1:])' "$VENV/bin/python" "$LAUNCHER" -H 127.0.0.1 -p "$port"
 	) </dev/null >>"$LOG_FILE" 2>&1 &
 	pid=$!
 	printf '%s\n' "$pid" >"$PID_FILE"
@@ -235,7 +253,10 @@ cmd_start() {
 	pid=$(recorded_pid || true)
 	local running_port
 	running_port=$(recorded_port || true)
-	if is_our_server "$pid" "$running_port"; then
+	if is_our_server "$pid" "$running_port" && ! is_strict_server "$pid"; then
+		log "pid $pid is a plain moto_server from an earlier version of this script; restarting it through the strict launcher"
+		stop_pid "$pid"
+	elif is_our_server "$pid" "$running_port"; then
 		if [[ -n $port && $port != "$running_port" ]]; then
 			die "already running on port $running_port (pid $pid); run '$0 stop' first to use port $port"
 		fi
@@ -266,15 +287,15 @@ cmd_start() {
 			;;
 		2)
 			if [[ -z $port && $attempt -lt 3 ]]; then
-				log "moto_server exited during start on port $try_port; retrying on another port"
+				log "the emulator exited during start on port $try_port; retrying on another port"
 				continue
 			fi
 			log_tail
-			die "moto_server exited during start on port $try_port (port in use?)"
+			die "the emulator exited during start on port $try_port (port in use?)"
 			;;
 		*)
 			log_tail
-			die "moto_server did not answer on http://127.0.0.1:$try_port within ${START_TIMEOUT}s (BLUEGREEN_EMULATOR_START_TIMEOUT)"
+			die "the emulator did not answer on http://127.0.0.1:$try_port within ${START_TIMEOUT}s (BLUEGREEN_EMULATOR_START_TIMEOUT)"
 			;;
 		esac
 	done
@@ -308,7 +329,7 @@ cmd_stop() {
 		stop_pid "$pid"
 		log "stopped pid $pid (port $port)"
 	elif kill -0 "$pid" 2>/dev/null; then
-		log "pid $pid is not our moto_server any more (pid reused?); leaving it alone"
+		log "pid $pid is not our emulator any more (pid reused?); leaving it alone"
 	else
 		log "not running (pid $pid already gone)"
 	fi
@@ -327,6 +348,9 @@ cmd_status() {
 		echo "venv:     not installed (run '$0 install')"
 	fi
 	if is_our_server "$pid" "$port"; then
+		if ! is_strict_server "$pid"; then
+			echo "emulator: pid $pid is a plain moto_server (no strict patches); '$0 start' restarts it through the launcher"
+		fi
 		if answers_http "$port"; then
 			echo "emulator: running, pid $pid, endpoint http://127.0.0.1:$port"
 			echo "log:      $LOG_FILE"
@@ -341,6 +365,11 @@ cmd_status() {
 		echo "emulator: not running"
 	fi
 	return 3
+}
+
+cmd_patches() {
+	cmd_install
+	"$VENV/bin/python" "$LAUNCHER" --list
 }
 
 cmd_env() {
@@ -369,6 +398,7 @@ main() {
 	stop) cmd_stop "$@" ;;
 	status) cmd_status "$@" ;;
 	env) cmd_env "$@" ;;
+	patches) cmd_patches "$@" ;;
 	-h | --help | help)
 		usage
 		;;

@@ -42,6 +42,11 @@ fi
 
 banner "scripts/emulator.sh install"
 bash "$SCRIPT_DIR/emulator.sh" install
+# The venv scripts/emulator.sh installed into (the same defaults and variables).
+EMULATOR_HOME=${BLUEGREEN_EMULATOR_HOME:-$REPO_ROOT/.bluegreen/emulator}
+[[ $EMULATOR_HOME == /* ]] || EMULATOR_HOME=$PWD/$EMULATOR_HOME
+EMULATOR_VENV=${BLUEGREEN_EMULATOR_VENV:-$EMULATOR_HOME/venv}
+[[ $EMULATOR_VENV == /* ]] || EMULATOR_VENV=$PWD/$EMULATOR_VENV
 
 # ---------------------------------------------------------------------------------------------
 # checks
@@ -63,6 +68,10 @@ check() {
 check "cargo fmt --check" cargo fmt --check
 check "cargo clippy --all-targets -- -D warnings" cargo clippy --all-targets -- -D warnings
 check "$TF fmt -check -recursive" "$TF" fmt -check -recursive
+# The strict emulator launcher's patches (scripts/emulator/strict_moto.py), each against a
+# patched server on a loopback port; the Rust tests' emulators all run through this launcher.
+check "strict emulator patches (python unittest)" \
+	"$EMULATOR_VENV/bin/python" -m unittest discover -s scripts/emulator -p 'test_*.py'
 # --all-targets does not run doctests, so they get their own step — first, so that the last
 # test summary in the log is the real suite's, not the (small) doctest run's.
 check "cargo test --doc" cargo test --doc

@@ -40,6 +40,12 @@ pub struct ModuleInfo {
     pub output_values: BTreeMap<String, String>,
     /// `locals { NAME = EXPR }` → EXPR as HCL text.
     pub locals: BTreeMap<String, String>,
+    /// `resource "TYPE" "NAME"` → its `count` expression as HCL text, for resources that have
+    /// one.
+    pub counts: BTreeMap<(String, String), String>,
+    /// `resource "TYPE" "NAME"` → its `default_action` / `action` blocks whose `type` is the
+    /// literal `"forward"`, as HCL text: what the resource forwards to when it is created.
+    pub forwards: BTreeMap<(String, String), String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +145,26 @@ fn collect(body: &hcl::Body, info: &mut ModuleInfo) {
                         other => vec![hcl::format::to_string(other).unwrap_or_default()],
                     })
                     .collect();
-                info.resources.insert((label(b, 0), label(b, 1)), ignored);
+                let key = (label(b, 0), label(b, 1));
+                if let Some(count) = b.body().attributes().find(|a| a.key() == "count") {
+                    info.counts.insert(key.clone(), expr_text(count.expr()));
+                }
+                let forwards: Vec<String> = b
+                    .body()
+                    .blocks()
+                    .filter(|x| matches!(x.identifier(), "default_action" | "action"))
+                    .filter(|x| {
+                        x.body().attributes().any(|a| {
+                            a.key() == "type"
+                                && matches!(a.expr(), hcl::Expression::String(t) if t == "forward")
+                        })
+                    })
+                    .map(|x| hcl::format::to_string(x).unwrap_or_default())
+                    .collect();
+                if !forwards.is_empty() {
+                    info.forwards.insert(key.clone(), forwards.join("\n"));
+                }
+                info.resources.insert(key, ignored);
             }
             "module" => {
                 let source = b
@@ -194,6 +219,7 @@ pub fn check_service_root(m: &ModuleInfo) -> Vec<String> {
 pub fn check_shared_module(m: &ModuleInfo) -> Vec<String> {
     let mut p = shared_interface(m);
     p.extend(check_runtime_ownership(m));
+    p.extend(check_target_group_association(m));
     p
 }
 
@@ -248,6 +274,72 @@ pub fn check_runtime_ownership(m: &ModuleInfo) -> Vec<String> {
 }
 
 const RULE_TYPES: [&str; 2] = ["aws_lb_listener_rule", "aws_alb_listener_rule"];
+const LISTENER_TYPES: [&str; 2] = ["aws_lb_listener", "aws_alb_listener"];
+const TARGET_GROUP_TYPES: [&str; 2] = ["aws_lb_target_group", "aws_alb_target_group"];
+
+/// Both colors' target groups must be associated with the load balancer from the start: ECS
+/// refuses to create a service on a target group that no listener or rule forwards to ("The
+/// target group with targetGroupArn … does not have an associated load balancer."), and a
+/// first deploy creates the color's service before any production route forwards to it.
+///
+/// Checked for each target group resource the `target_group_arns` output names: some listener
+/// or listener rule must be created with a literal `forward` action that refers to it, and
+/// exist in every configuration — one without `count`, or two whose counts are `C ? 1 : 0`
+/// and `C ? 0 : 1` (the test listener, and a rule that replaces it when it is turned off).
+/// Roots that create no target group themselves (wrappers, the emulator modules) pass.
+pub fn check_target_group_association(m: &ModuleInfo) -> Vec<String> {
+    let Some(value) = m.output_values.get("target_group_arns") else {
+        return vec![];
+    };
+    let mut p = vec![];
+    for ty in TARGET_GROUP_TYPES {
+        let groups: BTreeSet<&str> = references(value, ty).collect();
+        for group in groups {
+            let forwarding: Vec<&(String, String)> = m
+                .forwards
+                .iter()
+                .filter(|((rty, _), text)| {
+                    (LISTENER_TYPES.contains(&rty.as_str()) || RULE_TYPES.contains(&rty.as_str()))
+                        && references(text, ty).any(|n| n == group)
+                })
+                .map(|(key, _)| key)
+                .collect();
+            if !always_exists(m, &forwarding) {
+                p.push(format!(
+                    "{}: no listener or listener rule forwards to {ty}.{group} from the start \
+                     in every configuration. ECS refuses to create a service on a target group \
+                     that no listener or rule of a load balancer forwards to (\"The target group \
+                     with targetGroupArn … does not have an associated load balancer.\"), and a \
+                     first deploy creates the color's service before any production route \
+                     forwards to it. Start the test listener's default_action as a forward to \
+                     both target groups (docs/contract.md)",
+                    m.dir.display()
+                ));
+            }
+        }
+    }
+    p
+}
+
+/// Whether one of `resources` exists in every configuration: one has no `count`, or two have
+/// the counts `C ? 1 : 0` and `C ? 0 : 1` for the same condition `C`.
+fn always_exists(m: &ModuleInfo, resources: &[&(String, String)]) -> bool {
+    let mut conditions = vec![];
+    for key in resources {
+        let Some(count) = m.counts.get(*key) else {
+            return true;
+        };
+        let count = count.split_whitespace().collect::<Vec<_>>().join(" ");
+        if let Some(c) = count.strip_suffix(" ? 1 : 0") {
+            conditions.push((c.to_owned(), true));
+        } else if let Some(c) = count.strip_suffix(" ? 0 : 1") {
+            conditions.push((c.to_owned(), false));
+        }
+    }
+    conditions
+        .iter()
+        .any(|(c, on)| conditions.iter().any(|(d, off)| c == d && on != off))
+}
 
 /// The listener rules the `rule_arns` output refers to, directly or through locals.
 fn shifted_rules(m: &ModuleInfo) -> BTreeSet<(&str, &str)> {
@@ -396,6 +488,90 @@ output "rule_arns" { value = local.shifted }
         // Without a rule_arns output no rule is shifted: the redirect rule is the module's own.
         let (_d, m) = module(&[("main.tf", RULES)]);
         assert!(check_runtime_ownership(&m).is_empty());
+    }
+
+    const TARGET_GROUPS: &str = r#"
+resource "aws_lb_target_group" "tg" { for_each = toset(["blue", "green"]) }
+output "target_group_arns" {
+  value = { blue = aws_lb_target_group.tg["blue"].arn, green = aws_lb_target_group.tg["green"].arn }
+}"#;
+
+    fn association(listeners: &str) -> Vec<String> {
+        let (_d, m) = module(&[("tg.tf", TARGET_GROUPS), ("main.tf", listeners)]);
+        check_target_group_association(&m)
+    }
+
+    #[test]
+    fn target_groups_must_be_forwarded_to_from_the_start() {
+        // The old first-deploy order: every listener starts as a 503.
+        let p = association(
+            r#"resource "aws_lb_listener" "prod" {
+  default_action { type = "fixed-response" }
+}"#,
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("aws_lb_target_group.tg") && p[0].contains("associated load balancer"),
+            "{p:?}"
+        );
+        // A listener that always exists and forwards to them.
+        let ok = r#"resource "aws_lb_listener" "test" {
+  default_action {
+    type = "forward"
+    forward {
+      dynamic "target_group" {
+        for_each = ["blue", "green"]
+        content { arn = aws_lb_target_group.tg[target_group.key].arn }
+      }
+    }
+  }
+}"#;
+        assert!(association(ok).is_empty());
+        // A forward whose type is an expression may be a 503: it does not count.
+        let maybe = ok.replace(
+            r#"type = "forward""#,
+            r#"type = var.x ? "forward" : "redirect""#,
+        );
+        assert_eq!(association(&maybe).len(), 1);
+    }
+
+    #[test]
+    fn a_conditional_forward_needs_its_complement() {
+        let listener = r#"resource "aws_lb_listener" "test" {
+  count = var.test_listener ? 1 : 0
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.tg["blue"].arn
+  }
+}"#;
+        assert_eq!(association(listener).len(), 1);
+        let rule = |count: &str| {
+            format!(
+                r#"resource "aws_lb_listener_rule" "associate" {{
+  count = {count}
+  action {{
+    type = "forward"
+    forward {{
+      target_group {{ arn = aws_lb_target_group.tg["green"].arn }}
+    }}
+  }}
+}}"#
+            )
+        };
+        let both = format!("{listener}\n{}", rule("var.test_listener ? 0 : 1"));
+        assert!(association(&both).is_empty(), "{:?}", association(&both));
+        let same = format!("{listener}\n{}", rule("var.test_listener ? 1 : 0"));
+        assert_eq!(association(&same).len(), 1);
+        let other = format!("{listener}\n{}", rule("var.other ? 0 : 1"));
+        assert_eq!(association(&other).len(), 1);
+    }
+
+    #[test]
+    fn modules_without_target_groups_have_nothing_to_associate() {
+        let root = r#"module "shared" { source = "../x" }
+output "target_group_arns" { value = module.shared.target_group_arns }"#;
+        let (_d, m) = module(&[("main.tf", root)]);
+        assert!(check_target_group_association(&m).is_empty());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use bluegreen::contract::{
     check_runtime_ownership, check_service_module, check_service_root, check_shared_module,
-    check_shared_root, read_module, ModuleInfo, OPTIONAL_SHARED_OUTPUTS,
+    check_shared_root, check_target_group_association, read_module, ModuleInfo,
+    OPTIONAL_SHARED_OUTPUTS,
 };
 use std::path::{Path, PathBuf};
 
@@ -133,6 +134,57 @@ fn the_local_demo_shifts_several_routes_in_lockstep() {
     };
     assert!(list_len("extra_listener_ports") >= 1, "{text}");
     assert!(list_len("path_rules") >= 1, "{text}");
+}
+
+/// A copy of modules/shared with `edit` applied to its main.tf.
+fn shared_module_with(edit: impl Fn(&str) -> String) -> (tempfile::TempDir, ModuleInfo) {
+    let tmp = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(repo("modules/shared")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "tf") {
+            let mut text = std::fs::read_to_string(&p).unwrap();
+            if p.file_name().is_some_and(|n| n == "main.tf") {
+                let edited = edit(&text);
+                assert_ne!(edited, text, "the edit changed nothing");
+                text = edited;
+            }
+            std::fs::write(tmp.path().join(p.file_name().unwrap()), text).unwrap();
+        }
+    }
+    let m = read_module(tmp.path()).unwrap();
+    (tmp, m)
+}
+
+#[test]
+fn the_real_shared_module_associates_both_target_groups_from_the_start() {
+    // What makes it pass: the test listener forwards to the target groups, and the rule that
+    // replaces it when test_listener is false has the complementary count.
+    let shared = read_module(&repo("modules/shared")).unwrap();
+    let key = |ty: &str, name: &str| (ty.to_owned(), name.to_owned());
+    assert!(shared.forwards[&key("aws_lb_listener", "test")].contains("aws_lb_target_group.this"));
+    assert!(shared.forwards[&key("aws_lb_listener_rule", "associate")]
+        .contains("aws_lb_target_group.this"));
+    assert!(!shared
+        .forwards
+        .contains_key(&key("aws_lb_listener", "production")));
+    assert!(check_target_group_association(&shared).is_empty());
+
+    // The old first-deploy order (the test listener starts as a 503, like the production
+    // listener) fails the contract, with ECS's error.
+    let (_t, old) = shared_module_with(|main| {
+        main.replacen("type = \"forward\"", "type = \"fixed-response\"", 1)
+    });
+    let p = check_shared_module(&old);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains("aws_lb_target_group.this")
+            && p[0].contains("does not have an associated load balancer"),
+        "{p:?}"
+    );
+    // So does a module that forgets the rule for test_listener = false.
+    let (_t, no_rule) =
+        shared_module_with(|main| main.replace("count = var.test_listener ? 0 : 1", "count = 0"));
+    assert_eq!(check_target_group_association(&no_rule).len(), 1);
 }
 
 #[test]

@@ -92,14 +92,24 @@ resource "aws_lb_listener" "test" {
   certificate_arn   = var.certificate_arn
   ssl_policy        = var.certificate_arn == null ? null : var.ssl_policy
 
-  # Only until bluegreen first points the test listener at the idle color.
+  # Forwards to both target groups from the start (blue 100, green 0), so that both are
+  # associated with the load balancer before the first deploy: ECS refuses to create a service
+  # on a target group that no listener or rule forwards to ("The target group with
+  # targetGroupArn … does not have an associated load balancer."), and a color's service is
+  # created before any production route forwards to it. The weights do not matter: bluegreen
+  # points the test listener at the idle color before any smoke check, and until then both
+  # target groups are empty (the load balancer answers 503).
   default_action {
-    type = "fixed-response"
+    type = "forward"
 
-    fixed_response {
-      content_type = "text/plain"
-      message_body = "no color deployed yet"
-      status_code  = "503"
+    forward {
+      dynamic "target_group" {
+        for_each = local.colors
+        content {
+          arn    = aws_lb_target_group.this[target_group.key].arn
+          weight = target_group.key == "blue" ? 100 : 0
+        }
+      }
     }
   }
 
@@ -115,6 +125,41 @@ resource "aws_lb_listener" "test" {
       error_message = "The test_listener_port must differ from listener_port."
     }
   }
+}
+
+# Without the test listener, this rule associates both target groups with the load balancer
+# instead (see the test listener above for why that must hold before the first deploy). It
+# never matches a request: its only condition is a source address no TCP client can have
+# (255.255.255.255 is the limited broadcast address), so production traffic never takes it and
+# bluegreen never reads or moves it (it is not in rule_arns). The last priority, out of the way
+# of path_rules (1, 2, ...).
+resource "aws_lb_listener_rule" "associate" {
+  count = var.test_listener ? 0 : 1
+
+  listener_arn = aws_lb_listener.production.arn
+  priority     = 50000
+
+  action {
+    type = "forward"
+
+    forward {
+      dynamic "target_group" {
+        for_each = local.colors
+        content {
+          arn    = aws_lb_target_group.this[target_group.key].arn
+          weight = target_group.key == "blue" ? 100 : 0
+        }
+      }
+    }
+  }
+
+  condition {
+    source_ip {
+      values = ["255.255.255.255/32"]
+    }
+  }
+
+  tags = var.tags
 }
 
 # A second production listener (HTTPS next to the HTTP one). Production traffic reaches the

@@ -16,9 +16,10 @@ const REGION: &str = "us-east-1";
 const START_ATTEMPTS: usize = 5;
 const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Runs the venv's `moto_server` entry point, plus a watchdog thread that ends the server when
-/// its parent (the test process) dies without running `Drop` (SIGKILL, abort, double panic),
-/// so no emulator outlives the test run. The pid stays the server's own.
+/// Runs the project's strict launcher (`scripts/emulator/strict_moto.py`: moto_server with the
+/// patches that make it refuse what AWS refuses, docs/emulator.md), plus a watchdog thread that
+/// ends the server when its parent (the test process) dies without running `Drop` (SIGKILL,
+/// abort, double panic), so no emulator outlives the test run. The pid stays the server's own.
 const WATCHDOG: &str = r#"
 import os, runpy, sys, threading, time
 parent = os.getppid()
@@ -196,7 +197,7 @@ fn try_start(venv: &Path, env: &[(String, String)], timeout: Duration) -> Result
     let spawned = cmd
         .arg("-c")
         .arg(WATCHDOG)
-        .arg(venv.join("bin").join("moto_server"))
+        .arg(launcher())
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -247,7 +248,7 @@ fn wait_until_ready(emulator: &mut Emulator, timeout: Duration) -> Result<(), Fa
             .expect("poll the emulator process")
         {
             let tail = emulator.log_tail();
-            let why = format!("moto_server on port {port} exited during start ({status})");
+            let why = format!("the emulator on port {port} exited during start ({status})");
             return if tail.contains("in use") {
                 Err(Failure::Retry(why))
             } else {
@@ -266,7 +267,7 @@ fn wait_until_ready(emulator: &mut Emulator, timeout: Duration) -> Result<(), Fa
         }
         if started.elapsed() > timeout {
             return Err(Failure::Fatal(format!(
-                "moto_server did not answer on 127.0.0.1:{port} within {timeout:?} \
+                "the emulator did not answer on 127.0.0.1:{port} within {timeout:?} \
                  (BLUEGREEN_EMULATOR_START_TIMEOUT)"
             )));
         }
@@ -341,6 +342,14 @@ fn start_timeout() -> Duration {
 
 pub(super) fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The launcher every emulator of the tests runs, as `scripts/emulator.sh start` does.
+fn launcher() -> PathBuf {
+    repo_root()
+        .join("scripts")
+        .join("emulator")
+        .join("strict_moto.py")
 }
 
 /// The emulator venv (`BLUEGREEN_EMULATOR_VENV`, else `BLUEGREEN_EMULATOR_HOME/venv`, as in the

@@ -47,7 +47,7 @@ except ImportError:  # pragma: no cover - depends on the interpreter
     )
     sys.exit(1)
 
-# Shown by every listener until bluegreen's first deploy installs the weighted forward.
+# Shown by the production routes until bluegreen's first deploy installs the weighted forward.
 NOT_DEPLOYED = {
     "Type": "fixed-response",
     "FixedResponseConfig": {
@@ -57,6 +57,11 @@ NOT_DEPLOYED = {
     },
 }
 STACK_TAG = "bluegreen:stack"
+# Without a test listener, a rule on the production listener associates both target groups
+# with the load balancer (see associate_action). It never matches a request: no TCP client
+# has the limited broadcast address as its source. The last priority, away from path_rules.
+ASSOCIATE_PRIORITY = 50000
+NEVER_MATCHES = [{"Field": "source-ip", "SourceIpConfig": {"Values": ["255.255.255.255/32"]}}]
 # The emulated targets of a color live in 127.0.<COLOR_OCTET>.0/24, so nothing routes off-box.
 COLOR_OCTET = {"blue": 1, "green": 2}
 CONTAINER_NAME = "app"
@@ -314,6 +319,18 @@ def start_action(color, tgs):
     }
 
 
+def associate_action(tgs):
+    """The test listener's first action: forward to both target groups (blue 100, green 0).
+
+    ECS refuses to create a service on a target group that no listener or rule of a load
+    balancer forwards to ("The target group with targetGroupArn ... does not have an associated
+    load balancer."), and a first deploy creates a color's service before any production route
+    forwards to it. So both target groups are associated from the start, through the test
+    listener (or, without one, a rule that never matches). The weights do not matter: bluegreen
+    points the test listener at the idle color before any smoke check."""
+    return start_action("blue", tgs)
+
+
 def describe_start(action):
     if action["Type"] == "forward":
         weights = [t["Weight"] for t in action["ForwardConfig"]["TargetGroups"]]
@@ -418,6 +435,7 @@ def ensure_path_rules(aws, name, listener_arn, patterns, previous_arns, action):
     deleted. Priorities 1..len(patterns) belong to this stack; a foreign rule there is an
     error."""
     by_priority = listener_rules(aws, listener_arn)
+    by_priority.pop(ASSOCIATE_PRIORITY, None)  # ensure_associate_rule's, not a path rule
     present = {r["RuleArn"] for r in by_priority.values()}
     ours = (set(previous_arns) & present) | tagged_ours(aws, name, present)
     arns = []
@@ -452,6 +470,30 @@ def ensure_path_rules(aws, name, listener_arn, patterns, previous_arns, action):
             aws.elbv2.delete_rule(RuleArn=rule["RuleArn"])
             say("deleted rule %d (%s) of the production listener" % (priority, rule_path(rule)))
     return arns
+
+
+def ensure_associate_rule(aws, name, listener_arn, tgs, wanted):
+    """Without a test listener, the rule that associates both target groups with the load
+    balancer (see associate_action); with one, none. Created once, then left alone."""
+    rule = listener_rules(aws, listener_arn).get(ASSOCIATE_PRIORITY)
+    if rule is not None and rule["RuleArn"] not in tagged_ours(aws, name, [rule["RuleArn"]]):
+        raise Failure(
+            "priority %d of the production listener is taken by rule %s, which this stack did "
+            "not create; this stack keeps that priority for the rule that associates the "
+            "target groups with the load balancer" % (ASSOCIATE_PRIORITY, rule["RuleArn"])
+        )
+    if wanted and rule is None:
+        aws.elbv2.create_rule(
+            ListenerArn=listener_arn,
+            Priority=ASSOCIATE_PRIORITY,
+            Conditions=NEVER_MATCHES,
+            Actions=[associate_action(tgs)],
+            Tags=[{"Key": STACK_TAG, "Value": name}],
+        )
+        say("created the rule that associates both target groups (never matches a request)")
+    elif not wanted and rule is not None:
+        aws.elbv2.delete_rule(RuleArn=rule["RuleArn"])
+        say("deleted the associating rule: the test listener associates the target groups")
 
 
 # ---------------------------------------------------------------- shared: cluster
@@ -540,7 +582,8 @@ def shared_apply(aws, args):
     test_listener_arn = None
     if test_port is not None:
         test_listener_arn = ensure_listener(
-            aws, lb_arn, test_port, previous.get("test_listener_arn"), "test", taken
+            aws, lb_arn, test_port, previous.get("test_listener_arn"), "test", taken,
+            associate_action(tgs),
         )
         taken.add(test_listener_arn)
     previous_extra = previous.get("extra_listener_arns") or []
@@ -553,6 +596,7 @@ def shared_apply(aws, args):
     rule_arns = ensure_path_rules(
         aws, name, listener_arn, args["path_rules"], previous.get("rule_arns") or [], new_route
     )
+    ensure_associate_rule(aws, name, listener_arn, tgs, wanted=test_port is None)
     ensure_cluster(aws, name)
     if renamed:
         delete_shared_stack(aws, old_name)

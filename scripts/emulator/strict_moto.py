@@ -1,0 +1,353 @@
+#!/usr/bin/env python3
+"""moto in server mode, made as strict as AWS where bluegreen depends on it.
+
+    python strict_moto.py [-H HOST] [-p PORT] [moto_server's other flags]
+    python strict_moto.py --list                 name and summary of every patch
+    python strict_moto.py --without NAME ...     leave one patch out (repeatable; for diagnosis)
+
+Run it with the emulator venv's python (scripts/emulator.sh and tests/common/emulator.rs do).
+It applies the patches below to moto's classes, then serves exactly as `moto_server` does: the
+flags after ours go to `moto.server.main` unchanged.
+
+moto accepts a few requests that AWS refuses, and drops a few parameters that AWS keeps. Where
+that hides a bug that would only show on AWS (a first deploy in the wrong order, two
+environments sharing a load balancer name, a `terraform destroy` that AWS would stop), this
+launcher copies AWS. Each patch is one function below: its docstring names the AWS behaviour it
+copies and AWS's exact error code and text, and `test_strict_moto.py` next to this file tests
+it against a running server. docs/emulator.md lists them.
+
+Patches replace methods of moto's backend classes (the model layer), which every request of
+every region and account goes through; the one exception, ecs-create-service-keeps-settings,
+wraps a response handler, because that is where moto drops the parameters. moto's version is
+pinned in scripts/emulator-requirements.txt; a bump that moves what a patch wraps fails here
+at start (a missing attribute), not silently.
+"""
+
+import argparse
+import functools
+import inspect
+import sys
+
+PATCHES = {}
+
+
+def patch(name):
+    """Register a patch function under `name` (applied in registration order)."""
+
+    def register(function):
+        PATCHES[name] = function
+        return function
+
+    return register
+
+
+def wrap(cls, method_name):
+    """Decorator: replace `cls.method_name` with the decorated function, which receives the
+    original as its first argument."""
+    original = getattr(cls, method_name)  # AttributeError: moto moved it; fail at start
+
+    def decorate(replacement):
+        @functools.wraps(original)
+        def method(self, *args, **kwargs):
+            return replacement(original, self, *args, **kwargs)
+
+        setattr(cls, method_name, method)
+        return method
+
+    return decorate
+
+
+def bind(function, self, args, kwargs):
+    """The arguments of a call to `function`, by parameter name, defaults applied: moto's
+    response layer passes some by position and some by keyword."""
+    bound = inspect.signature(function).bind(self, *args, **kwargs)
+    bound.apply_defaults()
+    return bound.arguments
+
+
+# ------------------------------------------------------------------------------------------- ECS
+
+# CreateService request parameter -> attribute of moto's Service object. moto's DescribeServices
+# serializer reads the attribute by the snake_case spelling of the response member, which is
+# also what UpdateService sets.
+KEPT_SERVICE_SETTINGS = {
+    "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds",
+    "enableECSManagedTags": "enable_ecs_managed_tags",
+    "availabilityZoneRebalancing": "availability_zone_rebalancing",
+    "deploymentConfiguration": "deployment_configuration",
+}
+
+
+@patch("ecs-create-service-keeps-settings")
+def ecs_create_service_keeps_settings():
+    """ECS CreateService keeps healthCheckGracePeriodSeconds, enableECSManagedTags,
+    availabilityZoneRebalancing and deploymentConfiguration, and DescribeServices (and the
+    CreateService response) return them, as AWS does.
+
+    moto 5.2.x reads only some CreateService parameters and drops these four, although its
+    UpdateService keeps them. With the real hashicorp/aws provider a color's second
+    `terraform plan` then shows a change to put them back: on AWS it is a no-op. No error is
+    involved. The parameters are dropped in moto's response handler (it never passes them to
+    the backend), so this is the one patch that wraps the HTTP layer: it reads them from the
+    request and stores them on the service the backend created.
+    """
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    @wrap(EC2ContainerServiceResponse, "create_service")
+    def create_service(original, self):
+        given = {attr: self._get_param(param) for param, attr in KEPT_SERVICE_SETTINGS.items()}
+        result = original(self)
+        service = result.result["service"]
+        for attr, value in given.items():
+            if value is not None:
+                setattr(service, attr, value)
+        return result
+
+
+def target_group_is_associated(target_group_arn):
+    """Whether a listener's default action or a rule of any load balancer forwards to the
+    target group (any weight, 0 included), as ELBv2 reports it in a target group's
+    LoadBalancerArns. None when the target group does not exist in the emulator."""
+    from moto.elbv2.models import elbv2_backends
+
+    parts = target_group_arn.split(":")
+    if len(parts) < 6 or parts[2] != "elasticloadbalancing":
+        return None
+    region, account = parts[3], parts[4]
+    backend = elbv2_backends[account][region]
+    if target_group_arn not in backend.target_groups:
+        return None
+    for load_balancer in backend.load_balancers.values():
+        for listener in load_balancer.listeners.values():
+            # `rules` includes the listener's default rule, whose actions are its default
+            # actions (ModifyListener keeps them in step).
+            for rule in listener.rules.values():
+                for action in rule.actions:
+                    if action.type != "forward":
+                        continue
+                    if target_group_arn in backend._get_target_group_arns_from(action.data):
+                        return True
+    return False
+
+
+def refuse_unassociated_target_groups(load_balancers):
+    from moto.ecs.exceptions import InvalidParameterException
+
+    for entry in load_balancers or []:
+        arn = entry.get("targetGroupArn")
+        if arn and target_group_is_associated(arn) is False:
+            raise InvalidParameterException(
+                "The target group with targetGroupArn %s does not have an associated load "
+                "balancer." % arn
+            )
+
+
+@patch("ecs-service-target-group-needs-load-balancer")
+def ecs_service_target_group_needs_load_balancer():
+    """ECS CreateService, and UpdateService with loadBalancers, refuse a target group that no
+    listener or rule of a load balancer forwards to, as AWS does:
+
+        InvalidParameterException: The target group with targetGroupArn <arn> does not have an
+        associated load balancer.
+
+    A forward with weight 0 counts as associated (ELBv2 lists the load balancer in the target
+    group's LoadBalancerArns either way). This is the error a first deploy gets on AWS when a
+    color's service is created before any listener or rule forwards to its target group; moto
+    accepts it. A target group that does not exist in the emulator is left to moto (accepted):
+    AWS's text for that case is not verified here. The cluster and service are looked up first,
+    so ClusterNotFoundException and ServiceNotFoundException keep their precedence.
+    """
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    @wrap(EC2ContainerServiceBackend, "create_service")
+    def create_service(original, self, *args, **kwargs):
+        call = bind(original, self, args, kwargs)
+        self._get_cluster(call["cluster_str"])
+        refuse_unassociated_target_groups(call["load_balancers"])
+        return original(self, *args, **kwargs)
+
+    @wrap(EC2ContainerServiceBackend, "update_service")
+    def update_service(original, self, service_properties):
+        cluster = service_properties.get("cluster", "default")
+        self._get_service(cluster, service_properties["service"].split("/")[-1])
+        refuse_unassociated_target_groups(service_properties.get("load_balancers"))
+        return original(self, service_properties)
+
+
+@patch("ecs-create-service-refuses-duplicate-name")
+def ecs_create_service_refuses_duplicate_name():
+    """ECS CreateService refuses a service name that an ACTIVE service of the cluster already
+    has, as AWS does:
+
+        InvalidParameterException: Creation of service was not idempotent.
+
+    moto silently replaces the existing service (its ARN, task definition and load balancers
+    change under whoever owns it): two environments that derive the same service name in one
+    cluster would take over each other's service instead of failing. A deleted (INACTIVE)
+    service's name may be used again, as on AWS once it has drained. AWS also accepts an exact
+    retry carrying the same clientToken; that is not modelled (nothing here retries a create).
+    """
+    from moto.ecs.exceptions import InvalidParameterException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    @wrap(EC2ContainerServiceBackend, "create_service")
+    def create_service(original, self, *args, **kwargs):
+        call = bind(original, self, args, kwargs)
+        cluster = self._get_cluster(call["cluster_str"])
+        existing = self.services.get("%s:%s" % (cluster.name, call["service_name"]))
+        if existing is not None and existing.status == "ACTIVE":
+            raise InvalidParameterException("Creation of service was not idempotent.")
+        return original(self, *args, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------- ELBv2
+
+
+def load_balancer_settings(scheme, loadbalancer_type, ip_address_type, subnet_ids, groups):
+    return (
+        scheme or "internet-facing",
+        loadbalancer_type or "application",
+        ip_address_type or "ipv4",
+        frozenset(subnet_ids),
+        frozenset(groups or []),
+    )
+
+
+@patch("elbv2-duplicate-load-balancer-name")
+def elbv2_duplicate_load_balancer_name():
+    """ELBv2 CreateLoadBalancer with the name of an existing load balancer (same account and
+    region) returns that load balancer when the settings are the same, and otherwise fails, as
+    AWS does:
+
+        DuplicateLoadBalancerName: A load balancer with the same name '<name>' exists, but
+        with different settings
+
+    AWS documents CreateLoadBalancer as idempotent: "If you attempt to create multiple load
+    balancers with the same settings, each call succeeds" (and returns the one load balancer).
+    The settings compared are the scheme, type, IP address type, subnets and security groups;
+    tags are not. moto creates a second load balancer with the same name, so two environments
+    whose modules derive the same name share nothing on AWS's terms but each get their own ALB
+    in the emulator (or, with modules that look the name up, silently share one).
+    """
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
+
+    @wrap(ELBv2Backend, "create_load_balancer")
+    def create_load_balancer(original, self, *args, **kwargs):
+        call = bind(original, self, args, kwargs)
+        name = call["name"]
+        existing = [lb for lb in self.load_balancers.values() if lb.name == name]
+        if not existing:
+            return original(self, *args, **kwargs)
+        subnet_ids = list(call["subnet_ids"] or [])
+        subnet_ids += [m["SubnetId"] for m in call["subnet_mappings"] or []]
+        wanted = load_balancer_settings(
+            call["scheme"],
+            call["loadbalancer_type"],
+            call["ip_address_type"],
+            subnet_ids,
+            call["security_groups"],
+        )
+        lb = existing[0]
+        have = load_balancer_settings(
+            lb.scheme,
+            lb.type,
+            lb.ip_address_type,
+            [subnet.id for subnet in lb.subnets],
+            lb.security_groups,
+        )
+        if have != wanted:
+            raise ELBClientError(
+                "DuplicateLoadBalancerName",
+                "A load balancer with the same name '%s' exists, but with different settings"
+                % name,
+            )
+        return lb
+
+
+@patch("elbv2-deletion-protection")
+def elbv2_deletion_protection():
+    """ELBv2 DeleteLoadBalancer refuses a load balancer whose `deletion_protection.enabled`
+    attribute is "true", as AWS does:
+
+        OperationNotPermitted: Load balancer '<arn>' cannot be deleted because deletion
+        protection is enabled
+
+    moto stores the attribute (ModifyLoadBalancerAttributes, DescribeLoadBalancerAttributes)
+    but deletes the load balancer anyway, so a `terraform destroy` of modules/shared with its
+    default `deletion_protection = true` passes in the emulator and fails on AWS. Deleting a
+    load balancer that does not exist still succeeds, as on AWS.
+    """
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
+
+    @wrap(ELBv2Backend, "delete_load_balancer")
+    def delete_load_balancer(original, self, arn):
+        lb = self.load_balancers.get(arn)
+        if lb is not None and str(lb.attrs.get("deletion_protection.enabled")).lower() == "true":
+            raise ELBClientError(
+                "OperationNotPermitted",
+                "Load balancer '%s' cannot be deleted because deletion protection is enabled"
+                % arn,
+            )
+        return original(self, arn)
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def summary(function):
+    """The docstring's first paragraph, and the AWS error it quotes when it ends with ':'."""
+    paragraphs = inspect.getdoc(function).split("\n\n")
+    text = paragraphs[0]
+    if text.endswith(":") and len(paragraphs) > 1:
+        text += " " + paragraphs[1].strip()
+    return " ".join(text.split())
+
+
+def apply(without=()):
+    """Apply every patch not named in `without`; returns the names applied."""
+    unknown = sorted(set(without) - set(PATCHES))
+    if unknown:
+        raise SystemExit(
+            "strict_moto: unknown patch %s (known: %s)" % (", ".join(unknown), ", ".join(PATCHES))
+        )
+    applied = []
+    for name, function in PATCHES.items():
+        if name not in without:
+            function()
+            applied.append(name)
+    return applied
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(
+        prog="strict_moto.py",
+        description="moto_server with bluegreen's AWS-strictness patches; other flags go to moto_server",
+        add_help=False,
+    )
+    parser.add_argument("--list", action="store_true", help="list the patches and exit")
+    parser.add_argument("--without", action="append", default=[], metavar="NAME")
+    parser.add_argument("--help-strict", action="help", help="show this help and exit")
+    ours, rest = parser.parse_known_args(argv)
+    if ours.list:
+        for name, function in PATCHES.items():
+            print("%s\n    %s" % (name, summary(function)))
+        return 0
+    applied = apply(ours.without)
+    left_out = ", ".join(ours.without) if ours.without else "none"
+    sys.stderr.write(
+        "strict_moto: patches applied: %s; left out: %s\n" % (", ".join(applied), left_out)
+    )
+    sys.stderr.flush()
+    from moto.server import main as moto_server_main
+
+    # moto_server reads sys.argv when given no arguments: leave only its own there.
+    sys.argv = [sys.argv[0]] + rest
+    moto_server_main(rest)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
