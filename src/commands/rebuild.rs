@@ -17,24 +17,22 @@ use crate::aws::Services;
 use crate::config::OldColor;
 use crate::domain::color::{Color, Weights};
 use crate::domain::image::ImageRef;
-use crate::domain::{verdict, Machine, Reading, Stage, Verdict};
+use crate::domain::{Machine, Stage};
 use crate::error::Error;
 use crate::flow::context::{Aws, Ctx, StackId};
 use crate::flow::drive::Routes;
 use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
 use crate::flow::provision::{prepare_new_color, Provision};
-use crate::flow::readings::SignalReader;
+use crate::flow::readiness::until_ready;
 use crate::flow::run::{begin_deployment, live_color_of, refuse_if_unfinished, run_machine, Shift};
 use crate::flow::session::{after_release, Session};
 use crate::flow::spec::{deployment_spec, expand, start_record, Source, Today};
 use crate::flow::target::Target;
 use crate::iac::IacTool;
-use crate::report::Event;
 use crate::state::journal::{CommandKind, FinalOutcome};
 use crate::state::{Entry, Writer};
 use serde::Serialize;
 use std::time::Duration;
-use tokio::time::Instant;
 
 #[derive(Debug, Serialize)]
 struct RebuildResult<'a> {
@@ -389,8 +387,16 @@ async fn verify_at_zero_traffic(
         task_definition: &out.task_definition_arn,
         desired: ctx.cfg.service.desired_count as i32,
     };
-    let signals = SignalReader::new(health, target).map_err(Error::Internal)?;
-    let Some(r) = first_failing(ctx, aws, session, signals, idle).await? else {
+    // Judged as a deploy judges a color still coming up: a bad reading only means "not yet",
+    // until `health.timeout`.
+    let lock_lost = || {
+        Error::refused(
+            "the environment lock was taken from this rebuild (lease expired or `unlock --force`); it stopped at once",
+            "check `bluegreen status`; production traffic was never moved by this rebuild",
+        )
+    };
+    let failing = until_ready(ctx, aws, session, target, Stage::Settling, lock_lost).await?;
+    let Some(r) = failing.into_iter().next() else {
         session.record(ctx, Entry::Settled).await;
         ctx.info(format!("{idle} passed every signal with test traffic only"));
         return Ok(());
@@ -425,47 +431,4 @@ async fn verify_at_zero_traffic(
         restored: Some(live),
         weights: before,
     })
-}
-
-/// Reads every signal until all pass (`None`) or `health.timeout` passed (the reading that
-/// still did not pass); each new reading is reported. A lost lock stops it at once.
-async fn first_failing(
-    ctx: &Ctx,
-    aws: &Aws,
-    session: &Session,
-    mut signals: SignalReader<'_>,
-    idle: Color,
-) -> Result<Option<Reading>, Error> {
-    let health = &ctx.cfg.health;
-    let deadline = Instant::now() + health.timeout;
-    let mut last = Vec::new();
-    loop {
-        if session.guard.lost() {
-            return Err(Error::refused(
-                "the environment lock was taken from this rebuild (lease expired or `unlock --force`); it stopped at once",
-                "check `bluegreen status`; production traffic was never moved by this rebuild",
-            ));
-        }
-        let readings = signals.read(aws).await;
-        for r in &readings {
-            if !last.contains(r) {
-                ctx.out.emit(Event::Health {
-                    color: idle,
-                    signal: r.signal.clone(),
-                    ok: verdict(r, Stage::Settling) == Verdict::Pass,
-                    observed: r.observed.clone(),
-                });
-            }
-        }
-        let pending = readings
-            .iter()
-            .find(|r| verdict(r, Stage::Settling) != Verdict::Pass)
-            .cloned();
-        last = readings;
-        match pending {
-            None => return Ok(None),
-            Some(r) if Instant::now() >= deadline => return Ok(Some(r)),
-            Some(_) => tokio::time::sleep(health.poll_interval).await,
-        }
-    }
 }

@@ -68,7 +68,15 @@ pub async fn judge_target(
         desired,
     };
     let stage = judge_stage(&svc, scaled_up);
-    let failing = until_ready(ctx, aws, session, check, stage).await?;
+    let lock_lost = || {
+        Error::refused(
+            format!(
+                "the environment lock was taken from this rollback (lease expired or `unlock --force`) while it checked {target}; production traffic was not changed"
+            ),
+            "check `bluegreen status`, then run `bluegreen rollback` again",
+        )
+    };
+    let failing = until_ready(ctx, aws, session, check, stage, lock_lost).await?;
     if failing.is_empty() {
         return Ok(Judged {
             scaled_up,

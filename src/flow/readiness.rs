@@ -2,7 +2,7 @@
 //! configured signal read by [`SignalReader`] (ECS, target health, alarms, HTTP checks) and
 //! judged by [`readiness`] (the deploy's verdict rules, no-data policies and "pending too
 //! long" rule), polled at `health.poll_interval` within `health.timeout`. `rollback` judges
-//! its target with it.
+//! its target with it, and `rebuild` the color it re-created, at zero traffic.
 
 use crate::domain::{readiness, verdict, Readiness, Reading, Stage, Verdict};
 use crate::error::Error;
@@ -17,12 +17,14 @@ use tokio::time::Instant;
 /// or by staying pending until `health.timeout` (`Ok` of the failing readings). `stage` is
 /// `Settling` for a color still coming up (a bad reading only means "not yet") and `Watching`
 /// for a warm one (a bad reading counts at once; only "no data" with `wait` is waited for).
+/// A lost lock stops it at once with `lock_lost()` (each command says what that means for it).
 pub async fn until_ready(
     ctx: &Ctx,
     aws: &Aws,
     session: &Session,
     target: Target<'_>,
     stage: Stage,
+    lock_lost: impl Fn() -> Error,
 ) -> Result<Vec<Reading>, Error> {
     let health = &ctx.cfg.health;
     let color = target.color;
@@ -31,12 +33,7 @@ pub async fn until_ready(
     let mut last: Vec<Reading> = Vec::new();
     loop {
         if session.guard.lost() {
-            return Err(Error::refused(
-                format!(
-                    "the environment lock was taken from this rollback (lease expired or `unlock --force`) while it checked {color}; production traffic was not changed"
-                ),
-                "check `bluegreen status`, then run `bluegreen rollback` again",
-            ));
+            return Err(lock_lost());
         }
         let readings = signals.read(aws).await;
         for r in readings.iter().filter(|r| !last.contains(r)) {
