@@ -13,7 +13,7 @@ use crate::flow::outputs::SharedOutputs;
 use crate::flow::planfile::PlanBody;
 use crate::flow::provision::Provision;
 use crate::flow::run::{
-    begin_deployment, provision_new_color, refuse_if_unfinished, run_machine, Shift,
+    begin_deployment, provision_new_color, refuse_if_unfinished, run_machine, Stacks,
 };
 use crate::flow::session::{after_release, Session};
 use crate::flow::spec::{deployment_spec, start_record, Source, Today};
@@ -172,7 +172,7 @@ async fn locked(
         "strategy {}: {} (recorded in the plan)",
         spec.strategy, body.schedule_text
     ));
-    let shift = Shift {
+    let stacks = Stacks {
         shared: &shared,
         live_out: world.live_out.as_ref(),
     };
@@ -183,7 +183,7 @@ async fn locked(
     };
     let out = provision_new_color(ctx, tool, &aws, session, &shared, &spec, provision).await?;
     let machine = Machine::new(spec);
-    run_machine(ctx, &aws, session, world.routes, &out, &shift, machine).await
+    run_machine(ctx, &aws, session, world.routes, &out, &stacks, machine).await
 }
 
 /// Refuses the artifact, listing every fact that moved since it was planned.

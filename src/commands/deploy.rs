@@ -15,7 +15,7 @@ use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
 use crate::flow::provision::{already_running, ensure_shared, Provision};
 use crate::flow::run::{
     announce_schedule, begin_deployment, live_color_of, provision_new_color, refuse_if_unfinished,
-    run_machine, strategy_and_schedule, DeployResult, Shift,
+    run_machine, strategy_and_schedule, DeployResult, Stacks,
 };
 use crate::flow::session::{after_release, Session};
 use crate::flow::spec::{check_until, deployment_spec, start_record, Source, Today};
@@ -104,7 +104,7 @@ async fn locked(
             "first deploy: no color is live to share traffic with, so the schedule is all-at-once",
         );
     }
-    let shift = Shift {
+    let stacks = Stacks {
         shared: &shared,
         live_out: live_out.as_ref(),
     };
@@ -119,7 +119,7 @@ async fn locked(
         humantime::format_duration(ctx.cfg.health.timeout)
     ));
     let machine = Machine::new(spec);
-    run_machine(ctx, &aws, session, routes, &out, &shift, machine).await
+    run_machine(ctx, &aws, session, routes, &out, &stacks, machine).await
 }
 
 /// The live color (none on a first deploy), the idle color deployed to (blue on a first

@@ -24,7 +24,9 @@ use crate::flow::drive::Routes;
 use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
 use crate::flow::provision::{prepare_new_color, Provision};
 use crate::flow::readiness::until_ready;
-use crate::flow::run::{begin_deployment, live_color_of, refuse_if_unfinished, run_machine, Shift};
+use crate::flow::run::{
+    begin_deployment, live_color_of, refuse_if_unfinished, run_machine, Stacks,
+};
 use crate::flow::session::{after_release, Session};
 use crate::flow::spec::{deployment_spec, expand, start_record, Source, Today};
 use crate::flow::target::Target;
@@ -139,11 +141,20 @@ async fn locked(
             humantime::format_duration(ctx.cfg.health.timeout),
             spec.schedule
         ));
-        let shift = Shift {
+        let stacks = Stacks {
             shared: &shared,
             live_out: Some(&live_out),
         };
-        return run_machine(ctx, &aws, session, routes, &out, &shift, Machine::new(spec)).await;
+        return run_machine(
+            ctx,
+            &aws,
+            session,
+            routes,
+            &out,
+            &stacks,
+            Machine::new(spec),
+        )
+        .await;
     }
     verify_at_zero_traffic(ctx, &aws, session, &shared, &out, idle, routes, live).await?;
     let idle_desired = scale_back(ctx, &aws, session, &out, idle).await?;

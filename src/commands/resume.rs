@@ -14,7 +14,7 @@ use crate::flow::context::{Aws, Ctx};
 use crate::flow::drive::Routes;
 use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
 use crate::flow::provision::{prepare_new_color, Provision};
-use crate::flow::run::{run_machine, Shift};
+use crate::flow::run::{run_machine, Stacks};
 use crate::flow::session::{after_release, Guard, Session};
 use crate::flow::spec::{deployment_spec, Source, Today};
 use crate::state::journal::{CommandKind, FinalOutcome, Progress};
@@ -131,7 +131,7 @@ async fn resume_locked(
         Some(old) => ctx.color_outputs(tool, old, &shared).await?,
         None => None,
     };
-    let shift = Shift {
+    let stacks = Stacks {
         shared: &shared,
         live_out: live_out.as_ref(),
     };
@@ -143,7 +143,7 @@ async fn resume_locked(
         None => routes,
     };
     let machine = Machine::resume(spec, checkpoint, Duration::ZERO);
-    run_machine(ctx, &aws, session, routes, &out, &shift, machine).await
+    run_machine(ctx, &aws, session, routes, &out, &stacks, machine).await
 }
 
 /// The live weights, checked against the journal (every route reads the last verified weights

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 /// What the driver needs besides the machine: the shared stack and the old color's outputs
 /// (for the scale-down).
-pub struct Shift<'a> {
+pub struct Stacks<'a> {
     pub shared: &'a SharedOutputs,
     pub live_out: Option<&'a ServiceOutputs>,
 }
@@ -33,12 +33,12 @@ pub async fn run_machine(
     session: &mut Session,
     routes: Routes<'_>,
     out: &ServiceOutputs,
-    shift: &Shift<'_>,
+    stacks: &Stacks<'_>,
     machine: Machine,
 ) -> Result<(), Error> {
     let spec = machine.spec().clone();
     let before = routes.primary().weights();
-    let outcome = drive(ctx, aws, session, routes, out, shift, machine).await?;
+    let outcome = drive(ctx, aws, session, routes, out, stacks, machine).await?;
     let ended = Ending {
         spec: &spec,
         before,
@@ -101,7 +101,7 @@ async fn drive(
     session: &mut Session,
     routes: Routes<'_>,
     out: &ServiceOutputs,
-    shift: &Shift<'_>,
+    stacks: &Stacks<'_>,
     machine: Machine,
 ) -> Result<Outcome, Error> {
     let idle = machine.spec().new;
@@ -109,7 +109,7 @@ async fn drive(
         color: idle,
         cluster: &out.cluster_name,
         service: &out.service_name,
-        target_group: shift.shared.target_groups.of(idle),
+        target_group: stacks.shared.target_groups.of(idle),
         task_definition: &out.task_definition_arn,
         desired: ctx.cfg.service.desired_count as i32,
     };
@@ -119,7 +119,7 @@ async fn drive(
         aws,
         routes,
         signals,
-        old_service: shift.live_out.map(|o| OldService {
+        old_service: stacks.live_out.map(|o| OldService {
             cluster: o.cluster_name.clone(),
             service: o.service_name.clone(),
         }),
