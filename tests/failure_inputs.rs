@@ -513,3 +513,47 @@ fn item_13_sdk_errors_are_one_line() {
     assert!(!error.contains("DispatchFailure {"), "{error}");
     assert!(!error.contains("ConnectorError {"), "{error}");
 }
+
+/// Issue 14, "Region, one source of truth": an `AWS_REGION` or a var file's `region` that
+/// disagrees with the environment file is bad input (exit 2, naming both and the fix), never a
+/// silent override; nothing is written. `validate` (no AWS, no Terraform) does not care.
+/// Real: the binary and the repository's `local` environment; AWS is a closed port (offline).
+#[test]
+fn issue14_a_second_region_that_disagrees_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let run = |region: &str, args: &[&str]| {
+        Bluegreen::offline(work.path())
+            .env("AWS_REGION", region)
+            .args(args)
+            .timeout(QUICK)
+            .run()
+    };
+    let out = run("eu-west-1", &["status", "--env", "local"]);
+    out.assert_code(2);
+    for needle in [
+        "`AWS_REGION` is \"eu-west-1\"",
+        "environments/local/bluegreen.hcl says region = \"us-east-1\"",
+        "fix:",
+    ] {
+        assert!(out.stderr.contains(needle), "no {needle:?}\n{out}");
+    }
+    assert!(
+        files(work.path()).is_empty(),
+        "wrote {:?}",
+        files(work.path())
+    );
+    run("eu-west-1", &["validate", "--env", "local"]).assert_code(0);
+
+    // A var file that names another region.
+    let tmp = tempfile::tempdir().unwrap();
+    let vars = tmp.path().join("other-region.tfvars");
+    let service = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/local/service.tfvars");
+    let text = std::fs::read_to_string(service).unwrap();
+    std::fs::write(&vars, format!("{text}\nregion = \"ap-south-1\"\n")).unwrap();
+    let env = env_with_service_var_file(tmp.path(), &vars);
+    let env_arg = env.display().to_string();
+    let out = run("us-east-1", &["status", "--env", &env_arg]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("sets region = \"ap-south-1\""), "{out}");
+    assert!(files(work.path()).is_empty());
+}

@@ -64,7 +64,7 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
                 allow_unsafe: safety.allow_unsafe_plan,
                 lock_wait: lock.lock_timeout,
             };
-            let ctx = Ctx::load(cli, env)?;
+            let ctx = Ctx::load_for_aws(cli, env)?;
             deploy::run(&ctx, args).await
         }
         Command::Plan {
@@ -76,7 +76,7 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
         } => {
             let image = crate::domain::image::ImageRef::parse(image)?;
             let strategy = parse_strategy(strategy.as_deref(), "plan")?;
-            let ctx = Ctx::load(cli, env)?;
+            let ctx = Ctx::load_for_aws(cli, env)?;
             plan::run(
                 &ctx,
                 &env.env,
@@ -100,7 +100,7 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
                 env: env.clone().unwrap_or_else(|| artifact.body.env_arg.clone()),
                 output: *output,
             };
-            let ctx = Ctx::load(cli, &env)?;
+            let ctx = Ctx::load_for_aws(cli, &env)?;
             apply::run(&ctx, file, artifact, until, lock.lock_timeout).await
         }
         Command::Rebuild {
@@ -113,7 +113,7 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
                 .as_deref()
                 .map(crate::domain::image::ImageRef::parse)
                 .transpose()?;
-            let ctx = Ctx::load(cli, env)?;
+            let ctx = Ctx::load_for_aws(cli, env)?;
             rebuild::run(&ctx, *swap, image.as_ref(), lock.lock_timeout).await
         }
         Command::Validate { env } => validate::run(&Ctx::load(cli, env)?),
@@ -132,31 +132,43 @@ async fn dispatch_other(cli: &Cli) -> Result<(), Error> {
             lock,
         } => {
             approve::run(
-                &Ctx::load(cli, env)?,
+                &Ctx::load_for_aws(cli, env)?,
                 by.as_deref(),
                 comment.as_deref(),
                 lock.lock_timeout,
             )
             .await
         }
-        Command::Promote { env } => promote::run(&Ctx::load(cli, env)?).await,
-        Command::Status { env } => status::run(&Ctx::load(cli, env)?).await,
+        Command::Promote { env } => promote::run(&Ctx::load_for_aws(cli, env)?).await,
+        Command::Status { env } => status::run(&Ctx::load_for_aws(cli, env)?).await,
         Command::Rollback {
             env,
             to,
             force,
             lock,
-        } => rollback::run(&Ctx::load(cli, env)?, *to, *force, lock.lock_timeout).await,
+        } => {
+            rollback::run(
+                &Ctx::load_for_aws(cli, env)?,
+                *to,
+                *force,
+                lock.lock_timeout,
+            )
+            .await
+        }
         Command::Resume { env, until, lock } => {
             let until = parse_until(&until.until)?;
-            resume::run(&Ctx::load(cli, env)?, until, lock.lock_timeout).await
+            resume::run(&Ctx::load_for_aws(cli, env)?, until, lock.lock_timeout).await
         }
-        Command::Drift { env } => drift::run(&Ctx::load(cli, env)?).await,
-        Command::History { env, limit } => history::history(&Ctx::load(cli, env)?, *limit).await,
-        Command::Unlock { env, force } => unlock::unlock(&Ctx::load(cli, env)?, *force).await,
+        Command::Drift { env } => drift::run(&Ctx::load_for_aws(cli, env)?).await,
+        Command::History { env, limit } => {
+            history::history(&Ctx::load_for_aws(cli, env)?, *limit).await
+        }
+        Command::Unlock { env, force } => {
+            unlock::unlock(&Ctx::load_for_aws(cli, env)?, *force).await
+        }
         Command::Journal {
             command: JournalCommand::Repair { env, deployment },
-        } => repair::repair(&Ctx::load(cli, env)?, deployment).await,
+        } => repair::repair(&Ctx::load_for_aws(cli, env)?, deployment).await,
         _ => unreachable!("dispatch handles every other command"),
     }
 }

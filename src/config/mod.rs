@@ -6,6 +6,7 @@ mod limits;
 mod model;
 mod parse;
 mod paths;
+mod region;
 mod schema;
 mod signals;
 mod source;
@@ -26,4 +27,5 @@ pub use model::{
 };
 pub use parse::{load, load_str};
 pub use paths::resolve_env;
+pub use region::{region_conflicts, var_file_region};
 pub use spec::parse_strategy_spec;

@@ -85,6 +85,35 @@ impl Ctx {
         })
     }
 
+    /// [`Ctx::load`] for a command that talks to AWS or runs Terraform: the environment file's
+    /// `region` must be the only one (`config::region_conflicts`), else bad input (exit 2).
+    pub fn load_for_aws(cli: &Cli, env: &EnvArg) -> Result<Ctx, Error> {
+        let ctx = Ctx::load(cli, env)?;
+        let vars: Vec<(&str, Option<String>)> = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .into_iter()
+            .map(|name| (name, std::env::var(name).ok()))
+            .collect();
+        let files: Vec<_> = [&ctx.cfg.shared.var_files, &ctx.cfg.service.stack.var_files]
+            .into_iter()
+            .flatten()
+            .map(|p| (p.clone(), config::var_file_region(p)))
+            .collect();
+        let conflicts = config::region_conflicts(&ctx.cfg.file, &ctx.cfg.region, &vars, &files);
+        if !conflicts.is_empty() {
+            return Err(Error::bad_input(
+                format!(
+                    "the region is set in more than one place and they disagree: {}",
+                    conflicts.join("; ")
+                ),
+                format!(
+                    "bluegreen uses the environment file's `region` for AWS and for every Terraform command: unset the others, or make them say \"{}\" (docs/configuration.md, \"Region\")",
+                    ctx.cfg.region
+                ),
+            ));
+        }
+        Ok(ctx)
+    }
+
     pub fn step(&self, message: impl Into<String>) {
         self.out.emit(Event::Step {
             message: message.into(),
@@ -200,7 +229,8 @@ impl Ctx {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .chain(vars)
                 .collect(),
-        ))
+        )
+        .in_region(&self.cfg.region))
     }
 
     /// A callback that turns Terraform's `-json` stream into progress lines.

@@ -167,11 +167,23 @@ pub struct StackDirs {
 pub struct CommandBuilder<'a> {
     tool: &'a IacTool,
     dirs: &'a StackDirs,
+    region: Option<&'a str>,
 }
 
 impl<'a> CommandBuilder<'a> {
     pub fn new(tool: &'a IacTool, dirs: &'a StackDirs) -> Self {
-        CommandBuilder { tool, dirs }
+        CommandBuilder {
+            tool,
+            dirs,
+            region: None,
+        }
+    }
+
+    /// Every command runs with `AWS_REGION` and `AWS_DEFAULT_REGION` set to `region`: the
+    /// environment file's region is the one source of truth (docs/configuration.md, "Region").
+    pub fn in_region(mut self, region: Option<&'a str>) -> Self {
+        self.region = region;
+        self
     }
 
     /// `init -input=false -no-color -reconfigure -backend-config=k=v…`
@@ -298,6 +310,12 @@ impl<'a> CommandBuilder<'a> {
         let mut args = Vec::with_capacity(rest.len() + 1);
         args.push(format!("-chdir={}", self.dirs.root.display()));
         args.extend(rest);
+        let region = self.region.into_iter().flat_map(|r| {
+            [
+                ("AWS_REGION".to_owned(), r.to_owned()),
+                ("AWS_DEFAULT_REGION".to_owned(), r.to_owned()),
+            ]
+        });
         let env = [
             ("TF_IN_AUTOMATION", "1".to_owned()),
             ("TF_INPUT", "0".to_owned()),
@@ -309,6 +327,7 @@ impl<'a> CommandBuilder<'a> {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
+        .chain(region)
         .collect();
         TfCommand {
             program: self.tool.program.clone(),

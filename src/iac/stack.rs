@@ -32,6 +32,9 @@ pub struct Stack {
     /// `-var` pairs (`color`, `image`, and the environment file's `vars`, which may
     /// be secrets): only their names are ever shown (`Debug`, [`TfCommand`]'s `Display`).
     pub vars: Vec<(String, String)>,
+    /// The environment's region: `AWS_REGION` and `AWS_DEFAULT_REGION` of every command, so the
+    /// provider (and anything the root runs) works in the region bluegreen works in.
+    pub region: Option<String>,
 }
 
 /// Variable names only: a value may be a secret.
@@ -47,6 +50,7 @@ impl std::fmt::Debug for Stack {
                 "vars",
                 &self.vars.iter().map(|(name, _)| name).collect::<Vec<_>>(),
             )
+            .field("region", &self.region)
             .finish()
     }
 }
@@ -91,7 +95,14 @@ impl Stack {
             backend_config,
             var_files,
             vars,
+            region: None,
         }
+    }
+
+    /// The same stack, every command run in `region` (see [`Stack::region`]).
+    pub fn in_region(mut self, region: &str) -> Stack {
+        self.region = Some(region.to_string());
+        self
     }
 
     pub fn workspace_name(&self) -> &str {
@@ -99,7 +110,7 @@ impl Stack {
     }
 
     fn commands(&self) -> CommandBuilder<'_> {
-        CommandBuilder::new(&self.tool, &self.dirs)
+        CommandBuilder::new(&self.tool, &self.dirs).in_region(self.region.as_deref())
     }
 
     /// Makes the stack ready to plan: checks the root declares a backend
