@@ -10,33 +10,12 @@
 
 use super::color::split;
 use super::color::{Color, Weights};
+pub use super::outcome::{Failure, Outcome};
 use super::spec::{DeploymentSpec, Until};
 use super::strategy::{Schedule, Step};
 use super::verdict::{verdict, Reading, Stage, Verdict};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// Why a deployment is being rolled back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Failure {
-    /// The failing signal (`ecs-service`, `alarm:NAME`, …), or `traffic` / `operator`.
-    pub signal: String,
-    /// What it saw.
-    pub observed: String,
-    /// Where the deployment was ("step 2 (50%)", "post-promotion bake", …).
-    pub during: String,
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} failed during {}: {}",
-            self.signal, self.during, self.observed
-        )
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
@@ -69,29 +48,6 @@ pub enum Phase {
         failure: Failure,
     },
     Done(Outcome),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "kebab-case")]
-pub enum Outcome {
-    /// 100 % on the new color, verified, and every bake passed.
-    Promoted {
-        scaled_down: bool,
-        /// Set when scaling the old color down failed (traffic is fine; the old color is still
-        /// running and costs money).
-        scale_down_error: Option<String>,
-    },
-    /// Traffic is back where it was before the deploy, verified.
-    RolledBack { failure: Failure },
-    /// The restore could not be verified: traffic may be on a bad stack.
-    RollbackFailed { failure: Failure, error: String },
-    /// Someone else changed the listener while the deploy ran; the machine stopped acting.
-    Abandoned { observed: Weights },
-    /// Not an end: production traffic waits for `bluegreen approve` and this process stopped
-    /// waiting. The deployment stays unfinished; `resume` continues it once approved.
-    AwaitingApproval,
-    /// Not an end: `--until` stopped here; `resume` continues.
-    Stopped { at: Until },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,6 +216,19 @@ impl Machine {
     pub fn outcome(&self) -> Option<&Outcome> {
         match &self.phase {
             Phase::Done(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// When the current timed wait (a bake, the approval wait, the post-promotion bake, the
+    /// termination wait) ends, as time since the start: the driver polls then, not at the next
+    /// poll interval, so a wait ends on its deadline (and a 0 s wait on the next read).
+    pub fn wait_ends(&self) -> Option<Duration> {
+        match self.phase {
+            Phase::Baking { until, .. }
+            | Phase::AwaitingApproval { until }
+            | Phase::PostBake { until }
+            | Phase::TerminationWait { until } => Some(until),
             _ => None,
         }
     }

@@ -8,6 +8,7 @@
 //! - `strategy`: strategies → validated schedules;
 //! - `spec`: the one description of a deployment (`DeploymentSpec`) and `--until`;
 //! - `machine`: the deploy state machine, `(state, event, now) → actions`;
+//! - `outcome`: how a deployment ends, and why one is rolled back;
 //! - `verdict`: signal readings → verdicts, with the no-data policies;
 //! - `health`: the ECS-stability and target-health readings of a color;
 //! - `rollback`: where a rollback puts traffic, and how strictly it judges the target;
@@ -18,6 +19,7 @@ pub mod color;
 pub mod health;
 pub mod image;
 pub mod machine;
+pub mod outcome;
 pub mod ports;
 pub mod rollback;
 pub mod routes;

@@ -66,6 +66,8 @@ impl<P: Ports> Driver<'_, P> {
         let mut queue: VecDeque<Event> = VecDeque::new();
         let mut last_readings: Vec<Reading> = Vec::new();
         let mut next_poll = start;
+        // The timed wait (its phase and end) the last early poll was for: one per wait.
+        let mut polled_for = None;
         loop {
             // A lost lock ends the run before anything else: whatever the machine concluded,
             // this process may not act on it (every write is fenced anyway).
@@ -81,9 +83,21 @@ impl<P: Ports> Driver<'_, P> {
             let event = match queue.pop_front() {
                 Some(e) => e,
                 None if machine.is_watching() => {
-                    // Sleep until the next poll, unless the user interrupts.
+                    // Sleep until the next poll — or until a timed wait ends, if that is sooner
+                    // (once per wait: a 0 s wait ends on an immediate read) — unless the user
+                    // interrupts.
+                    let wait = machine
+                        .wait_ends()
+                        .map(|end| (std::mem::discriminant(machine.phase()), end));
+                    let wake = match wait {
+                        Some((_, end)) if start + end < next_poll && polled_for != wait => {
+                            polled_for = wait;
+                            start + end
+                        }
+                        _ => next_poll,
+                    };
                     tokio::select! {
-                        _ = tokio::time::sleep_until(next_poll) => {}
+                        _ = tokio::time::sleep_until(wake) => {}
                         stop = stops.next() => {
                             queue.push_back(Event::RollbackRequested(stop.reason().into()));
                             continue;

@@ -53,12 +53,17 @@ struct Env {
 }
 
 fn env() -> Env {
+    env_from(HCL)
+}
+
+/// The environment `drive` with this environment file.
+fn env_from(hcl: &str) -> Env {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().canonicalize().unwrap();
     for (path, text) in [
         ("modules/shared/main.tf", "# shared\n"),
         ("modules/service/main.tf", "# service\n"),
-        ("environments/drive/bluegreen.hcl", HCL),
+        ("environments/drive/bluegreen.hcl", hcl),
     ] {
         let path = root.join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -240,6 +245,31 @@ async fn each_strategy_writes_its_weights_in_lockstep_and_bakes_between_them() {
         let last = expected.last().unwrap().0;
         assert_eq!(run.took, last + secs(5.0), "{name}");
     }
+}
+
+/// Issue 16, "timed waits end on their deadline": a 3 s bake at a 2 s poll ends at 3 s, not
+/// at the next poll (4 s), and a 0 s post-bake and termination wait cost no poll interval.
+#[tokio::test(start_paused = true)]
+async fn timed_waits_end_on_their_deadline_not_on_the_next_poll() {
+    let hcl = HCL
+        .replace("poll_interval = \"1s\"", "poll_interval = \"2s\"")
+        .replace("bake             = \"2s\"", "bake             = \"0s\"")
+        .replace("termination_wait = \"3s\"", "termination_wait = \"0s\"");
+    let env = env_from(&hcl);
+    assert_eq!(env.ctx.cfg.health.poll_interval, secs(2.0));
+    let aws = FakeAws::new(&[PROD], blue(), 2);
+    let canary = Strategy::Canary {
+        percent: 20,
+        bake: secs(3.0),
+    };
+    let run = drive(&env, &aws, &[PROD], canary, StopAt(None), nothing).await;
+    assert_eq!(
+        writes_to(&aws, PROD),
+        vec![(secs(0.0), green(20)), (secs(3.0), green(100))]
+    );
+    assert_eq!(aws.scaled(), vec![("app-blue".to_string(), 0)]);
+    // Promoted and scaled down at once: the 0 s waits passed on the reads right after 100 %.
+    assert_eq!(run.took, secs(3.0));
 }
 
 #[tokio::test(start_paused = true)]

@@ -68,15 +68,7 @@ pub async fn judge_target(
         desired,
     };
     let stage = judge_stage(&svc, scaled_up);
-    let lock_lost = || {
-        Error::refused(
-            format!(
-                "the environment lock was taken from this rollback (lease expired or `unlock --force`) while it checked {target}; production traffic was not changed"
-            ),
-            "check `bluegreen status`, then run `bluegreen rollback` again",
-        )
-    };
-    let failing = until_ready(ctx, aws, session, check, stage, lock_lost).await?;
+    let failing = until_ready(ctx, aws, session, check, stage, || lock_lost(target)).await?;
     if failing.is_empty() {
         return Ok(Judged {
             scaled_up,
@@ -120,4 +112,14 @@ fn describe_failing(failing: &[Reading]) -> String {
         .map(|r| format!("{}: {}", r.signal, r.observed))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The lock was taken while the target was judged: nothing moved.
+fn lock_lost(target: Color) -> Error {
+    Error::refused(
+        format!(
+            "the environment lock was taken from this rollback (lease expired or `unlock --force`) while it checked {target}; production traffic was not changed"
+        ),
+        "check `bluegreen status`, then run `bluegreen rollback` again",
+    )
 }
