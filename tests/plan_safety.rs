@@ -20,7 +20,9 @@ use bluegreen::iac::{
 };
 use serde_json::{json, Value};
 
-use Rule::{ForeignObject, ProductionReference, ProtectedDestroy, ProtectedReplace};
+use Rule::{
+    ForeignObject, ProductionReference, ProtectedDestroy, ProtectedReplace, TargetGroupReplace,
+};
 
 /// Sensitive defaults of the recorded modules, in plain text in the recordings.
 const SECRETS: &[&str] = &["FIXTURE-SECRET-7f3a9c", "IDLE-FIXTURE-SECRET-5b1e"];
@@ -382,6 +384,49 @@ fn findings_name_the_pattern_and_the_production_value() {
     );
     let json = serde_json::to_value(&findings[0]).unwrap();
     assert_eq!(json["rule"], "production-reference");
+}
+
+/// tfcompliance_issue249 updates its target group in place while its listener (a no-op in the
+/// plan) forwards to it: no finding. The same real plan with the target group's change turned
+/// into a replacement (`port` forcing it, as Terraform writes `replace_paths`) is the trap:
+/// AWS refuses to delete a target group a listener forwards to.
+#[test]
+fn replacing_a_target_group_a_listener_forwards_to_is_a_finding() {
+    let file = "tfcompliance_issue249_alb_tg_update_tf0.12.24.json";
+    let bytes = std::fs::read(fixtures("terraform-plans").join(file)).unwrap();
+    let mut raw: Value = serde_json::from_slice(&bytes).unwrap();
+    let address = "module.alb.aws_alb_target_group.alb";
+    assert!(run(&redact_plan_json(&raw), &NONE).is_empty());
+    for (actions, order) in [
+        (json!(["delete", "create"]), "delete-create"),
+        (json!(["create", "delete"]), "create-delete"),
+    ] {
+        let changes = raw["resource_changes"].as_array_mut().unwrap();
+        let tg = changes
+            .iter_mut()
+            .find(|c| c["address"] == address)
+            .unwrap();
+        tg["change"]["actions"] = actions;
+        tg["change"]["replace_paths"] = json!([["port"]]);
+        let findings = run(&redact_plan_json(&raw), &NONE);
+        let got: Vec<(Rule, &str, &str)> = findings
+            .iter()
+            .map(|f| (f.rule, f.address.as_str(), f.action.as_str()))
+            .collect();
+        assert_eq!(got, [(TargetGroupReplace, address, order)]);
+        let detail = &findings[0].detail;
+        assert!(
+            detail.contains("(forced by `port`)")
+                && detail.contains(&format!("deleting `{TC_TG}`"))
+                && detail.contains("`module.alb.aws_alb_listener.alb` of this stack uses")
+                && detail.contains("is currently in use by a listener or a rule"),
+            "{detail}"
+        );
+        assert_eq!(
+            serde_json::to_value(&findings[0]).unwrap()["rule"],
+            "target-group-replace"
+        );
+    }
 }
 
 /// CI clones only this repository; the copy in `tests/fixtures/terraform-plans/`

@@ -31,6 +31,19 @@
 //!   values — e.g. a listener rule or an ECS service attached to the
 //!   production listener or the live color's target group. One finding per
 //!   value, naming the first place it appears.
+//! - [`Rule::TargetGroupReplace`]: a replacement in either order of an
+//!   `aws_lb_target_group` / `aws_alb_target_group` whose prior ARN
+//!   (`change.before.arn`, else `before.id`) is in use: a forward of an
+//!   `aws_lb_listener` / `aws_lb_listener_rule` (or their `aws_alb_` aliases) or
+//!   the `load_balancer` of an `aws_ecs_service` holds it, as
+//!   `target_group_arn` or a `forward.target_group[].arn`, at any depth. The
+//!   users are read from the other stacks' states ([`ForeignObjects`]) and from
+//!   the plan itself: for `delete-create`, the `before` of every user the plan
+//!   keeps (`no-op` or `update`) — the old target group is deleted before they
+//!   change; for `create-delete`, their planned `after` — a user the same plan
+//!   moves to the new target group no longer holds the old one when it is
+//!   deleted. AWS refuses to delete a target group a listener or rule forwards
+//!   to (`ResourceInUse`), and a fixed name rules out `create_before_destroy`.
 //!
 //! What the check cannot see: values the redaction replaced with
 //! [`REDACTED`] (a secret never matches anything) and values unknown until
@@ -44,7 +57,7 @@ use serde_json::Value;
 use wildmatch::WildMatch;
 
 use super::error::IacError;
-use super::plan::{Action, PlanSummary, ResourceChange};
+use super::plan::{Action, PlanSummary, ReplaceOrder, ResourceChange};
 use super::redact::REDACTED;
 
 /// Objects other stacks manage: the `id` and `arn` values of every managed
@@ -54,6 +67,9 @@ use super::redact::REDACTED;
 pub struct ForeignObjects {
     /// `id` or `arn` value → (owner, address in the owner's state).
     objects: BTreeMap<String, (String, String)>,
+    /// Target group ARN → (owner, address) of the first listener, listener rule or ECS
+    /// service of those states that forwards to it or is attached to it.
+    target_group_users: BTreeMap<String, (String, String)>,
 }
 
 impl ForeignObjects {
@@ -81,6 +97,15 @@ impl ForeignObjects {
                 .get("address")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
+            if is_target_group_user(resource.get("type").and_then(Value::as_str)) {
+                let mut arns = Vec::new();
+                target_group_refs(resource.get("values").unwrap_or(&Value::Null), &mut arns);
+                for arn in arns {
+                    self.target_group_users
+                        .entry(arn.to_owned())
+                        .or_insert_with(|| (owner.to_owned(), address.to_owned()));
+                }
+            }
             for key in ["id", "arn"] {
                 let sensitive = resource.pointer(&format!("/sensitive_values/{key}"));
                 if sensitive.is_some_and(|s| s != &Value::Bool(false)) {
@@ -105,6 +130,15 @@ impl ForeignObjects {
             .map(|(owner, address)| (owner.as_str(), address.as_str()))
     }
 
+    /// The owner and address of a listener, listener rule or ECS service of these states
+    /// that uses the target group `arn`.
+    pub fn target_group_user(&self, arn: &str) -> Option<(&str, &str)> {
+        self.target_group_users
+            .get(arn)
+            .map(|(owner, address)| (owner.as_str(), address.as_str()))
+    }
+
+    /// The number of `id`/`arn` values known (target group users not counted).
     pub fn len(&self) -> usize {
         self.objects.len()
     }
@@ -146,6 +180,7 @@ pub enum Rule {
     ProtectedReplace,
     ForeignObject,
     ProductionReference,
+    TargetGroupReplace,
 }
 
 /// Checks a redacted `show -json` plan ([`super::redact_plan_json`]'s
@@ -168,14 +203,153 @@ pub fn check_plan(redacted_plan: &Value, policy: &SafetyPolicy) -> Result<Vec<Fi
         .iter()
         .map(|p| (p.as_str(), WildMatch::new(p)))
         .collect();
+    let users = PlanUsers::of(&summary.resource_changes, &raw_changes);
     let mut findings = Vec::new();
     for (change, raw) in summary.resource_changes.iter().zip(raw_changes) {
         let body = raw.get("change").unwrap_or(&Value::Null);
         findings.extend(protected_finding(change, &protected));
         findings.extend(foreign_finding(change, body, policy.foreign));
         findings.extend(production_findings(change, body, policy.production));
+        findings.extend(target_group_finding(change, body, &users, policy.foreign));
     }
     Ok(findings)
+}
+
+const TARGET_GROUP_TYPES: [&str; 2] = ["aws_lb_target_group", "aws_alb_target_group"];
+const TARGET_GROUP_USER_TYPES: [&str; 5] = [
+    "aws_lb_listener",
+    "aws_alb_listener",
+    "aws_lb_listener_rule",
+    "aws_alb_listener_rule",
+    "aws_ecs_service",
+];
+
+fn is_target_group_user(r#type: Option<&str>) -> bool {
+    r#type.is_some_and(|t| TARGET_GROUP_USER_TYPES.contains(&t))
+}
+
+/// Every target group ARN a listener's or rule's forward, or a service's `load_balancer`,
+/// holds: `target_group_arn` values and the `arn` of `target_group` blocks, at any depth.
+fn target_group_refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|item| target_group_refs(item, out)),
+        Value::Object(map) => {
+            for (key, item) in map {
+                match (key.as_str(), item) {
+                    ("target_group_arn", _) => out.extend(usable(Some(item))),
+                    ("target_group", Value::Array(groups)) => {
+                        out.extend(groups.iter().filter_map(|g| usable(g.get("arn"))));
+                    }
+                    _ => target_group_refs(item, out),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The listeners, rules and services the plan keeps (`no-op`, `update`), with the target
+/// group ARNs they hold before and after it.
+struct PlanUsers<'a> {
+    /// (address, ARNs in `before`, ARNs in `after`)
+    users: Vec<(&'a str, Vec<&'a str>, Vec<&'a str>)>,
+}
+
+impl<'a> PlanUsers<'a> {
+    fn of(changes: &'a [ResourceChange], raw: &[&'a Value]) -> Self {
+        let mut users = Vec::new();
+        for (change, raw) in changes.iter().zip(raw) {
+            let kept = matches!(change.action, Action::NoOp | Action::Update);
+            if change.mode != "managed" || !kept || !is_target_group_user(Some(&change.r#type)) {
+                continue;
+            }
+            let (mut before, mut after) = (Vec::new(), Vec::new());
+            if let Some(body) = raw.get("change") {
+                target_group_refs(body.get("before").unwrap_or(&Value::Null), &mut before);
+                target_group_refs(body.get("after").unwrap_or(&Value::Null), &mut after);
+            }
+            users.push((change.address.as_str(), before, after));
+        }
+        Self { users }
+    }
+
+    /// The first kept user holding `arn` when the old target group is deleted: before the
+    /// plan for `delete-create`, after it for `create-delete`.
+    fn holding(&self, arn: &str, order: ReplaceOrder) -> Option<&'a str> {
+        self.users
+            .iter()
+            .find(|(_, before, after)| match order {
+                ReplaceOrder::DeleteThenCreate => before.contains(&arn),
+                ReplaceOrder::CreateThenDelete => after.contains(&arn),
+            })
+            .map(|(address, _, _)| *address)
+    }
+}
+
+fn target_group_finding(
+    change: &ResourceChange,
+    body: &Value,
+    users: &PlanUsers,
+    foreign: &ForeignObjects,
+) -> Option<Finding> {
+    let Action::Replace(order) = change.action else {
+        return None;
+    };
+    if change.mode != "managed" || !TARGET_GROUP_TYPES.contains(&change.r#type.as_str()) {
+        return None;
+    }
+    let before = body.get("before").unwrap_or(&Value::Null);
+    let arn = usable(before.get("arn")).or_else(|| usable(before.get("id")))?;
+    let user = match users.holding(arn, order) {
+        Some(address) => format!("`{address}` of this stack"),
+        None => {
+            let (owner, address) = foreign.target_group_user(arn)?;
+            format!("`{address}` of the {owner} stack")
+        }
+    };
+    Some(finding(
+        Rule::TargetGroupReplace,
+        change,
+        format!(
+            "the plan would replace target group `{}` ({}), deleting `{arn}`, which {user} \
+             uses: AWS refuses to delete a target group a listener or rule forwards to \
+             (\"ResourceInUse: Target group '{arn}' is currently in use by a listener or a \
+             rule\"); {}. Migrate instead: a new target group under a new name, traffic moved \
+             to it, then the old one removed (docs/plan-then-deploy.md, \"Changing a target \
+             group\")",
+            change.address,
+            replace_cause(change, body),
+            match order {
+                ReplaceOrder::DeleteThenCreate => "a fixed name rules out create_before_destroy",
+                ReplaceOrder::CreateThenDelete => {
+                    "create_before_destroy does not help while it is still in use"
+                }
+            },
+        ),
+    ))
+}
+
+/// What forces the replacement: the plan's `replace_paths` (`port`, `health_check[0].port`),
+/// else its `action_reason`.
+fn replace_cause(change: &ResourceChange, body: &Value) -> String {
+    let paths: Vec<String> = array(body, "replace_paths")
+        .map(|path| {
+            let mut text = String::new();
+            for step in path.as_array().into_iter().flatten() {
+                match step {
+                    Value::String(key) if text.is_empty() => text.push_str(key),
+                    Value::String(key) => text.push_str(&format!(".{key}")),
+                    other => text.push_str(&format!("[{other}]")),
+                }
+            }
+            format!("`{text}`")
+        })
+        .collect();
+    match (paths.is_empty(), &change.action_reason) {
+        (false, _) => format!("forced by {}", paths.join(", ")),
+        (true, Some(reason)) => reason.clone(),
+        (true, None) => "replacement forced".to_owned(),
+    }
 }
 
 fn protected_finding(change: &ResourceChange, patterns: &[(&str, WildMatch)]) -> Option<Finding> {

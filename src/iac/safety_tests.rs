@@ -505,3 +505,227 @@ fn findings_serialize_with_kebab_case_rules() {
     );
     assert_eq!(serde_json::from_str::<Finding>(&text).unwrap(), finding);
 }
+
+mod target_group_replace {
+    use super::*;
+
+    fn typed(address: &str, ty: &str, actions: &[&str], before: Value, after: Value) -> Value {
+        let mut c = change(address, actions, before, after);
+        c["type"] = json!(ty);
+        c
+    }
+
+    fn tg(actions: &[&str], paths: Value) -> Value {
+        let mut c = typed(
+            r#"aws_lb_target_group.this["green"]"#,
+            "aws_lb_target_group",
+            actions,
+            json!({"arn": GREEN_TG, "id": GREEN_TG, "name": "web-green", "port": 80}),
+            json!({"arn": null, "id": null, "name": "web-green", "port": 8080}),
+        );
+        c["change"]["replace_paths"] = paths;
+        c
+    }
+
+    fn listener(actions: &[&str], before_tg: &str, after_tg: Value) -> Value {
+        let forward = |arn: Value| {
+            json!({"arn": LISTENER, "default_action": [{"type": "forward", "target_group_arn": null,
+                   "forward": [{"target_group": [{"arn": BLUE_TG, "weight": 100},
+                                                 {"arn": arn, "weight": 0}]}]}]})
+        };
+        typed(
+            "aws_lb_listener.production",
+            "aws_lb_listener",
+            actions,
+            forward(json!(before_tg)),
+            forward(after_tg),
+        )
+    }
+
+    /// No other stack: only the plan's own evidence counts.
+    fn check_alone(doc: &Value) -> Vec<Finding> {
+        let foreign = ForeignObjects::new();
+        let policy = SafetyPolicy {
+            protected: &[],
+            foreign: &foreign,
+            production: &[],
+        };
+        check_plan(doc, &policy).unwrap()
+    }
+
+    const TG: &str = r#"aws_lb_target_group.this["green"]"#;
+
+    #[test]
+    fn replaced_in_use_by_the_same_plan_is_a_finding_in_both_orders() {
+        // (target group actions, listener actions, listener's planned target group) → finding
+        let cases: &[(&[&str], &[&str], Value, Option<&str>)] = &[
+            // The listener still forwards to it when it is deleted first.
+            (
+                &["delete", "create"],
+                &["no-op"],
+                json!(GREEN_TG),
+                Some("delete-create"),
+            ),
+            // Updated to the new one, but only after the old one is deleted.
+            (
+                &["delete", "create"],
+                &["update"],
+                Value::Null,
+                Some("delete-create"),
+            ),
+            // create_before_destroy and a listener that keeps the old ARN (ignore_changes).
+            (
+                &["create", "delete"],
+                &["no-op"],
+                json!(GREEN_TG),
+                Some("create-delete"),
+            ),
+            // create_before_destroy, the listener moved to the new one first: fine.
+            (&["create", "delete"], &["update"], Value::Null, None),
+            // A listener replaced or destroyed with it does not hold it.
+            (
+                &["delete", "create"],
+                &["delete", "create"],
+                Value::Null,
+                None,
+            ),
+            (&["delete", "create"], &["delete"], Value::Null, None),
+        ];
+        for (tg_actions, listener_actions, after, expect) in cases {
+            let doc = plan(vec![
+                tg(tg_actions, json!([["port"]])),
+                listener(listener_actions, GREEN_TG, after.clone()),
+            ]);
+            let got: Vec<_> = check_alone(&doc)
+                .into_iter()
+                .map(|f| (f.rule, f.address, f.action))
+                .collect();
+            let want: Vec<_> = expect
+                .iter()
+                .map(|a| (Rule::TargetGroupReplace, TG.to_owned(), (*a).to_owned()))
+                .collect();
+            assert_eq!(got, want, "{tg_actions:?} / {listener_actions:?}");
+        }
+    }
+
+    #[test]
+    fn the_finding_names_the_cause_the_user_the_error_and_the_fix() {
+        let doc = plan(vec![
+            tg(
+                &["delete", "create"],
+                json!([["port"], ["health_check", 0, "protocol"]]),
+            ),
+            listener(&["no-op"], GREEN_TG, json!(GREEN_TG)),
+        ]);
+        let findings = check_alone(&doc);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        let detail = &findings[0].detail;
+        for part in [
+            "replace target group `aws_lb_target_group.this[\"green\"]`",
+            "(forced by `port`, `health_check[0].protocol`)",
+            &format!("deleting `{GREEN_TG}`"),
+            "`aws_lb_listener.production` of this stack uses",
+            &format!("ResourceInUse: Target group '{GREEN_TG}' is currently in use by a listener or a rule"),
+            "a fixed name rules out create_before_destroy",
+            "a new target group under a new name",
+            "Changing a target group",
+        ] {
+            assert!(detail.contains(part), "{part:?} not in {detail}");
+        }
+        // A tainted target group has no replace_paths: the reason is named instead.
+        let mut tainted = tg(&["delete", "create"], Value::Null);
+        tainted["action_reason"] = json!("replace_because_tainted");
+        let doc = plan(vec![
+            tainted,
+            listener(&["no-op"], GREEN_TG, json!(GREEN_TG)),
+        ]);
+        assert!(check_alone(&doc)[0]
+            .detail
+            .contains("(replace_because_tainted)"));
+    }
+
+    #[test]
+    fn users_in_other_stacks_states_count() {
+        // The green target group replaced in a plan that has no listener: the shared stack's
+        // listener rule forwards to it, or the green color's service is attached to it.
+        let states = [
+            (
+                "shared",
+                "aws_lb_listener_rule.path[0]",
+                "aws_lb_listener_rule",
+                json!({"arn": "rule", "action": [{"forward": [{"target_group": [{"arn": GREEN_TG}]}]}]}),
+            ),
+            (
+                "green",
+                "aws_ecs_service.app",
+                "aws_ecs_service",
+                json!({"id": "svc", "load_balancer": [{"target_group_arn": GREEN_TG, "container_port": 80}]}),
+            ),
+        ];
+        for (owner, address, ty, values) in states {
+            let state = json!({"values": {"root_module": {"child_modules": [{"resources": [
+                {"address": address, "mode": "managed", "type": ty, "values": values}]}]}}});
+            let mut foreign = ForeignObjects::new();
+            foreign.add_state(owner, &state);
+            assert_eq!(foreign.target_group_user(GREEN_TG), Some((owner, address)));
+            let policy = SafetyPolicy {
+                protected: &[],
+                foreign: &foreign,
+                production: &[],
+            };
+            for actions in [&["delete", "create"][..], &["create", "delete"]] {
+                let findings =
+                    check_plan(&plan(vec![tg(actions, json!([["name"]]))]), &policy).unwrap();
+                assert_eq!(findings.len(), 1, "{owner} {actions:?}");
+                assert!(findings[0]
+                    .detail
+                    .contains(&format!("`{address}` of the {owner} stack uses")));
+            }
+        }
+    }
+
+    #[test]
+    fn not_in_use_updates_creates_and_deletes_are_not_findings() {
+        let other = json!(BLUE_TG);
+        let docs = [
+            // Replaced, but nothing forwards to it (the listener forwards to blue only).
+            plan(vec![
+                tg(&["delete", "create"], json!([["port"]])),
+                listener(&["no-op"], BLUE_TG, other.clone()),
+            ]),
+            // In use, updated in place.
+            plan(vec![
+                tg(&["update"], Value::Null),
+                listener(&["no-op"], GREEN_TG, json!(GREEN_TG)),
+            ]),
+            // In use, but only created or deleted (a destroy is the protected rules' business).
+            plan(vec![
+                tg(&["create"], Value::Null),
+                listener(&["no-op"], GREEN_TG, json!(GREEN_TG)),
+            ]),
+            plan(vec![
+                tg(&["delete"], Value::Null),
+                listener(&["no-op"], GREEN_TG, json!(GREEN_TG)),
+            ]),
+            // Another resource type replaced while the listener holds its ARN.
+            plan(vec![
+                typed(
+                    "aws_s3_bucket.x",
+                    "aws_s3_bucket",
+                    &["delete", "create"],
+                    json!({"arn": GREEN_TG}),
+                    json!({}),
+                ),
+                listener(&["no-op"], GREEN_TG, json!(GREEN_TG)),
+            ]),
+        ];
+        for (i, doc) in docs.iter().enumerate() {
+            assert_eq!(check_alone(doc), [], "case {i}");
+        }
+        // The alb alias is a target group too.
+        let mut alias = tg(&["delete", "create"], Value::Null);
+        alias["type"] = json!("aws_alb_target_group");
+        let doc = plan(vec![alias, listener(&["no-op"], GREEN_TG, json!(GREEN_TG))]);
+        assert_eq!(check_alone(&doc).len(), 1);
+    }
+}
