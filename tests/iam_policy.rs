@@ -11,8 +11,9 @@
 //!   ([`SDK_CRATES`]; a crate missing there fails the test);
 //! - an operation is a no-argument method call on an SDK client, `<client>.<op>()`, whatever
 //!   whitespace or lines separate them, where `<client>` is `client`, `self.client`, or any
-//!   name the file declares with a `Client` type or binds to `Client::new`/`from_conf`/
-//!   `self.client(…)`; `describe_target_health` becomes `elasticloadbalancing:DescribeTargetHealth`;
+//!   name the file declares with a `Client` type or binds to `Client::new`/`from_conf`,
+//!   `self.client(…)` or `&self.client`; `describe_target_health` becomes
+//!   `elasticloadbalancing:DescribeTargetHealth`;
 //! - `TransactWriteItems` needs no action of its own: IAM checks each item's action
 //!   (`ConditionCheckItem`, `PutItem`, …), read from the item types the file builds.
 //!
@@ -297,13 +298,24 @@ fn client_names(toks: &[(Tok, usize)]) -> BTreeSet<String> {
 }
 
 /// Where a client-making expression starting at `k` ends (the token after its closing paren):
-/// `self.client(…)`, `client(…)`, or `[path::]Client::new(…)` / `::from_conf(…)`.
+/// `self.client(…)`, `client(…)`, `&self.client`, `self.client.clone()`, or
+/// `[path::]Client::new(…)` / `::from_conf(…)`.
 fn client_expression(toks: &[(Tok, usize)], mut k: usize) -> Option<usize> {
+    if punct(toks.get(k), '&') {
+        k += 1;
+    }
     if ident(toks.get(k)) == Some("self") && punct(toks.get(k + 1), '.') {
         k += 2;
     }
     if ident(toks.get(k)) == Some("client") {
         k += 1;
+        // `&self.client` or `self.client.clone()`: the field itself
+        if punct(toks.get(k), ';') {
+            return Some(k);
+        }
+        if punct(toks.get(k), '.') && ident(toks.get(k + 1)) == Some("clone") {
+            return Some(k + 4);
+        }
     } else {
         while ident(toks.get(k)).is_some_and(|s| s != "Client")
             && punct(toks.get(k + 1), ':')
@@ -636,6 +648,8 @@ fn the_scan_sees_calls_however_they_are_written() {
             other.describe_tags().send();
             let c = elb::Client::from_conf(conf);
             c . create_rule ( ) . send();
+            let alias = &self.client;
+            alias.delete_rule().send();
             self.client.add_tags().resource_arns(r#type).send();
             http.client.get(url);
         }
@@ -650,6 +664,7 @@ fn the_scan_sees_calls_however_they_are_written() {
             "elasticloadbalancing:DeleteListener",
             "elasticloadbalancing:DescribeTags",
             "elasticloadbalancing:CreateRule",
+            "elasticloadbalancing:DeleteRule",
             "elasticloadbalancing:AddTags",
         ]
     );
