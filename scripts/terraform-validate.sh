@@ -59,7 +59,9 @@ roots=()
 if (($#)); then
 	for dir in "$@"; do
 		dir=${dir%/}
-		[[ -d $dir ]] && compgen -G "$dir/*.tf" >/dev/null || die "$dir: not a directory with .tf files"
+		if [[ ! -d $dir ]] || ! compgen -G "$dir/*.tf" >/dev/null; then
+			die "$dir: not a directory with .tf files"
+		fi
 		roots+=("${dir#./}")
 	done
 else
