@@ -15,6 +15,9 @@
 #   BLUEGREEN_WORK_DIR        work dir for Terraform data/state (default .bluegreen/demo-work);
 #                             WIPED at start
 #   BLUEGREEN_EMULATOR_HOME   where the shared emulator venv lives (see scripts/emulator.sh)
+#   BLUEGREEN_PROVIDER_MIRROR a Terraform provider mirror; Terraform runs with the CLI config
+#                             .bluegreen/terraform.rc unless TF_CLI_CONFIG_FILE names a file
+#                             (scripts/terraform-config.sh, docs/terraform-providers.md)
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -97,9 +100,11 @@ start_emulator() {
 	bash "$EMULATOR" stop
 	bash "$EMULATOR" start >/dev/null
 	local exports
+	# The emulator's endpoint and credentials, and TF_CLI_CONFIG_FILE (scripts/terraform-config.sh).
 	exports=$(bash "$EMULATOR" env)
 	eval "$exports"
 	printf 'AWS_ENDPOINT_URL=%s\n' "$AWS_ENDPOINT_URL"
+	printf 'TF_CLI_CONFIG_FILE=%s\n' "${TF_CLI_CONFIG_FILE:-<none>}"
 }
 
 main() {

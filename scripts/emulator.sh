@@ -5,6 +5,7 @@
 #   scripts/emulator.sh install          create/refresh the venv from emulator-requirements.txt
 #   scripts/emulator.sh start [--port N] start (or reuse) the emulator; prints its port on stdout
 #   scripts/emulator.sh env              print eval-able `export` lines for the running emulator
+#                                        (and TF_CLI_CONFIG_FILE, see scripts/terraform-config.sh)
 #   scripts/emulator.sh stop             stop the emulator this script started
 #   scripts/emulator.sh status           say whether it runs (exit 0) or not (exit 3)
 #   scripts/emulator.sh patches          list the launcher's patches and the AWS errors they copy
@@ -34,6 +35,7 @@ VENV=${BLUEGREEN_EMULATOR_VENV:-$EMULATOR_HOME/venv}
 [[ $VENV == /* ]] || VENV=$PWD/$VENV
 REQUIREMENTS=$SCRIPT_DIR/emulator-requirements.txt
 LAUNCHER=$SCRIPT_DIR/emulator/strict_moto.py
+TERRAFORM_CONFIG=$SCRIPT_DIR/terraform-config.sh
 # The stamp lives inside the venv so that deleting the venv also forgets the stamp.
 STAMP=$VENV/.bluegreen-requirements.sha256
 PID_FILE=$EMULATOR_HOME/moto.pid
@@ -53,7 +55,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -248,6 +250,9 @@ cmd_start() {
 	fi
 
 	cmd_install
+	# The Terraform CLI config (provider mirror, plugin cache) the shells and tests pointed at
+	# this emulator use; stdout is the port's alone.
+	bash "$TERRAFORM_CONFIG" >/dev/null
 	take_run_lock
 
 	pid=$(recorded_pid || true)
@@ -387,6 +392,9 @@ cmd_env() {
 	# The emulator Terraform modules run `python3` and need this venv's boto3.
 	# shellcheck disable=SC2016 # $PATH is expanded by the shell that evals this line.
 	printf 'export PATH=%q:"$PATH"\n' "$VENV/bin"
+	# Provider mirror and plugin cache: .bluegreen/terraform.rc, unless TF_CLI_CONFIG_FILE
+	# already names a file (then nothing is printed and it stays as it is).
+	bash "$TERRAFORM_CONFIG" env
 }
 
 main() {

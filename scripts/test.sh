@@ -4,7 +4,8 @@
 # shows every problem; the exit status is non-zero when any check failed.
 #
 # Needs: cargo (with rustfmt and clippy), Python 3.11+ (for the emulator venv, see
-# scripts/emulator.sh), and terraform or tofu on PATH.
+# scripts/emulator.sh), terraform or tofu on PATH, and the providers the modules use: from a
+# provider mirror (BLUEGREEN_PROVIDER_MIRROR, docs/terraform-providers.md) or the registry.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -48,6 +49,14 @@ EMULATOR_HOME=${BLUEGREEN_EMULATOR_HOME:-$REPO_ROOT/.bluegreen/emulator}
 EMULATOR_VENV=${BLUEGREEN_EMULATOR_VENV:-$EMULATOR_HOME/venv}
 [[ $EMULATOR_VENV == /* ]] || EMULATOR_VENV=$PWD/$EMULATOR_VENV
 
+# The Terraform CLI config (provider mirror where there is one, shared plugin cache) for every
+# Terraform run below, the Rust tests' included: .bluegreen/terraform.rc, unless
+# TF_CLI_CONFIG_FILE already names a file (scripts/terraform-config.sh, docs/terraform-providers.md).
+banner "scripts/terraform-config.sh env"
+tf_config=$(bash "$SCRIPT_DIR/terraform-config.sh" env)
+eval "$tf_config"
+export TF
+
 # ---------------------------------------------------------------------------------------------
 # checks
 
@@ -68,6 +77,9 @@ check() {
 check "cargo fmt --check" cargo fmt --check
 check "cargo clippy --all-targets -- -D warnings" cargo clippy --all-targets -- -D warnings
 check "$TF fmt -check -recursive" "$TF" fmt -check -recursive
+# init -backend=false + validate of every module, wrapper root and example with the real
+# providers, in a temp copy (nothing written into the repository; checked).
+check "$TF validate (every module, root and example)" bash "$SCRIPT_DIR/terraform-validate.sh"
 # The strict emulator launcher's patches (scripts/emulator/strict_moto.py), each against a
 # patched server on a loopback port; the Rust tests' emulators all run through this launcher.
 check "strict emulator patches (python unittest)" \

@@ -135,6 +135,9 @@ impl Bluegreen {
             }
         }
         cmd.envs(self.base_env.iter().map(|(k, v)| (k, v)));
+        if let Some(config) = terraform_cli_config() {
+            cmd.env("TF_CLI_CONFIG_FILE", config);
+        }
         cmd.env("BLUEGREEN_WORK_DIR", &self.work_dir);
         for (key, value) in &self.env {
             match value {
@@ -210,6 +213,19 @@ impl Bluegreen {
         }
         outcome
     }
+}
+
+/// The Terraform CLI config the scripts write (`.bluegreen/terraform.rc`: provider mirror,
+/// shared plugin cache; scripts/terraform-config.sh), when the caller's `TF_CLI_CONFIG_FILE`
+/// names no existing file and the scripts have written one. A caller's existing file wins.
+fn terraform_cli_config() -> Option<PathBuf> {
+    if let Some(theirs) = std::env::var_os("TF_CLI_CONFIG_FILE") {
+        if !theirs.is_empty() && Path::new(&theirs).is_file() {
+            return None;
+        }
+    }
+    let ours = repo_root().join(".bluegreen").join("terraform.rc");
+    ours.is_file().then_some(ours)
 }
 
 /// Variables from the caller's environment that would change what bluegreen or Terraform does.

@@ -114,7 +114,7 @@ impl Emulator {
     /// What a process needs to talk to this emulator, and nothing else: dummy credentials
     /// (real ones must never be sent), the region, and the venv first on PATH because the
     /// emulator Terraform modules run `python3` with its boto3. `TF_CLI_CONFIG_FILE` is left
-    /// as the caller has it.
+    /// as the caller has it (the `Bluegreen` harness adds `.bluegreen/terraform.rc`).
     pub fn env_vars(&self) -> Vec<(String, String)> {
         let mut path = vec![self.venv.join("bin")];
         path.extend(std::env::split_paths(
