@@ -67,6 +67,9 @@ data "aws_iam_policy_document" "bluegreen_state" {
       "dynamodb:PutItem",
       "dynamodb:DeleteItem",
       "dynamodb:Query",
+      # A journal record is a TransactWriteItems: a check on the lock's fencing token + the
+      # record's put. IAM authorizes each item action of a transaction.
+      "dynamodb:ConditionCheckItem",
     ]
     resources = [aws_dynamodb_table.state.arn]
   }

@@ -20,7 +20,8 @@
 //! Plain attributes beside `doc` are for people reading the table and are never trusted:
 //! `holder`, `expires`, `expires_ms` on the lock; `deployment`, `seq`, `at` on records;
 //! `original_sk` on damaged items. The process needs `dynamodb:GetItem`, `PutItem`,
-//! `DeleteItem` and `Query` on the table.
+//! `DeleteItem`, `Query` and `ConditionCheckItem` (a record's fenced `TransactWriteItems`) on
+//! the table.
 //!
 //! Reads are strongly consistent, so a command sees every write acknowledged before it.
 
