@@ -653,15 +653,20 @@ fn pick_chaos(rng: &mut Rng) -> Chaos {
     }
 }
 
-/// Whether a chaos run left something for `rollback` to end: the newest deployment unfinished,
-/// or production not on one color everywhere.
-fn needs_cleanup(w: &World, rule: &str) -> bool {
+/// `history --output json` of the environment.
+fn history_json(w: &World) -> serde_json::Value {
     let history = w
         .bg()
         .args(["history", "--env", "local", "--output", "json"])
         .run();
     history.assert_code(0);
-    let h = history.stdout_json();
+    history.stdout_json()
+}
+
+/// Whether a chaos run left something for `rollback` to end: the newest deployment unfinished,
+/// or production not on one color everywhere.
+fn needs_cleanup(w: &World, rule: &str) -> bool {
+    let h = history_json(w);
     let unfinished = h["deployments"][0]["outcome"].is_null();
     let (p, r) = (w.prod(), rule_weights(w, rule));
     unfinished || !(p == (100, 0) || p == (0, 100)) || p != r
@@ -765,12 +770,7 @@ fn chaos_canary_deploys_under_random_faults_end_on_one_color() {
             "{context}: the rule disagrees with the listener\n{out}"
         );
         // The journal's last word matches the emulator.
-        let history = w
-            .bg()
-            .args(["history", "--env", "local", "--output", "json"])
-            .run();
-        history.assert_code(0);
-        let h = history.stdout_json();
+        let h = history_json(&w);
         let newest = &h["deployments"][0];
         let live = if p == (100, 0) { "blue" } else { "green" };
         match newest["outcome"].as_str() {
