@@ -555,10 +555,12 @@ mod target_group_replace {
 
     const TG: &str = r#"aws_lb_target_group.this["green"]"#;
 
+    /// (target group actions, listener actions, listener's planned target group) → finding
+    type Case<'a> = (&'a [&'a str], &'a [&'a str], Value, Option<&'a str>);
+
     #[test]
     fn replaced_in_use_by_the_same_plan_is_a_finding_in_both_orders() {
-        // (target group actions, listener actions, listener's planned target group) → finding
-        let cases: &[(&[&str], &[&str], Value, Option<&str>)] = &[
+        let cases: &[Case] = &[
             // The listener still forwards to it when it is deleted first.
             (
                 &["delete", "create"],
