@@ -776,6 +776,9 @@ fn chaos_canary_deploys_under_random_faults_end_on_one_color() {
         match newest["outcome"].as_str() {
             Some("deployed") => assert_eq!(newest["to_color"], live, "{context}: {newest}"),
             Some("rolled-back") | Some("already-live") => {}
+            // Failed before production moved (e.g. the test listener's write was throttled
+            // past the SDK's retries): finished, nothing to clean up, traffic where it was.
+            Some("failed") if code != 0 && p == before => {}
             other => panic!("{context}: the newest deployment ended {other:?}: {newest}\n{out}"),
         }
         if code == 0 {
