@@ -509,7 +509,10 @@ mod tests {
         for main in [forgotten.as_str(), undeclared] {
             let p = check(main);
             assert_eq!(p.len(), 1, "{main}: {p:?}");
-            assert!(p[0].contains("module `m` (../child) takes `bluegreen_environment`"), "{p:?}");
+            assert!(
+                p[0].contains("module `m` (../child) takes `bluegreen_environment`"),
+                "{p:?}"
+            );
         }
         // A child without the variable asks for nothing.
         std::fs::write(child.join("main.tf"), r#"variable "name" {}"#).unwrap();

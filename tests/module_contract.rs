@@ -2,9 +2,9 @@
 //! hcl-rs, no Terraform run needed (the AWS provider cannot be downloaded here).
 
 use bluegreen::contract::{
-    check_environment_passthrough, check_runtime_ownership, check_service_module, check_service_root, check_shared_module,
-    check_shared_root, check_target_group_association, read_module, ModuleInfo,
-    ENVIRONMENT_INPUT, OPTIONAL_SHARED_OUTPUTS,
+    check_environment_passthrough, check_runtime_ownership, check_service_module,
+    check_service_root, check_shared_module, check_shared_root, check_target_group_association,
+    read_module, ModuleInfo, ENVIRONMENT_INPUT, OPTIONAL_SHARED_OUTPUTS,
 };
 use std::path::{Path, PathBuf};
 
@@ -277,7 +277,10 @@ fn every_module_takes_the_environment_name_and_hard_codes_no_name() {
             }
         }
     }
-    for file in ["environments/local/shared.tfvars", "environments/local/service.tfvars"] {
+    for file in [
+        "environments/local/shared.tfvars",
+        "environments/local/service.tfvars",
+    ] {
         let text = std::fs::read_to_string(repo(file)).unwrap();
         let body = hcl::parse(&text).unwrap();
         assert!(
@@ -289,9 +292,16 @@ fn every_module_takes_the_environment_name_and_hard_codes_no_name() {
 
 #[test]
 fn the_staging_roots_pass_the_environment_name_down_and_a_copy_that_forgets_is_caught() {
-    for dir in ["environments/staging/shared", "environments/staging/service"] {
+    for dir in [
+        "environments/staging/shared",
+        "environments/staging/service",
+    ] {
         let m = read_module(&repo(dir)).unwrap();
-        assert_eq!(check_environment_passthrough(&m), Vec::<String>::new(), "{dir}");
+        assert_eq!(
+            check_environment_passthrough(&m),
+            Vec::<String>::new(),
+            "{dir}"
+        );
         // The same root without the pass-through line, in a temporary copy of the layout
         // (`modules/` a symlink to the repository's), so the relative module source resolves
         // and nothing is written into the repository.
@@ -316,6 +326,9 @@ fn the_staging_roots_pass_the_environment_name_down_and_a_copy_that_forgets_is_c
         } else {
             check_service_root(&m)
         };
-        assert!(whole.iter().any(|x| x.contains("bluegreen_environment")), "{whole:?}");
+        assert!(
+            whole.iter().any(|x| x.contains("bluegreen_environment")),
+            "{whole:?}"
+        );
     }
 }

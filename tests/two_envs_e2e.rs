@@ -161,22 +161,42 @@ fn two_copies_of_local_share_one_emulator_without_touching_each_other() {
         assert!(!p.task_definitions.is_empty(), "{env}: {p:#?}");
     }
     let (na, nb) = (names(&a), names(&b));
-    assert!(na.is_disjoint(&nb), "shared names: {:?}", na.intersection(&nb));
-    for n in ["bg-alpha-alb", "bg-alpha-blue", "bg-alpha-green", "bg-alpha"] {
+    assert!(
+        na.is_disjoint(&nb),
+        "shared names: {:?}",
+        na.intersection(&nb)
+    );
+    for n in [
+        "bg-alpha-alb",
+        "bg-alpha-blue",
+        "bg-alpha-green",
+        "bg-alpha",
+    ] {
         assert!(na.contains(n), "{n} missing from {na:?}");
     }
-    assert!(nb.contains("bg-beta-blue") && nb.contains("bg-beta-alb"), "{nb:?}");
+    assert!(
+        nb.contains("bg-beta-blue") && nb.contains("bg-beta-alb"),
+        "{nb:?}"
+    );
     // Nothing else on the emulator: everything belongs to one of the two.
     assert_eq!(
         snap.load_balancers.len() + snap.clusters.len() + snap.services.len(),
-        a.load_balancers.len() + a.clusters.len() + a.services.len()
-            + b.load_balancers.len() + b.clusters.len() + b.services.len(),
+        a.load_balancers.len()
+            + a.clusters.len()
+            + a.services.len()
+            + b.load_balancers.len()
+            + b.clusters.len()
+            + b.services.len(),
         "{snap:#?}"
     );
 
     // A canary deploy of a new image to alpha, then a rollback: beta is untouched throughout.
     let beta_before = part(&emu.snapshot(), "bg-beta");
-    run(&alpha, &["deploy", "--image", V2, "--strategy", "canary:20:1s"]).assert_code(0);
+    run(
+        &alpha,
+        &["deploy", "--image", V2, "--strategy", "canary:20:1s"],
+    )
+    .assert_code(0);
     assert_eq!(prod(&emu, "bg-alpha"), (0, 100));
     assert_eq!(image_of(&emu, "bg-alpha", "green"), V2);
     assert_unchanged(&beta_before, &part(&emu.snapshot(), "bg-beta"));
@@ -189,7 +209,11 @@ fn two_copies_of_local_share_one_emulator_without_touching_each_other() {
 
     // And beta still deploys on its own: its canary leaves alpha where the rollback left it.
     let alpha_before = part(&emu.snapshot(), "bg-alpha");
-    run(&beta, &["deploy", "--image", V2, "--strategy", "canary:20:1s"]).assert_code(0);
+    run(
+        &beta,
+        &["deploy", "--image", V2, "--strategy", "canary:20:1s"],
+    )
+    .assert_code(0);
     assert_eq!(prod(&emu, "bg-beta"), (0, 100));
     assert_unchanged(&alpha_before, &part(&emu.snapshot(), "bg-alpha"));
     eprintln!("two environments, one emulator: {:?}", started.elapsed());
@@ -206,10 +230,18 @@ fn an_environment_name_that_makes_no_valid_aws_name_is_refused_before_anything_i
     let out = Bluegreen::new(&emu, work.path())
         .args(["deploy", "--env", env.to_str().unwrap(), "--image", V1])
         .run();
-    assert_ne!(out.code, 0, "{out}");
-    for needle in ["No valid name prefix", "bg-Not_Lower"] {
+    assert_ne!(out.status, 0, "{out}");
+    for needle in [
+        "The name prefix",
+        "bg-Not_Lower",
+        "is not valid",
+        "set `name`",
+    ] {
         assert!(out.stderr.contains(needle), "no {needle:?}\n{out}");
     }
     let snap = emu.snapshot();
-    assert!(snap.load_balancers.is_empty() && snap.clusters.is_empty(), "{snap:#?}");
+    assert!(
+        snap.load_balancers.is_empty() && snap.clusters.is_empty(),
+        "{snap:#?}"
+    );
 }

@@ -64,7 +64,7 @@ resource "aws_ecs_task_definition" "this" {
     precondition {
       # The derived prefix must be as valid as a given one (ECS service and family names).
       condition     = try(can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,200}$", local.prefix)), false)
-      error_message = "No valid service name prefix: set `name` in the var file (letters, digits, hyphens and underscores, starting with a letter or digit), or run through bluegreen, which passes the environment's name as bluegreen_environment: the default prefix `bg-<environment>` then needs an environment name without dots."
+      error_message = "${local.prefix == null ? "No service name prefix" : "The service name prefix \"${local.prefix}\" is not valid"}: set `name` in the var file (letters, digits, hyphens and underscores, starting with a letter or digit), or run through bluegreen, which passes the environment's name as bluegreen_environment: the default prefix `bg-<environment>` then needs an environment name without dots."
     }
   }
 }

@@ -86,7 +86,7 @@ resource "terraform_data" "settings" {
       # The derived name must be as valid as a given one: load balancer and target group
       # names are at most 32 characters of a-z, 0-9 and single hyphens; `<name>-green` must fit.
       condition     = try(can(regex("^[a-z0-9]+(-[a-z0-9]+)*$", local.name)) && length(local.name) <= 20, false)
-      error_message = "No valid name prefix: set `name` in the var file (at most 20 characters of a-z, 0-9 and single hyphens), or run through bluegreen, which passes the environment's name as bluegreen_environment: the default prefix `bg-<environment>` then needs an environment name of at most 17 characters of a-z, 0-9 and single hyphens."
+      error_message = "${local.name == null ? "No name prefix" : "The name prefix \"${local.name}\" is not valid"}: set `name` in the var file (at most 20 characters of a-z, 0-9 and single hyphens), or run through bluegreen, which passes the environment's name as bluegreen_environment: the default prefix `bg-<environment>` then needs an environment name of at most 17 characters of a-z, 0-9 and single hyphens."
     }
 
     precondition {
