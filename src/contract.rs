@@ -15,6 +15,10 @@ pub const SHARED_OUTPUTS: [&str; 4] = [
 /// `listener_arn` (docs/contract.md). A root without them has one production route.
 pub const OPTIONAL_SHARED_OUTPUTS: [&str; 2] = ["extra_listener_arns", "rule_arns"];
 pub const SERVICE_INPUTS: [&str; 4] = ["color", "image", "target_group_arn", "cluster_name"];
+/// The variable bluegreen sets on every Terraform command of every root, through
+/// `TF_VAR_bluegreen_environment`: the environment's name. Roots need not declare it (Terraform
+/// ignores undeclared `TF_VAR_`s); the repository's modules derive every AWS name from it.
+pub const ENVIRONMENT_INPUT: &str = "bluegreen_environment";
 pub const SERVICE_OUTPUTS: [&str; 6] = [
     "service_name",
     "cluster_name",
@@ -36,6 +40,8 @@ pub struct ModuleInfo {
     pub resources: BTreeMap<(String, String), Vec<String>>,
     /// Module calls: name → source.
     pub module_calls: BTreeMap<String, String>,
+    /// Module calls: name → the arguments it passes (argument → expression as HCL text).
+    pub module_args: BTreeMap<String, BTreeMap<String, String>>,
     /// `output "NAME" { value = EXPR }` → EXPR as HCL text.
     pub output_values: BTreeMap<String, String>,
     /// `locals { NAME = EXPR }` → EXPR as HCL text.
@@ -176,6 +182,12 @@ fn collect(body: &hcl::Body, info: &mut ModuleInfo) {
                         _ => None,
                     })
                     .unwrap_or_default();
+                let args = b
+                    .body()
+                    .attributes()
+                    .map(|a| (a.key().to_string(), expr_text(a.expr())))
+                    .collect();
+                info.module_args.insert(label(b, 0), args);
                 info.module_calls.insert(label(b, 0), source);
             }
             _ => {}
@@ -205,6 +217,7 @@ pub fn check_shared_root(m: &ModuleInfo) -> Vec<String> {
     let mut p = shared_interface(m);
     p.extend(check_backend(m));
     p.extend(check_route_passthrough(m));
+    p.extend(check_environment_passthrough(m));
     p
 }
 
@@ -212,6 +225,7 @@ pub fn check_shared_root(m: &ModuleInfo) -> Vec<String> {
 pub fn check_service_root(m: &ModuleInfo) -> Vec<String> {
     let mut p = service_interface(m);
     p.extend(check_backend(m));
+    p.extend(check_environment_passthrough(m));
     p
 }
 
@@ -414,6 +428,44 @@ pub fn check_route_passthrough(m: &ModuleInfo) -> Vec<String> {
     p
 }
 
+/// A root that wraps a local child module which declares [`ENVIRONMENT_INPUT`] must declare
+/// it too and pass it down (`bluegreen_environment = var.bluegreen_environment`): bluegreen
+/// sets it only on the root, so otherwise the child never learns the environment's name, and
+/// the names it derives from it (docs/contract.md, "Names") are missing or shared with every
+/// copy of the environment. Roots that wrap nothing, or a child without the variable, are free
+/// not to declare it.
+pub fn check_environment_passthrough(m: &ModuleInfo) -> Vec<String> {
+    let mut p = vec![];
+    let wanted = format!("var.{ENVIRONMENT_INPUT}");
+    for (call, source) in &m.module_calls {
+        if !(source.starts_with("./") || source.starts_with("../")) {
+            continue;
+        }
+        let Ok(child) = read_module(&m.dir.join(source)) else {
+            continue;
+        };
+        if !child.variables.contains(ENVIRONMENT_INPUT) {
+            continue;
+        }
+        let passed = m
+            .module_args
+            .get(call)
+            .and_then(|args| args.get(ENVIRONMENT_INPUT))
+            .is_some_and(|v| v.trim() == wanted);
+        if !m.variables.contains(ENVIRONMENT_INPUT) || !passed {
+            p.push(format!(
+                "{}: module `{call}` ({source}) takes `{ENVIRONMENT_INPUT}` but this root does \
+                 not pass it down: declare `variable \"{ENVIRONMENT_INPUT}\" {{ type = string, \
+                 default = null }}` and set `{ENVIRONMENT_INPUT} = {wanted}` in the module \
+                 block; bluegreen sets it on the root only (TF_VAR_{ENVIRONMENT_INPUT}), and \
+                 the module derives its AWS names from it",
+                m.dir.display()
+            ));
+        }
+    }
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,6 +477,46 @@ mod tests {
         }
         let m = read_module(d.path()).unwrap();
         (d, m)
+    }
+
+    #[test]
+    fn a_wrapping_root_must_pass_the_environment_name_down() {
+        let d = tempfile::tempdir().unwrap();
+        let child = d.path().join("child");
+        let root = d.path().join("root");
+        std::fs::create_dir_all(&child).unwrap();
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(
+            child.join("main.tf"),
+            r#"variable "bluegreen_environment" { default = null }"#,
+        )
+        .unwrap();
+        let check = |main: &str| {
+            std::fs::write(root.join("main.tf"), main).unwrap();
+            check_environment_passthrough(&read_module(&root).unwrap())
+        };
+        let var = r#"variable "bluegreen_environment" { default = null }"#;
+        let good = format!(
+            "{var}\nmodule \"m\" {{\n  source = \"../child\"\n  bluegreen_environment = var.bluegreen_environment\n}}"
+        );
+        assert_eq!(check(&good), Vec::<String>::new());
+        // Not passed down, or passed without the root declaring it (TF_VAR_ would stop there).
+        let forgotten = format!("{var}\nmodule \"m\" {{ source = \"../child\" }}");
+        let undeclared = r#"module "m" {
+  source                = "../child"
+  bluegreen_environment = "fixed"
+}"#;
+        for main in [forgotten.as_str(), undeclared] {
+            let p = check(main);
+            assert_eq!(p.len(), 1, "{main}: {p:?}");
+            assert!(
+                p[0].contains("module `m` (../child) takes `bluegreen_environment`"),
+                "{p:?}"
+            );
+        }
+        // A child without the variable asks for nothing.
+        std::fs::write(child.join("main.tf"), r#"variable "name" {}"#).unwrap();
+        assert!(check(r#"module "m" { source = "../child" }"#).is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 const V1: &str = "public.ecr.aws/nginx/nginx:1.27";
 const V2: &str = "public.ecr.aws/nginx/nginx:1.28";
-const LB: &str = "bg-local-alb"; // from environments/local/shared.tfvars
+const LB: &str = "bg-local-alb"; // bg-<environment>-alb, environment `local`
 const CLUSTER: &str = "bg-local";
 
 /// (blue, green) weights of the production listener, read from the emulator.
@@ -33,7 +33,7 @@ fn prod_weights(emu: &Emulator) -> (i32, i32) {
 }
 
 fn service_image(emu: &Emulator, color: &str) -> String {
-    let svc = emu.describe_service(CLUSTER, &format!("app-{color}"));
+    let svc = emu.describe_service(CLUSTER, &format!("bg-local-{color}"));
     emu.task_definition_image(svc.task_definition.as_deref().expect("task definition"))
 }
 
@@ -86,7 +86,7 @@ fn first_deploy_second_deploy_same_image_rollback_and_force() {
     assert_eq!(r["live_color"], "blue");
     assert_eq!(prod_weights(&emu), (100, 0));
     assert_eq!(service_image(&emu, "blue"), V1);
-    let blue = emu.describe_service(CLUSTER, "app-blue");
+    let blue = emu.describe_service(CLUSTER, "bg-local-blue");
     assert_eq!((blue.desired, blue.running), (2, 2));
 
     // status --output json is what the ALB says.
@@ -107,7 +107,7 @@ fn first_deploy_second_deploy_same_image_rollback_and_force() {
     assert_eq!(prod_weights(&emu), (0, 100));
     assert_eq!(service_image(&emu, "green"), V2);
     assert_eq!(service_image(&emu, "blue"), V1);
-    assert_eq!(emu.describe_service(CLUSTER, "app-blue").desired, 0);
+    assert_eq!(emu.describe_service(CLUSTER, "bg-local-blue").desired, 0);
     let s = status_json(bg);
     assert_eq!(s["live_color"], "green");
     assert_eq!(s["weights"], serde_json::json!({"blue": 0, "green": 100}));
@@ -138,17 +138,17 @@ fn first_deploy_second_deploy_same_image_rollback_and_force() {
         out.stderr
     );
     assert_eq!(prod_weights(&emu), (100, 0));
-    assert_eq!(emu.describe_service(CLUSTER, "app-blue").desired, 2);
+    assert_eq!(emu.describe_service(CLUSTER, "bg-local-blue").desired, 2);
     assert_eq!(status_json(bg)["live_color"], "blue");
 
     // --force redeploys the live image onto the idle color: green's service is updated in
     // place (same ARN, new task definition revision) and takes the traffic.
-    let green_before = emu.describe_service(CLUSTER, "app-green");
+    let green_before = emu.describe_service(CLUSTER, "bg-local-green");
     let out = bg()
         .args(["deploy", "--env", "local", "--image", V1, "--force"])
         .run();
     out.assert_code(0);
-    let green_after = emu.describe_service(CLUSTER, "app-green");
+    let green_after = emu.describe_service(CLUSTER, "bg-local-green");
     assert_eq!(green_before.arn, green_after.arn);
     assert_ne!(green_before.task_definition, green_after.task_definition);
     assert_eq!(service_image(&emu, "green"), V1);

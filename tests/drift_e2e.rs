@@ -56,9 +56,9 @@ fn no_drift_after_deploys_then_changes_behind_bluegreens_back_are_reported() {
         r#"
 import boto3
 boto3.client("application-autoscaling").register_scalable_target(
-    ServiceNamespace="ecs", ResourceId="service/bg-local/app-green",
+    ServiceNamespace="ecs", ResourceId="service/bg-local/bg-local-green",
     ScalableDimension="ecs:service:DesiredCount", MinCapacity=2, MaxCapacity=6)
-boto3.client("ecs").update_service(cluster="bg-local", service="app-green", desiredCount=3)
+boto3.client("ecs").update_service(cluster="bg-local", service="bg-local-green", desiredCount=3)
 "#,
     );
     let out = cmd(&["drift", "--output", "json"]).run();
@@ -75,13 +75,13 @@ boto3.client("ecs").update_service(cluster="bg-local", service="app-green", desi
         r#"
 import boto3
 ecs = boto3.client("ecs")
-svc = ecs.describe_services(cluster="bg-local", services=["app-green"])["services"][0]
+svc = ecs.describe_services(cluster="bg-local", services=["bg-local-green"])["services"][0]
 td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
 containers = td["containerDefinitions"]
 containers[0]["image"] = "evil.example/backdoor:1"
 containers[0].setdefault("memory", 512)
 new = ecs.register_task_definition(family=td["family"], containerDefinitions=containers)["taskDefinition"]["taskDefinitionArn"]
-ecs.update_service(cluster="bg-local", service="app-green", taskDefinition=new)
+ecs.update_service(cluster="bg-local", service="bg-local-green", taskDefinition=new)
 print(svc["taskDefinition"])
 "#,
     );
@@ -122,7 +122,7 @@ for l in elb.describe_listeners(LoadBalancerArn=lb)["Listeners"]:
             .clone()
     };
     let td = find("task_definition");
-    assert_eq!(td.0, "green service app-green");
+    assert_eq!(td.0, "green service bg-local-green");
     assert_eq!(td.2, old_td, "{diffs:#?}");
     assert_ne!(td.3, old_td);
     let image = find("image");
@@ -145,7 +145,7 @@ for l in elb.describe_listeners(LoadBalancerArn=lb)["Listeners"]:
     out.assert_code(9);
     assert!(
         out.stdout
-            .contains("green service app-green task_definition: recorded"),
+            .contains("green service bg-local-green task_definition: recorded"),
         "{}",
         out.stdout
     );

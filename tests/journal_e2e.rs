@@ -65,7 +65,9 @@ impl World {
     }
 
     fn service_image(&self, color: &str) -> String {
-        let svc = self.emu.describe_service(CLUSTER, &format!("app-{color}"));
+        let svc = self
+            .emu
+            .describe_service(CLUSTER, &format!("bg-local-{color}"));
         self.emu
             .task_definition_image(svc.task_definition.as_deref().expect("task definition"))
     }

@@ -2,9 +2,9 @@
 //! hcl-rs, no Terraform run needed (the AWS provider cannot be downloaded here).
 
 use bluegreen::contract::{
-    check_runtime_ownership, check_service_module, check_service_root, check_shared_module,
-    check_shared_root, check_target_group_association, read_module, ModuleInfo,
-    OPTIONAL_SHARED_OUTPUTS,
+    check_environment_passthrough, check_runtime_ownership, check_service_module,
+    check_service_root, check_shared_module, check_shared_root, check_target_group_association,
+    read_module, ModuleInfo, ENVIRONMENT_INPUT, OPTIONAL_SHARED_OUTPUTS,
 };
 use std::path::{Path, PathBuf};
 
@@ -247,5 +247,88 @@ fn every_environment_file_loads_and_its_roots_keep_the_contract() {
         let mut p = check_shared_root(&shared);
         p.extend(check_service_root(&service));
         assert!(p.is_empty(), "{}: {p:?}", dir.display());
+    }
+}
+
+/// Names from the environment (docs/contract.md, "Names"): every module in the repository takes
+/// the environment's name bluegreen passes, and no module or example var file hard-codes a name
+/// by default, so two copies of an environment never share an AWS name. Staging's var files set
+/// names on purpose (an explicit `name` wins).
+#[test]
+fn every_module_takes_the_environment_name_and_hard_codes_no_name() {
+    for (dir, _) in MODULES {
+        let m = read_module(&repo(dir)).unwrap();
+        assert!(
+            m.variables.contains(ENVIRONMENT_INPUT),
+            "{dir} does not declare `{ENVIRONMENT_INPUT}`"
+        );
+        for file in ["variables.tf", "main.tf"] {
+            let text = std::fs::read_to_string(repo(dir).join(file)).unwrap_or_default();
+            let body = hcl::parse(&text).unwrap();
+            for b in body.blocks() {
+                if b.identifier() != "variable" || b.labels()[0].as_str() != "name" {
+                    continue;
+                }
+                let default = b.body().attributes().find(|a| a.key() == "default");
+                assert!(
+                    default.is_some_and(|a| matches!(a.expr(), hcl::Expression::Null)),
+                    "{dir}/{file}: `name` must default to null (derived from the environment)"
+                );
+            }
+        }
+    }
+    for file in [
+        "environments/local/shared.tfvars",
+        "environments/local/service.tfvars",
+    ] {
+        let text = std::fs::read_to_string(repo(file)).unwrap();
+        let body = hcl::parse(&text).unwrap();
+        assert!(
+            !body.attributes().any(|a| a.key() == "name"),
+            "{file} sets `name`: copies of the environment would share its AWS names"
+        );
+    }
+}
+
+#[test]
+fn the_staging_roots_pass_the_environment_name_down_and_a_copy_that_forgets_is_caught() {
+    for dir in [
+        "environments/staging/shared",
+        "environments/staging/service",
+    ] {
+        let m = read_module(&repo(dir)).unwrap();
+        assert_eq!(
+            check_environment_passthrough(&m),
+            Vec::<String>::new(),
+            "{dir}"
+        );
+        // The same root without the pass-through line, in a temporary copy of the layout
+        // (`modules/` a symlink to the repository's), so the relative module source resolves
+        // and nothing is written into the repository.
+        let tmp = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(repo("modules"), tmp.path().join("modules")).unwrap();
+        let copy = tmp.path().join(dir);
+        std::fs::create_dir_all(&copy).unwrap();
+        let text = std::fs::read_to_string(repo(dir).join("main.tf")).unwrap();
+        let broken: String = text
+            .lines()
+            .filter(|l| !l.contains("bluegreen_environment = var.bluegreen_environment"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_ne!(broken, text, "{dir}: no pass-through line to remove");
+        std::fs::write(copy.join("main.tf"), broken).unwrap();
+        let m = read_module(&copy).unwrap();
+        let p = check_environment_passthrough(&m);
+        assert_eq!(p.len(), 1, "{dir}: {p:?}");
+        assert!(p[0].contains("takes `bluegreen_environment`"), "{p:?}");
+        let whole = if dir.ends_with("shared") {
+            check_shared_root(&m)
+        } else {
+            check_service_root(&m)
+        };
+        assert!(
+            whole.iter().any(|x| x.contains("bluegreen_environment")),
+            "{whole:?}"
+        );
     }
 }

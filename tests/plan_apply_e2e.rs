@@ -92,7 +92,9 @@ impl World {
 
     /// The image a color's ECS service runs, from the emulator.
     fn image_of(&self, color: &str) -> String {
-        let svc = self.emu.describe_service(CLUSTER, &format!("app-{color}"));
+        let svc = self
+            .emu
+            .describe_service(CLUSTER, &format!("bg-local-{color}"));
         self.emu
             .task_definition_image(svc.task_definition.as_deref().expect("a task definition"))
     }

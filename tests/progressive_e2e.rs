@@ -227,7 +227,7 @@ fn canary_and_linear_reach_100_with_every_step_verified_on_every_route() {
 
     // Blue was scaled to zero only after the termination wait that followed the verified
     // 100 % (post-bake 500 ms + termination wait 1.5 s).
-    assert_eq!(w.emu.describe_service(CLUSTER, "app-blue").desired, 0);
+    assert_eq!(w.emu.describe_service(CLUSTER, "bg-local-blue").desired, 0);
     let last_shift = w
         .proxy
         .requests("ModifyListener")
@@ -239,7 +239,7 @@ fn canary_and_linear_reach_100_with_every_step_verified_on_every_route() {
         .proxy
         .requests("UpdateService")
         .into_iter()
-        .rfind(|r| r.body.contains("\"desiredCount\":0") && r.body.contains("app-blue"))
+        .rfind(|r| r.body.contains("\"desiredCount\":0") && r.body.contains("bg-local-blue"))
         .expect("blue scaled down")
         .at;
     assert!(
@@ -263,7 +263,7 @@ fn canary_and_linear_reach_100_with_every_step_verified_on_every_route() {
         );
     }
     assert_eq!(w.prod(), (100, 0));
-    assert_eq!(w.emu.describe_service(CLUSTER, "app-green").desired, 0);
+    assert_eq!(w.emu.describe_service(CLUSTER, "bg-local-green").desired, 0);
 }
 
 #[test]

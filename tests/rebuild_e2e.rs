@@ -68,7 +68,7 @@ impl World {
     /// of a color's service. moto gives a service no `createdAt` of its own; its deployment
     /// gets a random id and a `createdAt` when the service is created.
     fn service(&self, color: &str) -> (String, i32, (String, i64)) {
-        let name = format!("app-{color}");
+        let name = format!("bg-local-{color}");
         let out = self
             .emu
             .block_on(

@@ -1,5 +1,6 @@
-# The shared stack of the local demo environment (modules/emulator/shared).
-name               = "bg-local"
+# The shared stack of the local demo environment (modules/emulator/shared). No `name`: every
+# name derives from the environment's name, which bluegreen passes (bg-local, bg-local-alb,
+# bg-local-blue, bg-local-green), so a copy of this directory under another name gets its own.
 listener_port      = 80
 test_listener      = true
 test_listener_port = 8080

@@ -2,7 +2,9 @@
 # image, target_group_arn and cluster_name itself. Placeholders: replace every ID below.
 
 region = "eu-west-1" # = region in bluegreen.hcl
-name   = "app"
+# Explicit names win: services and task definition families app-blue and app-green. Without
+# this line they are bg-<environment>-<color> (docs/contract.md, "Names").
+name = "app"
 
 container_port = 8080
 cpu            = 512

@@ -2,7 +2,9 @@
 # every ID below with your account's.
 
 region = "eu-west-1" # = region in bluegreen.hcl
-name   = "bg-staging"
+# Explicit names win. Without this line every name derives from the environment's name:
+# bg-staging, bg-staging-alb, bg-staging-blue, bg-staging-green (docs/contract.md, "Names").
+name = "bg-staging"
 
 # The load balancer lives in public subnets of two availability zones.
 vpc_id          = "vpc-0123456789abcdef0"

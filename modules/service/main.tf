@@ -3,8 +3,12 @@
 # `color`, `image` and `target_group_arn`, identical by construction.
 
 locals {
-  name = "${var.name}-${var.color}"
-  tags = merge(var.tags, { "bluegreen:color" = var.color })
+  # The service and the task definition family are `<prefix>-<color>` (docs/contract.md,
+  # "Names"): `name` when it is set, else `bg-<environment>`, so that two environments never
+  # share a family (families are per account and region, not per cluster).
+  prefix = var.name != null ? var.name : (var.bluegreen_environment == null ? null : "bg-${var.bluegreen_environment}")
+  name   = "${local.prefix}-${var.color}"
+  tags   = merge(var.tags, { "bluegreen:color" = var.color })
 
   log_configuration = {
     logDriver = "awslogs"
@@ -56,6 +60,12 @@ resource "aws_ecs_task_definition" "this" {
     # Register the new revision before deregistering the old one, so the service never points
     # at an INACTIVE revision, even briefly.
     create_before_destroy = true
+
+    precondition {
+      # The derived prefix must be as valid as a given one (ECS service and family names).
+      condition     = try(can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,200}$", local.prefix)), false)
+      error_message = "${local.prefix == null ? "No service name prefix" : "The service name prefix \"${local.prefix}\" is not valid"}: set `name` in the var file (letters, digits, hyphens and underscores, starting with a letter or digit), or run through bluegreen, which passes the environment's name as bluegreen_environment: the default prefix `bg-<environment>` then needs an environment name without dots."
+    }
   }
 }
 

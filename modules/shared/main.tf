@@ -6,6 +6,10 @@
 # bluegreen after the first deploy (see the lifecycle blocks below and docs/contract.md).
 
 locals {
+  # Every AWS name this module creates starts with this (docs/contract.md, "Names"): `name`
+  # when it is set, else `bg-<environment>`, so that two environments never collide.
+  name = var.name != null ? var.name : (var.bluegreen_environment == null ? null : "bg-${var.bluegreen_environment}")
+
   colors   = toset(["blue", "green"])
   protocol = var.certificate_arn == null ? "HTTP" : "HTTPS"
 
@@ -16,7 +20,7 @@ locals {
 }
 
 resource "aws_lb" "this" {
-  name                       = "${var.name}-alb"
+  name                       = "${local.name}-alb"
   load_balancer_type         = "application"
   internal                   = var.internal
   subnets                    = var.subnets
@@ -26,13 +30,22 @@ resource "aws_lb" "this" {
   enable_deletion_protection = var.deletion_protection
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      # The derived name must be as valid as a given one: load balancer and target group
+      # names are at most 32 characters of a-z, 0-9 and single hyphens; `<name>-green` must fit.
+      condition     = try(can(regex("^[a-z0-9]+(-[a-z0-9]+)*$", local.name)) && length(local.name) <= 20, false)
+      error_message = "${local.name == null ? "No name prefix" : "The name prefix \"${local.name}\" is not valid"}: set `name` in the var file (at most 20 characters of a-z, 0-9 and single hyphens), or run through bluegreen, which passes the environment's name as bluegreen_environment: the default prefix `bg-<environment>` then needs an environment name of at most 17 characters of a-z, 0-9 and single hyphens."
+    }
+  }
 }
 
 # Fixed per color: bluegreen only moves weights between them, targets never move.
 resource "aws_lb_target_group" "this" {
   for_each = local.colors
 
-  name                 = "${var.name}-${each.key}"
+  name                 = "${local.name}-${each.key}"
   vpc_id               = var.vpc_id
   target_type          = "ip" # Fargate tasks (awsvpc) register by IP
   protocol             = "HTTP"
@@ -268,7 +281,7 @@ resource "aws_lb_listener_rule" "path" {
 }
 
 resource "aws_ecs_cluster" "this" {
-  name = var.name
+  name = local.name
 
   setting {
     name  = "containerInsights"

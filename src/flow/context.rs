@@ -230,7 +230,8 @@ impl Ctx {
                 .chain(vars)
                 .collect(),
         )
-        .in_region(&self.cfg.region))
+        .in_region(&self.cfg.region)
+        .for_environment(&self.cfg.name))
     }
 
     /// A callback that turns Terraform's `-json` stream into progress lines.

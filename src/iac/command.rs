@@ -168,6 +168,7 @@ pub struct CommandBuilder<'a> {
     tool: &'a IacTool,
     dirs: &'a StackDirs,
     region: Option<&'a str>,
+    environment: Option<&'a str>,
 }
 
 impl<'a> CommandBuilder<'a> {
@@ -176,6 +177,7 @@ impl<'a> CommandBuilder<'a> {
             tool,
             dirs,
             region: None,
+            environment: None,
         }
     }
 
@@ -183,6 +185,14 @@ impl<'a> CommandBuilder<'a> {
     /// environment file's region is the one source of truth (docs/configuration.md, "Region").
     pub fn in_region(mut self, region: Option<&'a str>) -> Self {
         self.region = region;
+        self
+    }
+
+    /// Every command runs with `TF_VAR_bluegreen_environment` set to `environment`, the
+    /// environment's name: the modules derive every AWS name from it (docs/contract.md). An
+    /// environment variable, not `-var`: Terraform ignores it in roots that don't declare it.
+    pub fn for_environment(mut self, environment: Option<&'a str>) -> Self {
+        self.environment = environment;
         self
     }
 
@@ -316,6 +326,9 @@ impl<'a> CommandBuilder<'a> {
                 ("AWS_DEFAULT_REGION".to_owned(), r.to_owned()),
             ]
         });
+        let environment = self
+            .environment
+            .map(|e| ("TF_VAR_bluegreen_environment".to_owned(), e.to_owned()));
         let env = [
             ("TF_IN_AUTOMATION", "1".to_owned()),
             ("TF_INPUT", "0".to_owned()),
@@ -328,6 +341,7 @@ impl<'a> CommandBuilder<'a> {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .chain(region)
+        .chain(environment)
         .collect();
         TfCommand {
             program: self.tool.program.clone(),
@@ -405,6 +419,45 @@ mod tests {
             ] {
                 assert!(cmd.env_remove.contains(removed), "{removed}: {cmd}");
             }
+        }
+    }
+
+    #[test]
+    fn every_command_gets_the_region_and_the_environment_name() {
+        let (tool, dirs) = fixture();
+        let b = CommandBuilder::new(&tool, &dirs)
+            .in_region(Some("eu-west-1"))
+            .for_environment(Some("alpha"));
+        for cmd in [
+            b.init(&[]),
+            b.workspace_select_or_create("w"),
+            b.plan(Path::new("p"), &[], &[]),
+            b.apply_plan(Path::new("p")),
+            b.output_json(),
+            b.show_state_json(),
+        ] {
+            let env: Vec<(&str, &str)> = cmd
+                .env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(
+                env,
+                [
+                    ("AWS_DEFAULT_REGION", "eu-west-1"),
+                    ("AWS_REGION", "eu-west-1"),
+                    ("TF_DATA_DIR", "/work/tf/blue/data"),
+                    ("TF_INPUT", "0"),
+                    ("TF_IN_AUTOMATION", "1"),
+                    ("TF_VAR_bluegreen_environment", "alpha"),
+                    ("TF_VAR_bluegreen_stack_dir", "/work/tf/blue/scratch"),
+                ]
+            );
+            // An environment variable, never `-var`: roots that don't declare the variable
+            // must keep working.
+            assert!(!cmd.args.iter().any(|a| a.contains("bluegreen_environment")));
+            // Names only: the value is not a secret, but `Debug` never shows env values.
+            assert!(!format!("{cmd:?}").contains("alpha"), "{cmd:?}");
         }
     }
 

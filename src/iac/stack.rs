@@ -35,6 +35,9 @@ pub struct Stack {
     /// The environment's region: `AWS_REGION` and `AWS_DEFAULT_REGION` of every command, so the
     /// provider (and anything the root runs) works in the region bluegreen works in.
     pub region: Option<String>,
+    /// The environment's name: `TF_VAR_bluegreen_environment` of every command, from which the
+    /// modules derive every AWS name (docs/contract.md).
+    pub environment: Option<String>,
 }
 
 /// Variable names only: a value may be a secret.
@@ -51,6 +54,7 @@ impl std::fmt::Debug for Stack {
                 &self.vars.iter().map(|(name, _)| name).collect::<Vec<_>>(),
             )
             .field("region", &self.region)
+            .field("environment", &self.environment)
             .finish()
     }
 }
@@ -96,6 +100,7 @@ impl Stack {
             var_files,
             vars,
             region: None,
+            environment: None,
         }
     }
 
@@ -105,12 +110,20 @@ impl Stack {
         self
     }
 
+    /// The same stack, every command told the environment's name (see [`Stack::environment`]).
+    pub fn for_environment(mut self, environment: &str) -> Stack {
+        self.environment = Some(environment.to_string());
+        self
+    }
+
     pub fn workspace_name(&self) -> &str {
         self.workspace.as_deref().unwrap_or(DEFAULT_WORKSPACE)
     }
 
     fn commands(&self) -> CommandBuilder<'_> {
-        CommandBuilder::new(&self.tool, &self.dirs).in_region(self.region.as_deref())
+        CommandBuilder::new(&self.tool, &self.dirs)
+            .in_region(self.region.as_deref())
+            .for_environment(self.environment.as_deref())
     }
 
     /// Makes the stack ready to plan: checks the root declares a backend

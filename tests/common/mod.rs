@@ -51,7 +51,7 @@ pub use bluegreen::{temp_workdir, Bluegreen, Outcome};
 #[allow(unused_imports)]
 pub use emulator::{Emulator, EmulatorBuilder};
 #[allow(unused_imports)]
-pub use envs::local_env;
+pub use envs::{local_env, named_env};
 #[allow(unused_imports)]
 pub use http_app::HttpApp;
 #[allow(unused_imports)]

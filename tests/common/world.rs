@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-/// The load balancer of environments/local/shared.tfvars.
+/// The load balancer of the environment `local`: `bg-<environment>-alb` (docs/contract.md, "Names").
 pub const LOCAL_LB: &str = "bg-local-alb";
 
 /// Fast polling, instant termination wait, and the old color kept at full size, so a

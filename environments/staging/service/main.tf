@@ -24,7 +24,7 @@ provider "aws" {
 
   default_tags {
     tags = {
-      "bluegreen:environment" = "staging"
+      "bluegreen:environment" = coalesce(var.bluegreen_environment, "staging")
       "bluegreen:stack"       = var.color
     }
   }
@@ -65,9 +65,15 @@ variable "cluster_name" {
 # From ../service.tfvars.
 
 variable "name" {
-  description = "Service name prefix: the service and the task definition family are `<name>-<color>`."
+  description = "Service name prefix: the service and the task definition family are `<name>-<color>`; null: bg-<environment>."
   type        = string
-  default     = "app"
+  default     = null
+}
+
+variable "bluegreen_environment" {
+  description = "The environment's name, set by bluegreen through TF_VAR_bluegreen_environment; the module derives the names it does not get from it."
+  type        = string
+  default     = null
 }
 
 variable "container_port" {
@@ -124,20 +130,21 @@ variable "log_group_name" {
 module "service" {
   source = "../../../modules/service"
 
-  color              = var.color
-  image              = var.image
-  target_group_arn   = var.target_group_arn
-  cluster_name       = var.cluster_name
-  name               = var.name
-  container_port     = var.container_port
-  cpu                = var.cpu
-  memory             = var.memory
-  subnets            = var.subnets
-  security_groups    = var.security_groups
-  execution_role_arn = var.execution_role_arn
-  task_role_arn      = var.task_role_arn
-  environment        = var.environment
-  log_group_name     = var.log_group_name
+  color                 = var.color
+  image                 = var.image
+  target_group_arn      = var.target_group_arn
+  cluster_name          = var.cluster_name
+  name                  = var.name
+  bluegreen_environment = var.bluegreen_environment
+  container_port        = var.container_port
+  cpu                   = var.cpu
+  memory                = var.memory
+  subnets               = var.subnets
+  security_groups       = var.security_groups
+  execution_role_arn    = var.execution_role_arn
+  task_role_arn         = var.task_role_arn
+  environment           = var.environment
+  log_group_name        = var.log_group_name
 }
 
 # The outputs contract of the service root (docs/contract.md), passed through.

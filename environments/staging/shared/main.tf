@@ -22,7 +22,7 @@ provider "aws" {
 
   default_tags {
     tags = {
-      "bluegreen:environment" = "staging"
+      "bluegreen:environment" = coalesce(var.bluegreen_environment, "staging")
       "bluegreen:stack"       = "shared"
     }
   }
@@ -34,8 +34,15 @@ variable "region" {
 }
 
 variable "name" {
-  description = "Name prefix of the ALB, the target groups and the ECS cluster."
+  description = "Name prefix of the ALB, the target groups and the ECS cluster; null: bg-<environment>."
   type        = string
+  default     = null
+}
+
+variable "bluegreen_environment" {
+  description = "The environment's name, set by bluegreen through TF_VAR_bluegreen_environment; the module derives the names it does not get from it."
+  type        = string
+  default     = null
 }
 
 variable "vpc_id" {
@@ -122,17 +129,18 @@ variable "route_start_color" {
 module "shared" {
   source = "../../../modules/shared"
 
-  name                = var.name
-  vpc_id              = var.vpc_id
-  subnets             = var.subnets
-  security_groups     = var.security_groups
-  internal            = var.internal
-  listener_port       = var.listener_port
-  certificate_arn     = var.certificate_arn
-  test_listener       = var.test_listener
-  test_listener_port  = var.test_listener_port
-  health_check_path   = var.health_check_path
-  deletion_protection = var.deletion_protection
+  name                  = var.name
+  bluegreen_environment = var.bluegreen_environment
+  vpc_id                = var.vpc_id
+  subnets               = var.subnets
+  security_groups       = var.security_groups
+  internal              = var.internal
+  listener_port         = var.listener_port
+  certificate_arn       = var.certificate_arn
+  test_listener         = var.test_listener
+  test_listener_port    = var.test_listener_port
+  health_check_path     = var.health_check_path
+  deletion_protection   = var.deletion_protection
 
   https_certificate_arn = var.https_certificate_arn
   https_listener_port   = var.https_listener_port

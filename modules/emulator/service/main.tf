@@ -17,6 +17,11 @@
 # Terraform state file and the outputs are read back from it with terraform_remote_state.
 
 locals {
+  # The service and the task definition family are `<prefix>-<color>` (docs/contract.md,
+  # "Names"): `name` when it is set, else `bg-<environment>`, so that two environments never
+  # share a family (families are per account and region, not per cluster).
+  prefix = var.name != null ? var.name : (var.bluegreen_environment == null ? null : "bg-${var.bluegreen_environment}")
+
   script = "${path.module}/../lib/bg_emulator.py"
   record = "${var.bluegreen_stack_dir}/service.tfstate"
   # An empty record, read when the real one is missing.
@@ -27,7 +32,7 @@ resource "terraform_data" "service" {
   # Destroy-time provisioners can only reference `self`: keep what the destroy needs here.
   # A change updates it in place and runs nothing.
   input = {
-    name             = var.name
+    name             = local.prefix
     color            = var.color
     cluster_name     = var.cluster_name
     target_group_arn = var.target_group_arn
@@ -55,7 +60,7 @@ resource "terraform_data" "revision" {
   input = local.record
 
   triggers_replace = {
-    name             = var.name
+    name             = local.prefix
     color            = var.color
     image            = var.image
     target_group_arn = var.target_group_arn
@@ -71,7 +76,7 @@ resource "terraform_data" "revision" {
   provisioner "local-exec" {
     interpreter = [var.python, local.script, "service-apply"]
     command = jsonencode({
-      name             = var.name
+      name             = local.prefix
       color            = var.color
       image            = var.image
       target_group_arn = var.target_group_arn
@@ -89,6 +94,12 @@ resource "terraform_data" "revision" {
     # The new revision is in service before the old terraform_data object goes away (it has
     # nothing to destroy), just like replacing an aws_ecs_task_definition.
     create_before_destroy = true
+
+    precondition {
+      # The derived prefix must be as valid as a given one (ECS service and family names).
+      condition     = try(can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,200}$", local.prefix)), false)
+      error_message = "${local.prefix == null ? "No service name prefix" : "The service name prefix \"${local.prefix}\" is not valid"}: set `name` in the var file (letters, digits, hyphens and underscores, starting with a letter or digit), or run through bluegreen, which passes the environment's name as bluegreen_environment: the default prefix `bg-<environment>` then needs an environment name without dots."
+    }
   }
 }
 

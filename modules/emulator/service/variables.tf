@@ -43,14 +43,20 @@ variable "cluster_name" {
 # Inputs from the environment's var files.
 
 variable "name" {
-  description = "Service name prefix: the ECS service and the task definition family are `<name>-<color>`."
+  description = "Service name prefix: the ECS service and the task definition family are `<name>-<color>`. null (the default): `bg-<bluegreen_environment>`, so that two environments never share a task definition family (docs/contract.md, \"Names\")."
   type        = string
-  default     = "app"
+  default     = null
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,200}$", var.name))
+    condition     = var.name == null ? true : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,200}$", var.name))
     error_message = "The name must start with a letter or digit and contain only letters, digits, hyphens and underscores (at most 201 characters)."
   }
+}
+
+variable "bluegreen_environment" {
+  description = "The environment's name, set by bluegreen on every command through TF_VAR_bluegreen_environment. Unless `name` is set, the service and family names derive from it: `bg-<bluegreen_environment>-<color>`."
+  type        = string
+  default     = null
 }
 
 variable "container_port" {

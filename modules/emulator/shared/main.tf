@@ -15,6 +15,10 @@
 # Terraform state file and the outputs are read back from it with terraform_remote_state.
 
 locals {
+  # Every AWS name this module creates starts with this (docs/contract.md, "Names"): `name`
+  # when it is set, else `bg-<environment>`, so that two environments never collide.
+  name = var.name != null ? var.name : (var.bluegreen_environment == null ? null : "bg-${var.bluegreen_environment}")
+
   script = "${path.module}/../lib/bg_emulator.py"
   record = "${var.bluegreen_stack_dir}/shared.tfstate"
   # An empty record, read when the real one is missing.
@@ -25,7 +29,7 @@ resource "terraform_data" "stack" {
   # Destroy-time provisioners can only reference `self`: keep what the destroy needs here.
   # A change updates it in place and runs nothing.
   input = {
-    name   = var.name
+    name   = local.name
     python = var.python
     script = local.script
     record = local.record
@@ -47,7 +51,7 @@ resource "terraform_data" "settings" {
   input = local.record
 
   triggers_replace = {
-    name                 = var.name
+    name                 = local.name
     listener_port        = var.listener_port
     test_listener        = var.test_listener
     test_listener_port   = var.test_listener_port
@@ -61,7 +65,7 @@ resource "terraform_data" "settings" {
   provisioner "local-exec" {
     interpreter = [var.python, local.script, "shared-apply"]
     command = jsonencode({
-      name                 = var.name
+      name                 = local.name
       listener_port        = var.listener_port
       test_listener        = var.test_listener
       test_listener_port   = var.test_listener_port
@@ -77,6 +81,13 @@ resource "terraform_data" "settings" {
     # The upsert converges the running stack to the new settings before the old settings
     # object goes away (it has nothing to destroy).
     create_before_destroy = true
+
+    precondition {
+      # The derived name must be as valid as a given one: load balancer and target group
+      # names are at most 32 characters of a-z, 0-9 and single hyphens; `<name>-green` must fit.
+      condition     = try(can(regex("^[a-z0-9]+(-[a-z0-9]+)*$", local.name)) && length(local.name) <= 20, false)
+      error_message = "${local.name == null ? "No name prefix" : "The name prefix \"${local.name}\" is not valid"}: set `name` in the var file (at most 20 characters of a-z, 0-9 and single hyphens), or run through bluegreen, which passes the environment's name as bluegreen_environment: the default prefix `bg-<environment>` then needs an environment name of at most 17 characters of a-z, 0-9 and single hyphens."
+    }
 
     precondition {
       condition     = !var.test_listener || var.test_listener_port != var.listener_port

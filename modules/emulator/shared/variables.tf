@@ -1,13 +1,20 @@
 variable "name" {
-  description = "Name prefix of every resource: the ALB is `<name>-alb`, the target groups `<name>-blue` and `<name>-green`, the ECS cluster `<name>`."
+  description = "Name prefix of every resource: the ALB is `<name>-alb`, the target groups `<name>-blue` and `<name>-green`, the ECS cluster `<name>`. null (the default): `bg-<bluegreen_environment>`, so that two environments never share a name (docs/contract.md, \"Names\")."
   type        = string
+  default     = null
 
   validation {
-    # Target group names allow letters, digits and single hyphens, not at either end, and at
-    # most 32 characters: `<name>-green` must fit.
-    condition     = can(regex("^[a-z0-9]+(-[a-z0-9]+)*$", var.name)) && length(var.name) <= 20
+    # Load balancer and target group names allow letters, digits and single hyphens, not at
+    # either end, and at most 32 characters: `<name>-green` must fit.
+    condition     = var.name == null ? true : can(regex("^[a-z0-9]+(-[a-z0-9]+)*$", var.name)) && length(var.name) <= 20
     error_message = "The name must be at most 20 characters of a-z, 0-9 and single hyphens, not starting or ending with a hyphen."
   }
+}
+
+variable "bluegreen_environment" {
+  description = "The environment's name, set by bluegreen on every command through TF_VAR_bluegreen_environment. Unless `name` is set, every name derives from it: `bg-<bluegreen_environment>`."
+  type        = string
+  default     = null
 }
 
 variable "listener_port" {
