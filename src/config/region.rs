@@ -12,8 +12,10 @@ pub fn var_file_region(path: &Path) -> Option<String> {
     if path.extension().is_some_and(|e| e == "json") {
         return None;
     }
-    let text = std::fs::read_to_string(path).ok()?;
-    let body: hcl::Body = hcl::from_str(&text).ok()?;
+    // Through the same reader as every other named input: a regular file, bounded, never a
+    // FIFO that blocks (the loader checked it once; it may have changed since).
+    let bytes = crate::input::read(path, crate::input::VAR_FILE_MAX).ok()?;
+    let body: hcl::Body = hcl::from_str(std::str::from_utf8(&bytes).ok()?).ok()?;
     body.attributes()
         .find(|a| a.key() == "region")
         .and_then(|a| match a.expr() {

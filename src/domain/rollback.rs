@@ -1,6 +1,7 @@
 //! Rollback's rules, pure: where traffic goes, and how strictly the target is judged.
 
 use super::color::Color;
+use super::health::service_stable;
 use super::ports::ServiceState;
 use super::verdict::Stage;
 
@@ -25,19 +26,19 @@ pub fn target_color(
     }
 }
 
-/// How a rollback judges its target. A color still coming up — scaled up by this rollback, or
-/// with an ECS deployment in progress (fewer tasks running than desired, tasks pending, more
-/// than one deployment, or a rollout not yet `COMPLETED`) — is judged as [`Stage::Settling`]:
-/// a bad reading only means "not yet", and it is waited for within `health.timeout`. A warm,
-/// steady color is judged as [`Stage::Watching`]: a bad reading refuses the rollback at once.
+/// How a rollback judges its target. A color still coming up — scaled up by this rollback, not
+/// yet what the ECS signal calls stable ([`service_stable`]: running = desired, nothing
+/// pending, one PRIMARY deployment), or with a rollout not yet `COMPLETED` — is judged as
+/// [`Stage::Settling`]: a bad reading only means "not yet", and it is waited for within
+/// `health.timeout`. A warm, steady color is judged as [`Stage::Watching`]: a bad reading
+/// refuses the rollback at once.
 pub fn judge_stage(service: &ServiceState, scaled_up: bool) -> Stage {
-    let rolling = service.deployments.len() > 1
-        || service
-            .deployments
-            .iter()
-            .any(|d| d.rollout_state.as_deref().is_some_and(|s| s != "COMPLETED"));
-    let short = service.running < service.desired || service.pending > 0;
-    if scaled_up || rolling || short {
+    let steady = service_stable(Some(service), service.desired, &service.task_definition).ok;
+    let rolling_out = service
+        .deployments
+        .iter()
+        .any(|d| d.rollout_state.as_deref().is_some_and(|s| s != "COMPLETED"));
+    if scaled_up || !steady || rolling_out {
         Stage::Settling
     } else {
         Stage::Watching
