@@ -200,6 +200,111 @@ def ecs_create_service_refuses_duplicate_name():
         return original(self, *args, **kwargs)
 
 
+# Addresses handed to tasks in services without an awsvpc subnet the emulator knows: loopback,
+# so nothing a test might send to a target ever leaves the machine.
+FALLBACK_TASK_NETWORK = "127.77.0.0/16"
+# ((account, region, cluster, service), task index) -> (network, address); addresses taken,
+# per network.
+TASK_ADDRESSES = {}
+TAKEN_ADDRESSES = {}
+
+
+def task_network(service):
+    """The CIDR tasks of `service` take their addresses from: its first awsvpc subnet's, when
+    the emulator's EC2 knows it, else FALLBACK_TASK_NETWORK."""
+    from moto.ec2.models import ec2_backends
+
+    config = (service.network_configuration or {}).get("awsvpcConfiguration") or {}
+    subnets = config.get("subnets") or []
+    if subnets:
+        try:
+            ec2 = ec2_backends[service._account_id][service.region_name]
+            return ec2.get_subnet(subnets[0]).cidr_block
+        except Exception:  # an unknown subnet: AWS would have refused it; moto does not check
+            pass
+    return FALLBACK_TASK_NETWORK
+
+
+def service_key(service):
+    return (service._account_id, service.region_name, service.cluster_name, service.name)
+
+
+def task_address(service, index):
+    import ipaddress
+
+    key = (service_key(service), index)
+    if key not in TASK_ADDRESSES:
+        network = ipaddress.ip_network(task_network(service))
+        taken = TAKEN_ADDRESSES.setdefault(str(network), set())
+        # AWS reserves the first four addresses of a subnet and the last one.
+        hosts = (str(a) for n, a in enumerate(network) if 4 <= n < network.num_addresses - 1)
+        address = next((a for a in hosts if a not in taken), None)
+        if address is None:
+            raise RuntimeError("strict_moto: no free task address in %s" % network)
+        taken.add(address)
+        TASK_ADDRESSES[key] = (str(network), address)
+    return TASK_ADDRESSES[key][1]
+
+
+def sync_service_targets(service):
+    """Register one `ip` target per running task of `service` in each of its target groups and
+    deregister the ones this patch registered for tasks that no longer run (or from target
+    groups the service no longer names)."""
+    from moto.elbv2.models import elbv2_backends
+
+    running = service.running_count if service.status == "ACTIVE" else 0
+    elbv2 = elbv2_backends[service._account_id][service.region_name]
+    wanted = {}  # target group ARN -> targets
+    for entry in service.load_balancers or []:
+        group = elbv2.target_groups.get(entry.get("targetGroupArn"))
+        if group is not None:
+            port = entry.get("containerPort") or group.port
+            targets = [{"Id": task_address(service, n), "Port": port} for n in range(running)]
+            wanted[group.arn] = targets
+    key = service_key(service)
+    owned = sorted(n for (k, n) in TASK_ADDRESSES if k == key)
+    for index in owned:
+        network, address = TASK_ADDRESSES[(key, index)]
+        for group in elbv2.target_groups.values():
+            keep = index < running and group.arn in wanted
+            if address in group.targets and not keep:
+                group.deregister([{"Id": address}])
+        if index >= running:
+            del TASK_ADDRESSES[(key, index)]
+            TAKEN_ADDRESSES[network].discard(address)
+    for arn, targets in wanted.items():
+        if targets:
+            elbv2.target_groups[arn].register(targets)
+
+
+@patch("ecs-registers-service-targets")
+def ecs_registers_service_targets():
+    """ECS registers each running task of a service with load balancers in the service's
+    target groups (an `ip` target: the task's private address, port containerPort) and
+    deregisters the tasks it stops, as AWS does. moto runs no tasks and registers nothing, so
+    the target group of a service built from the real modules stays empty and every target
+    health check waits for targets that never come.
+
+    moto sets runningCount to desiredCount on UpdateService; this patch then registers one
+    target per running task, at the next free address of the service's first subnet (AWS
+    skips a subnet's first four and last addresses; a subnet the emulator does not know gives
+    127.77.0.0/16), and deregisters the targets of tasks beyond the count. DeleteService
+    deregisters them all. Targets it did not register (anyone's RegisterTargets) are left
+    alone. Target health is moto's: a registered target is healthy. Leave it out (`--without
+    ecs-registers-service-targets`) when something else runs the tasks and registers them.
+    """
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    for method in ("create_service", "update_service", "delete_service"):
+
+        def after(original, self, *args, **kwargs):
+            service = original(self, *args, **kwargs)
+            sync_service_targets(service)
+            return service
+
+        wrap(EC2ContainerServiceBackend, method)(after)
+
+
 # ----------------------------------------------------------------------------------------- ELBv2
 
 

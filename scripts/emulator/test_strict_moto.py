@@ -369,6 +369,64 @@ class EcsCreateServiceRefusesDuplicateName(StrictTest):
         self.world.create_service("app")
 
 
+class EcsRegistersServiceTargets(StrictTest):
+    def setUp(self):
+        super().setUp()
+        self.world.listener(8080, self.world.forward({"blue": 1, "green": 0}))
+
+    def targets(self, color):
+        health = self.world.elb.describe_target_health(TargetGroupArn=self.world.tgs[color])
+        return sorted(
+            (d["Target"]["Id"], d["Target"]["Port"], d["TargetHealth"]["State"])
+            for d in health["TargetHealthDescriptions"]
+        )
+
+    def scale(self, service, count):
+        self.world.ecs.update_service(cluster=self.n, service=service, desiredCount=count)
+
+    def test_running_tasks_are_registered_in_the_subnet_and_deregistered_on_scale_down(self):
+        network = {
+            "awsvpcConfiguration": {"subnets": self.world.subnets[1:], "securityGroups": []}
+        }
+        self.world.create_service("app-blue", "blue", networkConfiguration=network)
+        self.assertEqual(self.targets("blue"), [])
+        self.scale("app-blue", 3)
+        blue = self.targets("blue")
+        self.assertEqual(len(blue), 3)
+        for address, port, state in blue:
+            self.assertTrue(address.startswith("10.0.1."), address)  # the subnet's CIDR
+            self.assertEqual((port, state), (80, "healthy"))
+        self.assertEqual(len({a for a, _, _ in blue}), 3)
+        self.scale("app-blue", 1)
+        self.assertEqual(len(self.targets("blue")), 1)
+        self.scale("app-blue", 0)
+        self.assertEqual(self.targets("blue"), [])
+
+    def test_other_targets_are_left_alone_and_delete_deregisters(self):
+        tg = self.world.tgs["green"]
+        self.world.listener(8081, self.world.forward({"blue": 0, "green": 1}))
+        self.world.elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.2.1"}])
+        self.world.create_service("app-green", "green")
+        self.scale("app-green", 2)
+        addresses = [a for a, _, _ in self.targets("green")]
+        self.assertIn("127.0.2.1", addresses)
+        self.assertEqual(len([a for a in addresses if a.startswith("127.77.")]), 2)
+        self.scale("app-green", 0)
+        self.world.ecs.delete_service(cluster=self.n, service="app-green")
+        self.assertEqual([a for a, _, _ in self.targets("green")], ["127.0.2.1"])
+
+    def test_two_services_never_share_an_address(self):
+        self.world.listener(8082, self.world.forward({"blue": 0, "green": 1}))
+        self.world.create_service("app-blue", "blue")
+        self.world.create_service("app-green", "green")
+        self.scale("app-blue", 2)
+        self.scale("app-green", 2)
+        blue = {a for a, _, _ in self.targets("blue")}
+        green = {a for a, _, _ in self.targets("green")}
+        self.assertEqual((len(blue), len(green)), (2, 2))
+        self.assertFalse(blue & green)
+
+
 class ElbDuplicateLoadBalancerName(StrictTest):
     def test_same_settings_return_the_existing_load_balancer(self):
         again = self.world.create_lb(self.n + "-alb")
@@ -552,6 +610,10 @@ class WithoutThePatches(StrictTest):
         w.create_service("app", "blue", healthCheckGracePeriodSeconds=30)
         described = w.ecs.describe_services(cluster=self.n, services=["app"])["services"][0]
         self.assertNotIn("healthCheckGracePeriodSeconds", described)
+        w.ecs.update_service(cluster=self.n, service="app", desiredCount=2)
+        health = w.elb.describe_target_health(TargetGroupArn=w.tgs["blue"])
+        self.assertEqual(health["TargetHealthDescriptions"], [])  # no task, no target
+        w.ecs.update_service(cluster=self.n, service="app", desiredCount=0)
         w.create_service("app")
         self.assertNotEqual(w.create_lb(self.n + "-alb", Scheme="internal")["LoadBalancerArn"], w.lb)
         w.elb.modify_load_balancer_attributes(
