@@ -32,7 +32,7 @@ fn env_with_service_var_file(tmp: &Path, var_file: &Path) -> PathBuf {
     let file = env.join("bluegreen.hcl");
     let hcl = std::fs::read_to_string(&file).unwrap();
     let service_vars =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/local/service.tfvars");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/local-fast/service.tfvars");
     let hcl = hcl.replace(
         &service_vars.display().to_string(),
         &var_file.display().to_string(),
@@ -547,7 +547,7 @@ fn issue14_a_second_region_that_disagrees_is_refused() {
     // A var file that names another region.
     let tmp = tempfile::tempdir().unwrap();
     let vars = tmp.path().join("other-region.tfvars");
-    let service = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/local/service.tfvars");
+    let service = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/local-fast/service.tfvars");
     let text = std::fs::read_to_string(service).unwrap();
     std::fs::write(&vars, format!("{text}\nregion = \"ap-south-1\"\n")).unwrap();
     let env = env_with_service_var_file(tmp.path(), &vars);

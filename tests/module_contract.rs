@@ -22,13 +22,15 @@ enum Kind {
     ServiceRoot,
 }
 
-const MODULES: [(&str, Kind); 6] = [
+const MODULES: [(&str, Kind); 8] = [
     ("modules/shared", Kind::SharedModule),
     ("modules/service", Kind::ServiceModule),
     ("modules/emulator/shared", Kind::SharedRoot),
     ("modules/emulator/service", Kind::ServiceRoot),
     ("environments/staging/shared", Kind::SharedRoot),
     ("environments/staging/service", Kind::ServiceRoot),
+    ("environments/local/shared", Kind::SharedRoot),
+    ("environments/local/service", Kind::ServiceRoot),
 ];
 
 fn problems(m: &ModuleInfo, kind: Kind) -> Vec<String> {
@@ -121,7 +123,7 @@ fn the_contract_check_catches_a_shifted_rule_that_terraform_would_reset() {
 
 #[test]
 fn the_local_demo_shifts_several_routes_in_lockstep() {
-    let text = std::fs::read_to_string(repo("environments/local/shared.tfvars")).unwrap();
+    let text = std::fs::read_to_string(repo("environments/local-fast/shared.tfvars")).unwrap();
     let vars: hcl::Body = hcl::from_str(&text).unwrap();
     let list_len = |name: &str| {
         vars.attributes()
@@ -278,8 +280,8 @@ fn every_module_takes_the_environment_name_and_hard_codes_no_name() {
         }
     }
     for file in [
-        "environments/local/shared.tfvars",
-        "environments/local/service.tfvars",
+        "environments/local-fast/shared.tfvars",
+        "environments/local-fast/service.tfvars",
     ] {
         let text = std::fs::read_to_string(repo(file)).unwrap();
         let body = hcl::parse(&text).unwrap();

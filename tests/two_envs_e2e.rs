@@ -2,7 +2,7 @@
 //! into ONE emulator without touching each other's listeners or services.
 //!
 //! Real: the `bluegreen` binary; Terraform applying the emulator modules
-//! (`modules/emulator/*`, with `environments/local/*.tfvars`, which set no names); moto's ELBv2
+//! (`modules/emulator/*`, with `environments/local-fast/*.tfvars`, which set no names); moto's ELBv2
 //! and ECS APIs, which hold the load balancers, listeners, rules, target groups, clusters,
 //! services and task definitions; everything asserted is read back from moto with the AWS SDK
 //! (tests/common), never through bluegreen. Emulated: the AWS resources themselves (moto, which

@@ -1,22 +1,27 @@
-# The local demo environment: everything runs against the moto server on 127.0.0.1 (AWS SDK
-# and Terraform reach it through AWS_ENDPOINT_URL). The stacks use the emulator modules,
-# built from Terraform built-ins only, because the AWS provider cannot be downloaded here.
+# The local environment: the modules a team applies on AWS (modules/shared, modules/service,
+# through the wrapper roots ./shared and ./service) with the real hashicorp/aws provider,
+# against the moto server on 127.0.0.1 (the AWS SDK and the provider reach it through
+# AWS_ENDPOINT_URL). The provider comes from the CLI config scripts/terraform-config.sh writes
+# (docs/terraform-providers.md). environments/local-fast is the same environment on the
+# emulator stand-in modules: seconds instead of a minute for the first shared apply.
 region = "us-east-1"
 
 # auto: tofu if it is on PATH, else terraform.
 iac { binary = "auto" }
 
-# ALB, listeners, the blue/green target groups and the ECS cluster; applied rarely.
+# The network, the ALB, listeners, the blue/green target groups and the ECS cluster; applied
+# rarely. Creating the ALB takes about a minute (the provider waits for it).
 shared {
-  root      = "../../modules/emulator/shared" # relative to this file's directory
+  root      = "shared" # relative to this file's directory
   var_files = ["shared.tfvars"]
 }
 
 # One color; applied per color with -var color/image/target_group_arn/cluster_name.
 service {
-  root      = "../../modules/emulator/service"
+  root      = "service"
   var_files = ["service.tfvars"]
-  # Tasks per color at full size; service.tfvars registers as many emulated targets.
+  # Tasks per color at full size. The emulator runs no containers: its launcher registers one
+  # target per running task, as ECS does (docs/emulator.md).
   desired_count = 2
 }
 

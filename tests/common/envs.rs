@@ -31,9 +31,9 @@ service {{
 {blocks}
 "#,
         p("modules/emulator/shared"),
-        p("environments/local/shared.tfvars"),
+        p("environments/local-fast/shared.tfvars"),
         p("modules/emulator/service"),
-        p("environments/local/service.tfvars"),
+        p("environments/local-fast/service.tfvars"),
     );
     std::fs::write(dir.join("bluegreen.hcl"), hcl).unwrap();
     dir

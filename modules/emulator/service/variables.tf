@@ -99,9 +99,9 @@ variable "environment" {
 }
 
 variable "emulated_targets" {
-  description = "How many targets to register in the color's target group. On AWS, ECS registers the tasks' IPs; the emulator runs no tasks, so the script registers loopback addresses 127.0.<1 blue, 2 green>.<1..n> (nothing ever routes off-box). Keep it at least the environment's desired_count: bluegreen expects that many healthy targets."
+  description = "How many always-registered stand-in targets to add to the color's target group: loopback addresses 127.0.<1 blue, 2 green>.<1..n> (nothing ever routes off-box). 0 (the default) with the project's emulator launcher, whose ecs-registers-service-targets patch registers one target per running task as ECS does; set it to at least desired_count on an emulator started without that patch."
   type        = number
-  default     = 2
+  default     = 0
 
   validation {
     condition     = var.emulated_targets >= 0 && var.emulated_targets <= 254 && floor(var.emulated_targets) == var.emulated_targets
