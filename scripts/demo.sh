@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The 60-second tour, against the local emulator: no AWS account needed.
+# The tour, against the local emulator: no AWS account needed.
 #
-# Builds bluegreen, starts a fresh emulator, and walks one environment (`local`) through
-# validate → deploy 1.27 → status → plan 1.28 (artifact) → apply it → status (JSON) → rollback → status →
-# history.
+# Builds bluegreen, starts a fresh emulator, and walks one environment (`local`: the modules a
+# team applies on AWS, modules/shared and modules/service, with the real hashicorp/aws provider)
+# through validate → deploy 1.27 → status → plan 1.28 (artifact) → apply it → status (JSON) →
+# rollback → status → history. The first deploy creates the load balancer: about a minute.
 # Every run starts from nothing (fresh emulator, wiped work dir), so it is repeatable.
 # Any failing step stops the demo with a non-zero exit; the emulator is stopped on exit.
 #
@@ -107,6 +108,15 @@ start_emulator() {
 	printf 'TF_CLI_CONFIG_FILE=%s\n' "${TF_CLI_CONFIG_FILE:-<none>}"
 }
 
+# Which Terraform and which hashicorp/aws provider the first deploy just ran with.
+print_versions() {
+	local tf
+	tf=$(command -v tofu || command -v terraform)
+	banner "$(basename "$tf") version (the shared stack's)"
+	(cd environments/local/shared && TF_DATA_DIR=$WORK_DIR/local/tf/shared/data "$tf" version) |
+		sed -n -e '/^\(Terraform\|OpenTofu\) v/p' -e '/^+ provider /p'
+}
+
 main() {
 	command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust: https://rustup.rs)"
 	command -v tofu >/dev/null 2>&1 || command -v terraform >/dev/null 2>&1 ||
@@ -127,6 +137,7 @@ main() {
 
 	step validate --env local
 	step deploy --env local --image public.ecr.aws/nginx/nginx:1.27
+	print_versions
 	step status --env local
 	step plan --env local --image public.ecr.aws/nginx/nginx:1.28 --out "$WORK_DIR/plan-1.28.json"
 	step apply "$WORK_DIR/plan-1.28.json"

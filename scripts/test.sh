@@ -84,10 +84,40 @@ check "$TF validate (every module, root and example)" bash "$SCRIPT_DIR/terrafor
 # patched server on a loopback port; the Rust tests' emulators all run through this launcher.
 check "strict emulator patches (python unittest)" \
 	"$EMULATOR_VENV/bin/python" -m unittest discover -s scripts/emulator -p 'test_*.py'
+# The real-provider tier (scripts/test-real-modules.sh: environments/local, the real modules and
+# hashicorp/aws provider against its own strict emulator) runs in the background beside the Rust
+# tests: most of its time is the provider's fixed load-balancer waits and Terraform, so it
+# overlaps well. It needs the binary first (cargo would otherwise build it under the tests' lock).
+real_tier_log=$REPO_ROOT/.bluegreen/real-tier.log
+real_tier_pid=
+start_real_tier() {
+	local target_dir
+	cargo build --bin bluegreen || return
+	target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+	mkdir -p -- "$REPO_ROOT/.bluegreen"
+	BLUEGREEN=$target_dir/debug/bluegreen bash "$SCRIPT_DIR/test-real-modules.sh" >"$real_tier_log" 2>&1 &
+	real_tier_pid=$!
+	printf 'started in the background (pid %s); log: %s\n' "$real_tier_pid" "$real_tier_log"
+}
+wait_real_tier() {
+	[[ -n $real_tier_pid ]] || {
+		echo "not started (see 'cargo build --bin bluegreen' above)"
+		return 1
+	}
+	local rc=0
+	wait "$real_tier_pid" || rc=$?
+	cat -- "$real_tier_log"
+	return "$rc"
+}
+# A test.sh that ends early (Ctrl-C, a kill) ends the tier too; it stops its emulator on exit.
+trap '[[ -z $real_tier_pid ]] || kill -TERM "$real_tier_pid" 2>/dev/null || true' EXIT
+check "cargo build --bin bluegreen; start the real-provider tier" start_real_tier
+
 # --all-targets does not run doctests, so they get their own step — first, so that the last
 # test summary in the log is the real suite's, not the (small) doctest run's.
 check "cargo test --doc" cargo test --doc
 check "cargo test --all-targets" cargo test --all-targets
+check "real-provider tier (scripts/test-real-modules.sh)" wait_real_tier
 
 echo
 if ((${#failed[@]})); then

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_unchanged, state_snapshot, Bluegreen, Emulator};
+use common::{assert_unchanged, state_snapshot, Bluegreen, Emulator, FaultProxy};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -280,13 +280,28 @@ fn a_color_that_never_gets_healthy_never_gets_traffic() {
     bg().args(deploy_args(&good, V1)).run().assert_code(0);
     assert_eq!(prod_weights(&emu), (100, 0));
 
-    // The emulator registers 2 targets per color; wanting 3 can never be healthy.
-    let greedy = temp_env(&tmp.path().join("greedy"), 3, "2s", "");
-    let out = bg().args(deploy_args(&greedy, V2)).run();
+    // The emulator registers one target per running task, as ECS does (the launcher's
+    // ecs-registers-service-targets); the fault proxy in front of it reports every target of
+    // green's target group as failing its health check, so green can never be healthy.
+    let green_tg = emu
+        .snapshot()
+        .target_groups
+        .values()
+        .find(|t| t.name == "bg-local-green")
+        .expect("target group bg-local-green")
+        .arn
+        .clone();
+    let proxy = FaultProxy::start(&emu.endpoint());
+    proxy.unhealthy_targets(Some(&green_tg));
+    let sick = temp_env(&tmp.path().join("sick"), 3, "2s", "");
+    let out = bg()
+        .endpoint(proxy.url())
+        .args(deploy_args(&sick, V2))
+        .run();
     out.assert_code(5);
     assert!(out.stderr.contains("target-health"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("2/2 targets healthy, want ≥ 3"),
+        out.stderr.contains("0/3 targets healthy, want ≥ 3"),
         "{}",
         out.stderr
     );

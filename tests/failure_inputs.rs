@@ -547,7 +547,8 @@ fn issue14_a_second_region_that_disagrees_is_refused() {
     // A var file that names another region.
     let tmp = tempfile::tempdir().unwrap();
     let vars = tmp.path().join("other-region.tfvars");
-    let service = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/local-fast/service.tfvars");
+    let service =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/local-fast/service.tfvars");
     let text = std::fs::read_to_string(service).unwrap();
     std::fs::write(&vars, format!("{text}\nregion = \"ap-south-1\"\n")).unwrap();
     let env = env_with_service_var_file(tmp.path(), &vars);
@@ -556,4 +557,43 @@ fn issue14_a_second_region_that_disagrees_is_refused() {
     out.assert_code(2);
     assert!(out.stderr.contains("sets region = \"ap-south-1\""), "{out}");
     assert!(files(work.path()).is_empty());
+}
+
+/// Issue 14: `TF_WORKSPACE` and `TF_CLI_ARGS*` would pick another workspace or add arguments no
+/// logged command shows; bluegreen removes them from every Terraform command, and says so once.
+/// Real: the binary and Terraform (status reads the shared stack's outputs); AWS is a closed
+/// port (offline), and nothing was deployed.
+#[test]
+fn issue14_terraform_overrides_in_the_environment_are_named_not_dropped_silently() {
+    let work = common::temp_workdir();
+    let status = |vars: &[(&str, &str)]| {
+        let mut run = Bluegreen::offline(work.path())
+            .env_remove("TF_WORKSPACE")
+            .env_remove("TF_CLI_ARGS")
+            .env_remove("TF_CLI_ARGS_plan");
+        for (k, v) in vars {
+            run = run.env(k, v);
+        }
+        run.args(["status", "--env", "local-fast"])
+            .timeout(QUICK)
+            .run()
+    };
+    let out = status(&[("TF_WORKSPACE", "oops"), ("TF_CLI_ARGS_plan", "-target=x")]);
+    let warnings: Vec<_> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("ignoring TF_WORKSPACE"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning, naming both:\n{out}");
+    assert!(
+        warnings[0].contains("ignoring TF_WORKSPACE, TF_CLI_ARGS_plan:"),
+        "{out}"
+    );
+    // The status itself is what it is without them: nothing deployed yet.
+    assert!(
+        out.stdout.contains("UNKNOWN") || out.stderr.contains("UNKNOWN"),
+        "{out}"
+    );
+    let clean = status(&[]);
+    assert!(!clean.stderr.contains("ignoring"), "{clean}");
 }

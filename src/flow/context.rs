@@ -22,6 +22,8 @@ pub struct Ctx {
     /// The one SDK configuration of this command (region from the environment file, bounded
     /// timeouts), loaded on first use: every AWS client and the DynamoDB store share it.
     pub sdk: tokio::sync::OnceCell<aws_config::SdkConfig>,
+    /// Whether the Terraform variables bluegreen removes were reported (once per command).
+    pub tf_env_reported: std::sync::Once,
 }
 
 /// The three stacks of an environment.
@@ -82,6 +84,7 @@ impl Ctx {
             work,
             out: Reporter::new(env.output),
             sdk: tokio::sync::OnceCell::new(),
+            tf_env_reported: std::sync::Once::new(),
         })
     }
 
@@ -133,7 +136,23 @@ impl Ctx {
             IacBinary::Terraform => IacPreference::Terraform,
             IacBinary::Path(p) => IacPreference::Path(p.clone()),
         };
-        Ok(iac::discover(&pref)?)
+        let tool = iac::discover(&pref)?;
+        self.tf_env_reported.call_once(|| {
+            let set: Vec<&str> = iac::REMOVED_ENV
+                .iter()
+                .copied()
+                .filter(|name| std::env::var_os(name).is_some())
+                .collect();
+            if !set.is_empty() {
+                self.out.emit(Event::Warning {
+                    message: format!(
+                        "ignoring {}: bluegreen chooses the workspace and every argument of each Terraform command, and runs them without these; unset them (docs/configuration.md, \"What bluegreen passes to Terraform\")",
+                        set.join(", ")
+                    ),
+                });
+            }
+        });
+        Ok(tool)
     }
 
     /// The SDK configuration, loaded once per command ([`aws::sdk_config`]).
