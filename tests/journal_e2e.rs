@@ -213,8 +213,10 @@ fn eight_concurrent_deploys_one_proceeds_and_history_lists_every_outcome() {
     w.cmd(&["rollback"], &[]).run().assert_code(0);
     assert_eq!(w.prod(), (100, 0));
 
-    // A deploy that can never get healthy (3 tasks wanted, the emulator registers 2) rolls
-    // back with a failing signal. Same environment name, same work dir, same journal.
+    // A deploy that can never get healthy (every green target fails its health check, through
+    // the fault proxy) rolls back with a failing signal. Same environment name, same work dir,
+    // same journal.
+    let sick = w.sick("green");
     let greedy = common::local_env(
         &w.envs.path().join("greedy"),
         3,
@@ -222,6 +224,7 @@ fn eight_concurrent_deploys_one_proceeds_and_history_lists_every_outcome() {
     );
     let out = w
         .bg()
+        .endpoint(sick.url())
         .args(["deploy", "--env", greedy.to_str().unwrap(), "--image", V2])
         .run();
     out.assert_code(5);

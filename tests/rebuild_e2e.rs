@@ -313,10 +313,15 @@ fn rebuild_refuses_in_flight_deploys_fails_unhealthy_stacks_and_supersedes_crash
     w.cmd(&["rollback"], &[]).run().assert_code(0);
     assert_eq!(w.prod(), (0, 100));
 
-    // --- A rebuild that never gets healthy (3 tasks wanted, the emulator registers 2):
-    // ROLLED_BACK (5) naming the failing signal; production never moves.
+    // --- A rebuild that never gets healthy (every target of the idle blue fails its health
+    // check, through the fault proxy): ROLLED_BACK (5) naming the failing signal; production
+    // never moves.
+    let sick = w.sick("blue");
     let greedy = common::local_env(&w.envs.path().join("greedy"), 3, &fast("keep-warm", "2s"));
-    let cmd = w.bg().args(["rebuild", "--env", greedy.to_str().unwrap()]);
+    let cmd = w
+        .bg()
+        .endpoint(sick.url())
+        .args(["rebuild", "--env", greedy.to_str().unwrap()]);
     let (out, samples) = w.sampled(cmd);
     out.assert_code(5);
     assert!(out.stderr.contains("target-health"), "{out}");

@@ -98,6 +98,16 @@ impl EnvWorld {
         ids
     }
 
+    /// A fault proxy in front of this world's emulator that reports every target of `color`'s
+    /// target group as failing its health check: that color can never get healthy (the emulator
+    /// registers one healthy target per running task, as ECS does). Send a command through it
+    /// with `.endpoint(proxy.url())`.
+    pub fn sick(&self, color: &str) -> super::FaultProxy {
+        let proxy = super::FaultProxy::start(&self.emu.endpoint());
+        proxy.unhealthy_targets(Some(&self.tg(color)));
+        proxy
+    }
+
     /// A color's target group ARN, read from the emulator.
     pub fn tg(&self, color: &str) -> String {
         self.emu
