@@ -260,6 +260,32 @@ fn parse_color(s: &str) -> Result<Color, String> {
     Color::parse(s).ok_or_else(|| format!("`{s}` is not a color; use `blue` or `green`"))
 }
 
+/// The environment as a command line the user can paste names it, for printed hints
+/// (`bluegreen resume --env …`): the `--env` argument as given (a path stays a path, so the hint
+/// never names a different environment that happens to share the directory's name), then
+/// `--environments-dir` and `--work-dir` when they came as flags rather than from the
+/// environment variables or the defaults; each value shell-quoted.
+pub fn env_for_hints(cli: &Cli, env: &EnvArg) -> String {
+    let quote = |s: &str| -> String {
+        shlex::try_quote(s).map_or_else(|_| format!("{s:?}"), |q| q.into_owned())
+    };
+    let mut out = quote(&env.env);
+    let is_path = env.env.contains('/') || env.env.ends_with(".hcl");
+    let dir_from_flag = std::env::var_os("BLUEGREEN_ENVIRONMENTS_DIR").is_none()
+        && cli.environments_dir != std::path::Path::new("environments");
+    if !is_path && dir_from_flag {
+        out.push_str(" --environments-dir ");
+        out.push_str(&quote(&cli.environments_dir.to_string_lossy()));
+    }
+    if let Some(work) = cli.work_dir.as_deref() {
+        if std::env::var_os("BLUEGREEN_WORK_DIR").is_none() {
+            out.push_str(" --work-dir ");
+            out.push_str(&quote(&work.to_string_lossy()));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

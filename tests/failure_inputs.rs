@@ -597,3 +597,44 @@ fn issue14_terraform_overrides_in_the_environment_are_named_not_dropped_silently
     let clean = status(&[]);
     assert!(!clean.stderr.contains("ignoring"), "{clean}");
 }
+
+/// Issue 14: a hint names the environment as the user did. With `--env ./path`, a hint that said
+/// `--env local` would name a different environment (one under environments/ that shares the
+/// directory's name, with the same work directory and journal). Real: the binary and the local
+/// journal; nothing runs Terraform or calls AWS (promote with nothing running is refused first).
+#[test]
+fn issue14_hints_name_the_environment_as_it_was_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let parent = tmp.path().join("my envs");
+    let env = local_env(&parent, 1, "");
+    let work = common::temp_workdir();
+    let hint = |out: &common::Outcome| {
+        out.stderr
+            .lines()
+            .find(|l| l.contains("fix: start one:"))
+            .unwrap_or_else(|| panic!("no hint\n{out}"))
+            .to_owned()
+    };
+    // A path (with a space): the hint repeats it, quoted for a shell.
+    let out = Bluegreen::offline(work.path())
+        .env_remove("BLUEGREEN_ENVIRONMENTS_DIR")
+        .args(["promote", "--env", env.to_str().unwrap()])
+        .timeout(QUICK)
+        .run();
+    out.assert_code(7);
+    let quoted = format!("--env '{}' --image IMAGE", env.display());
+    assert!(hint(&out).contains(&quoted), "{}", hint(&out));
+    // A name looked up in another environments directory: the hint names the directory too.
+    let out = Bluegreen::offline(work.path())
+        .env_remove("BLUEGREEN_ENVIRONMENTS_DIR")
+        .args(["--environments-dir", parent.to_str().unwrap()])
+        .args(["promote", "--env", "local"])
+        .timeout(QUICK)
+        .run();
+    out.assert_code(7);
+    let named = format!(
+        "--env local --environments-dir '{}' --image",
+        parent.display()
+    );
+    assert!(hint(&out).contains(&named), "{}", hint(&out));
+}

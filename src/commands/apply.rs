@@ -200,7 +200,7 @@ fn refuse_if_stale(ctx: &Ctx, planned: &Planned<'_>, now: &Now) -> Result<(), Er
         ),
         format!(
             "make a new plan: `bluegreen plan --env {} --image {} --out FILE`, review it, apply it",
-            ctx.cfg.name, planned.body.image.requested
+            ctx.cfg.env_arg, planned.body.image.requested
         ),
     ))
 }

@@ -38,6 +38,7 @@ pub async fn run(
     lock_wait: Duration,
 ) -> Result<(), Error> {
     let env = &ctx.cfg.name;
+    let arg = &ctx.cfg.env_arg;
     if let Some(b) = by {
         check_text("--by", b, 200)?;
     }
@@ -48,7 +49,7 @@ pub async fn run(
     let Some((summary, _)) = store.unfinished().await? else {
         return Err(Error::refused(
             format!("no deployment in `{env}` is waiting for approval"),
-            format!("`bluegreen status --env {env}` shows where things are"),
+            format!("`bluegreen status --env {arg}` shows where things are"),
         ));
     };
     if !summary.awaiting_approval {
@@ -193,10 +194,11 @@ fn check_text(flag: &str, text: &str, max: usize) -> Result<(), Error> {
 
 fn report(ctx: &Ctx, id: &str, a: &Approval, continues: bool) {
     let env = &ctx.cfg.name;
+    let arg = &ctx.cfg.env_arg;
     let message = if continues {
         format!("deployment {id} approved by {a}; the waiting deploy continues")
     } else {
-        format!("deployment {id} approved by {a}; continue it with `bluegreen resume --env {env}`")
+        format!("deployment {id} approved by {a}; continue it with `bluegreen resume --env {arg}`")
     };
     ctx.out.result(
         &message,

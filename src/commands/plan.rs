@@ -98,7 +98,7 @@ pub async fn run(
 
 /// The journal's newest deployment; refused while a deployment is unfinished.
 async fn newest_finished(ctx: &Ctx, store: &Store) -> Result<Option<String>, Error> {
-    let env = &ctx.cfg.name;
+    let arg = &ctx.cfg.env_arg;
     if let Some((s, _)) = store.unfinished().await? {
         return Err(Error::refused(
             format!(
@@ -106,7 +106,7 @@ async fn newest_finished(ctx: &Ctx, store: &Store) -> Result<Option<String>, Err
                 s.id, s.step
             ),
             format!(
-                "finish it first: `bluegreen resume --env {env}` or `bluegreen rollback --env {env}`"
+                "finish it first: `bluegreen resume --env {arg}` or `bluegreen rollback --env {arg}`"
             ),
         ));
     }
@@ -120,6 +120,7 @@ async fn read_shared(
     store: &Store,
 ) -> Result<(Stack, SharedOutputs), Error> {
     let env = &ctx.cfg.name;
+    let arg = &ctx.cfg.env_arg;
     let (shared_stack, shared) = ctx.read_shared(tool).await?;
     if let Some(shared) = shared {
         return Ok((shared_stack, shared));
@@ -132,7 +133,7 @@ async fn read_shared(
             ctx.state_location(&shared_stack)
         ),
         format!(
-            "the first deploy into an empty environment is `bluegreen deploy --env {env} --image …`; \
+            "the first deploy into an empty environment is `bluegreen deploy --env {arg} --image …`; \
              if `{env}` is deployed already, {}",
             ctx.point_at_state_fix()
         ),
@@ -145,7 +146,7 @@ fn live_or_refuse(ctx: &Ctx, view: &ListenerView) -> Result<Color, Error> {
             "no color is live yet: a first deploy is not planned",
             format!(
                 "run `bluegreen deploy --env {} --image …` for the first deploy",
-                ctx.cfg.name
+                ctx.cfg.env_arg
             ),
         )
     })

@@ -19,6 +19,7 @@ struct PromoteResult<'a> {
 
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let env = &ctx.cfg.name;
+    let arg = &ctx.cfg.env_arg;
     let store = ctx.store().await;
     let running = store
         .lock_info()
@@ -27,10 +28,10 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let Some(lock) = running else {
         let fix = match store.unfinished().await? {
             Some((s, _)) => format!(
-                "deployment {} was interrupted at: {}; `bluegreen resume --env {env}` continues it",
+                "deployment {} was interrupted at: {}; `bluegreen resume --env {arg}` continues it",
                 s.id, s.step
             ),
-            None => format!("start one: `bluegreen deploy --env {env} --image IMAGE`"),
+            None => format!("start one: `bluegreen deploy --env {arg} --image IMAGE`"),
         };
         return Err(Error::refused(
             format!("no deploy is running in `{env}`; nothing to promote"),

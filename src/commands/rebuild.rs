@@ -184,6 +184,7 @@ async fn locked(
 /// The shared stack's outputs; refused (nothing journaled) when it has no state.
 async fn read_shared(ctx: &Ctx, tool: &IacTool, session: &Session) -> Result<SharedOutputs, Error> {
     let env = &ctx.cfg.name;
+    let arg = &ctx.cfg.env_arg;
     ctx.step("reading the shared stack");
     let (shared_stack, shared) = ctx.read_shared(tool).await?;
     if let Some(shared) = shared {
@@ -199,14 +200,14 @@ async fn read_shared(ctx: &Ctx, tool: &IacTool, session: &Session) -> Result<Sha
         ),
         format!(
             "{}; if `{env}` is deployed already, {}",
-            deploy_first(env),
+            deploy_first(arg),
             ctx.point_at_state_fix()
         ),
     ))
 }
 
-fn deploy_first(env: &str) -> String {
-    format!("deploy first: `bluegreen deploy --env {env} --image IMAGE`")
+fn deploy_first(arg: &str) -> String {
+    format!("deploy first: `bluegreen deploy --env {arg} --image IMAGE`")
 }
 
 /// The live color and its outputs; refused when no color is live or its stack has no outputs.
@@ -217,12 +218,13 @@ async fn live_color(
     routes: &Routes<'_>,
 ) -> Result<(Color, ServiceOutputs), Error> {
     let env = &ctx.cfg.name;
+    let arg = &ctx.cfg.env_arg;
     let live = live_color_of(routes.primary())?.ok_or_else(|| {
         Error::refused(
             format!(
                 "no color is live in `{env}`: rebuild re-creates the idle color next to a live one"
             ),
-            deploy_first(env),
+            deploy_first(arg),
         )
     })?;
     let live_out = ctx
@@ -231,7 +233,7 @@ async fn live_color(
         .ok_or_else(|| {
             Error::refused(
                 format!("{live} takes production traffic but its stack has no outputs"),
-                format!("re-apply it with `bluegreen deploy --env {env} --image IMAGE --force`"),
+                format!("re-apply it with `bluegreen deploy --env {arg} --image IMAGE --force`"),
             )
         })?;
     Ok((live, live_out))

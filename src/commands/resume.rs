@@ -23,12 +23,13 @@ use std::time::Duration;
 
 pub async fn run(ctx: &Ctx, until: Option<Until>, lock_wait: Duration) -> Result<(), Error> {
     let env = &ctx.cfg.name;
+    let arg = &ctx.cfg.env_arg;
     let tool = ctx.tool()?;
     let store = ctx.store().await;
     let nothing = || {
         Error::refused(
             format!("no interrupted deployment in `{env}`; nothing to resume"),
-            format!("start one: `bluegreen deploy --env {env} --image IMAGE`"),
+            format!("start one: `bluegreen deploy --env {arg} --image IMAGE`"),
         )
     };
     let (summary, _) = store.unfinished().await?.ok_or_else(nothing)?;
@@ -56,7 +57,7 @@ pub async fn run(ctx: &Ctx, until: Option<Until>, lock_wait: Duration) -> Result
                 "deployment {} is an interrupted `rebuild` (without --swap); it never moved production traffic",
                 summary.id
             ),
-            format!("re-run `bluegreen rebuild --env {env}`: it ends this one and rebuilds again"),
+            format!("re-run `bluegreen rebuild --env {arg}`: it ends this one and rebuilds again"),
         )),
         Some(progress) => resume_locked(ctx, &tool, &mut session, progress, until).await,
         None => Err(Error::refused(
@@ -64,7 +65,7 @@ pub async fn run(ctx: &Ctx, until: Option<Until>, lock_wait: Duration) -> Result
                 "deployment {} is an interrupted `{}`, not a deploy",
                 summary.id, summary.command
             ),
-            format!("run `bluegreen {} --env {env}` again", summary.command),
+            format!("run `bluegreen {} --env {arg}` again", summary.command),
         )),
     };
     after_release(result, session.release().await)
@@ -77,7 +78,7 @@ async fn resume_locked(
     p: Progress,
     until: Option<Until>,
 ) -> Result<(), Error> {
-    let env = &ctx.cfg.name;
+    let arg = &ctx.cfg.env_arg;
     let id = session.deployment().to_string();
     let start = &p.start;
     ctx.step(format!(
@@ -95,7 +96,7 @@ async fn resume_locked(
     let shared = shared.ok_or_else(|| {
         Error::refused(
             format!("deployment {id} never got as far as the shared stack"),
-            format!("`bluegreen rollback --env {env}` ends it; then deploy again"),
+            format!("`bluegreen rollback --env {arg}` ends it; then deploy again"),
         )
     })?;
     let aws = ctx.aws().await;
@@ -122,7 +123,7 @@ async fn resume_locked(
     ctx.info(format!("continuing from: {checkpoint:?}"));
     if let Checkpoint::Paused { step } = checkpoint {
         ctx.step(format!(
-            "the deployment was paused at step {}: it waits again for `bluegreen promote --env {env}` (signals are watched; `bluegreen rollback` puts traffic back)",
+            "the deployment was paused at step {}: it waits again for `bluegreen promote --env {arg}` (signals are watched; `bluegreen rollback` puts traffic back)",
             step + 1
         ));
     }
@@ -156,13 +157,13 @@ async fn where_traffic_is(
     routes: &mut Routes<'_>,
     p: &Progress,
 ) -> Result<(Weights, Option<usize>), Error> {
-    let env = &ctx.cfg.name;
+    let arg = &ctx.cfg.env_arg;
     let id = session.deployment().to_string();
     let refuse = |why: String| {
         Error::refused(
             format!("cannot resume deployment {id}: {why}; nothing was changed"),
             format!(
-                "put traffic back with `bluegreen rollback --env {env}` (always allowed), then deploy again"
+                "put traffic back with `bluegreen rollback --env {arg}` (always allowed), then deploy again"
             ),
         )
     };
@@ -260,14 +261,14 @@ async fn reprovision(
         None => None,
     };
     if checkpoint != Checkpoint::Start && provisioned.is_none() {
-        let env = &ctx.cfg.name;
+        let arg = &ctx.cfg.env_arg;
         return Err(Error::refused(
             format!(
                 "cannot resume deployment {}: {new} takes production traffic but its stack has no outputs; nothing was changed",
                 session.deployment()
             ),
             format!(
-                "put traffic back with `bluegreen rollback --env {env}` (always allowed), then deploy again"
+                "put traffic back with `bluegreen rollback --env {arg}` (always allowed), then deploy again"
             ),
         ));
     }

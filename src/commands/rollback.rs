@@ -134,7 +134,7 @@ async fn ask_running_deploy(
                     ),
                     format!(
                         "run `bluegreen rollback --env {}` again to roll back from its result",
-                        ctx.cfg.name
+                        ctx.cfg.env_arg
                     ),
                 )),
             };
@@ -148,7 +148,7 @@ async fn ask_running_deploy(
                     humantime::format_duration(patience),
                     Summary::of(&records).map(|s| s.step).unwrap_or_default()
                 ),
-                fix: format!("watch it with `bluegreen status --env {}`", ctx.cfg.name),
+                fix: format!("watch it with `bluegreen status --env {}`", ctx.cfg.env_arg),
                 holder: Box::new(lock.clone()),
             });
         }

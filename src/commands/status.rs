@@ -24,6 +24,9 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 struct Status {
     env: String,
+    /// How a command line names the environment, for the human lines' hints (not in the JSON).
+    #[serde(skip)]
+    env_arg: String,
     /// Read from the ALB: the color with all production traffic on every route, if one has
     /// it; `null` when traffic is split, nothing is live yet, or it could not be read.
     live_color: Option<Color>,
@@ -144,6 +147,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let deployment = read_deployment(&store, lock.as_ref().ok().and_then(Option::as_ref)).await;
     let mut s = Status {
         env: ctx.cfg.name.clone(),
+        env_arg: ctx.cfg.env_arg.clone(),
         live_color: None,
         traffic: "unknown",
         weights: None,

@@ -16,6 +16,7 @@ struct UnlockResult<'a> {
 /// holder's journal (when that deployment is unfinished, so its history shows it).
 pub async fn unlock(ctx: &Ctx, force: bool) -> Result<(), Error> {
     let env = &ctx.cfg.name;
+    let arg = &ctx.cfg.env_arg;
     let store = ctx.store().await;
     let lock = match store.lock_info().await {
         Ok(l) => l,
@@ -29,7 +30,7 @@ pub async fn unlock(ctx: &Ctx, force: bool) -> Result<(), Error> {
                 None => format!("`unlock` needs --force (and `{env}` is not locked)"),
             },
             format!(
-                "make sure the holder is really gone, then `bluegreen unlock --env {env} --force` (docs/operations.md)"
+                "make sure the holder is really gone, then `bluegreen unlock --env {arg} --force` (docs/operations.md)"
             ),
         ));
     }
@@ -48,12 +49,12 @@ pub async fn unlock(ctx: &Ctx, force: bool) -> Result<(), Error> {
     if !store.force_unlock(&lock).await? {
         return Err(Error::refused(
             "the lock changed while it was being removed; nothing was removed",
-            format!("look again with `bluegreen status --env {env}`"),
+            format!("look again with `bluegreen status --env {arg}`"),
         ));
     }
     journal_forced(ctx, &store, &lock).await;
     let msg = format!(
-        "removed the lock of `{env}` held by {lock}. Next: `bluegreen status --env {env}`, then `resume` or `rollback` if a deployment was interrupted"
+        "removed the lock of `{env}` held by {lock}. Next: `bluegreen status --env {arg}`, then `resume` or `rollback` if a deployment was interrupted"
     );
     ctx.out.result(
         &msg,

@@ -23,6 +23,11 @@ pub const RESERVED_SERVICE_VARS: [&str; 4] = ["color", "image", "target_group_ar
 pub struct EnvConfig {
     /// The environment's name: the file name of its directory.
     pub name: String,
+    /// How a command line names this environment, for printed hints (`bluegreen resume --env
+    /// …`): the name, as [`load`](super::load) sets it; the application layer replaces it with
+    /// the `--env` argument as given (a path stays a path) and the `--environments-dir` and
+    /// `--work-dir` flags that located it, shell-quoted.
+    pub env_arg: String,
     /// Absolute environment directory.
     pub dir: PathBuf,
     /// Absolute path of `bluegreen.hcl`.

@@ -111,6 +111,7 @@ pub fn load_str(src: &str, file: &Path, env_dir: &Path) -> Result<EnvConfig, Con
     };
     let file = lexical_absolute(file);
     Ok(EnvConfig {
+        env_arg: name.clone(),
         name,
         dir,
         file,

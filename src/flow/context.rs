@@ -69,7 +69,8 @@ impl Ctx {
     /// Resolves and validates the environment. Touches nothing: no AWS, no Terraform, no files.
     pub fn load(cli: &Cli, env: &EnvArg) -> Result<Ctx, Error> {
         let dir = config::resolve_env(&env.env, &cli.environments_dir)?;
-        let cfg = config::load(&dir)?;
+        let mut cfg = config::load(&dir)?;
+        cfg.env_arg = crate::cli::env_for_hints(cli, env);
         let work = WorkDir::new(cli.work_dir.as_deref(), &cfg.name).map_err(|e| {
             Error::bad_input(
                 format!("cannot resolve the work directory: {e}"),
@@ -79,13 +80,18 @@ impl Ctx {
         if let Some(why) = work.unusable() {
             return Err(work_dir_error(cli.work_dir.as_deref(), &why));
         }
-        Ok(Ctx {
+        Ok(Ctx::new(cfg, work, Reporter::new(env.output)))
+    }
+
+    /// A context for a loaded environment: nothing read or reported yet.
+    pub fn new(cfg: EnvConfig, work: WorkDir, out: Reporter) -> Ctx {
+        Ctx {
             cfg,
             work,
-            out: Reporter::new(env.output),
+            out,
             sdk: tokio::sync::OnceCell::new(),
             tf_env_reported: std::sync::Once::new(),
-        })
+        }
     }
 
     /// [`Ctx::load`] for a command that talks to AWS or runs Terraform: the environment file's

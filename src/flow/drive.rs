@@ -374,7 +374,7 @@ impl<P: Ports> Driver<'_, P> {
                 "paused at step {}: run `bluegreen promote --env {}` to continue \
                  (signals are still watched; `bluegreen rollback` puts traffic back)",
                 index + 1,
-                ctx.cfg.name
+                ctx.cfg.env_arg
             )),
             Note::Promoting => ctx.step(format!(
                 "100% on {}: post-promotion bake for {}",
@@ -390,19 +390,19 @@ impl<P: Ports> Driver<'_, P> {
                 format!(
                     "production traffic needs approval: `bluegreen approve --env {env}`, then \
                      `bluegreen resume --env {env}` (this command exits with AWAITING_APPROVAL)",
-                    env = ctx.cfg.name
+                    env = ctx.cfg.env_arg
                 )
             } else {
                 format!(
                     "production traffic needs approval: waiting up to {} for `bluegreen approve \
                      --env {}` (signals are still watched)",
                     humantime::format_duration(wait),
-                    ctx.cfg.name
+                    ctx.cfg.env_arg
                 )
             }),
             Note::Stopped { at, .. } => ctx.step(format!(
                 "stopping at {at} (--until); `bluegreen resume --env {}` continues",
-                ctx.cfg.name
+                ctx.cfg.env_arg
             )),
             Note::RollingBack(f) => ctx.out.emit(Report::Warning {
                 message: format!("{f} — rolling back"),

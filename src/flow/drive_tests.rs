@@ -74,12 +74,7 @@ fn env_from(hcl: &str) -> Env {
     let (out, kept) = Reporter::keeping();
     Env {
         _tmp: tmp,
-        ctx: Ctx {
-            cfg,
-            work,
-            out,
-            sdk: tokio::sync::OnceCell::new(),
-        },
+        ctx: Ctx::new(cfg, work, out),
         kept,
     }
 }

@@ -41,7 +41,7 @@ pub async fn judge_target(
     let svc = aws.services.describe(cluster, service).await?.ok_or_else(|| {
         Error::refused(
             format!("{target}'s ECS service {service} was not found in cluster {cluster}; production traffic was not changed"),
-            format!("redeploy a known-good image: `bluegreen deploy --env {} --image IMAGE`", ctx.cfg.name),
+            format!("redeploy a known-good image: `bluegreen deploy --env {} --image IMAGE`", ctx.cfg.env_arg),
         )
     })?;
     let scaled_up = svc.desired == 0;
@@ -100,7 +100,7 @@ pub async fn judge_target(
         format!("{target} is not ready to take traffic: it fails {seen}; production traffic was not changed"),
         format!(
             "redeploy a known-good image: `bluegreen deploy --env {env} --image IMAGE`; or, if {target} must take traffic anyway, `bluegreen rollback --env {env} --to {target} --force` (journaled)",
-            env = ctx.cfg.name
+            env = ctx.cfg.env_arg
         ),
     ))
 }

@@ -188,7 +188,7 @@ impl Ending<'_> {
     /// Not an end: the deployment stays unfinished (no `finished` record) for `resume`.
     fn unfinished(&self, ctx: &Ctx, session: &Session, outcome: Outcome) -> Result<(), Error> {
         let (live, idle) = (self.spec.old, self.spec.new);
-        let env = &ctx.cfg.name;
+        let env = &ctx.cfg.env_arg;
         let id = session.deployment().to_string();
         let weights = match &outcome {
             Outcome::Stopped {
@@ -316,7 +316,7 @@ pub async fn refuse_if_unfinished(ctx: &Ctx, session: &mut Session) -> Result<()
             }
         }
     }
-    let env = &ctx.cfg.name;
+    let env = &ctx.cfg.env_arg;
     Err(Error::refused(
         format!(
             "deployment {} ({} of {}, started {} by {}) was interrupted; it stopped at: {}",

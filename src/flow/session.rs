@@ -278,8 +278,9 @@ pub fn locked(ctx: &Ctx, lock: LockInfo, waited: Duration) -> Error {
             }
         ),
         fix: format!(
-            "wait for it (`--lock-timeout 10m` waits), check it with `bluegreen status --env {env}`; \
-             if the holder is gone for good, `bluegreen unlock --env {env} --force` (docs/operations.md)"
+            "wait for it (`--lock-timeout 10m` waits), check it with `bluegreen status --env {arg}`; \
+             if the holder is gone for good, `bluegreen unlock --env {arg} --force` (docs/operations.md)",
+            arg = ctx.cfg.env_arg
         ),
         holder: Box::new(lock),
     }

@@ -15,6 +15,7 @@ use std::time::Duration;
 /// What the environment file says today, as far as a deployment takes it.
 #[derive(Debug, Clone)]
 pub struct Today {
+    /// The environment as a command line names it, for hints (`EnvConfig::env_arg`).
     pub env: String,
     pub strategy: Strategy,
     pub health_timeout: Duration,
@@ -31,7 +32,7 @@ pub struct Today {
 impl Today {
     pub fn of(cfg: &EnvConfig) -> Today {
         Today {
-            env: cfg.name.clone(),
+            env: cfg.env_arg.clone(),
             strategy: cfg.strategy.clone(),
             health_timeout: cfg.health.timeout,
             poll_interval: cfg.health.poll_interval,

@@ -74,7 +74,7 @@ fn traffic(s: &Status, out: &mut String) {
             "next:        a deploy refuses a split; put every route on one color with \
              `bluegreen rollback --env {} --to COLOR`, the color you know is good \
              (docs/operations.md, \"Traffic is split\")\n",
-            s.env
+            s.env_arg
         ));
     }
 }
@@ -114,7 +114,7 @@ fn deployment(s: &Status, out: &mut String) {
 /// Whether the deployment runs, waits or was interrupted, and what to run next.
 fn state_words(s: &Status, d: &Deployment, lock_unknown: bool) -> String {
     let sum = &d.summary;
-    let env = &s.env;
+    let env = &s.env_arg;
     if sum.awaiting_approval {
         return format!(
             ", AWAITING APPROVAL: `bluegreen approve --env {env}` approves production traffic{}",
