@@ -22,6 +22,7 @@ pub(crate) fn random(buf: &mut [u8]) -> Result<(), ArtifactError> {
     })
 }
 
+#[cfg(test)]
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
