@@ -295,11 +295,7 @@ impl<'a> SecretMatcher<'a> {
 
 fn scrub_with(value: &mut Value, matcher: &SecretMatcher<'_>) {
     match value {
-        Value::String(s) => {
-            if matcher.leaks(s) {
-                *s = REDACTED.to_owned();
-            }
-        }
+        Value::String(s) if matcher.leaks(s) => *s = REDACTED.to_owned(),
         Value::Array(items) => items.iter_mut().for_each(|v| scrub_with(v, matcher)),
         Value::Object(map) => map.values_mut().for_each(|v| scrub_with(v, matcher)),
         _ => {}
