@@ -37,14 +37,22 @@ pub(crate) struct SealedPlan {
 }
 
 /// The file's form of a [`Document`], borrowed: serializing it writes the file bytes without
-/// copying the body.
+/// copying the body. [`Document::write_to`] and `seal` both write through it.
 #[derive(Serialize)]
-struct FileForm<'a> {
-    format: &'a str,
-    version: u32,
-    body: Sorted<'a>,
-    terraform_plan: &'a SealedPlan,
-    checksum: &'a str,
+pub(crate) struct FileForm<'a> {
+    pub format: &'a str,
+    pub version: u32,
+    pub body: Sorted<'a>,
+    pub terraform_plan: &'a SealedPlan,
+    pub checksum: &'a str,
+}
+
+impl FileForm<'_> {
+    /// Pretty-printed (two-space indent) and a trailing newline.
+    pub(crate) fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self)?;
+        out.write_all(b"\n")
+    }
 }
 
 impl Document {
@@ -68,8 +76,7 @@ impl Document {
             terraform_plan: &self.terraform_plan,
             checksum: &self.checksum,
         };
-        serde_json::to_writer_pretty(&mut *out, &form)?;
-        out.write_all(b"\n")
+        form.write_to(out)
     }
 
     /// `sha256:<hex>` of the canonical form (sorted keys, compact) of everything but `checksum`.

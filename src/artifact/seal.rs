@@ -8,7 +8,9 @@ use std::io::Write;
 use serde_json::{Number, Value};
 
 use super::crypto::{self, NONCE_LEN, TAG_LEN};
-use super::document::{invalid, BodyDigests, Document, SealedPlan, ENCRYPTION, FORMAT, VERSION};
+use super::document::{
+    invalid, BodyDigests, Document, FileForm, SealedPlan, Sorted, ENCRYPTION, FORMAT, VERSION,
+};
 use super::error::ArtifactError;
 use super::key::PlanKey;
 
@@ -35,7 +37,7 @@ pub struct Sealed {
 /// bound to `body`.
 ///
 /// Sealed once, and not read back: what `seal` hands out opens by construction. The file is
-/// written by the one writer readers re-write it with ([`Document::write_to`]); the checksum
+/// written by the one writer readers re-write it with ([`FileForm`]); the checksum
 /// and the associated data come from the one function readers recompute them with
 /// ([`BodyDigests`]), over one pass of the canonical body that is never held in memory; and the
 /// body is what every reader will parse, because every number in it is already a fixed point of
@@ -53,17 +55,17 @@ pub fn seal(body: &Value, terraform_plan: &[u8], key: &PlanKey) -> Result<Sealed
         ciphertext: BASE64.encode(ciphertext),
     };
     let checksum = digests.checksum(&terraform_plan);
-    let doc = Document {
-        format: FORMAT.into(),
+    let form = FileForm {
+        format: FORMAT,
         version: VERSION,
-        body: body.into_owned(),
-        terraform_plan,
-        checksum,
+        body: Sorted(&body),
+        terraform_plan: &terraform_plan,
+        checksum: &checksum,
     };
-    Ok(Sealed {
-        bytes: doc.to_bytes(),
-        checksum: doc.checksum,
-    })
+    let mut bytes = Vec::new();
+    form.write_to(&mut bytes)
+        .map_err(|e| seal_error(format!("cannot write the artifact: {e}")))?;
+    Ok(Sealed { bytes, checksum })
 }
 
 /// `body` as a reader will parse it. Strings and integers read back exactly; a float may not
