@@ -22,7 +22,10 @@
 //! saved plan file is N × 150 pseudo-random bytes.
 //!
 //! `cargo bench --bench plan_size` measures (BENCH_RUNS rounds, default 5);
-//! `cargo test --all-targets` runs it once on small plans as a smoke test.
+//! `cargo test --all-targets` runs it once on small plans as a smoke test. With
+//! `BENCH_BEFORE_BIN` naming this bench built from an older commit (its `--child` protocol is
+//! the same), every round measures that one too, interleaved: docs/performance.md has the
+//! commands.
 
 use bluegreen::artifact::{inspect, seal, PlanKey};
 use bluegreen::iac::{check_plan, summarized_plan_json, ForeignObjects, SafetyPolicy};
@@ -87,20 +90,42 @@ fn main() {
         .collect();
     let mut ours: Vec<Vec<Sample>> = CASES.iter().map(|_| Vec::new()).collect();
     let mut python: Vec<Vec<Sample>> = CASES.iter().map(|_| Vec::new()).collect();
+    // The same bench built from the code before issue 16, to measure "before" in the same run.
+    let before_bin = std::env::var_os("BENCH_BEFORE_BIN").map(PathBuf::from);
+    let mut before: Vec<Vec<Sample>> = CASES.iter().map(|_| Vec::new()).collect();
     let mut tampered = Vec::new();
+    let mut tampered_before = Vec::new();
     for round in 0..runs {
         for (i, (plan, tf, out)) in files.iter().enumerate() {
-            ours[i].push(run_child(&["pipeline", path(plan), path(tf), path(out)]));
+            ours[i].push(run_child(
+                None,
+                &["pipeline", path(plan), path(tf), path(out)],
+            ));
+            if let Some(bin) = &before_bin {
+                let old_out = out.with_extension("before.bgplan");
+                let args = ["pipeline", path(plan), path(tf), path(&old_out)];
+                before[i].push(run_child(Some(bin), &args));
+            }
             python[i].push(run_python(plan));
         }
         // The 10,000-resource artifact (the largest), one byte changed.
         let artifact = std::fs::read(&files[1].2).expect("artifact");
         let bad = dir.path().join("tampered.bgplan");
         std::fs::write(&bad, tamper(artifact)).expect("write tampered");
-        tampered.push(run_child(&["inspect", path(&bad)]));
+        tampered.push(run_child(None, &["inspect", path(&bad)]));
+        if let Some(bin) = &before_bin {
+            tampered_before.push(run_child(Some(bin), &["inspect", path(&bad)]));
+        }
         eprintln!("round {}/{runs} done", round + 1);
     }
-    report(&files, &mut ours, &mut python, &mut tampered);
+    let measured = Measured {
+        ours,
+        before,
+        python,
+        tampered,
+        tampered_before,
+    };
+    report(&files, &measured);
 }
 
 /// Writes the plan JSON and the saved plan of one case; returns (plan, saved plan, artifact).
@@ -199,8 +224,10 @@ struct Sample {
     rss_mb: f64,
 }
 
-fn run_child(args: &[&str]) -> Sample {
-    let out = Command::new(std::env::current_exe().expect("this bench"))
+/// Runs this bench (or `bin`, the same bench built before the change) as a measured child.
+fn run_child(bin: Option<&Path>, args: &[&str]) -> Sample {
+    let this = std::env::current_exe().expect("this bench");
+    let out = Command::new(bin.unwrap_or(&this))
         .arg("--child")
         .args(args)
         .output()
@@ -332,63 +359,90 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn report(
-    files: &[(PathBuf, PathBuf, PathBuf)],
-    ours: &mut [Vec<Sample>],
-    python: &mut [Vec<Sample>],
-    tampered: &mut [Sample],
-) {
+/// Every sample, by case (`before` empty without `BENCH_BEFORE_BIN`).
+struct Measured {
+    ours: Vec<Vec<Sample>>,
+    before: Vec<Vec<Sample>>,
+    python: Vec<Vec<Sample>>,
+    tampered: Vec<Sample>,
+    tampered_before: Vec<Sample>,
+}
+
+fn cpu(samples: &[Sample]) -> f64 {
+    median(samples.iter().map(|s| s.cpu_s).collect())
+}
+
+fn rss(samples: &[Sample]) -> f64 {
+    median(samples.iter().map(|s| s.rss_mb).collect())
+}
+
+/// The median of the per-round ratios `f(a) / f(b)`.
+fn ratio(a: &[Sample], b: &[Sample], f: fn(&Sample) -> f64) -> f64 {
+    median(a.iter().zip(b).map(|(a, b)| f(a) / f(b)).collect())
+}
+
+fn report(files: &[(PathBuf, PathBuf, PathBuf)], m: &Measured) {
     let mb = |p: &Path| std::fs::metadata(p).map_or(0.0, |m| m.len() as f64 / 1e6);
-    println!(
-        "plan sizes: bluegreen's own CPU and peak RSS per `plan`, medians of {} interleaved rounds",
-        ours[0].len()
-    );
-    println!(
-        "{:<18} {:>10} {:>16} {:>18} {:>16} {:>16} {:>10} {:>10}",
-        "N",
-        "plan JSON",
-        "bluegreen CPU",
-        "peak RSS",
-        "artifact",
-        "Python load+walk",
-        "CPU/Py",
-        "RSS/JSON"
-    );
-    println!(
-        "{:<18} {:>10} {:>16} {:>18} {:>16} {:>16}",
-        "", "now (was)", "now (was)", "now (was)", "now (was)", "now (was)"
-    );
+    let rounds = m.ours[0].len();
+    println!("plan sizes: bluegreen's own work per `plan` (CPU, peak RSS of the process), medians of {rounds} interleaved rounds");
+    println!("  \"before\": the same work by the code before this change, measured in the same rounds (BENCH_BEFORE_BIN)");
+    println!("  \"issue\": the baselines in issue 16 (`bluegreen plan` end to end, Terraform's time subtracted)");
     for (i, case) in CASES.iter().enumerate() {
+        let (ours, python) = (&m.ours[i], &m.python[i]);
         let (json_mb, artifact_mb) = (mb(&files[i].0), mb(&files[i].2));
-        let cpu = median(ours[i].iter().map(|s| s.cpu_s).collect());
-        let rss = median(ours[i].iter().map(|s| s.rss_mb).collect());
-        let py = median(python[i].iter().map(|s| s.cpu_s).collect());
-        let ratio = median(
-            ours[i]
-                .iter()
-                .zip(python[i].iter())
-                .map(|(o, p)| o.cpu_s / p.cpu_s)
-                .collect(),
-        );
         let (b_json, b_cpu, b_rss, b_art, b_py) = case.baseline;
         println!(
-            "{:<18} {:>10} {:>16} {:>18} {:>16} {:>16} {:>9.2}× {:>9.2}×",
-            case.name,
-            format!("{json_mb:.2} ({b_json})"),
-            format!("{cpu:.3} s ({b_cpu})"),
-            format!("{rss:.0} MB ({b_rss:.0})"),
-            format!("{artifact_mb:.2} MB ({b_art})"),
-            format!("{py:.3} s ({b_py})"),
-            ratio,
-            rss / json_mb,
+            "N = {} (plan JSON {json_mb:.2} MB; issue: {b_json} MB)",
+            case.name
         );
+        let before = &m.before[i];
+        let (was_cpu, was_rss) = match before.is_empty() {
+            true => ("-".to_string(), "-".to_string()),
+            false => (
+                format!(
+                    "{:.3} s (now/before {:.3}×)",
+                    cpu(before),
+                    ratio(ours, before, |s| s.cpu_s)
+                ),
+                format!(
+                    "{:.0} MB (now/before {:.3}×)",
+                    rss(before),
+                    ratio(ours, before, |s| s.rss_mb)
+                ),
+            ),
+        };
+        println!(
+            "  CPU       now {:.3} s   before {was_cpu}   issue {b_cpu} s",
+            cpu(ours)
+        );
+        println!(
+            "  Python    json.load + walk {:.3} s (issue {b_py} s); bluegreen/Python {:.2}× (acceptance ≤ 3×)",
+            cpu(python),
+            ratio(ours, python, |s| s.cpu_s)
+        );
+        println!(
+            "  peak RSS  now {:.0} MB   before {was_rss}   issue {b_rss:.0} MB; now/plan JSON {:.1}× (acceptance ≤ 4×); Python {:.0} MB",
+            rss(ours),
+            rss(ours) / json_mb,
+            rss(python)
+        );
+        println!("  artifact  {artifact_mb:.2} MB (issue {b_art} MB)");
     }
-    let cpu = median(tampered.iter().map(|s| s.cpu_s).collect());
-    let rss = median(tampered.iter().map(|s| s.rss_mb).collect());
     let size = mb(&files[1].2);
+    let before = match m.tampered_before.is_empty() {
+        true => String::new(),
+        false => format!(
+            "; before {:.3} s, {:.0} MB (now/before {:.3}× CPU)",
+            cpu(&m.tampered_before),
+            rss(&m.tampered_before),
+            ratio(&m.tampered, &m.tampered_before, |s| s.cpu_s)
+        ),
+    };
     println!(
-        "tampered artifact ({size:.1} MB, one byte of the body changed) refused: {cpu:.3} s (was {}), peak RSS {rss:.0} MB (was {:.0})",
-        TAMPER_BASELINE.0, TAMPER_BASELINE.1
+        "tampered artifact ({size:.1} MB, one byte of the body changed) refused: now {:.3} s, peak RSS {:.0} MB{before}; issue {} s, {:.0} MB",
+        cpu(&m.tampered),
+        rss(&m.tampered),
+        TAMPER_BASELINE.0,
+        TAMPER_BASELINE.1
     );
-    println!("(was: the issue 16 baselines, measured on `bluegreen plan` before the change; peak RSS there includes the whole CLI's ~17 MB)");
 }

@@ -59,6 +59,7 @@ impl Document {
     /// The file bytes: pretty-printed (two-space indent), fields in the order above, every
     /// object inside the body with sorted keys, a trailing newline. Deterministic, so a reader
     /// can demand that a file is exactly this.
+    #[cfg(test)]
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
         self.write_to(&mut bytes)
