@@ -539,3 +539,28 @@ async fn three_routes_move_in_one_read_round_and_one_write_round() {
         assert_eq!(aws.route(route), blue(), "{route}");
     }
 }
+
+/// Listeners only: one DescribeListeners per read round.
+#[tokio::test(start_paused = true)]
+async fn three_listeners_read_in_one_call_per_round() {
+    let env = env();
+    let ctx = &env.ctx;
+    let routes = [PROD, HTTPS, "arn:listener/admin"];
+    let aws = FakeAws::new(&routes, blue(), 2);
+    let session = Session::begin(ctx, "deploy", Duration::ZERO).await.unwrap();
+    let tgs = target_groups();
+    let arns: Vec<String> = routes.iter().map(|r| r.to_string()).collect();
+    let mut lockstep = Routes::read(&aws, &tgs, &arns).await.unwrap();
+    lockstep
+        .set(ctx, &aws, session.guard.fence(), green(100))
+        .await
+        .unwrap();
+    assert_eq!(aws.route_calls().len(), 5, "{:?}", aws.route_calls());
+    let views = lockstep.views_at(blue());
+    lockstep
+        .put(ctx, &aws, session.guard.fence(), &views, true)
+        .await
+        .unwrap();
+    // The restore: three writes and two read rounds.
+    assert_eq!(aws.route_calls().len(), 5 + 5, "{:?}", aws.route_calls());
+}
