@@ -1,6 +1,6 @@
 //! What sealing and opening a plan artifact costs, for saved Terraform plans of realistic
-//! sizes: `seal` (canonical JSON, checksum, AES-256-GCM of the plan, and the self-check that
-//! opens what it wrote), `inspect` (parse, canonical re-write, checksum: what `apply` does before
+//! sizes: `seal` (one pass of canonical JSON into the checksum and the associated data,
+//! AES-256-GCM of the plan, the file written once), `inspect` (parse, canonical re-write, checksum: what `apply` does before
 //! it knows the key) and `open` (inspect + decrypt), plus the file size. The body is a
 //! redacted `show -json` plan of the repo's emulator service module, repeated to the size a
 //! large real plan reaches.

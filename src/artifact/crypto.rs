@@ -3,7 +3,6 @@
 
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, Key, KeyInit, Nonce};
-use sha2::{Digest, Sha256};
 
 use super::error::ArtifactError;
 use super::key::PlanKey;
@@ -22,7 +21,9 @@ pub(crate) fn random(buf: &mut [u8]) -> Result<(), ArtifactError> {
     })
 }
 
+#[cfg(test)]
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
     Sha256::digest(bytes).into()
 }
 

@@ -1,10 +1,12 @@
 //! The artifact document: reading it from parsed JSON, writing its one canonical byte form, and
 //! the two hashes over it (the checksum and the AEAD associated data).
 
+use std::io::Write;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
-use super::crypto::sha256;
 use super::error::ArtifactError;
 
 /// The `format` of every plan artifact.
@@ -17,7 +19,7 @@ pub const SUPPORTED_VERSIONS: &[u32] = &[VERSION];
 pub const ENCRYPTION: &str = "AES-256-GCM";
 
 /// Fields in file order: a reviewer reading the top of the file sees what it is first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub(crate) struct Document {
     pub format: String,
     pub version: u32,
@@ -34,35 +36,61 @@ pub(crate) struct SealedPlan {
     pub ciphertext: String,
 }
 
+/// The file's form of a [`Document`], borrowed: serializing it writes the file bytes without
+/// copying the body. [`Document::write_to`] and `seal` both write through it.
+#[derive(Serialize)]
+pub(crate) struct FileForm<'a> {
+    pub format: &'a str,
+    pub version: u32,
+    pub body: Sorted<'a>,
+    pub terraform_plan: &'a SealedPlan,
+    pub checksum: &'a str,
+}
+
+impl FileForm<'_> {
+    /// Pretty-printed (two-space indent) and a trailing newline.
+    pub(crate) fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self)?;
+        out.write_all(b"\n")
+    }
+}
+
 impl Document {
     /// The file bytes: pretty-printed (two-space indent), fields in the order above, every
     /// object inside the body with sorted keys, a trailing newline. Deterministic, so a reader
     /// can demand that a file is exactly this.
+    #[cfg(test)]
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
-        let doc = Document {
-            body: sorted(&self.body),
-            ..self.clone()
-        };
-        let mut bytes = serde_json::to_vec_pretty(&doc).expect("JSON values always serialize");
-        bytes.push(b'\n');
+        let mut bytes = Vec::new();
+        self.write_to(&mut bytes)
+            .expect("JSON values always serialize into memory");
         bytes
     }
 
+    /// [`Document::to_bytes`], written to `out` as it is produced (a reader compares it with
+    /// the file without holding a second copy).
+    pub(crate) fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let form = FileForm {
+            format: &self.format,
+            version: self.version,
+            body: Sorted(&self.body),
+            terraform_plan: &self.terraform_plan,
+            checksum: &self.checksum,
+        };
+        form.write_to(out)
+    }
+
     /// `sha256:<hex>` of the canonical form (sorted keys, compact) of everything but `checksum`.
+    #[cfg(test)]
     pub(crate) fn compute_checksum(&self) -> String {
-        let plan = &self.terraform_plan;
-        let content = serde_json::json!({
-            "format": self.format,
-            "version": self.version,
-            "body": self.body,
-            "terraform_plan": {
-                "encryption": plan.encryption,
-                "key_id": plan.key_id,
-                "nonce": plan.nonce,
-                "ciphertext": plan.ciphertext,
-            },
-        });
-        format!("sha256:{}", hex::encode(sha256(&canonical(&content))))
+        self.digests().0
+    }
+
+    /// The checksum and the AEAD associated data, from one pass over the body.
+    pub(crate) fn digests(&self) -> (String, [u8; 32]) {
+        let body = BodyDigests::of(&self.format, self.version, &self.body);
+        let checksum = body.checksum(&self.terraform_plan);
+        (checksum, body.associated_data)
     }
 
     /// Checks, in this order, that it is a plan artifact (`format`), of a version this build
@@ -131,36 +159,131 @@ impl SealedPlan {
     }
 }
 
-/// The AEAD associated data: sha256 of the canonical `{format, version, body}`. It binds the
-/// encrypted plan to the body a person reviewed, so a body edited by anyone without the key
-/// (even with a recomputed checksum) no longer decrypts.
-pub(crate) fn associated_data(format: &str, version: u32, body: &Value) -> [u8; 32] {
-    let content = serde_json::json!({ "format": format, "version": version, "body": body });
-    sha256(&canonical(&content))
+/// The two hashes over the body, which both begin with the canonical body: its canonical bytes
+/// are produced once, streamed into both hashers, and never held in memory.
+///
+/// The canonical form of `{format, version, body}` (keys sorted: `body`, `format`, `version`)
+/// is `{"body":` + canonical body + `,"format":` + format + `,"version":` + version + `}`, and
+/// that of the checksummed content continues after the body with `,"format":…` and the
+/// `terraform_plan` fields (keys sorted) before `,"version":…}`. A test compares both with the
+/// canonical form of the whole value.
+pub(crate) struct BodyDigests {
+    /// The checksum's hasher, fed up to the end of the body.
+    checksum: Sha256,
+    /// The AEAD associated data: sha256 of the canonical `{format, version, body}`. It binds
+    /// the encrypted plan to the body a person reviewed, so a body edited by anyone without
+    /// the key (even with a recomputed checksum) no longer decrypts.
+    pub associated_data: [u8; 32],
+    format: String,
+    version: u32,
+}
+
+impl BodyDigests {
+    pub(crate) fn of(format: &str, version: u32, body: &Value) -> BodyDigests {
+        let mut both = Tee(Sha256::new(), Sha256::new());
+        both.write_all(b"{\"body\":").expect("hashing never fails");
+        serde_json::to_writer(&mut both, &Sorted(body)).expect("JSON values always serialize");
+        let Tee(checksum, mut aad) = both;
+        aad.update(b",\"format\":");
+        json_into(&mut aad, format);
+        aad.update(b",\"version\":");
+        json_into(&mut aad, &version);
+        aad.update(b"}");
+        BodyDigests {
+            checksum,
+            associated_data: aad.finalize().into(),
+            format: format.to_owned(),
+            version,
+        }
+    }
+
+    /// `sha256:<hex>` of the canonical document without `checksum`.
+    pub(crate) fn checksum(&self, plan: &SealedPlan) -> String {
+        let mut h = self.checksum.clone();
+        h.update(b",\"format\":");
+        json_into(&mut h, &self.format);
+        h.update(b",\"terraform_plan\":{\"ciphertext\":");
+        json_into(&mut h, &plan.ciphertext);
+        h.update(b",\"encryption\":");
+        json_into(&mut h, &plan.encryption);
+        h.update(b",\"key_id\":");
+        json_into(&mut h, &plan.key_id);
+        h.update(b",\"nonce\":");
+        json_into(&mut h, &plan.nonce);
+        h.update(b"},\"version\":");
+        json_into(&mut h, &self.version);
+        h.update(b"}");
+        format!("sha256:{}", hex::encode(h.finalize()))
+    }
+}
+
+/// Compact JSON of `value` into `hasher`.
+fn json_into(hasher: &mut Sha256, value: &(impl Serialize + ?Sized)) {
+    serde_json::to_writer(HashWriter(hasher), value).expect("JSON values always serialize");
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Feeds two hashers at once.
+struct Tee(Sha256, Sha256);
+
+impl Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        self.1.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Compact JSON with every object's keys sorted.
+#[cfg(test)]
 pub(crate) fn canonical(value: &Value) -> Vec<u8> {
-    serde_json::to_vec(&sorted(value)).expect("JSON values always serialize")
+    serde_json::to_vec(&Sorted(value)).expect("JSON values always serialize")
 }
 
-/// `value` with every object's keys in sorted order. serde_json's `Map` is sorted already
-/// unless some crate in the build turns on its `preserve_order` feature (then it keeps
-/// insertion order); rebuilding each map in sorted order gives sorted output either way.
-pub(crate) fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), sorted(v)))
-                    .collect(),
-            )
+/// Serializes a value with every object's keys in sorted order, without copying it.
+/// serde_json's `Map` is sorted already unless some crate in the build turns on its
+/// `preserve_order` feature (then it keeps insertion order); sorting each map's entries as it
+/// is written gives sorted output either way.
+pub(crate) struct Sorted<'a>(pub &'a Value);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
+                    entries.sort_by(|a, b| a.0.cmp(b.0));
+                }
+                let mut out = serializer.serialize_map(Some(entries.len()))?;
+                for (key, value) in entries {
+                    out.serialize_entry(key, &Sorted(value))?;
+                }
+                out.end()
+            }
+            Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&Sorted(item))?;
+                }
+                out.end()
+            }
+            other => other.serialize(serializer),
         }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
     }
 }
 

@@ -2,10 +2,15 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use serde_json::Value;
+use std::borrow::Cow;
+use std::io::Write;
+
+use serde_json::{Number, Value};
 
 use super::crypto::{self, NONCE_LEN, TAG_LEN};
-use super::document::{self, invalid, Document, SealedPlan, ENCRYPTION, FORMAT, VERSION};
+use super::document::{
+    invalid, BodyDigests, Document, FileForm, SealedPlan, Sorted, ENCRYPTION, FORMAT, VERSION,
+};
 use super::error::ArtifactError;
 use super::key::PlanKey;
 
@@ -29,40 +34,83 @@ pub struct Sealed {
 }
 
 /// The artifact's file bytes: `body` in the clear, `terraform_plan` encrypted with `key` and
-/// bound to `body`. The result is read back before it is returned, so what `seal` hands out
-/// always opens.
+/// bound to `body`.
+///
+/// Sealed once, and not read back: what `seal` hands out opens by construction. The file is
+/// written by the one writer readers re-write it with ([`FileForm`]); the checksum
+/// and the associated data come from the one function readers recompute them with
+/// ([`BodyDigests`]), over one pass of the canonical body that is never held in memory; and the
+/// body is what every reader will parse, because every number in it is already a fixed point of
+/// writing and reading JSON ([`readable`]). The tamper and golden-file tests hold it to that.
 pub fn seal(body: &Value, terraform_plan: &[u8], key: &PlanKey) -> Result<Sealed, ArtifactError> {
-    // Through JSON once, so the body is what every reader will parse (a float's last digit).
-    let body: Value = serde_json::from_slice(&document::canonical(body))
-        .map_err(|e| seal_error(format!("the body does not read back as JSON: {e}")))?;
+    let body = readable(body)?;
     let mut nonce = [0u8; NONCE_LEN];
     crypto::random(&mut nonce)?;
-    let aad = document::associated_data(FORMAT, VERSION, &body);
-    let ciphertext = crypto::encrypt(key, &nonce, terraform_plan, &aad)?;
-    let mut doc = Document {
-        format: FORMAT.into(),
-        version: VERSION,
-        body,
-        terraform_plan: SealedPlan {
-            encryption: ENCRYPTION.into(),
-            key_id: key.key_id(),
-            nonce: BASE64.encode(nonce),
-            ciphertext: BASE64.encode(ciphertext),
-        },
-        checksum: String::new(),
+    let digests = BodyDigests::of(FORMAT, VERSION, &body);
+    let ciphertext = crypto::encrypt(key, &nonce, terraform_plan, &digests.associated_data)?;
+    let terraform_plan = SealedPlan {
+        encryption: ENCRYPTION.into(),
+        key_id: key.key_id(),
+        nonce: BASE64.encode(nonce),
+        ciphertext: BASE64.encode(ciphertext),
     };
-    doc.checksum = doc.compute_checksum();
-    let bytes = doc.to_bytes();
-    match open(&bytes, key) {
-        Ok((opened, plan)) if opened.body == doc.body && plan == terraform_plan => Ok(Sealed {
-            bytes,
-            checksum: opened.checksum,
-        }),
-        Ok(_) => Err(seal_error("it reads back different from what was sealed")),
-        Err(e) => Err(seal_error(format!(
-            "it does not read back: {}",
-            e.to_string().lines().next().unwrap_or_default()
-        ))),
+    let checksum = digests.checksum(&terraform_plan);
+    let form = FileForm {
+        format: FORMAT,
+        version: VERSION,
+        body: Sorted(&body),
+        terraform_plan: &terraform_plan,
+        checksum: &checksum,
+    };
+    let mut bytes = Vec::new();
+    form.write_to(&mut bytes)
+        .map_err(|e| seal_error(format!("cannot write the artifact: {e}")))?;
+    Ok(Sealed { bytes, checksum })
+}
+
+/// `body` as a reader will parse it. Strings and integers read back exactly; a float may not
+/// (serde_json's default float parsing is not always correctly rounded), so each float is
+/// replaced by what it reads back as, until it reads back as itself. Borrowed when nothing
+/// changes (no copy of the body in the common case), copied once otherwise.
+fn readable(body: &Value) -> Result<Cow<'_, Value>, ArtifactError> {
+    if !has_unstable_float(body) {
+        return Ok(Cow::Borrowed(body));
+    }
+    let mut owned = body.clone();
+    for _ in 0..4 {
+        settle_floats(&mut owned);
+        if !has_unstable_float(&owned) {
+            return Ok(Cow::Owned(owned));
+        }
+    }
+    Err(seal_error(
+        "a number in the body does not read back as itself",
+    ))
+}
+
+fn read_back(n: &Number) -> Option<Number> {
+    serde_json::from_str(&serde_json::to_string(n).ok()?).ok()
+}
+
+fn has_unstable_float(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => n.is_f64() && read_back(n).as_ref() != Some(n),
+        Value::Array(items) => items.iter().any(has_unstable_float),
+        Value::Object(map) => map.values().any(has_unstable_float),
+        _ => false,
+    }
+}
+
+fn settle_floats(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(back) = read_back(n) {
+                *n = back;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(settle_floats),
+        Value::Object(map) => map.values_mut().for_each(settle_floats),
+        _ => {}
     }
 }
 
@@ -86,16 +134,16 @@ pub fn open(bytes: &[u8], key: &PlanKey) -> Result<(Opened, Vec<u8>), ArtifactEr
             our_key_id,
         });
     }
-    let aad = document::associated_data(&doc.format, doc.version, &doc.body);
-    let plan = crypto::decrypt(key, &sealed.nonce, &sealed.ciphertext, &aad)
+    let plan = crypto::decrypt(key, &sealed.nonce, &sealed.ciphertext, &sealed.aad)
         .ok_or(ArtifactError::Tampered { key_id: our_key_id })?;
     Ok((opened(doc), plan))
 }
 
-/// The decoded encrypted part.
+/// The decoded encrypted part, and the associated data it must decrypt with.
 struct Decoded {
     nonce: [u8; NONCE_LEN],
     ciphertext: Vec<u8>,
+    aad: [u8; 32],
 }
 
 fn check(bytes: &[u8]) -> Result<(Document, Decoded), ArtifactError> {
@@ -105,23 +153,33 @@ fn check(bytes: &[u8]) -> Result<(Document, Decoded), ArtifactError> {
     let doc = Document::from_value(value)?;
     // Re-writing what was read must give the same bytes: this catches any change that keeps
     // the content (whitespace, escapes, key order, number spelling) the checksum cannot see.
-    if let Some(byte) = first_difference(bytes, &doc.to_bytes()) {
+    // It is compared as it is written: no second copy of the file.
+    let mut same = SameBytes::new(bytes);
+    let written = doc.write_to(&mut same);
+    if let Some(byte) = same.first_difference(written.is_ok()) {
         let (line, column) = line_column(bytes, byte);
         return Err(ArtifactError::NotCanonical { byte, line, column });
     }
-    let computed = doc.compute_checksum();
+    let (computed, aad) = doc.digests();
     if computed != doc.checksum {
         return Err(ArtifactError::ChecksumMismatch {
             recorded: doc.checksum,
             computed,
         });
     }
-    let sealed = decode(&doc.terraform_plan)?;
-    Ok((doc, sealed))
+    let (nonce, ciphertext) = decode(&doc.terraform_plan)?;
+    Ok((
+        doc,
+        Decoded {
+            nonce,
+            ciphertext,
+            aad,
+        },
+    ))
 }
 
 /// Past the checksum, a field can only be wrong if whoever wrote the file recomputed it.
-fn decode(plan: &SealedPlan) -> Result<Decoded, ArtifactError> {
+fn decode(plan: &SealedPlan) -> Result<([u8; NONCE_LEN], Vec<u8>), ArtifactError> {
     if plan.encryption != ENCRYPTION {
         return Err(invalid(
             "terraform_plan.encryption",
@@ -159,7 +217,7 @@ fn decode(plan: &SealedPlan) -> Result<Decoded, ArtifactError> {
                 "not base64 of an AES-GCM ciphertext",
             )
         })?;
-    Ok(Decoded { nonce, ciphertext })
+    Ok((nonce, ciphertext))
 }
 
 fn opened(doc: Document) -> Opened {
@@ -176,12 +234,55 @@ fn seal_error(reason: impl Into<String>) -> ArtifactError {
     }
 }
 
-/// The offset of the first byte where `a` and `b` differ (a length difference counts).
-fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
-    match a.iter().zip(b).position(|(x, y)| x != y) {
-        Some(i) => Some(i),
-        None if a.len() != b.len() => Some(a.len().min(b.len())),
-        None => None,
+/// A writer that compares what is written with `expected` and remembers the first offset where
+/// they differ; it stops the writing there.
+struct SameBytes<'a> {
+    expected: &'a [u8],
+    written: usize,
+    differs_at: Option<usize>,
+}
+
+impl<'a> SameBytes<'a> {
+    fn new(expected: &'a [u8]) -> SameBytes<'a> {
+        SameBytes {
+            expected,
+            written: 0,
+            differs_at: None,
+        }
+    }
+
+    /// The offset of the first byte where the writing and `expected` differ (a length
+    /// difference counts), once the writing ended (`complete`) or was stopped.
+    fn first_difference(&self, complete: bool) -> Option<usize> {
+        match self.differs_at {
+            Some(at) => Some(at),
+            None if complete && self.written != self.expected.len() => Some(self.written),
+            None if complete => None,
+            // Stopped by something other than a difference (never, in memory): not the same.
+            None => Some(self.written),
+        }
+    }
+}
+
+impl Write for SameBytes<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let rest = &self.expected[self.written..];
+        let common = buf.len().min(rest.len());
+        let mismatch = buf[..common].iter().zip(rest).position(|(a, b)| a != b);
+        let at = match mismatch {
+            Some(i) => Some(self.written + i),
+            None if buf.len() > rest.len() => Some(self.expected.len()),
+            None => None,
+        };
+        if let Some(at) = at {
+            self.differs_at = Some(at);
+            return Err(std::io::Error::other("not the same bytes"));
+        }
+        self.written += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

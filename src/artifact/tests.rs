@@ -404,3 +404,41 @@ fn every_message_says_what_to_do() {
         assert!(err.to_string().contains("\n  fix: "), "{err}");
     }
 }
+
+/// The streamed hashes are the hashes of the documented canonical forms, computed here from
+/// whole values.
+#[test]
+fn the_streamed_digests_are_those_of_the_canonical_forms() {
+    let bodies = [
+        body(),
+        json!({ "z": [1.5, -2, {"b": "\u{7f}\n", "a": null}], "é": true }),
+        json!([]),
+        json!("s"),
+    ];
+    for body in bodies {
+        let bytes = seal(&body, b"plan", &key(3)).unwrap().bytes;
+        let doc = document::Document::from_value(serde_json::from_slice(&bytes).unwrap()).unwrap();
+        let (checksum, aad) = doc.digests();
+        let mut rest: Value = serde_json::from_slice(&bytes).unwrap();
+        rest.as_object_mut().unwrap().remove("checksum");
+        let whole = super::crypto::sha256(&canonical(&rest));
+        assert_eq!(checksum, format!("sha256:{}", hex::encode(whole)));
+        let content = json!({ "format": FORMAT, "version": VERSION, "body": body });
+        assert_eq!(aad, super::crypto::sha256(&canonical(&content)));
+    }
+}
+
+/// Sealing opens by construction (no self-check): bodies whose floats serde_json reads back
+/// differently are sealed as they read back, and the result is canonical.
+#[test]
+fn floats_are_sealed_as_readers_parse_them() {
+    let k = key(2);
+    let floats: Vec<f64> = (1..400)
+        .map(|i| (i as f64) * 0.1 + 1.0 / (i as f64) * 1e-7 + (i as f64).powi(7) * 1e-300)
+        .collect();
+    let body = json!({ "f": floats, "tiny": 5e-324, "big": 1.7976931348623157e308 });
+    let bytes = seal(&body, b"p", &k).unwrap().bytes;
+    let (opened, _) = open(&bytes, &k).unwrap();
+    let again = seal(&opened.body, b"p", &k).unwrap().bytes;
+    assert_eq!(inspect(&again).unwrap().body, opened.body);
+}

@@ -4,6 +4,7 @@ use elb::types::{
     Action, ActionTypeEnum, FixedResponseActionConfig, ForwardActionConfig, TargetDescription,
     TargetGroupStickinessConfig, TargetGroupTuple,
 };
+use std::collections::HashMap;
 
 #[derive(Clone)]
 pub struct SdkTraffic {
@@ -129,6 +130,63 @@ impl SdkTraffic {
         terminal_action(OP, arn, rule.actions())
     }
 
+    /// Every listener in `arns` with one DescribeListeners (following its pages), by ARN.
+    async fn read_listeners(
+        &self,
+        arns: &[&str],
+    ) -> Result<HashMap<String, ListenerAction>, AwsError> {
+        const OP: &str = "DescribeListeners";
+        let mut found = HashMap::new();
+        let mut marker = None;
+        while !arns.is_empty() {
+            let out = self
+                .client
+                .describe_listeners()
+                .set_listener_arns(Some(arns.iter().map(|a| a.to_string()).collect()))
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk(OP, arns.join(", "), e))?;
+            for listener in out.listeners() {
+                let arn = listener.listener_arn().unwrap_or_default();
+                let action = terminal_action(OP, arn, listener.default_actions())?;
+                found.insert(arn.to_string(), action);
+            }
+            match out.next_marker() {
+                Some(next) if !next.is_empty() => marker = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every rule in `arns` with one DescribeRules (following its pages), by ARN.
+    async fn read_rules(&self, arns: &[&str]) -> Result<HashMap<String, ListenerAction>, AwsError> {
+        const OP: &str = "DescribeRules";
+        let mut found = HashMap::new();
+        let mut marker = None;
+        while !arns.is_empty() {
+            let out = self
+                .client
+                .describe_rules()
+                .set_rule_arns(Some(arns.iter().map(|a| a.to_string()).collect()))
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk(OP, arns.join(", "), e))?;
+            for rule in out.rules() {
+                let arn = rule.rule_arn().unwrap_or_default();
+                let action = terminal_action(OP, arn, rule.actions())?;
+                found.insert(arn.to_string(), action);
+            }
+            match out.next_marker() {
+                Some(next) if !next.is_empty() => marker = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+
     /// Replaces the whole action of a listener (its default action) or of a rule. A rule's
     /// conditions and priority are left alone.
     async fn put_action(&self, arn: &str, action: Action) -> Result<(), AwsError> {
@@ -162,6 +220,36 @@ impl Traffic for SdkTraffic {
             Route::Listener => self.read_listener(arn).await,
             Route::Rule => self.read_rule(arn).await,
         }
+    }
+
+    async fn read_actions(&self, arns: &[String]) -> Result<Vec<ListenerAction>, AwsError> {
+        let mut listeners: Vec<&str> = Vec::new();
+        let mut rules: Vec<&str> = Vec::new();
+        for arn in arns {
+            let kind = match Route::of(arn) {
+                Route::Listener => &mut listeners,
+                Route::Rule => &mut rules,
+            };
+            if !kind.contains(&arn.as_str()) {
+                kind.push(arn);
+            }
+        }
+        // The two calls at once: one round, whatever mix of listeners and rules.
+        let (listeners, rules) =
+            tokio::join!(self.read_listeners(&listeners), self.read_rules(&rules));
+        let (listeners, rules) = (listeners?, rules?);
+        arns.iter()
+            .map(|arn| match Route::of(arn) {
+                Route::Listener => listeners
+                    .get(arn.as_str())
+                    .cloned()
+                    .ok_or_else(|| AwsError::new("DescribeListeners", arn, "listener not found")),
+                Route::Rule => rules
+                    .get(arn.as_str())
+                    .cloned()
+                    .ok_or_else(|| AwsError::new("DescribeRules", arn, "listener rule not found")),
+            })
+            .collect()
     }
 
     async fn set_forward(

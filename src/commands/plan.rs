@@ -63,7 +63,7 @@ pub async fn run(
         &image.pinned,
         allow_unsafe,
     );
-    let planned = planned.await?;
+    let mut planned = planned.await?;
     let states = States {
         shared: shared_stack.state_meta().await?,
         live: match read {
@@ -91,9 +91,9 @@ pub async fn run(
         findings: planned.findings.clone(),
         allowed: allow_unsafe,
     };
-    let terraform = terraform_part(&tool, &planned);
+    let terraform = terraform_part(&tool, &mut planned);
     let body = body(ctx, env_arg, image, spec, made_against, terraform, safety)?;
-    seal_and_report(ctx, &body, &planned.path, out)
+    seal_and_report(ctx, body, &planned.path, out)
 }
 
 /// The journal's newest deployment; refused while a deployment is unfinished.
@@ -164,7 +164,7 @@ fn route_weights(routes: &Routes<'_>) -> Vec<RouteWeights> {
 }
 
 /// Seals `body` with the saved plan at `plan` into `out`, and reports it.
-fn seal_and_report(ctx: &Ctx, body: &PlanBody, plan: &Path, out: &Path) -> Result<(), Error> {
+fn seal_and_report(ctx: &Ctx, mut body: PlanBody, plan: &Path, out: &Path) -> Result<(), Error> {
     let plan_bytes = std::fs::read(plan).map_err(|e| {
         Error::Internal(format!(
             "cannot read the saved plan {}: {e}",
@@ -173,10 +173,22 @@ fn seal_and_report(ctx: &Ctx, body: &PlanBody, plan: &Path, out: &Path) -> Resul
     })?;
     let (key, _) =
         crate::artifact::PlanKey::load(&ctx.work.plan_key_file()).map_err(artifact_error)?;
-    let value = serde_json::to_value(body)
+    // The redacted Terraform plan (most of the body) is moved into the sealed value and back,
+    // not copied.
+    let redacted_plan = std::mem::take(&mut body.terraform.redacted_plan);
+    let mut value = serde_json::to_value(&body)
         .map_err(|e| Error::Internal(format!("cannot serialize the plan: {e}")))?;
+    let slot = value.pointer_mut("/terraform/redacted_plan");
+    let slot = slot.ok_or_else(|| Error::Internal("the plan body has no terraform part".into()))?;
+    *slot = redacted_plan;
     let sealed = crate::artifact::seal(&value, &plan_bytes, &key).map_err(artifact_error)?;
+    drop(plan_bytes);
+    if let Some(slot) = value.pointer_mut("/terraform/redacted_plan") {
+        body.terraform.redacted_plan = slot.take();
+    }
+    drop(value);
     write_new(out, &sealed.bytes)?;
+    let body = &body;
     let human = render(body, out, &sealed.checksum);
     ctx.out.result(
         &human,
@@ -231,7 +243,8 @@ fn body(
     })
 }
 
-fn terraform_part(tool: &IacTool, planned: &IdlePlan) -> TerraformPart {
+/// Takes the redacted Terraform plan out of `planned` (it is not needed there any more).
+fn terraform_part(tool: &IacTool, planned: &mut IdlePlan) -> TerraformPart {
     let s = &planned.outcome.summary;
     TerraformPart {
         tool: tool.program.display().to_string(),
@@ -242,7 +255,7 @@ fn terraform_part(tool: &IacTool, planned: &IdlePlan) -> TerraformPart {
         replace: s.replace,
         destroy: s.destroy,
         changes: change_lines(s),
-        redacted_plan: planned.outcome.redacted_plan.clone(),
+        redacted_plan: std::mem::take(&mut planned.outcome.redacted_plan),
     }
 }
 

@@ -63,6 +63,14 @@ pub trait Traffic {
         arn: &str,
     ) -> impl Future<Output = Result<ListenerAction, AwsError>> + Send;
 
+    /// The actions of several routes, in the order of `arns`, in one round: every listener's
+    /// in one DescribeListeners call and every rule's in one DescribeRules call. Fails as a
+    /// whole when any route cannot be read.
+    fn read_actions(
+        &self,
+        arns: &[String],
+    ) -> impl Future<Output = Result<Vec<ListenerAction>, AwsError>> + Send;
+
     /// Replace the listener's default action or the rule's action with a weighted forward.
     /// `stickiness` is kept as read.
     fn set_forward(

@@ -491,3 +491,71 @@ async fn sigint_or_sigterm_puts_traffic_back_at_once() {
         assert!(warned, "{said}: the rollback is announced");
     }
 }
+
+/// Issue 16, routes in one round: a lockstep change of three routes (two listeners and a
+/// rule) reads them all in one round, writes them at once and reads them back in one round; a
+/// rollback's restore (written, then read back twice) likewise. The fake counts one ALB call
+/// per call the SDK adapter makes. One route at a time, the same steps took 9 and 12 calls.
+#[tokio::test(start_paused = true)]
+async fn three_routes_move_in_one_read_round_and_one_write_round() {
+    const LISTENERS: &str = "DescribeListeners";
+    const RULES: &str = "DescribeRules";
+    let env = env();
+    let ctx = &env.ctx;
+    let routes = [PROD, HTTPS, RULE];
+    let aws = FakeAws::new(&routes, blue(), 2);
+    let session = Session::begin(ctx, "deploy", Duration::ZERO).await.unwrap();
+    let tgs = target_groups();
+    let arns: Vec<String> = routes.iter().map(|r| r.to_string()).collect();
+    let mut lockstep = Routes::read(&aws, &tgs, &arns).await.unwrap();
+    lockstep
+        .set(ctx, &aws, session.guard.fence(), green(20))
+        .await
+        .unwrap();
+    let change = aws.route_calls();
+    let writes = ["ModifyListener", "ModifyListener", "ModifyRule"];
+    let want: Vec<&str> = [&[LISTENERS, RULES][..], &writes, &[LISTENERS, RULES]].concat();
+    assert_eq!(change, want, "read + one lockstep change");
+    for route in routes {
+        assert_eq!(aws.route(route), green(20), "{route}");
+    }
+    let restore = Routes::read(&aws, &tgs, &arns).await.unwrap();
+    let views = restore.views_at(blue());
+    restore
+        .put(ctx, &aws, session.guard.fence(), &views, true)
+        .await
+        .unwrap();
+    let rollback = &aws.route_calls()[change.len()..];
+    let round = [LISTENERS, RULES];
+    let want: Vec<&str> = [&round[..], &writes, &round, &round].concat();
+    assert_eq!(rollback, want, "read + restore (read back twice)");
+    assert!(rollback.len() <= 9, "{rollback:?}");
+    for route in routes {
+        assert_eq!(aws.route(route), blue(), "{route}");
+    }
+}
+
+/// Listeners only: one DescribeListeners per read round.
+#[tokio::test(start_paused = true)]
+async fn three_listeners_read_in_one_call_per_round() {
+    let env = env();
+    let ctx = &env.ctx;
+    let routes = [PROD, HTTPS, "arn:listener/admin"];
+    let aws = FakeAws::new(&routes, blue(), 2);
+    let session = Session::begin(ctx, "deploy", Duration::ZERO).await.unwrap();
+    let tgs = target_groups();
+    let arns: Vec<String> = routes.iter().map(|r| r.to_string()).collect();
+    let mut lockstep = Routes::read(&aws, &tgs, &arns).await.unwrap();
+    lockstep
+        .set(ctx, &aws, session.guard.fence(), green(100))
+        .await
+        .unwrap();
+    assert_eq!(aws.route_calls().len(), 5, "{:?}", aws.route_calls());
+    let views = lockstep.views_at(blue());
+    lockstep
+        .put(ctx, &aws, session.guard.fence(), &views, true)
+        .await
+        .unwrap();
+    // The restore: three writes and two read rounds.
+    assert_eq!(aws.route_calls().len(), 5 + 5, "{:?}", aws.route_calls());
+}

@@ -53,6 +53,13 @@ struct World {
     /// Alarm name → virtual time from which it reads ALARM (OK before).
     alarm_at: BTreeMap<String, Duration>,
     scaled: Vec<(String, i32)>,
+    /// The ALB API call each route read or write stands for, in order.
+    calls: Vec<&'static str>,
+}
+
+/// Whether `arn` names a listener rule (`…:listener-rule/…`), as the SDK adapter tells them.
+fn is_rule(arn: &str) -> bool {
+    arn.contains("listener-rule/")
 }
 
 impl FakeAws {
@@ -67,6 +74,7 @@ impl FakeAws {
                 fail: Box::new(|_, _| false),
                 alarm_at: BTreeMap::new(),
                 scaled: Vec::new(),
+                calls: Vec::new(),
             }),
         }
     }
@@ -95,6 +103,12 @@ impl FakeAws {
             }
         }
         out
+    }
+
+    /// The ALB API calls made for routes so far (`DescribeListeners`, `DescribeRules`,
+    /// `ModifyListener`, `ModifyRule`), one per call as the SDK adapter would make it.
+    pub fn route_calls(&self) -> Vec<&'static str> {
+        self.world().calls.clone()
     }
 
     pub fn route(&self, route: &str) -> Weights {
@@ -131,10 +145,9 @@ impl Ports for FakeAws {
     }
 }
 
-impl Traffic for FakeAws {
-    async fn read_default_action(&self, arn: &str) -> Result<ListenerAction, AwsError> {
-        let w = *self
-            .world()
+impl FakeAws {
+    fn read_route(world: &World, arn: &str) -> Result<ListenerAction, AwsError> {
+        let w = *world
             .routes
             .get(arn)
             .ok_or_else(|| AwsError::new("DescribeListeners", arn, "ListenerNotFound"))?;
@@ -142,6 +155,33 @@ impl Traffic for FakeAws {
             targets: vec![(TG_BLUE.into(), w.blue), (TG_GREEN.into(), w.green)],
             stickiness: None,
         })
+    }
+}
+
+impl Traffic for FakeAws {
+    /// One call per kind of route, as the SDK adapter makes them.
+    async fn read_actions(&self, arns: &[String]) -> Result<Vec<ListenerAction>, AwsError> {
+        let mut world = self.world();
+        if arns.iter().any(|a| !is_rule(a)) {
+            world.calls.push("DescribeListeners");
+        }
+        if arns.iter().any(|a| is_rule(a)) {
+            world.calls.push("DescribeRules");
+        }
+        arns.iter()
+            .map(|a| FakeAws::read_route(&world, a))
+            .collect()
+    }
+
+    async fn read_default_action(&self, arn: &str) -> Result<ListenerAction, AwsError> {
+        let mut world = self.world();
+        let call = if is_rule(arn) {
+            "DescribeRules"
+        } else {
+            "DescribeListeners"
+        };
+        world.calls.push(call);
+        FakeAws::read_route(&world, arn)
     }
 
     async fn set_forward(
@@ -157,6 +197,12 @@ impl Traffic for FakeAws {
         };
         let at = self.elapsed();
         let mut world = self.world();
+        let call = if is_rule(arn) {
+            "ModifyRule"
+        } else {
+            "ModifyListener"
+        };
+        world.calls.push(call);
         let ok = !(world.fail)(arn, weights);
         world.writes.push(Write {
             at,

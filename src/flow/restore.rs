@@ -10,14 +10,16 @@
 //!   environment.
 //! - A route counts as restored only when it read back as wanted in two consecutive rounds of
 //!   reads after bluegreen's own write: one stale or lucky read proves nothing.
-//! - SIGINT/SIGTERM during the restore stop it after the current write (the routes are then
-//!   read and reported); a second signal exits at once, loudly ([`Interrupts`]).
+//! - SIGINT/SIGTERM during the restore stop it after the current round of writes (the routes
+//!   are then read and reported); a second signal exits at once, loudly ([`Interrupts`]).
+//! - Each round writes every route that needs it at once and reads every written route back in
+//!   one read round (one DescribeListeners, one DescribeRules).
 
 use crate::aws::Traffic;
 use crate::domain::{matches, ListenerView, TargetGroups};
 use crate::flow::interrupt::Interrupts;
 use crate::flow::session::{Fence, Fenced};
-use crate::flow::traffic::{read_view, write_view};
+use crate::flow::traffic::{join_all, read_views, write_view};
 use backon::BackoffBuilder;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -170,7 +172,8 @@ impl Rounds {
         self.wrote_all && self.good.iter().all(|g| *g >= 1)
     }
 
-    /// Writes every route that needs it, each through the fence.
+    /// Writes every route that needs it, all at once, through the fence (checked right
+    /// before the writes).
     async fn write<T: Traffic>(
         &mut self,
         traffic: &T,
@@ -179,17 +182,23 @@ impl Rounds {
         tgs: &TargetGroups,
         interrupts: &Interrupts,
     ) -> Result<(), RestoreError> {
-        for (i, (route, view)) in routes.iter().enumerate() {
-            if !self.needs_write[i] {
-                continue;
-            }
-            if let Some(signal) = interrupts.received() {
-                return Err(RestoreError::Interrupted { signal });
-            }
-            fence.check().await.map_err(RestoreError::Fenced)?;
-            match bounded(self.deadline, write_view(traffic, route, tgs, view)).await {
-                Ok(()) => self.needs_write[i] = false,
-                Err(e) => self.last_error = Some(format!("writing {route}: {e}")),
+        let todo: Vec<usize> = (0..routes.len()).filter(|i| self.needs_write[*i]).collect();
+        if todo.is_empty() {
+            return Ok(());
+        }
+        if let Some(signal) = interrupts.received() {
+            return Err(RestoreError::Interrupted { signal });
+        }
+        fence.check().await.map_err(RestoreError::Fenced)?;
+        let deadline = self.deadline;
+        let writes = todo.iter().map(|i| {
+            let (route, view) = &routes[*i];
+            bounded(deadline, write_view(traffic, route, tgs, view))
+        });
+        for (i, written) in todo.iter().zip(join_all(writes).await) {
+            match written {
+                Ok(()) => self.needs_write[*i] = false,
+                Err(e) => self.last_error = Some(format!("writing {}: {e}", routes[*i].0)),
             }
         }
         Ok(())
@@ -203,26 +212,40 @@ impl Rounds {
         tgs: &TargetGroups,
     ) {
         self.wrote_all = true;
-        for (i, (route, wanted)) in routes.iter().enumerate() {
+        let mut written = Vec::new();
+        for i in 0..routes.len() {
             if self.needs_write[i] {
                 self.wrote_all = false;
                 self.good[i] = 0;
-                continue;
+            } else {
+                written.push(i);
             }
-            match bounded(self.deadline, read_view(traffic, route, tgs)).await {
-                Ok(read) if matches(&read, wanted) => self.good[i] = self.good[i].saturating_add(1),
-                Ok(read) => {
+        }
+        if written.is_empty() {
+            return;
+        }
+        let arns: Vec<String> = written.iter().map(|i| routes[*i].0.clone()).collect();
+        let reads = match bounded(self.deadline, read_views(traffic, &arns, tgs)).await {
+            Ok(reads) => reads,
+            Err(e) => {
+                for i in written {
                     self.good[i] = 0;
-                    // It reads otherwise after our write: stale, or someone wrote after us.
-                    // Writing the same action again is harmless either way. (Told not to
-                    // write, only verify.)
-                    self.needs_write[i] = self.write;
-                    self.last_error = Some(format!("{route} read back {}", read.weights()));
                 }
-                Err(e) => {
-                    self.good[i] = 0;
-                    self.last_error = Some(format!("reading {route}: {e}"));
-                }
+                self.last_error = Some(format!("reading {}: {e}", arns.join(", ")));
+                return;
+            }
+        };
+        for (i, read) in written.into_iter().zip(reads) {
+            let (route, wanted) = &routes[i];
+            if matches(&read, wanted) {
+                self.good[i] = self.good[i].saturating_add(1);
+            } else {
+                self.good[i] = 0;
+                // It reads otherwise after our write: stale, or someone wrote after us.
+                // Writing the same action again is harmless either way. (Told not to write,
+                // only verify.)
+                self.needs_write[i] = self.write;
+                self.last_error = Some(format!("{route} read back {}", read.weights()));
             }
         }
     }
@@ -303,6 +326,13 @@ mod tests {
     }
 
     impl crate::aws::Traffic for FakeAlb {
+        async fn read_actions(&self, arns: &[String]) -> Result<Vec<ListenerAction>, AwsError> {
+            let mut out = Vec::new();
+            for arn in arns {
+                out.push(self.read_default_action(arn).await?);
+            }
+            Ok(out)
+        }
         async fn read_default_action(&self, _: &str) -> Result<ListenerAction, AwsError> {
             let mut s = self.state.lock().unwrap();
             let targets = if s.stale_reads > 0 {

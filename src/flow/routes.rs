@@ -1,7 +1,8 @@
 //! The production routes (listeners and rules) of one deployment, moved in lockstep: read them
 //! all, write a weight change to every one and read all back, put them all back (a restore),
-//! and notice someone else moving them. Generic over the [`Ports`], so the driver's tests run it
-//! against a scripted fake.
+//! and notice someone else moving them. Each step is one round: every route read at once (one
+//! DescribeListeners, one DescribeRules), every route written at once. Generic over the
+//! [`Ports`], so the driver's tests run it against a scripted fake.
 
 use crate::domain::color::Weights;
 use crate::domain::ports::Ports;
@@ -10,7 +11,7 @@ use crate::flow::context::Ctx;
 use crate::flow::interrupt::Interrupts;
 use crate::flow::restore::{put_back, restore_timeout, Pace};
 use crate::flow::session::Fence;
-use crate::flow::traffic::{read_view, verify_all, write_view};
+use crate::flow::traffic::{read_view, read_views, verify_all, write_views};
 use crate::report::Event as Report;
 
 /// The production routes (listeners and rules) and what each held before the deploy.
@@ -31,10 +32,8 @@ impl<'a> Routes<'a> {
         tgs: &'a TargetGroups,
         arns: &[String],
     ) -> Result<Routes<'a>, TrafficError> {
-        let mut before = Vec::new();
-        for arn in arns {
-            before.push((arn.clone(), read_view(aws.traffic(), arn, tgs).await?));
-        }
+        let views = read_views(aws.traffic(), arns, tgs).await?;
+        let before = arns.iter().cloned().zip(views).collect();
         Ok(Routes {
             tgs,
             before,
@@ -115,8 +114,10 @@ impl<'a> Routes<'a> {
             .collect()
     }
 
-    /// Writes `wanted` to every route (keeping each route's stickiness) and reads all back.
-    /// Every write goes through `fence`: with the lock lost, nothing is written.
+    /// Writes `wanted` to every route at once (keeping each route's stickiness) and reads all
+    /// back. The writes go through `fence` (checked once, right before them): with the lock
+    /// lost, nothing is written. A write that fails fails the change once every write has
+    /// answered, and the caller restores every route, as for a route that never reads back.
     pub async fn set<P: Ports>(
         &mut self,
         ctx: &Ctx,
@@ -126,14 +127,13 @@ impl<'a> Routes<'a> {
     ) -> Result<u32, String> {
         self.touched = true;
         let views = self.views_at(wanted);
-        for (arn, view) in &views {
-            if let Err(fenced) = fence.check().await {
-                return Err(fenced.to_string());
-            }
-            if let Err(e) = write_view(aws.traffic(), arn, self.tgs, view).await {
-                let now = self.describe_now(aws).await;
-                return Err(format!("{e}; production routes now read: {now}"));
-            }
+        if let Err(fenced) = fence.check().await {
+            return Err(fenced.to_string());
+        }
+        let written = write_views(aws.traffic(), &views, self.tgs).await;
+        if let Some(Err(e)) = written.into_iter().find(Result::is_err) {
+            let now = self.describe_now(aws).await;
+            return Err(format!("{e}; production routes now read: {now}"));
         }
         let reads = verify_all(
             aws.traffic(),
@@ -226,8 +226,20 @@ impl<'a> Routes<'a> {
         }
     }
 
-    /// Every route's weights now, for the loud message of a failed restore.
+    /// The routes' ARNs, in order.
+    fn arns(&self) -> Vec<String> {
+        self.before.iter().map(|(arn, _)| arn.clone()).collect()
+    }
+
+    /// Every route's weights now, for the loud message of a failed restore: one read round,
+    /// or (when it fails) each route on its own, to name the unreadable one.
     async fn describe_now<P: Ports>(&self, aws: &P) -> String {
+        if let Ok(views) = read_views(aws.traffic(), &self.arns(), self.tgs).await {
+            let parts: Vec<String> = (self.before.iter().zip(views))
+                .map(|((arn, _), v)| format!("{arn}: {}", v.weights()))
+                .collect();
+            return parts.join(", ");
+        }
         let mut parts = Vec::new();
         for (arn, _) in &self.before {
             parts.push(match read_view(aws.traffic(), arn, self.tgs).await {
@@ -238,8 +250,15 @@ impl<'a> Routes<'a> {
         parts.join(", ")
     }
 
-    /// The first route whose weights differ from `expected`, if any.
+    /// The first route whose weights differ from `expected`, if any (routes that cannot be
+    /// read are passed over). One read round; each route on its own when that fails.
     async fn first_difference<P: Ports>(&self, aws: &P, expected: Weights) -> Option<Weights> {
+        if let Ok(views) = read_views(aws.traffic(), &self.arns(), self.tgs).await {
+            return views
+                .iter()
+                .map(ListenerView::weights)
+                .find(|w| *w != expected);
+        }
         for (arn, _) in &self.before {
             if let Ok(v) = read_view(aws.traffic(), arn, self.tgs).await {
                 if v.weights() != expected {

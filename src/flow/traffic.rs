@@ -1,9 +1,16 @@
 //! Reading and moving listener weights. Every change is read back until the listener reports
 //! exactly what was written; if it never does, the caller restores the last verified weights.
+//!
+//! Several routes move in rounds: one read of all of them ([`read_views`]: one
+//! DescribeListeners for every listener, one DescribeRules for every rule), every write at
+//! once ([`write_views`]), then one read-back round at a time.
 
 use crate::domain::color::Weights;
 use crate::domain::ports::{AwsError, Traffic};
 use crate::domain::routes::{matches, view_of, ListenerView, TargetGroups, TrafficError};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -17,6 +24,66 @@ pub async fn read_view<T: Traffic>(
         listener: listener.to_string(),
         reason,
     })
+}
+
+/// Every route's view, read in one round ([`Traffic::read_actions`]), in the order of `arns`.
+pub async fn read_views<T: Traffic>(
+    traffic: &T,
+    arns: &[String],
+    tgs: &TargetGroups,
+) -> Result<Vec<ListenerView>, TrafficError> {
+    let actions = traffic.read_actions(arns).await?;
+    arns.iter()
+        .zip(&actions)
+        .map(|(arn, action)| {
+            view_of(action, tgs).map_err(|reason| TrafficError::Unsupported {
+                listener: arn.clone(),
+                reason,
+            })
+        })
+        .collect()
+}
+
+/// Writes every route's view at once; each result in the order of `routes`.
+pub async fn write_views<T: Traffic>(
+    traffic: &T,
+    routes: &[(String, ListenerView)],
+    tgs: &TargetGroups,
+) -> Vec<Result<(), AwsError>> {
+    join_all(
+        routes
+            .iter()
+            .map(|(route, view)| write_view(traffic, route, tgs, view)),
+    )
+    .await
+}
+
+/// Runs every future at once on this task and returns their outputs in order (a few routes:
+/// no task per write, no extra dependency).
+pub async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut running: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = running.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in running.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs
+        .into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
 }
 
 /// Writes `wanted` and reads the listener back every `interval` until it reports exactly
@@ -67,9 +134,10 @@ pub async fn write_view<T: Traffic>(
     }
 }
 
-/// Writes every route's view, then reads all of them back every `interval` until each reports
-/// exactly what was written, or `timeout` passes. All or nothing: the caller restores every
-/// route when this fails. Returns the number of read rounds it took.
+/// Writes every route's view (all at once), then reads all of them back every `interval` until
+/// each reports exactly what was written, or `timeout` passes. All or nothing: the caller
+/// restores every route when this fails (a write that failed fails it, once every write has
+/// answered). Returns the number of read rounds it took.
 pub async fn set_all_and_verify<T: Traffic>(
     traffic: &T,
     routes: &[(String, ListenerView)],
@@ -77,13 +145,14 @@ pub async fn set_all_and_verify<T: Traffic>(
     timeout: Duration,
     interval: Duration,
 ) -> Result<u32, TrafficError> {
-    for (route, view) in routes {
-        write_view(traffic, route, tgs, view).await?;
+    for written in write_views(traffic, routes, tgs).await {
+        written?;
     }
     verify_all(traffic, routes, tgs, timeout, interval).await
 }
 
-/// Reads every route back until each reports its wanted view, or `timeout` passes.
+/// Reads every route back until each reports its wanted view, or `timeout` passes: one read
+/// round ([`read_views`]) of the routes not yet confirmed every `interval`.
 pub async fn verify_all<T: Traffic>(
     traffic: &T,
     routes: &[(String, ListenerView)],
@@ -97,11 +166,11 @@ pub async fn verify_all<T: Traffic>(
     loop {
         attempts += 1;
         let mut last = None;
-        for (i, (route, wanted)) in routes.iter().enumerate() {
-            if done[i] {
-                continue;
-            }
-            let read = read_view(traffic, route, tgs).await?;
+        let pending: Vec<usize> = (0..routes.len()).filter(|i| !done[*i]).collect();
+        let arns: Vec<String> = pending.iter().map(|i| routes[*i].0.clone()).collect();
+        let reads = read_views(traffic, &arns, tgs).await?;
+        for (i, read) in pending.into_iter().zip(reads) {
+            let (route, wanted) = &routes[i];
             if matches(&read, wanted) {
                 done[i] = true;
             } else if last.is_none() {
@@ -157,6 +226,13 @@ mod tests {
     }
 
     impl Traffic for LaggingListener {
+        async fn read_actions(&self, arns: &[String]) -> Result<Vec<ListenerAction>, AwsError> {
+            let mut out = Vec::new();
+            for arn in arns {
+                out.push(self.read_default_action(arn).await?);
+            }
+            Ok(out)
+        }
         async fn read_default_action(&self, _: &str) -> Result<ListenerAction, AwsError> {
             let mut s = self.state.lock().unwrap();
             s.2 += 1;

@@ -30,7 +30,8 @@ pub use outputs::{OutputValue, Outputs};
 pub use plan::{Action, PlanSummary, ReplaceOrder, ResourceChange};
 pub use private::{write_private, PRIVATE_MODE};
 pub use redact::{
-    redact_plan_json, redact_value, redacted_plan_json, MIN_SUBSTRING_SECRET, REDACTED,
+    redact_plan_json, redact_value, redacted_plan_json, summarized_plan_json, MIN_SUBSTRING_SECRET,
+    REDACTED,
 };
 pub use runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
 pub use safety::{check_plan, Finding, ForeignObjects, Rule, SafetyPolicy};

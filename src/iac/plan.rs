@@ -127,6 +127,18 @@ impl PlanSummary {
     pub fn from_json(bytes: &[u8]) -> Result<PlanSummary, IacError> {
         let raw: RawPlan = serde_json::from_slice(bytes)
             .map_err(|source| document_error("`show -json` plan", source))?;
+        PlanSummary::from_raw(raw)
+    }
+
+    /// [`PlanSummary::from_json`] of a document parsed already (no second parse, no copy of
+    /// its values).
+    pub fn from_value(plan: &serde_json::Value) -> Result<PlanSummary, IacError> {
+        let raw = RawPlan::deserialize(plan)
+            .map_err(|source| document_error("`show -json` plan", source))?;
+        PlanSummary::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawPlan) -> Result<PlanSummary, IacError> {
         check_format_version(&raw.format_version)?;
         let resource_changes = raw
             .resource_changes

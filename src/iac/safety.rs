@@ -188,11 +188,9 @@ pub enum Rule {
 /// unsupported plan format version or an unknown action (the plan cannot be
 /// judged), as for [`PlanSummary::from_json`].
 pub fn check_plan(redacted_plan: &Value, policy: &SafetyPolicy) -> Result<Vec<Finding>, IacError> {
-    // The summary parser owns the version check and the action spelling; the
-    // document is only re-serialized for it (values are read past, not kept).
-    let bytes = serde_json::to_vec(redacted_plan)
-        .map_err(|source| super::plan::document_error("redacted plan", source))?;
-    let summary = PlanSummary::from_json(&bytes)?;
+    // The summary parser owns the version check and the action spelling (values are read
+    // past, not kept).
+    let summary = PlanSummary::from_value(redacted_plan)?;
     let raw_changes: Vec<&Value> = redacted_plan
         .get("resource_changes")
         .and_then(Value::as_array)

@@ -13,7 +13,7 @@ use super::error::IacError;
 use super::outputs::Outputs;
 use super::plan::{document_error, PlanSummary};
 use super::private::{create_private, remove_if_empty, restrict};
-use super::redact::redacted_plan_json;
+use super::redact::summarized_plan_json;
 use super::runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
 use super::ui::{Diagnostic, UiEvent, UiMessage};
 
@@ -258,10 +258,7 @@ impl Stack {
     /// when this Terraform cannot read the plan (another version made it).
     pub async fn show_plan(&self, plan: &Path) -> Result<(PlanSummary, Value), IacError> {
         let shown = checked(&self.commands().show_plan_json(plan)).await?;
-        Ok((
-            PlanSummary::from_json(&shown.stdout)?,
-            redacted_plan_json(&shown.stdout)?,
-        ))
+        summarized_plan_json(&shown.stdout)
     }
 
     /// Applies exactly the saved plan. A plan made before the state changed
