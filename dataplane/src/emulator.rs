@@ -1,0 +1,280 @@
+//! Reads and writes the emulator through the AWS SDK (`AWS_ENDPOINT_URL`): what the data plane
+//! needs of ECS services, task definitions, ALB listeners and rules, and target registrations.
+
+use crate::route::{Action, Condition, ListenerRoute, Rule};
+use aws_sdk_ecs as ecs;
+use aws_sdk_elasticloadbalancingv2 as elbv2;
+use std::collections::{BTreeMap, HashMap};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Emulator {
+    pub ecs: ecs::Client,
+    pub elbv2: elbv2::Client,
+}
+
+/// An ECS service as the data plane runs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    /// `<cluster ARN>/<service name>`.
+    pub key: String,
+    pub desired: usize,
+    pub task_definition: String,
+    pub target_group: Option<String>,
+}
+
+/// A listener: its ALB port and protocol, and how it routes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerSpec {
+    pub arn: String,
+    pub load_balancer_arn: String,
+    pub load_balancer_name: String,
+    pub port: i32,
+    pub protocol: String,
+    pub route: ListenerRoute,
+}
+
+impl Emulator {
+    pub async fn from_env() -> Emulator {
+        let config = aws_config::load_from_env().await;
+        Emulator {
+            ecs: ecs::Client::new(&config),
+            elbv2: elbv2::Client::new(&config),
+        }
+    }
+
+    /// Every ACTIVE service of every cluster.
+    pub async fn services(&self) -> Result<Vec<ServiceSpec>, Error> {
+        let mut out = Vec::new();
+        let clusters = self.ecs.list_clusters().send().await?;
+        for cluster in clusters.cluster_arns() {
+            let listed = self.ecs.list_services().cluster(cluster).send().await?;
+            for chunk in listed.service_arns().chunks(10) {
+                let described = self
+                    .ecs
+                    .describe_services()
+                    .cluster(cluster)
+                    .set_services(Some(chunk.to_vec()))
+                    .send()
+                    .await?;
+                for s in described.services() {
+                    if s.status() != Some("ACTIVE") {
+                        continue;
+                    }
+                    out.push(ServiceSpec {
+                        key: format!("{cluster}/{}", s.service_name().unwrap_or_default()),
+                        desired: usize::try_from(s.desired_count()).unwrap_or(0),
+                        task_definition: s.task_definition().unwrap_or_default().to_owned(),
+                        target_group: s
+                            .load_balancers()
+                            .iter()
+                            .find_map(|lb| lb.target_group_arn().map(str::to_owned)),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first container's image and environment.
+    pub async fn task_definition(
+        &self,
+        arn: &str,
+    ) -> Result<(String, BTreeMap<String, String>), Error> {
+        let out = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await?;
+        let container = out
+            .task_definition()
+            .and_then(|td| td.container_definitions().first())
+            .ok_or_else(|| format!("task definition {arn} has no container"))?;
+        let env = container
+            .environment()
+            .iter()
+            .filter_map(|kv| Some((kv.name()?.to_owned(), kv.value()?.to_owned())))
+            .collect();
+        Ok((container.image().unwrap_or_default().to_owned(), env))
+    }
+
+    /// Every listener of every load balancer, with its rules.
+    pub async fn listeners(&self) -> Result<Vec<ListenerSpec>, Error> {
+        let mut out = Vec::new();
+        let lbs = self.elbv2.describe_load_balancers().send().await?;
+        for lb in lbs.load_balancers() {
+            let lb_arn = lb.load_balancer_arn().unwrap_or_default();
+            let listeners = self
+                .elbv2
+                .describe_listeners()
+                .load_balancer_arn(lb_arn)
+                .send()
+                .await?;
+            for l in listeners.listeners() {
+                let arn = l.listener_arn().unwrap_or_default().to_owned();
+                let rules = self
+                    .elbv2
+                    .describe_rules()
+                    .listener_arn(&arn)
+                    .send()
+                    .await?;
+                out.push(ListenerSpec {
+                    route: listener_route(l.default_actions(), rules.rules()),
+                    arn,
+                    load_balancer_arn: lb_arn.to_owned(),
+                    load_balancer_name: lb.load_balancer_name().unwrap_or_default().to_owned(),
+                    port: l.port().unwrap_or(0),
+                    protocol: l
+                        .protocol()
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// (Id, Port) of every target registered in the group.
+    pub async fn targets(&self, target_group: &str) -> Result<Vec<(String, i32)>, Error> {
+        let out = self
+            .elbv2
+            .describe_target_health()
+            .target_group_arn(target_group)
+            .send()
+            .await?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| d.target())
+            .map(|t| (t.id().unwrap_or_default().to_owned(), t.port().unwrap_or(0)))
+            .collect())
+    }
+
+    pub async fn register(
+        &self,
+        target_group: &str,
+        targets: &[(String, i32)],
+    ) -> Result<(), Error> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        self.elbv2
+            .register_targets()
+            .target_group_arn(target_group)
+            .set_targets(Some(descriptions(targets)))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn deregister(
+        &self,
+        target_group: &str,
+        targets: &[(String, i32)],
+    ) -> Result<(), Error> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        self.elbv2
+            .deregister_targets()
+            .target_group_arn(target_group)
+            .set_targets(Some(descriptions(targets)))
+            .send()
+            .await?;
+        Ok(())
+    }
+}
+
+fn descriptions(targets: &[(String, i32)]) -> Vec<elbv2::types::TargetDescription> {
+    targets
+        .iter()
+        .map(|(id, port)| {
+            elbv2::types::TargetDescription::builder()
+                .id(id)
+                .port(*port)
+                .build()
+        })
+        .collect()
+}
+
+fn listener_route(
+    defaults: &[elbv2::types::Action],
+    rules: &[elbv2::types::Rule],
+) -> ListenerRoute {
+    let rules = rules
+        .iter()
+        .filter(|r| r.is_default() != Some(true))
+        .filter_map(|r| {
+            Some(Rule {
+                priority: r.priority()?.parse().ok()?,
+                conditions: r.conditions().iter().map(condition).collect(),
+                action: action(r.actions()),
+            })
+        })
+        .collect();
+    ListenerRoute {
+        rules,
+        default: action(defaults),
+    }
+}
+
+fn condition(c: &elbv2::types::RuleCondition) -> Condition {
+    let field = c.field().unwrap_or_default();
+    let values = |configured: Option<&[String]>| -> Vec<String> {
+        match configured {
+            Some(v) if !v.is_empty() => v.to_vec(),
+            _ => c.values().to_vec(),
+        }
+    };
+    match field {
+        "path-pattern" => Condition::Path(values(c.path_pattern_config().map(|p| p.values()))),
+        "host-header" => Condition::Host(values(c.host_header_config().map(|h| h.values()))),
+        other => Condition::Unsupported(other.to_owned()),
+    }
+}
+
+/// The terminal action (the one with the highest order; authenticate-* come first on AWS).
+fn action(actions: &[elbv2::types::Action]) -> Action {
+    let Some(a) = actions.iter().max_by_key(|a| a.order().unwrap_or(0)) else {
+        return Action::Unsupported("no action".into());
+    };
+    let kind = a.r#type().map(|t| t.as_str()).unwrap_or_default();
+    match kind {
+        "forward" => {
+            let mut groups: HashMap<String, u32> = HashMap::new();
+            if let Some(cfg) = a.forward_config() {
+                for t in cfg.target_groups() {
+                    if let Some(arn) = t.target_group_arn() {
+                        let w = u32::try_from(t.weight().unwrap_or(1)).unwrap_or(0);
+                        *groups.entry(arn.to_owned()).or_default() += w;
+                    }
+                }
+            }
+            if groups.is_empty() {
+                if let Some(arn) = a.target_group_arn() {
+                    groups.insert(arn.to_owned(), 1);
+                }
+            }
+            let mut groups: Vec<(String, u32)> = groups.into_iter().collect();
+            groups.sort();
+            Action::Forward(groups)
+        }
+        "fixed-response" => {
+            let cfg = a.fixed_response_config();
+            Action::Fixed {
+                status: cfg
+                    .and_then(|c| c.status_code())
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(200),
+                content_type: cfg.and_then(|c| c.content_type()).map(str::to_owned),
+                body: cfg
+                    .and_then(|c| c.message_body())
+                    .unwrap_or_default()
+                    .to_owned(),
+            }
+        }
+        other => Action::Unsupported(other.to_owned()),
+    }
+}
