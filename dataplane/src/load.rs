@@ -82,8 +82,14 @@ pub async fn load(args: LoadArgs) -> Result<(), Error> {
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate)));
     tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut max_lag = Duration::ZERO;
+    // SIGTERM or Ctrl-C ends the sending early; the outputs are written for what was sent.
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     for i in 0..total {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = sigterm.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
         let scheduled = Duration::from_secs_f64(i as f64 / f64::from(args.rate));
         max_lag = max_lag.max(start.elapsed().saturating_sub(scheduled));
         let (client, uri, tx, timeout) = (client.clone(), uri.clone(), tx.clone(), args.timeout);
@@ -239,7 +245,7 @@ fn write_outputs(
         "failed": all.errors,
         "by_status": by_status,
         "by_version": all.by_version,
-        "achieved_rate": records.len() as f64 / args.duration.as_secs_f64(),
+        "achieved_rate": records.len() as f64 / elapsed.as_secs_f64(),
         "elapsed_s": elapsed.as_secs_f64(),
         "max_send_lag_ms": max_lag.as_secs_f64() * 1000.0,
         "latency_ms": {
