@@ -276,12 +276,12 @@ impl Load {
     }
 }
 
+/// One constant-weight step: the weights, how many requests, each group's share in percent.
+type Step = (BTreeMap<String, i32>, usize, BTreeMap<String, f64>);
+
 /// Per constant-weight step of `weights` (and ignoring `EDGE_MS` at both ends), each target
 /// group's share of the answered requests; returns (weights, requests, share per group).
-fn steps(
-    weights: &[(f64, BTreeMap<String, i32>)],
-    requests: &[Request],
-) -> Vec<(BTreeMap<String, i32>, usize, BTreeMap<String, f64>)> {
+fn steps(weights: &[(f64, BTreeMap<String, i32>)], requests: &[Request]) -> Vec<Step> {
     let mut out = Vec::new();
     for (i, (from, w)) in weights.iter().enumerate() {
         let to = weights.get(i + 1).map_or(f64::INFINITY, |(t, _)| *t);
@@ -299,7 +299,7 @@ fn steps(
 }
 
 /// Asserts every step with enough requests carries each group's weight within ±5 points.
-fn assert_shares(steps: &[(BTreeMap<String, i32>, usize, BTreeMap<String, f64>)]) {
+fn assert_shares(steps: &[Step]) {
     for (w, n, shares) in steps {
         let total: i32 = w.values().sum();
         eprintln!("step {w:?}: {n} requests, shares {shares:.1?}");
