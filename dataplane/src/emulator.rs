@@ -100,39 +100,75 @@ impl Emulator {
         Ok((container.image().unwrap_or_default().to_owned(), env))
     }
 
-    /// Every listener of every load balancer, with its rules.
-    pub async fn listeners(&self) -> Result<Vec<ListenerSpec>, Error> {
-        let mut out = Vec::new();
+    /// (ARN, name) of every load balancer.
+    pub async fn load_balancers(&self) -> Result<Vec<(String, String)>, Error> {
         let lbs = self.elbv2.describe_load_balancers().send().await?;
-        for lb in lbs.load_balancers() {
-            let lb_arn = lb.load_balancer_arn().unwrap_or_default();
-            let listeners = self
-                .elbv2
-                .describe_listeners()
-                .load_balancer_arn(lb_arn)
-                .send()
-                .await?;
-            for l in listeners.listeners() {
-                let arn = l.listener_arn().unwrap_or_default().to_owned();
-                let rules = self
-                    .elbv2
-                    .describe_rules()
-                    .listener_arn(&arn)
+        Ok(lbs
+            .load_balancers()
+            .iter()
+            .map(|lb| {
+                (
+                    lb.load_balancer_arn().unwrap_or_default().to_owned(),
+                    lb.load_balancer_name().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect())
+    }
+
+    /// Every listener of these load balancers, with its rules: one request per load balancer
+    /// and per listener, all in flight at once, so a poll costs about one round trip.
+    pub async fn listeners(&self, lbs: &[(String, String)]) -> Result<Vec<ListenerSpec>, Error> {
+        let mut described = tokio::task::JoinSet::new();
+        for (lb_arn, lb_name) in lbs.iter().cloned() {
+            let elbv2 = self.elbv2.clone();
+            described.spawn(async move {
+                let out = elbv2
+                    .describe_listeners()
+                    .load_balancer_arn(&lb_arn)
                     .send()
-                    .await?;
-                out.push(ListenerSpec {
-                    route: listener_route(l.default_actions(), rules.rules()),
-                    arn,
-                    load_balancer_arn: lb_arn.to_owned(),
-                    load_balancer_name: lb.load_balancer_name().unwrap_or_default().to_owned(),
-                    port: l.port().unwrap_or(0),
-                    protocol: l
-                        .protocol()
-                        .map(|p| p.as_str().to_owned())
-                        .unwrap_or_default(),
+                    .await;
+                (lb_arn, lb_name, out)
+            });
+        }
+        let mut ruled = tokio::task::JoinSet::new();
+        while let Some(joined) = described.join_next().await {
+            let (lb_arn, lb_name, out) = joined?;
+            let out = match out {
+                Ok(out) => out,
+                // A load balancer deleted since it was listed has no listeners.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_load_balancer_not_found_exception()) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for l in out.listeners.unwrap_or_default() {
+                let (elbv2, lb_arn, lb_name) =
+                    (self.elbv2.clone(), lb_arn.clone(), lb_name.clone());
+                ruled.spawn(async move {
+                    let arn = l.listener_arn().unwrap_or_default().to_owned();
+                    let rules = elbv2.describe_rules().listener_arn(&arn).send().await?;
+                    Ok::<_, Error>(ListenerSpec {
+                        route: listener_route(l.default_actions(), rules.rules()),
+                        arn,
+                        load_balancer_arn: lb_arn,
+                        load_balancer_name: lb_name,
+                        port: l.port().unwrap_or(0),
+                        protocol: l
+                            .protocol()
+                            .map(|p| p.as_str().to_owned())
+                            .unwrap_or_default(),
+                    })
                 });
             }
         }
+        let mut out = Vec::new();
+        while let Some(joined) = ruled.join_next().await {
+            out.push(joined??);
+        }
+        out.sort_by(|a, b| a.arn.cmp(&b.arn));
         Ok(out)
     }
 

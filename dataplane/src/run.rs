@@ -104,9 +104,24 @@ async fn routing_loop(
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut written = false;
+    // New load balancers are rare: list them once a second, read their listeners every tick.
+    let mut lbs: Vec<(String, String)> = Vec::new();
+    let mut listed: Option<Instant> = None;
     loop {
         tick.tick().await;
-        let listeners = match emu.listeners().await {
+        if listed.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            match emu.load_balancers().await {
+                Ok(found) => {
+                    lbs = found;
+                    listed = Some(Instant::now());
+                }
+                Err(e) => {
+                    say(&format!("reading load balancers failed: {e}"));
+                    continue;
+                }
+            }
+        }
+        let listeners = match emu.listeners(&lbs).await {
             Ok(l) => l,
             Err(e) => {
                 say(&format!("reading listeners failed: {e}"));
