@@ -2,6 +2,7 @@
 //! listener's rules and default action as last read from the emulator, to a task of the chosen
 //! target group (round-robin over its ready tasks), and proxied there.
 
+use crate::metrics::{dimension_value, Outcome, Recorder};
 use crate::route::{pick_weighted, Action, ListenerRoute};
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
@@ -16,6 +17,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 use tokio::net::TcpListener;
 
 type Body = BoxBody<Bytes, hyper::Error>;
@@ -47,9 +49,17 @@ impl Pool {
 /// What every listener socket reads per request: routes by listener ARN, pools by target
 /// group ARN. Writers replace whole entries, so a request sees one consistent version.
 pub struct Balancer {
-    routes: RwLock<HashMap<String, Arc<ListenerRoute>>>,
+    routes: RwLock<HashMap<String, Arc<Routed>>>,
     pools: RwLock<HashMap<String, Arc<Pool>>>,
     client: Client<HttpConnector, Incoming>,
+    pub metrics: Recorder,
+}
+
+/// A listener's route and its load balancer's metric dimension (`app/<name>/<id>`).
+#[derive(PartialEq)]
+struct Routed {
+    route: ListenerRoute,
+    lb: String,
 }
 
 impl Balancer {
@@ -60,14 +70,39 @@ impl Balancer {
             routes: RwLock::default(),
             pools: RwLock::default(),
             client: Client::builder(TokioExecutor::new()).build(connector),
+            metrics: Recorder::default(),
         })
     }
 
-    pub fn set_route(&self, listener: &str, route: ListenerRoute) {
+    pub fn set_route(&self, listener: &str, load_balancer_arn: &str, route: ListenerRoute) {
+        let routed = Routed {
+            route,
+            lb: dimension_value(load_balancer_arn),
+        };
         let mut routes = self.routes.write().expect("routes lock");
-        if routes.get(listener).map(|r| r.as_ref()) != Some(&route) {
-            routes.insert(listener.to_owned(), Arc::new(route));
+        if routes.get(listener).map(|r| r.as_ref()) != Some(&routed) {
+            routes.insert(listener.to_owned(), Arc::new(routed));
         }
+    }
+
+    /// Ready tasks per (load balancer, target group) dimension pair, for every group a
+    /// listener forwards to: HealthyHostCount.
+    pub fn healthy_hosts(&self) -> HashMap<(String, Option<String>), usize> {
+        let routes = self.routes.read().expect("routes lock");
+        let pools = self.pools.read().expect("pools lock");
+        let mut out = HashMap::new();
+        for r in routes.values() {
+            let actions = r.route.rules.iter().map(|rule| &rule.action);
+            for action in actions.chain([&r.route.default]) {
+                if let Action::Forward(groups) = action {
+                    for (tg, _) in groups {
+                        let n = pools.get(tg).map_or(0, |p| p.addrs.len());
+                        out.insert((r.lb.clone(), Some(dimension_value(tg))), n);
+                    }
+                }
+            }
+        }
+        out
     }
 
     pub fn remove_route(&self, listener: &str) {
@@ -134,9 +169,10 @@ impl Balancer {
             .expect("routes lock")
             .get(listener)
             .cloned();
-        let Some(route) = route else {
+        let Some(routed) = route else {
             return plain(503, "listener not found in the emulator");
         };
+        let (route, lb) = (&routed.route, routed.lb.as_str());
         let host = req
             .headers()
             .get(hyper::header::HOST)
@@ -145,29 +181,46 @@ impl Balancer {
             Action::Forward(groups) => {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let Some(tg) = pick_weighted(groups, n) else {
+                    self.metrics.record(lb, None, &Outcome::Balancer(503));
                     return plain(503, "no target group with a weight above 0");
                 };
                 let pool = self.pools.read().expect("pools lock").get(tg).cloned();
+                let tg_dim = dimension_value(tg);
                 let Some(addr) = pool.and_then(|p| p.pick()) else {
+                    self.metrics
+                        .record(lb, Some(&tg_dim), &Outcome::Balancer(503));
                     return plain(503, "no healthy target in the target group");
                 };
-                self.forward(req, addr, tg).await
+                let started = Instant::now();
+                let resp = self.forward(req, addr, tg).await;
+                let outcome = match resp.status().as_u16() {
+                    502 if !resp.headers().contains_key("x-bg-target-group") => {
+                        Outcome::ConnectionError
+                    }
+                    status => Outcome::Target(status, started.elapsed().as_secs_f64()),
+                };
+                self.metrics.record(lb, Some(&tg_dim), &outcome);
+                resp
             }
             Action::Fixed {
                 status,
                 content_type,
                 body,
             } => {
+                self.metrics.record(lb, None, &Outcome::Balancer(*status));
                 let mut resp = plain(*status, body);
                 if let Some(ct) = content_type.as_deref().and_then(|c| c.parse().ok()) {
                     resp.headers_mut().insert(hyper::header::CONTENT_TYPE, ct);
                 }
                 resp
             }
-            Action::Unsupported(kind) => plain(
-                501,
-                &format!("action {kind} is not built in the local data plane"),
-            ),
+            Action::Unsupported(kind) => {
+                self.metrics.record(lb, None, &Outcome::Balancer(501));
+                plain(
+                    501,
+                    &format!("action {kind} is not built in the local data plane"),
+                )
+            }
         }
     }
 

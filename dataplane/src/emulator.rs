@@ -10,6 +10,7 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Emulator {
+    pub config: aws_config::SdkConfig,
     pub ecs: ecs::Client,
     pub elbv2: elbv2::Client,
 }
@@ -41,6 +42,7 @@ impl Emulator {
         Emulator {
             ecs: ecs::Client::new(&config),
             elbv2: elbv2::Client::new(&config),
+            config,
         }
     }
 

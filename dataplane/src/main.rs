@@ -14,6 +14,7 @@ mod chart;
 mod emulator;
 mod load;
 mod map;
+mod metrics;
 mod route;
 mod run;
 mod tasks;
@@ -63,6 +64,10 @@ pub struct RunArgs {
     /// Longest wait for a stopping task's in-flight requests (deregistration delay).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     drain_timeout: Duration,
+    /// Period of the ALB metrics put into the emulator's CloudWatch (AWS/ApplicationELB): 60s as
+    /// on AWS, 1s (high resolution) for tests; 0 publishes nothing.
+    #[arg(long, env = "BG_DATAPLANE_METRICS_PERIOD", default_value = "60s", value_parser = humantime::parse_duration)]
+    metrics_period: Duration,
 }
 
 #[derive(clap::Args)]

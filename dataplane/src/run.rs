@@ -5,6 +5,7 @@ use crate::app::AppConfig;
 use crate::balancer::Balancer;
 use crate::emulator::{Emulator, Error, ServiceSpec};
 use crate::map::{self, MapEntry};
+use crate::metrics;
 use crate::tasks::{reconcile, TaskServer, TaskView};
 use crate::RunArgs;
 use std::collections::{BTreeSet, HashMap};
@@ -51,6 +52,13 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         args.route_poll,
         last_ok.clone(),
     ));
+    let metrics = (!args.metrics_period.is_zero()).then(|| {
+        tokio::spawn(publish_metrics(
+            aws_sdk_cloudwatch::Client::new(&emu.config),
+            balancer.clone(),
+            args.metrics_period,
+        ))
+    });
     let mut manager = TaskManager {
         emu: emu.clone(),
         balancer: balancer.clone(),
@@ -86,6 +94,9 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     };
     say(&format!("stopping: {why}"));
     routing.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     let _ = std::fs::remove_file(&args.map);
     // Leave the target groups as a stopped ECS service would: without our targets.
     let _ = tokio::time::timeout(Duration::from_secs(2), manager.deregister_all()).await;
@@ -142,7 +153,7 @@ async fn routing_loop(
             keep
         });
         for l in &listeners {
-            balancer.set_route(&l.arn, l.route.clone());
+            balancer.set_route(&l.arn, &l.load_balancer_arn, l.route.clone());
             if sockets.contains_key(&l.arn) {
                 continue;
             }
@@ -174,6 +185,39 @@ async fn routing_loop(
             match map::write(&map_path, &endpoint, &entries) {
                 Ok(()) => written = true,
                 Err(e) => say(&format!("cannot write {}: {e}", map_path.display())),
+            }
+        }
+    }
+}
+
+/// Every `period`, the counters since the last one into CloudWatch (`AWS/ApplicationELB`).
+async fn publish_metrics(
+    cw: aws_sdk_cloudwatch::Client,
+    balancer: Arc<Balancer>,
+    period: Duration,
+) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let taken = balancer.metrics.take();
+        let healthy = balancer.healthy_hosts();
+        let all = metrics::datums(
+            &taken,
+            &healthy,
+            std::time::SystemTime::now(),
+            period < Duration::from_secs(60),
+        );
+        for chunk in all.chunks(500) {
+            let put = cw
+                .put_metric_data()
+                .namespace("AWS/ApplicationELB")
+                .set_metric_data(Some(chunk.to_vec()))
+                .send()
+                .await;
+            if let Err(e) = put {
+                say(&format!("PutMetricData failed: {e}"));
             }
         }
     }
