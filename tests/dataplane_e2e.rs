@@ -6,7 +6,8 @@
 //! by the listener's weights as the emulator holds them to a task server of the chosen target
 //! group. Emulated: the tasks are in-process HTTP servers of the data plane standing in for ECS
 //! containers (their version comes from the task definition's image tag), and target health is
-//! moto's (registered = healthy); no health check reaches the tasks.
+//! moto's (registered = healthy); no health check reaches the tasks. The ALB metrics are the
+//! data plane's own counts, read back from moto's CloudWatch.
 //!
 //! The weights each request should have seen are read independently: a thread of this test
 //! polls the production listener in the emulator every 20 ms, so a step is "the time the
@@ -78,7 +79,14 @@ impl DataPlane {
         let map = dir.path().join("dataplane.json");
         let log = std::fs::File::create(dir.path().join("dataplane.log")).unwrap();
         let child = Command::new(dataplane_bin())
-            .args(["run", "--map", map.to_str().unwrap(), "--exit-with-pid"])
+            .args([
+                "run",
+                "--metrics-period",
+                "1s",
+                "--map",
+                map.to_str().unwrap(),
+            ])
+            .arg("--exit-with-pid")
             .arg(std::process::id().to_string())
             .env_clear()
             .envs(emu.env_vars())
@@ -329,6 +337,61 @@ fn production_listener(emu: &Emulator) -> String {
         .arn
 }
 
+/// Sum of `AWS/ApplicationELB` RequestCount for the target group named `tg` (dimensions
+/// TargetGroup + LoadBalancer, as ALB publishes them), over the last 10 minutes.
+fn request_count(emu: &Emulator, tg: &str) -> f64 {
+    use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+    let snap = emu.snapshot();
+    let dim = |arn: &str| {
+        arn.rsplit(':')
+            .next()
+            .unwrap()
+            .trim_start_matches("loadbalancer/")
+            .to_owned()
+    };
+    let tg_arn = snap
+        .target_groups
+        .values()
+        .find(|t| t.name == tg)
+        .unwrap()
+        .arn
+        .clone();
+    let lb_arn = snap
+        .load_balancers
+        .values()
+        .find(|l| l.name == common::LOCAL_LB)
+        .unwrap()
+        .arn
+        .clone();
+    let cw = aws_sdk_cloudwatch::Client::new(&emu.sdk_config());
+    let now = SystemTime::now();
+    let out = emu
+        .block_on(
+            cw.get_metric_statistics()
+                .namespace("AWS/ApplicationELB")
+                .metric_name("RequestCount")
+                .dimensions(
+                    Dimension::builder()
+                        .name("TargetGroup")
+                        .value(dim(&tg_arn))
+                        .build(),
+                )
+                .dimensions(
+                    Dimension::builder()
+                        .name("LoadBalancer")
+                        .value(dim(&lb_arn))
+                        .build(),
+                )
+                .start_time((now - Duration::from_secs(600)).into())
+                .end_time((now + Duration::from_secs(60)).into())
+                .period(60)
+                .statistics(Statistic::Sum)
+                .send(),
+        )
+        .unwrap();
+    out.datapoints().iter().filter_map(|d| d.sum()).sum()
+}
+
 /// One GET through `url`; returns the target group that answered (closed loop, for timing).
 fn probe(url: &str) -> String {
     let addr = url.trim_start_matches("http://");
@@ -406,6 +469,18 @@ fn a_canary_deploy_and_a_rollback_fail_no_request_at_200_per_second() {
         );
     }
     eprintln!("deploy under load: {summary}");
+    // Every request so far came from this load: the data plane's RequestCount per target
+    // group in the emulator's CloudWatch must match the load generator's own count.
+    std::thread::sleep(Duration::from_secs(3)); // two metric periods: the last one is put
+    for tg in ["bg-local-blue", "bg-local-green"] {
+        let sent = requests.iter().filter(|r| r.target_group == tg).count() as f64;
+        let counted = request_count(&emu, tg);
+        eprintln!("{tg}: {sent} requests sent, RequestCount {counted} in CloudWatch");
+        assert!(
+            (counted - sent).abs() <= sent * 0.01,
+            "{tg}: load generator {sent}, CloudWatch RequestCount {counted}"
+        );
+    }
 
     // 2. The rollback's listener change under load: V3 onto blue (green kept warm), then
     //    `bluegreen rollback` puts everything back on green in one listener change.
