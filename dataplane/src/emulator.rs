@@ -38,7 +38,17 @@ pub struct ListenerSpec {
 
 impl Emulator {
     pub async fn from_env() -> Emulator {
-        let config = aws_config::load_from_env().await;
+        // No retries and a short timeout: every call is repeated by the next poll anyway, and a
+        // gone emulator must fail a pass at once (the exit checks run between passes).
+        let config = aws_config::from_env()
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(std::time::Duration::from_secs(2))
+                    .build(),
+            )
+            .load()
+            .await;
         Emulator {
             ecs: ecs::Client::new(&config),
             elbv2: elbv2::Client::new(&config),

@@ -83,7 +83,7 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
             _ = tokio::signal::ctrl_c() => break "SIGINT".to_owned(),
         }
         if let Some(pid) = args.exit_with_pid {
-            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            if !alive(pid) {
                 break format!("pid {pid} is gone");
             }
         }
@@ -101,6 +101,18 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     // Leave the target groups as a stopped ECS service would: without our targets.
     let _ = tokio::time::timeout(Duration::from_secs(2), manager.deregister_all()).await;
     Ok(())
+}
+
+/// True while `pid` runs: it exists and is not a zombie (a killed emulator whose parent has
+/// not reaped it yet is gone).
+fn alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
 }
 
 async fn routing_loop(
