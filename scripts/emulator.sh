@@ -10,6 +10,11 @@
 #   scripts/emulator.sh status           say whether it runs (exit 0) or not (exit 3)
 #   scripts/emulator.sh patches          list the launcher's patches and the AWS errors they copy
 #
+# With BLUEGREEN_DATAPLANE=1, `start` also starts the local data plane (bg-dataplane,
+# docs/dataplane.md: tasks that answer HTTP, one loopback socket per ALB listener); `env` then prints
+# BLUEGREEN_DATAPLANE_MAP, the JSON file mapping each listener to its local URL; `stop` stops it.
+# The binary is $BLUEGREEN_DATAPLANE_BIN, else target/debug/bg-dataplane (built when missing).
+#
 # The launcher is scripts/emulator/strict_moto.py (docs/emulator.md): it serves exactly as
 # moto_server does, after patching moto where it is more lenient than AWS in ways that matter
 # to bluegreen (a service on a target group no listener forwards to, duplicate load balancer
@@ -41,6 +46,10 @@ STAMP=$VENV/.bluegreen-requirements.sha256
 PID_FILE=$EMULATOR_HOME/moto.pid
 PORT_FILE=$EMULATOR_HOME/moto.port
 LOG_FILE=$EMULATOR_HOME/moto.log
+DATAPLANE_PID_FILE=$EMULATOR_HOME/dataplane.pid
+DATAPLANE_MAP=$EMULATOR_HOME/dataplane.json
+DATAPLANE_LOG=$EMULATOR_HOME/dataplane.log
+DATAPLANE_BIN=${BLUEGREEN_DATAPLANE_BIN:-$REPO_ROOT/target/debug/bg-dataplane}
 # The interpreter the venv is built from; the pins were resolved on CPython 3.11.
 PYTHON=${BLUEGREEN_PYTHON:-python3}
 START_TIMEOUT=${BLUEGREEN_EMULATOR_START_TIMEOUT:-60}
@@ -183,7 +192,87 @@ log_tail() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# the data plane (docs/dataplane.md)
+
+dataplane_enabled() { [[ ${BLUEGREEN_DATAPLANE:-0} == 1 ]]; }
+recorded_dataplane_pid() { [[ -f $DATAPLANE_PID_FILE ]] && tr -cd '0-9' <"$DATAPLANE_PID_FILE"; }
+
+# True when PID is a bg-dataplane writing this home's map (guards against PID reuse).
+is_our_dataplane() {
+	local pid=$1 cmdline
+	[[ -n $pid && -r /proc/$pid/cmdline ]] || return 1
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	[[ $cmdline == *"bg-dataplane run "*"--map $DATAPLANE_MAP "* ]]
+}
+
+# Starts bg-dataplane against the emulator (pid EMU_PID, port PORT), unless it already runs or
+# BLUEGREEN_DATAPLANE is not 1. It stops itself when the emulator's process is gone.
+start_dataplane() {
+	local emu_pid=$1 port=$2 pid deadline
+	dataplane_enabled || return 0
+	pid=$(recorded_dataplane_pid || true)
+	if is_our_dataplane "$pid"; then
+		log "data plane already running: pid $pid, map $DATAPLANE_MAP"
+		return 0
+	fi
+	if [[ ! -x $DATAPLANE_BIN ]]; then
+		[[ -z ${BLUEGREEN_DATAPLANE_BIN:-} ]] || die "BLUEGREEN_DATAPLANE_BIN=$DATAPLANE_BIN is not an executable"
+		log "building the data plane (cargo build -p bluegreen-dataplane)"
+		(cd -- "$REPO_ROOT" && cargo build --quiet -p bluegreen-dataplane --bin bg-dataplane >&2) ||
+			die "building bg-dataplane failed; without BLUEGREEN_DATAPLANE=1 the emulator starts alone"
+	fi
+	rm -f -- "$DATAPLANE_MAP"
+	(
+		# shellcheck disable=SC2046 # one name per word
+		unset $(compgen -e -X '!AWS_*')
+		export AWS_ENDPOINT_URL=http://127.0.0.1:$port AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+		export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+		exec "$VENV/bin/python" -c 'import os, sys
+try:
+    os.setsid()
+except OSError:
+    pass
+os.closerange(3, 65536)
+os.execv(sys.argv[1], sys.argv[1:])' "$DATAPLANE_BIN" run --map "$DATAPLANE_MAP" --exit-with-pid "$emu_pid"
+	) </dev/null >>"$DATAPLANE_LOG" 2>&1 &
+	pid=$!
+	printf '%s\n' "$pid" >"$DATAPLANE_PID_FILE"
+	deadline=$((SECONDS + 20))
+	while [[ ! -s $DATAPLANE_MAP ]] && ((SECONDS < deadline)); do
+		kill -0 "$pid" 2>/dev/null || {
+			tail -n 20 -- "$DATAPLANE_LOG" >&2
+			die "the data plane exited during start (log: $DATAPLANE_LOG)"
+		}
+		sleep 0.1
+	done
+	[[ -s $DATAPLANE_MAP ]] || die "the data plane wrote no map within 20s (log: $DATAPLANE_LOG)"
+	log "data plane started: pid $pid, map $DATAPLANE_MAP, log $DATAPLANE_LOG"
+}
+
+stop_dataplane() {
+	local pid
+	pid=$(recorded_dataplane_pid || true)
+	if is_our_dataplane "$pid"; then
+		stop_pid "$pid"
+		log "stopped the data plane (pid $pid)"
+	fi
+	rm -f -- "$DATAPLANE_PID_FILE" "$DATAPLANE_MAP"
+}
+
+# ---------------------------------------------------------------------------------------------
 # start / stop / status / env
+
+# The data plane registers the real tasks as targets: a launcher patch that registers
+# placeholder targets for a service's tasks (as ECS does) is left out while it runs.
+launcher_without() {
+	dataplane_enabled || return 0
+	local name
+	for name in ecs-registers-service-targets; do
+		if grep -q -- "[\"']$name[\"']" "$LAUNCHER"; then
+			printf -- '--without %s\n' "$name"
+		fi
+	done
+}
 
 # Starts the strict launcher on PORT and waits until it answers. Returns 2 when the process
 # died early (typically: port taken), 1 on timeout; the caller decides whether to retry.
@@ -205,7 +294,7 @@ try:
 except OSError:
     pass
 os.closerange(3, 65536)
-os.execv(sys.argv[1], sys.argv[1:])' "$VENV/bin/python" "$LAUNCHER" -H 127.0.0.1 -p "$port"
+os.execv(sys.argv[1], sys.argv[1:])' "$VENV/bin/python" "$LAUNCHER" -H 127.0.0.1 -p "$port" $(launcher_without)
 	) </dev/null >>"$LOG_FILE" 2>&1 &
 	pid=$!
 	printf '%s\n' "$pid" >"$PID_FILE"
@@ -267,6 +356,7 @@ cmd_start() {
 		fi
 		if answers_http "$running_port"; then
 			log "already running: pid $pid, http://127.0.0.1:$running_port"
+			start_dataplane "$pid" "$running_port"
 			printf '%s\n' "$running_port"
 			return 0
 		fi
@@ -274,6 +364,8 @@ cmd_start() {
 		stop_pid "$pid"
 	fi
 	forget_server
+	# A data plane of an emulator that is gone would otherwise count as running.
+	stop_dataplane
 
 	# One log per start (retries of this start append to it), so the tail shown on failure
 	# is about this attempt.
@@ -287,6 +379,7 @@ cmd_start() {
 		case $rc in
 		0)
 			log "started: pid $(recorded_pid), http://127.0.0.1:$try_port ($((SECONDS - started))s), log: $LOG_FILE"
+			start_dataplane "$(recorded_pid)" "$try_port"
 			printf '%s\n' "$try_port"
 			return 0
 			;;
@@ -326,6 +419,7 @@ cmd_stop() {
 	fi
 	pid=$(recorded_pid || true)
 	port=$(recorded_port || true)
+	stop_dataplane
 	if [[ -z $pid ]]; then
 		log "not running (no $PID_FILE)"
 		return 0
@@ -359,6 +453,11 @@ cmd_status() {
 		if answers_http "$port"; then
 			echo "emulator: running, pid $pid, endpoint http://127.0.0.1:$port"
 			echo "log:      $LOG_FILE"
+			if is_our_dataplane "$(recorded_dataplane_pid || true)"; then
+				echo "dataplane: running, pid $(recorded_dataplane_pid), map $DATAPLANE_MAP, log $DATAPLANE_LOG"
+			else
+				echo "dataplane: not running"
+			fi
 			return 0
 		fi
 		echo "emulator: pid $pid is alive but does not answer on port $port (see $LOG_FILE)"
@@ -395,6 +494,9 @@ cmd_env() {
 	# Provider mirror and plugin cache: .bluegreen/terraform.rc, unless TF_CLI_CONFIG_FILE
 	# already names a file (then nothing is printed and it stays as it is).
 	bash "$TERRAFORM_CONFIG" env
+	if is_our_dataplane "$(recorded_dataplane_pid || true)"; then
+		printf 'export BLUEGREEN_DATAPLANE_MAP=%q\n' "$DATAPLANE_MAP"
+	fi
 }
 
 main() {

@@ -31,6 +31,8 @@ TIER=$REPO_ROOT/.bluegreen/real-tier
 export BLUEGREEN_EMULATOR_VENV=${BLUEGREEN_EMULATOR_VENV:-$REPO_ROOT/.bluegreen/emulator/venv}
 export BLUEGREEN_EMULATOR_HOME=$TIER/emulator
 export BLUEGREEN_WORK_DIR=$TIER/work
+# The launcher registers a target per running task; the data plane (opt-in) is not part of this tier.
+export BLUEGREEN_DATAPLANE=0
 TF=${TF:-terraform}
 ENV_NAME=local
 started=$SECONDS

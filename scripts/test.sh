@@ -74,8 +74,9 @@ check() {
 	fi
 }
 
-check "cargo fmt --check" cargo fmt --check
-check "cargo clippy --all-targets -- -D warnings" cargo clippy --all-targets -- -D warnings
+# --all / --workspace: the root package and dataplane/ (bg-dataplane, docs/dataplane.md).
+check "cargo fmt --all --check" cargo fmt --all --check
+check "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 check "$TF fmt -check -recursive" "$TF" fmt -check -recursive
 # init -backend=false + validate of every module, wrapper root and example with the real
 # providers, in a temp copy (nothing written into the repository; checked).
@@ -116,7 +117,8 @@ check "cargo build --bin bluegreen; start the real-provider tier" start_real_tie
 # --all-targets does not run doctests, so they get their own step — first, so that the last
 # test summary in the log is the real suite's, not the (small) doctest run's.
 check "cargo test --doc" cargo test --doc
-check "cargo test --all-targets" cargo test --all-targets
+# --workspace also builds target/debug/bg-dataplane, which tests/dataplane_e2e.rs runs.
+check "cargo test --workspace --all-targets" cargo test --workspace --all-targets
 check "real-provider tier (scripts/test-real-modules.sh)" wait_real_tier
 
 echo

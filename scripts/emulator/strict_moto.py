@@ -200,9 +200,10 @@ def ecs_create_service_refuses_duplicate_name():
         return original(self, *args, **kwargs)
 
 
-# Addresses handed to tasks in services without an awsvpc subnet the emulator knows: loopback,
+# Addresses handed to tasks in services without an awsvpc subnet the emulator knows: loopback
+# (not 127.77.0.0/16, where the data plane runs its real tasks),
 # so nothing a test might send to a target ever leaves the machine.
-FALLBACK_TASK_NETWORK = "127.77.0.0/16"
+FALLBACK_TASK_NETWORK = "127.78.0.0/16"
 # ((account, region, cluster, service), task index) -> (network, address); addresses taken,
 # per network.
 TASK_ADDRESSES = {}
@@ -288,7 +289,7 @@ def ecs_registers_service_targets():
     moto sets runningCount to desiredCount on UpdateService; this patch then registers one
     target per running task, at the next free address of the service's first subnet (AWS
     skips a subnet's first four and last addresses; a subnet the emulator does not know gives
-    127.77.0.0/16), and deregisters the targets of tasks beyond the count. DeleteService
+    127.78.0.0/16), and deregisters the targets of tasks beyond the count. DeleteService
     deregisters them all. Targets it did not register (anyone's RegisterTargets) are left
     alone. Target health is moto's: a registered target is healthy. Leave it out (`--without
     ecs-registers-service-targets`) when something else runs the tasks and registers them.

@@ -410,7 +410,7 @@ class EcsRegistersServiceTargets(StrictTest):
         self.scale("app-green", 2)
         addresses = [a for a, _, _ in self.targets("green")]
         self.assertIn("127.0.2.1", addresses)
-        self.assertEqual(len([a for a in addresses if a.startswith("127.77.")]), 2)
+        self.assertEqual(len([a for a in addresses if a.startswith("127.78.")]), 2)
         self.scale("app-green", 0)
         self.world.ecs.delete_service(cluster=self.n, service="app-green")
         self.assertEqual([a for a, _, _ in self.targets("green")], ["127.0.2.1"])
