@@ -163,7 +163,7 @@ async fn rollback_locked(
     to: Option<Color>,
     force: bool,
 ) -> Result<(), Error> {
-    let (_, shared) = ctx.shared_outputs(tool).await?;
+    let (_, shared) = ctx.recorded_shared(tool).await?;
     let shared = shared.ok_or_else(|| {
         Error::refused(
             "nothing to roll back: the shared stack was never applied",
@@ -188,7 +188,7 @@ async fn rollback_locked(
     // The target must be provisioned and pass every configured signal right now: rolling back
     // onto a stack that can't serve would make things worse.
     let out = ctx
-        .color_outputs(tool, target, &shared)
+        .recorded_color(tool, target, &shared)
         .await?
         .ok_or_else(|| {
             Error::refused(

@@ -180,7 +180,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
         }
     }
 
-    let (shared_stack, shared) = ctx.read_shared(&tool).await?;
+    let (shared_stack, shared) = ctx.recorded_shared(&tool).await?;
     let Some(shared) = shared else {
         let why = match ctx.journal_evidence(&store).await {
             Ok(Some(evidence)) => format!(
@@ -320,7 +320,7 @@ async fn read_colors(
             healthy_targets: None,
             targets: None,
         };
-        if let Some(out) = ctx.color_outputs(tool, color, shared).await? {
+        if let Some(out) = ctx.recorded_color(tool, color, shared).await? {
             cs.provisioned = true;
             if let Some(svc) = aws
                 .services

@@ -11,6 +11,7 @@ pub mod outputs;
 pub mod planfile;
 pub mod provision;
 pub mod readiness;
+pub mod recorded;
 pub mod readings;
 pub mod restore;
 pub mod routes;

@@ -1,0 +1,205 @@
+//! End-to-end: how many Terraform processes each command launches, counted by a `terraform`
+//! shim (`iac { binary = … }`) that appends its arguments to a file and then execs the real
+//! one. Once the outputs record exists, `status`, `rollback`, `promote`, `approve` and
+//! `history` launch none; a stack changed behind bluegreen's back (a `terraform state push`)
+//! is noticed and re-read, never served stale to a write.
+//! Real: the emulator, Terraform, the binary. Emulated: AWS (moto).
+
+mod common;
+
+use common::{EnvWorld, FAST};
+use std::path::{Path, PathBuf};
+
+const V1: &str = "public.ecr.aws/nginx/nginx:1.27";
+const V2: &str = "public.ecr.aws/nginx/nginx:1.28";
+
+/// The real `terraform` on PATH.
+fn real_terraform() -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").expect("PATH"))
+        .map(|d| d.join("terraform"))
+        .find(|p| p.is_file())
+        .expect("terraform on PATH")
+}
+
+/// Writes `<dir>/terraform`: records one line per launch in `<dir>/calls`, then execs the
+/// real one (argv passed through untouched).
+fn shim(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let program = dir.join("terraform");
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+        dir.join("calls").display(),
+        real_terraform().display()
+    );
+    std::fs::write(&program, script).unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    program
+}
+
+struct World {
+    w: EnvWorld,
+    shim: tempfile::TempDir,
+}
+
+impl World {
+    fn start() -> World {
+        let shim_dir = tempfile::tempdir().unwrap();
+        let program = shim(shim_dir.path());
+        let blocks = format!(
+            "{FAST}iac {{ binary = \"{}\" }}\nstrategy {{ type = \"all-at-once\" }}\n",
+            program.display()
+        );
+        World {
+            w: EnvWorld::start(&blocks, "tf-counter"),
+            shim: shim_dir,
+        }
+    }
+
+    /// The launches since the last call, and forgets them.
+    fn take_calls(&self) -> Vec<String> {
+        let path = self.shim.path().join("calls");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let _ = std::fs::remove_file(&path);
+        text.lines().map(str::to_owned).collect()
+    }
+
+    /// Runs `cmd` and returns (exit code, stdout + stderr, Terraform launches).
+    fn run(&self, cmd: &[&str], rest: &[&str]) -> (i32, String, Vec<String>) {
+        let out = self.w.cmd(cmd, rest).run();
+        (out.status, format!("{out}"), self.take_calls())
+    }
+
+    /// `terraform state pull` of the shared stack in bluegreen's data dir, edited by `edit`,
+    /// then `state push`ed with a higher serial: the stack changes behind bluegreen's back.
+    fn change_shared_behind_the_back(&self, edit: impl FnOnce(&mut serde_json::Value)) {
+        let tf = |args: &[&str], stdin: Option<&[u8]>| {
+            use std::io::Write as _;
+            let mut cmd = std::process::Command::new(real_terraform());
+            cmd.arg(format!(
+                "-chdir={}",
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("modules/emulator/shared")
+                    .display()
+            ))
+            .args(args)
+            .env(
+                "TF_DATA_DIR",
+                self.w.work.path().join("local/tf/shared/data"),
+            )
+            .env_remove("TF_WORKSPACE")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+            let mut child = cmd.spawn().expect("terraform");
+            if let Some(bytes) = stdin {
+                child.stdin.take().unwrap().write_all(bytes).unwrap();
+            } else {
+                drop(child.stdin.take());
+            }
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "terraform {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        };
+        let mut state: serde_json::Value = serde_json::from_slice(&tf(&["state", "pull"], None)).unwrap();
+        state["serial"] = (state["serial"].as_u64().unwrap() + 1).into();
+        edit(&mut state);
+        let file = self.shim.path().join("pushed.tfstate");
+        std::fs::write(&file, serde_json::to_vec(&state).unwrap()).unwrap();
+        tf(&["state", "push", file.to_str().unwrap()], None);
+    }
+}
+
+fn counts(calls: &[String]) -> String {
+    let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+    for c in calls {
+        let verb: Vec<&str> = c
+            .split_whitespace()
+            .filter(|a| !a.starts_with('-'))
+            .take(2)
+            .collect();
+        *by.entry(verb.join(" ")).or_default() += 1;
+    }
+    format!("{} launches {by:?}", calls.len())
+}
+
+#[test]
+fn read_only_commands_launch_no_terraform_once_outputs_are_recorded() {
+    let w = World::start();
+    let (code, log, cold) = w.run(&["deploy"], &["--image", V1]);
+    assert_eq!(code, 0, "{log}");
+    let (code, log, second) = w.run(&["deploy"], &["--image", V2]);
+    assert_eq!(code, 0, "{log}");
+    let (code, log, warm) = w.run(&["deploy"], &["--image", V1]);
+    assert_eq!(code, 0, "{log}");
+    eprintln!("first deploy: {}", counts(&cold));
+    eprintln!("second deploy (green's first): {}", counts(&second));
+    eprintln!("third deploy: {}", counts(&warm));
+    // A warm data dir runs no `init` and no workspace command.
+    assert!(
+        !warm.iter().any(|c| c.contains("init") || c.contains("workspace")),
+        "{warm:#?}"
+    );
+    assert!(warm.len() < cold.len(), "{warm:#?}\n{cold:#?}");
+
+    for (cmd, rest, want) in [
+        (&["status"][..], &["--output", "json"][..], 0),
+        (&["history"][..], &[][..], 0),
+        (&["promote"][..], &[][..], -1),
+        (&["approve"][..], &["--by", "someone"][..], -1),
+        (&["rollback"][..], &[][..], 0),
+        (&["status"][..], &[][..], 0),
+    ] {
+        let (code, log, calls) = w.run(cmd, rest);
+        if want >= 0 {
+            assert_eq!(code, want, "{cmd:?}: {log}");
+        }
+        assert!(calls.is_empty(), "{cmd:?} launched Terraform: {calls:#?}\n{log}");
+    }
+    assert_eq!(w.w.prod(), (0, 100), "rolled back onto green");
+}
+
+#[test]
+fn a_stack_changed_behind_bluegreens_back_is_re_read_before_any_write() {
+    let w = World::start();
+    for image in [V1, V2] {
+        let (code, log, _) = w.run(&["deploy"], &["--image", image]);
+        assert_eq!(code, 0, "{log}");
+    }
+    assert_eq!(w.w.prod(), (0, 100));
+
+    // Only the serial moves (what a refresh-only apply does): rollback notices, reads the
+    // outputs through Terraform once, and rolls back.
+    w.change_shared_behind_the_back(|_| {});
+    let (code, log, calls) = w.run(&["rollback"], &[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("the state moved since bluegreen recorded its outputs"), "{log}");
+    assert!(calls.iter().any(|c| c.starts_with("state pull")), "{calls:#?}");
+    assert_eq!(w.w.prod(), (100, 0));
+    // Recorded again: the next rollback is back to zero launches.
+    let (code, log, calls) = w.run(&["rollback"], &[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(calls.is_empty(), "{calls:#?}");
+    assert_eq!(w.w.prod(), (0, 100));
+
+    // A deploy reads the shared stack through Terraform once and says the state moved.
+    w.change_shared_behind_the_back(|_| {});
+    let (code, log, calls) = w.run(&["deploy"], &["--image", V1]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("[shared] the state moved"), "{log}");
+    assert!(calls.iter().any(|c| c.starts_with("state pull")), "{calls:#?}");
+    assert_eq!(w.w.prod(), (100, 0));
+
+    // The listener output now names another listener: the rollback uses the new value (and
+    // fails, since that listener does not exist), never the recorded one.
+    let bogus = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/gone/0/0";
+    w.change_shared_behind_the_back(|s| s["outputs"]["listener_arn"]["value"] = bogus.into());
+    let (code, log, _) = w.run(&["rollback"], &[]);
+    assert_ne!(code, 0, "{log}");
+    assert!(log.contains("the state moved"), "{log}");
+    assert!(log.contains(bogus), "the write path must see the new listener ARN: {log}");
+    assert_eq!(w.w.prod(), (100, 0), "nothing moved");
+}
