@@ -104,7 +104,8 @@ impl World {
             );
             out.stdout
         };
-        let mut state: serde_json::Value = serde_json::from_slice(&tf(&["state", "pull"], None)).unwrap();
+        let mut state: serde_json::Value =
+            serde_json::from_slice(&tf(&["state", "pull"], None)).unwrap();
         state["serial"] = (state["serial"].as_u64().unwrap() + 1).into();
         edit(&mut state);
         let file = self.shim.path().join("pushed.tfstate");
@@ -140,7 +141,9 @@ fn read_only_commands_launch_no_terraform_once_outputs_are_recorded() {
     eprintln!("third deploy: {}", counts(&warm));
     // A warm data dir runs no `init` and no workspace command.
     assert!(
-        !warm.iter().any(|c| c.contains("init") || c.contains("workspace")),
+        !warm
+            .iter()
+            .any(|c| c.contains("init") || c.contains("workspace")),
         "{warm:#?}"
     );
     assert!(warm.len() < cold.len(), "{warm:#?}\n{cold:#?}");
@@ -157,7 +160,10 @@ fn read_only_commands_launch_no_terraform_once_outputs_are_recorded() {
         if want >= 0 {
             assert_eq!(code, want, "{cmd:?}: {log}");
         }
-        assert!(calls.is_empty(), "{cmd:?} launched Terraform: {calls:#?}\n{log}");
+        assert!(
+            calls.is_empty(),
+            "{cmd:?} launched Terraform: {calls:#?}\n{log}"
+        );
     }
     assert_eq!(w.w.prod(), (0, 100), "rolled back onto green");
 }
@@ -176,8 +182,14 @@ fn a_stack_changed_behind_bluegreens_back_is_re_read_before_any_write() {
     w.change_shared_behind_the_back(|_| {});
     let (code, log, calls) = w.run(&["rollback"], &[]);
     assert_eq!(code, 0, "{log}");
-    assert!(log.contains("the state moved since bluegreen recorded its outputs"), "{log}");
-    assert!(calls.iter().any(|c| c.starts_with("state pull")), "{calls:#?}");
+    assert!(
+        log.contains("the state moved since bluegreen recorded its outputs"),
+        "{log}"
+    );
+    assert!(
+        calls.iter().any(|c| c.contains(" state pull")),
+        "{calls:#?}\n{log}"
+    );
     assert_eq!(w.w.prod(), (100, 0));
     // Recorded again: the next rollback is back to zero launches.
     let (code, log, calls) = w.run(&["rollback"], &[]);
@@ -190,7 +202,10 @@ fn a_stack_changed_behind_bluegreens_back_is_re_read_before_any_write() {
     let (code, log, calls) = w.run(&["deploy"], &["--image", V1]);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("[shared] the state moved"), "{log}");
-    assert!(calls.iter().any(|c| c.starts_with("state pull")), "{calls:#?}");
+    assert!(
+        calls.iter().any(|c| c.contains(" state pull")),
+        "{calls:#?}\n{log}"
+    );
     assert_eq!(w.w.prod(), (100, 0));
 
     // The listener output now names another listener: the rollback uses the new value (and
@@ -200,6 +215,43 @@ fn a_stack_changed_behind_bluegreens_back_is_re_read_before_any_write() {
     let (code, log, _) = w.run(&["rollback"], &[]);
     assert_ne!(code, 0, "{log}");
     assert!(log.contains("the state moved"), "{log}");
-    assert!(log.contains(bogus), "the write path must see the new listener ARN: {log}");
+    assert!(
+        log.contains(bogus),
+        "the write path must see the new listener ARN: {log}"
+    );
     assert_eq!(w.w.prod(), (100, 0), "nothing moved");
+}
+
+/// A record AWS contradicts while the state serial agrees (what a remote backend's record
+/// can look like after the shared stack was applied from another machine): the rollback's
+/// route read fails with the recorded listener, the shared stack is read through Terraform,
+/// and the rollback goes ahead with the ARNs Terraform and AWS agree on.
+#[test]
+fn a_record_aws_contradicts_is_re_read_through_terraform_before_the_write() {
+    let w = World::start();
+    for image in [V1, V2] {
+        let (code, log, _) = w.run(&["deploy"], &["--image", image]);
+        assert_eq!(code, 0, "{log}");
+    }
+    let record = w.w.work.path().join("local/outputs/shared.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let gone = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/gone/0/0";
+    doc["outputs"]["listener_arn"]["value"] = gone.into();
+    std::fs::write(&record, serde_json::to_vec(&doc).unwrap()).unwrap();
+
+    let (code, log, calls) = w.run(&["rollback"], &[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("the routes did not read with the recorded shared outputs"),
+        "{log}"
+    );
+    assert!(
+        calls.iter().any(|c| c.contains(" state pull")),
+        "{calls:#?}"
+    );
+    assert_eq!(w.w.prod(), (100, 0));
+    let healed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert_ne!(healed["outputs"]["listener_arn"]["value"], gone);
 }

@@ -19,7 +19,7 @@ use crate::domain::color::Color;
 use crate::error::Error;
 use crate::flow::context::{Ctx, StackId};
 use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
-use crate::iac::{IacTool, Outputs, Stack, StateMeta};
+use crate::iac::{redact_plan_json, IacTool, Outputs, Stack, StateMeta, REDACTED};
 
 const FORMAT: u32 = 1;
 
@@ -79,6 +79,34 @@ fn location(stack: &Stack) -> String {
     hex::encode(h.finalize())
 }
 
+/// `outputs` as a record may hold them: sensitive values redacted, and every copy of one
+/// inside another output too (`iac::redact`, the same scrub as a plan's).
+fn redacted(outputs: &Outputs) -> Outputs {
+    let raw: serde_json::Map<String, serde_json::Value> = outputs
+        .names()
+        .filter_map(|n| outputs.get(n).map(|o| (n, o)))
+        .map(|(n, o)| {
+            let entry = serde_json::json!({
+                "sensitive": o.sensitive, "type": o.value_type, "value": o.value()
+            });
+            (n.to_owned(), entry)
+        })
+        .collect();
+    let doc = redact_plan_json(&serde_json::json!({ "planned_values": { "outputs": raw } }));
+    serde_json::from_value(doc["planned_values"]["outputs"].clone()).unwrap_or_default()
+}
+
+/// The first contract output the record cannot serve: sensitive, or scrubbed (it held a
+/// copy of a sensitive value).
+fn unservable(outputs: &Outputs) -> Option<&'static str> {
+    CONTRACT.iter().copied().find(|n| {
+        outputs.is_sensitive(n)
+            || outputs
+                .get(n)
+                .is_some_and(|o| o.value().to_string().contains(REDACTED))
+    })
+}
+
 fn serial(meta: Option<&StateMeta>) -> String {
     meta.map_or("none".into(), |m| m.serial.to_string())
 }
@@ -101,7 +129,10 @@ impl Ctx {
             Ok(r) if r.format == FORMAT && r.location == location(stack) => Some(r),
             Ok(_) => None,
             Err(e) => {
-                tracing::warn!("ignoring the unreadable outputs record {}: {e}", path.display());
+                tracing::warn!(
+                    "ignoring the unreadable outputs record {}: {e}",
+                    path.display()
+                );
                 None
             }
         }
@@ -113,7 +144,7 @@ impl Ctx {
             stack: id.name().to_owned(),
             location: location(stack),
             state,
-            outputs: outputs.clone(),
+            outputs: redacted(outputs),
         };
         let path = self.work.outputs_record(id.name());
         let written = serde_json::to_vec_pretty(&record)
@@ -179,11 +210,14 @@ impl Ctx {
             None if record.state.is_none() => return None,
             _ => {}
         }
-        if let Some(n) = CONTRACT.iter().find(|n| record.outputs.is_sensitive(n)) {
+        if let Some(n) = unservable(&record.outputs) {
             tracing::info!("[{name}] output `{n}` is sensitive: not served from the record");
             return None;
         }
-        tracing::info!("[{name}] outputs from the record (state serial {})", serial(record.state.as_ref()));
+        tracing::info!(
+            "[{name}] outputs from the record (state serial {})",
+            serial(record.state.as_ref())
+        );
         Some(record.outputs)
     }
 
@@ -248,7 +282,10 @@ impl Ctx {
         source: Source,
     ) -> Result<(Stack, Option<SharedOutputs>), Error> {
         let stack = self.stack(tool, StackId::Shared, vec![])?;
-        let shared = match self.existing_outputs(&stack, StackId::Shared, source).await? {
+        let shared = match self
+            .existing_outputs(&stack, StackId::Shared, source)
+            .await?
+        {
             Some(outs) => SharedOutputs::read(&outs).map_err(Error::Contract)?,
             None => None,
         };
@@ -263,7 +300,8 @@ impl Ctx {
         color: Color,
         shared: &SharedOutputs,
     ) -> Result<Option<ServiceOutputs>, Error> {
-        self.color_from(tool, color, shared, Source::Terraform).await
+        self.color_from(tool, color, shared, Source::Terraform)
+            .await
     }
 
     /// [`Ctx::color_outputs`] from the outputs record when it can serve (no Terraform).
@@ -296,11 +334,17 @@ impl Ctx {
 mod tests {
     use super::*;
 
+    fn back_dsn(text: &str) -> Option<String> {
+        let back: Record = serde_json::from_str(text).unwrap();
+        back.outputs.get_string("dsn").unwrap()
+    }
+
     #[test]
     fn a_record_never_holds_a_sensitive_value() {
         let outs = Outputs::from_json(
             br#"{"listener_arn": {"sensitive": false, "type": "string", "value": "arn:l"},
-                 "db_password": {"sensitive": true, "type": "string", "value": "hunter2"}}"#,
+                 "db_password": {"sensitive": true, "type": "string", "value": "hunter2-long"},
+                 "dsn": {"sensitive": false, "type": "string", "value": "db://u:hunter2-long@h"}}"#,
         )
         .unwrap();
         let record = Record {
@@ -311,13 +355,22 @@ mod tests {
                 serial: 3,
                 lineage: "l".into(),
             }),
-            outputs: outs,
+            outputs: redacted(&outs),
         };
         let text = serde_json::to_string(&record).unwrap();
         assert!(!text.contains("hunter2"), "{text}");
+        let dsn = back_dsn(&text).unwrap();
+        assert!(
+            dsn.contains(REDACTED) && !dsn.contains("hunter2"),
+            "a copy of a secret in another output is scrubbed too: {dsn}"
+        );
         let back: Record = serde_json::from_str(&text).unwrap();
         assert!(back.outputs.is_sensitive("db_password"));
-        assert_eq!(back.outputs.get_string("listener_arn").unwrap().as_deref(), Some("arn:l"));
+        assert_eq!(unservable(&back.outputs), None);
+        assert_eq!(
+            back.outputs.get_string("listener_arn").unwrap().as_deref(),
+            Some("arn:l")
+        );
         assert_eq!(back.state.unwrap().serial, 3);
     }
 }

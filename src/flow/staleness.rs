@@ -143,8 +143,7 @@ pub async fn read_now<'a>(
         };
         Ok((out, meta))
     };
-    let (shared_meta, idle_meta, live) =
-        tokio::join!(shared_stack.state_meta(), idle_meta, live);
+    let (shared_meta, idle_meta, live) = tokio::join!(shared_stack.state_meta(), idle_meta, live);
     let (live_out, live_meta) = live?;
     let states = States {
         shared: shared_meta?,

@@ -187,3 +187,163 @@ pub(crate) fn local_state_meta(stack: &Stack) -> Option<Option<StateMeta>> {
         Err(_) => None,
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::iac::{IacKind, IacTool, StackDirs};
+
+    /// A fake `terraform` that logs each launch and keeps the data dir as Terraform does
+    /// (`terraform.tfstate` after init, `environment` after a select); `workspace list`
+    /// prints the test's `list` file (one name a line, `*` marking the current one).
+    const FAKE: &str = r#"#!/bin/sh
+echo "$2 $3" >> "$TF_DATA_DIR/../../calls"
+case "$2 $3" in
+  init*) echo '{}' > "$TF_DATA_DIR/terraform.tfstate" ;;
+  "workspace select") eval "n=\${$#}"; printf '%s' "$n" > "$TF_DATA_DIR/environment" ;;
+  "workspace show") cat "$TF_DATA_DIR/environment" 2>/dev/null || echo default ;;
+  "workspace list") cat "$TF_DATA_DIR/../../list" ;;
+esac
+"#;
+
+    struct Fake {
+        dir: tempfile::TempDir,
+        stack: Stack,
+    }
+
+    impl Fake {
+        fn new(workspace: Option<&str>) -> Fake {
+            use std::os::unix::fs::PermissionsExt as _;
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path().join("root");
+            std::fs::create_dir_all(&root).unwrap();
+            std::fs::write(
+                root.join("main.tf"),
+                "terraform {\n  backend \"local\" {}\n}\n",
+            )
+            .unwrap();
+            let program = dir.path().join("terraform");
+            std::fs::write(&program, FAKE).unwrap();
+            std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let tf = dir.path().join("tf");
+            let stack = Stack::new(
+                IacTool {
+                    program,
+                    kind: IacKind::Terraform,
+                },
+                StackDirs {
+                    root,
+                    data_dir: tf.join("data"),
+                    scratch_dir: tf.join("scratch"),
+                    lock_timeout: std::time::Duration::ZERO,
+                },
+                workspace.map(str::to_owned),
+                vec![
+                    ("path".into(), tf.join("s.tfstate").display().to_string()),
+                    ("workspace_dir".into(), tf.join("ws").display().to_string()),
+                ],
+                vec![],
+                vec![],
+            );
+            Fake { dir, stack }
+        }
+
+        /// Launches since the last call.
+        fn calls(&self) -> Vec<String> {
+            let path = self.dir.path().join("calls");
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let _ = std::fs::remove_file(&path);
+            text.lines().map(str::to_owned).collect()
+        }
+
+        async fn prepare(&self) {
+            self.stack.prepare(&mut |_| {}).await.unwrap();
+        }
+
+        async fn prepare_existing(&self, list: &str) -> bool {
+            std::fs::write(self.dir.path().join("list"), list).unwrap();
+            self.stack.prepare_existing(&mut |_| {}).await.unwrap()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_warm_data_dir_launches_nothing_and_any_change_prepares_again() {
+        let f = Fake::new(Some("env-blue"));
+        f.prepare().await;
+        let cold = f.calls();
+        assert_eq!(
+            cold,
+            ["init -input=false", "workspace select", "workspace show"]
+        );
+        f.prepare().await;
+        assert_eq!(f.calls(), Vec::<String>::new(), "warm: nothing launched");
+        assert!(f.prepare_existing("").await, "verified: no listing either");
+        assert!(f.calls().is_empty());
+
+        // Another workspace selected in the data dir behind bluegreen's back.
+        std::fs::write(f.stack.dirs.data_dir.join("environment"), "other").unwrap();
+        f.prepare().await;
+        assert_eq!(f.calls(), ["workspace select", "workspace show"]);
+
+        // A changed root (a new module or provider) or backend setting: `init` again.
+        std::fs::write(f.stack.dirs.root.join("extra.tf"), "# new\n").unwrap();
+        f.prepare().await;
+        assert_eq!(
+            f.calls(),
+            ["init -input=false", "workspace select", "workspace show"]
+        );
+        let mut other = f.stack.clone();
+        other.backend_config[0].1.push_str(".moved");
+        other.prepare(&mut |_| {}).await.unwrap();
+        assert_eq!(
+            f.calls(),
+            ["init -input=false", "workspace select", "workspace show"]
+        );
+        // A data dir without Terraform's backend file is not initialised, whatever the marker.
+        std::fs::remove_file(f.stack.dirs.data_dir.join("terraform.tfstate")).unwrap();
+        other.prepare(&mut |_| {}).await.unwrap();
+        assert_eq!(
+            f.calls(),
+            ["init -input=false", "workspace select", "workspace show"]
+        );
+    }
+
+    #[tokio::test]
+    async fn prepare_existing_lists_once_and_selects_only_when_needed() {
+        let f = Fake::new(Some("env-green"));
+        assert!(!f.prepare_existing("* default\n").await);
+        assert_eq!(f.calls(), ["init -input=false", "workspace list"]);
+        // Listed as the current one: no select, no show.
+        // (Terraform marks the one the data dir's `environment` names.)
+        std::fs::write(f.stack.dirs.data_dir.join("environment"), "env-green").unwrap();
+        assert!(f.prepare_existing("  default\n* env-green\n").await);
+        assert_eq!(f.calls(), ["workspace list"]);
+        assert!(f.prepare_existing("").await);
+        assert!(f.calls().is_empty());
+    }
+
+    #[test]
+    fn a_local_backends_state_file_is_found_per_workspace() {
+        let f = Fake::new(Some("env-blue"));
+        let tf = f.dir.path().join("tf");
+        assert_eq!(
+            local_state_file(&f.stack),
+            Some(tf.join("ws").join("env-blue").join("terraform.tfstate"))
+        );
+        assert_eq!(local_state_meta(&f.stack), Some(None), "no state yet");
+        let file = tf.join("ws/env-blue/terraform.tfstate");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(
+            &file,
+            r#"{"version":4,"serial":7,"lineage":"abc","outputs":{}}"#,
+        )
+        .unwrap();
+        let meta = local_state_meta(&f.stack).unwrap().unwrap();
+        assert_eq!((meta.serial, meta.lineage.as_str()), (7, "abc"));
+        let default = Fake::new(None);
+        assert_eq!(
+            local_state_file(&default.stack),
+            Some(default.dir.path().join("tf/s.tfstate"))
+        );
+    }
+}

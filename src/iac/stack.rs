@@ -205,7 +205,10 @@ impl Stack {
         let key = prepared::init_key(self);
         let warm = prepared::load(self).is_some_and(|p| p.init == key);
         if warm && prepared::data_dir_initialised(self) {
-            tracing::debug!("{} already initialised for this configuration", root.display());
+            tracing::debug!(
+                "{} already initialised for this configuration",
+                root.display()
+            );
             return Ok(key);
         }
         // One `init` at a time: stacks are prepared side by side, and Terraform's plugin cache
