@@ -183,7 +183,7 @@ fn a_stack_changed_behind_bluegreens_back_is_re_read_before_any_write() {
     let (code, log, calls) = w.run(&["rollback"], &[]);
     assert_eq!(code, 0, "{log}");
     assert!(
-        log.contains("the state moved since bluegreen recorded its outputs"),
+        log.contains("stack's state moved since bluegreen recorded its outputs"),
         "{log}"
     );
     assert!(
@@ -201,7 +201,7 @@ fn a_stack_changed_behind_bluegreens_back_is_re_read_before_any_write() {
     w.change_shared_behind_the_back(|_| {});
     let (code, log, calls) = w.run(&["deploy"], &["--image", V1]);
     assert_eq!(code, 0, "{log}");
-    assert!(log.contains("[shared] the state moved"), "{log}");
+    assert!(log.contains("the shared stack's state moved"), "{log}");
     assert!(
         calls.iter().any(|c| c.contains(" state pull")),
         "{calls:#?}\n{log}"
@@ -214,7 +214,7 @@ fn a_stack_changed_behind_bluegreens_back_is_re_read_before_any_write() {
     w.change_shared_behind_the_back(|s| s["outputs"]["listener_arn"]["value"] = bogus.into());
     let (code, log, _) = w.run(&["rollback"], &[]);
     assert_ne!(code, 0, "{log}");
-    assert!(log.contains("the state moved"), "{log}");
+    assert!(log.contains("state moved"), "{log}");
     assert!(
         log.contains(bogus),
         "the write path must see the new listener ARN: {log}"

@@ -233,7 +233,7 @@ async fn reread_shared(
     recorded: &SharedOutputs,
     err: crate::domain::TrafficError,
 ) -> Result<SharedOutputs, Error> {
-    let (_, fresh) = ctx.read_shared(tool).await?;
+    let (_, fresh) = ctx.terraform_shared(tool).await?;
     match fresh {
         Some(fresh) if &fresh != recorded => {
             ctx.step(format!(

@@ -8,9 +8,10 @@
 //!   record is missing, was made for another state location, needs a sensitive contract
 //!   output, or — for a `local` backend, whose state file is read directly — the state's
 //!   serial or lineage moved since. Then once through Terraform, recorded, and said so.
-//! - **through Terraform** (`deploy`, `plan`, `apply`, `rebuild`, `resume`, `drift`): once
-//!   per stack per command, in one `state pull` (outputs + serial), compared with the record
-//!   and said so when the state moved.
+//! - **checked** (`deploy`, `plan`, `apply`, `rebuild`, `resume`, `drift`): the stack is
+//!   prepared (free when its data dir is warm); the record serves when the state provably did
+//!   not move (a `local` backend: serial and lineage from its file), else one `state pull`
+//!   (outputs + serial), compared with the record and said so when the state moved.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -54,7 +55,13 @@ struct Record {
 /// How a command reads outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
+    /// The record when it can serve, without Terraform (`status`, `rollback`).
     Recorded,
+    /// The record only when the state provably did not move since (a `local` backend's
+    /// serial and lineage, read from its file), else Terraform; the stack is prepared either
+    /// way (every other command).
+    Checked,
+    /// Through Terraform, whatever the record says (a record AWS contradicted).
     Terraform,
 }
 
@@ -169,16 +176,16 @@ impl Ctx {
         let name = id.name();
         match self.load_record(stack, id) {
             None => self.say_outputs(format!(
-                "[{name}] outputs read through Terraform (state serial {}) and recorded",
+                "outputs of the {name} stack read through Terraform (state serial {}) and recorded",
                 serial(state.as_ref())
             )),
             Some(r) if r.state != state => self.say_outputs(format!(
-                "[{name}] the state moved since bluegreen recorded its outputs (serial {} → {}): \
-                 outputs re-read through Terraform",
+                "the {name} stack's state moved since bluegreen recorded its outputs (serial {} → \
+                 {}): outputs re-read through Terraform",
                 serial(r.state.as_ref()),
                 serial(state.as_ref())
             )),
-            Some(_) => tracing::info!("[{name}] state unchanged since the outputs record"),
+            Some(_) => tracing::info!("{name} stack: state unchanged since the outputs record"),
         }
         self.save_record(stack, id, state, &outputs);
         Ok(outputs)
@@ -190,16 +197,16 @@ impl Ctx {
         let name = id.name();
         let Some(record) = self.load_record(stack, id) else {
             self.say_outputs(format!(
-                "[{name}] no outputs record yet (the stack was applied before bluegreen kept \
-                 one, or elsewhere): reading them through Terraform once"
+                "no outputs record for the {name} stack yet (it was applied before bluegreen \
+                 kept one, or elsewhere): reading them through Terraform once"
             ));
             return None;
         };
         match stack.local_state_meta() {
             Some(now) if now != record.state => {
                 self.say_outputs(format!(
-                    "[{name}] the state moved since bluegreen recorded its outputs (serial {} → \
-                     {}): reading them through Terraform",
+                    "the {name} stack's state moved since bluegreen recorded its outputs (serial \
+                     {} → {}): reading them through Terraform",
                     serial(record.state.as_ref()),
                     serial(now.as_ref())
                 ));
@@ -211,11 +218,11 @@ impl Ctx {
             _ => {}
         }
         if let Some(n) = unservable(&record.outputs) {
-            tracing::info!("[{name}] output `{n}` is sensitive: not served from the record");
+            tracing::info!("{name} stack: output `{n}` is sensitive: not served from the record");
             return None;
         }
         tracing::info!(
-            "[{name}] outputs from the record (state serial {})",
+            "{name} stack: outputs from the record (state serial {})",
             serial(record.state.as_ref())
         );
         Some(record.outputs)
@@ -237,11 +244,34 @@ impl Ctx {
             self.save_record(stack, id, None, &Outputs::default());
             return Ok(None);
         }
-        Ok(Some(self.terraform_outputs(stack, id).await?))
+        match source {
+            Source::Terraform => Ok(Some(self.terraform_outputs(stack, id).await?)),
+            _ => Ok(Some(self.checked_outputs(stack, id).await?)),
+        }
     }
 
-    /// Prepares the shared stack (creating its workspace) and reads its outputs through
-    /// Terraform (`None` before its first apply).
+    /// A prepared stack's outputs: the record's when the state provably did not move since
+    /// it was made (no Terraform), else through Terraform.
+    async fn checked_outputs(&self, stack: &Stack, id: StackId) -> Result<Outputs, Error> {
+        if let Some(record) = self.load_record(stack, id) {
+            let unchanged = stack
+                .local_state_meta()
+                .is_some_and(|now| now.is_some() && now == record.state);
+            if unchanged && unservable(&record.outputs).is_none() {
+                self.say_outputs(format!(
+                    "outputs of the {} stack from the record: its state is unchanged (serial {})",
+                    id.name(),
+                    serial(record.state.as_ref())
+                ));
+                return Ok(record.outputs);
+            }
+        }
+        self.terraform_outputs(stack, id).await
+    }
+
+    /// Prepares the shared stack (creating its workspace) and reads its outputs: the record's
+    /// when the state provably did not move, else through Terraform (`None` before its first
+    /// apply).
     pub async fn shared_outputs(
         &self,
         tool: &IacTool,
@@ -250,7 +280,7 @@ impl Ctx {
         stack
             .prepare(&mut self.tf_progress(StackId::Shared))
             .await?;
-        let outs = self.terraform_outputs(&stack, StackId::Shared).await?;
+        let outs = self.checked_outputs(&stack, StackId::Shared).await?;
         let shared = SharedOutputs::read(&outs).map_err(Error::Contract)?;
         Ok((stack, shared))
     }
@@ -260,6 +290,15 @@ impl Ctx {
     /// `deploy` uses it before it decides on a first deploy. The returned stack is prepared
     /// when its workspace exists.
     pub async fn read_shared(
+        &self,
+        tool: &IacTool,
+    ) -> Result<(Stack, Option<SharedOutputs>), Error> {
+        self.shared_from(tool, Source::Checked).await
+    }
+
+    /// [`Ctx::read_shared`] through Terraform whatever the record says: for a record AWS
+    /// contradicted.
+    pub async fn terraform_shared(
         &self,
         tool: &IacTool,
     ) -> Result<(Stack, Option<SharedOutputs>), Error> {
@@ -292,16 +331,16 @@ impl Ctx {
         Ok((stack, shared))
     }
 
-    /// Outputs of a color's stack if it was ever applied, read through Terraform, without
-    /// creating anything: a color whose workspace does not exist yet reads as `None`.
+    /// Outputs of a color's stack if it was ever applied (the record's when the state provably
+    /// did not move, else through Terraform), without creating anything: a color whose
+    /// workspace does not exist yet reads as `None`. The stack is prepared.
     pub async fn color_outputs(
         &self,
         tool: &IacTool,
         color: Color,
         shared: &SharedOutputs,
     ) -> Result<Option<ServiceOutputs>, Error> {
-        self.color_from(tool, color, shared, Source::Terraform)
-            .await
+        self.color_from(tool, color, shared, Source::Checked).await
     }
 
     /// [`Ctx::color_outputs`] from the outputs record when it can serve (no Terraform).
