@@ -255,3 +255,71 @@ fn a_record_aws_contradicts_is_re_read_through_terraform_before_the_write() {
         serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
     assert_ne!(healed["outputs"]["listener_arn"]["value"], gone);
 }
+
+/// Not a check: prints the Terraform launches and wall time of `status --output json`,
+/// `rollback` and an all-at-once deploy, warm (outputs record + prepared data dirs) against
+/// cold (both deleted before the run: every `init`, workspace command and output read runs,
+/// as before the record existed), interleaved, medians of `BLUEGREEN_MEASURE_RUNS` (5).
+/// `cargo test --test terraform_processes_e2e -- --ignored --nocapture measure`
+#[test]
+#[ignore = "a measurement, not a check"]
+fn measure_launches_and_wall_time_warm_against_cold() {
+    let runs: usize = std::env::var("BLUEGREEN_MEASURE_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5);
+    let w = World::start();
+    for image in [V1, V2] {
+        let (code, log, _) = w.run(&["deploy"], &["--image", image]);
+        assert_eq!(code, 0, "{log}");
+    }
+    let work = w.w.work.path().join("local");
+    let cool = || {
+        let _ = std::fs::remove_dir_all(work.join("outputs"));
+        for stack in ["shared", "blue", "green"] {
+            let _ = std::fs::remove_file(work.join("tf").join(stack).join("prepared.json"));
+        }
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut images = [V1, V2].into_iter().cycle();
+    let cases: [(&str, &[&str]); 3] = [
+        ("status --output json", &["status", "--output", "json"]),
+        ("rollback", &["rollback"]),
+        ("deploy (all-at-once)", &["deploy"]),
+    ];
+    for (name, argv) in cases {
+        let (mut cold, mut warm) = (Vec::new(), Vec::new());
+        let (mut cold_n, mut warm_n) = (Vec::new(), Vec::new());
+        for i in 0..runs * 2 {
+            let is_cold = i % 2 == 0;
+            if is_cold {
+                cool();
+            }
+            let mut b = w.w.cmd(&argv[..1], &argv[1..]);
+            if argv[0] == "deploy" {
+                b = b.args(["--image", images.next().unwrap()]);
+            }
+            let out = b.run();
+            assert!(out.status == 0, "{out}");
+            let calls = w.take_calls().len() as f64;
+            let secs = out.elapsed.as_secs_f64();
+            if is_cold {
+                cold.push(secs);
+                cold_n.push(calls);
+            } else {
+                warm.push(secs);
+                warm_n.push(calls);
+            }
+        }
+        eprintln!(
+            "MEASURE {name}: cold {:.0} launches {:.3} s | warm {:.0} launches {:.3} s (medians of {runs})",
+            median(cold_n),
+            median(cold),
+            median(warm_n),
+            median(warm)
+        );
+    }
+}
