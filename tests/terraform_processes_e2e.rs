@@ -297,6 +297,10 @@ fn measure_launches_and_wall_time_warm_against_cold() {
             let is_cold = i % 2 == 0;
             if is_cold {
                 cool();
+            } else {
+                // Warm: every stack recorded (a cold rollback reads only its target color).
+                w.w.cmd(&["status"], &[]).run();
+                w.take_calls();
             }
             let mut b = w.w.cmd(&argv[..1], &argv[1..]);
             if argv[0] == "deploy" {
