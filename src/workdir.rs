@@ -7,6 +7,8 @@
 //! <root>/<env>/tf/<stack>/scratch   TF_VAR_bluegreen_stack_dir of the stack
 //! <root>/<env>/state/               local-backend state (when the root uses backend "local")
 //! <root>/<env>/plans/               saved plans of the current run
+//! <root>/<env>/outputs/<stack>.json  the stack's outputs record (redacted) + state serial
+//! <root>/<env>/tf/<stack>/prepared.json  what the data dir was initialised for
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -84,6 +86,12 @@ impl WorkDir {
 
     pub fn stack_scratch(&self, stack: &str) -> PathBuf {
         self.dir.join("tf").join(stack).join("scratch")
+    }
+
+    /// The outputs record of a stack (`flow::recorded`): its outputs, sensitive values
+    /// redacted, with the state serial and lineage they came from.
+    pub fn outputs_record(&self, stack: &str) -> PathBuf {
+        self.dir.join("outputs").join(format!("{stack}.json"))
     }
 
     pub fn state_dir(&self) -> PathBuf {

@@ -349,6 +349,7 @@ async fn rebuild_idle(
         }
         if outcome.has_changes {
             session.fence_check().await?;
+            ctx.forget_outputs(id);
             stack.apply(&plan, &mut ctx.tf_apply_progress(id)).await?;
         } else {
             ctx.info(format!("[{}] nothing to destroy", id.name()));

@@ -16,6 +16,7 @@ use crate::flow::context::Ctx;
 use crate::flow::drive::Routes;
 use crate::flow::judge::judge_target;
 use crate::flow::known_good::{journal_view, JournalView};
+use crate::flow::outputs::SharedOutputs;
 use crate::flow::session::{after_release, locked, Guard, Session};
 use crate::report::Event;
 use crate::state::journal::{FinalOutcome, Progress};
@@ -163,16 +164,30 @@ async fn rollback_locked(
     to: Option<Color>,
     force: bool,
 ) -> Result<(), Error> {
-    let (_, shared) = ctx.shared_outputs(tool).await?;
-    let shared = shared.ok_or_else(|| {
+    let (_, recorded) = ctx.recorded_shared(tool).await?;
+    let recorded = recorded.ok_or_else(|| {
         Error::refused(
             "nothing to roll back: the shared stack was never applied",
             "deploy first: `bluegreen deploy --env ENV --image IMAGE`",
         )
     })?;
     let aws = ctx.aws().await;
+    // The outputs record is trusted only as far as AWS confirms it (docs/architecture.md,
+    // "The outputs record"): routes that do not read with it send us to Terraform once.
+    let fresh;
+    let routes = Routes::read(&aws, &recorded.target_groups, &recorded.production_routes()).await;
+    let (shared, routes) = match routes {
+        Ok(routes) => (&recorded, routes),
+        Err(e) => {
+            fresh = reread_shared(ctx, tool, &recorded, e).await?;
+            let arns = fresh.production_routes();
+            (
+                &fresh,
+                Routes::read(&aws, &fresh.target_groups, &arns).await?,
+            )
+        }
+    };
     let tgs = &shared.target_groups;
-    let routes = Routes::read(&aws, tgs, &shared.production_routes()).await?;
     let live = routes.primary().weights().live_color();
     let view = journal_view(ctx, session, to).await?;
     let split = !routes.disagreeing().is_empty();
@@ -188,7 +203,7 @@ async fn rollback_locked(
     // The target must be provisioned and pass every configured signal right now: rolling back
     // onto a stack that can't serve would make things worse.
     let out = ctx
-        .color_outputs(tool, target, &shared)
+        .recorded_color(tool, target, shared)
         .await?
         .ok_or_else(|| {
             Error::refused(
@@ -208,6 +223,27 @@ async fn rollback_locked(
     )
     .await?;
     move_traffic(ctx, &aws, session, &view, &routes, target, judged.forced).await
+}
+
+/// The routes did not read with the recorded shared outputs: reads the shared stack through
+/// Terraform; its outputs if they differ from the record's, else the read's error.
+async fn reread_shared(
+    ctx: &Ctx,
+    tool: &crate::iac::IacTool,
+    recorded: &SharedOutputs,
+    err: crate::domain::TrafficError,
+) -> Result<SharedOutputs, Error> {
+    let (_, fresh) = ctx.terraform_shared(tool).await?;
+    match fresh {
+        Some(fresh) if &fresh != recorded => {
+            ctx.step(format!(
+                "the routes did not read with the recorded shared outputs ({err}); the shared \
+                 stack's outputs changed: using the ones Terraform reads now"
+            ));
+            Ok(fresh)
+        }
+        _ => Err(err.into()),
+    }
 }
 
 /// All traffic is on the target already: nothing moves; an interrupted deployment is ended.

@@ -184,7 +184,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
         }
     }
 
-    let (shared_stack, shared) = ctx.read_shared(&tool).await?;
+    let (shared_stack, shared) = ctx.recorded_shared(&tool).await?;
     let Some(shared) = shared else {
         let why = match ctx.journal_evidence(&store).await {
             Ok(Some(evidence)) => format!(
@@ -304,54 +304,66 @@ fn traffic_of(routes: &[&ListenerView]) -> (&'static str, Option<Color>) {
     }
 }
 
-/// What each color's stack, service and target group say.
+/// What each color's stack, service and target group say; the two colors side by side.
 async fn read_colors(
     ctx: &Ctx,
     tool: &IacTool,
     aws: &crate::flow::context::Aws,
     shared: &SharedOutputs,
 ) -> Result<Vec<ColorStatus>, Error> {
-    let mut colors = Vec::new();
-    for color in Color::ALL {
-        let mut cs = ColorStatus {
-            color,
-            provisioned: false,
-            service: None,
-            image: None,
-            task_definition: None,
-            desired: None,
-            running: None,
-            healthy_targets: None,
-            targets: None,
-        };
-        if let Some(out) = ctx.color_outputs(tool, color, shared).await? {
-            cs.provisioned = true;
-            if let Some(svc) = aws
-                .services
-                .describe(&out.cluster_name, &out.service_name)
-                .await?
-            {
-                cs.image = aws
-                    .services
-                    .task_definition_images(&svc.task_definition)
-                    .await?
-                    .into_iter()
-                    .next();
-                cs.task_definition = Some(svc.task_definition);
-                cs.desired = Some(svc.desired);
-                cs.running = Some(svc.running);
-            }
-            cs.service = Some(out.service_name);
-            let th = aws
-                .traffic
-                .target_health(shared.target_groups.of(color))
-                .await?;
-            cs.targets = Some(th.len());
-            cs.healthy_targets = Some(th.iter().filter(|t| t.state == "healthy").count());
-        }
-        colors.push(cs);
+    let [a, b] = Color::ALL;
+    let (a, b) = tokio::join!(
+        read_color(ctx, tool, aws, shared, a),
+        read_color(ctx, tool, aws, shared, b)
+    );
+    Ok(vec![a?, b?])
+}
+
+async fn read_color(
+    ctx: &Ctx,
+    tool: &IacTool,
+    aws: &crate::flow::context::Aws,
+    shared: &SharedOutputs,
+    color: Color,
+) -> Result<ColorStatus, Error> {
+    let mut cs = ColorStatus {
+        color,
+        provisioned: false,
+        service: None,
+        image: None,
+        task_definition: None,
+        desired: None,
+        running: None,
+        healthy_targets: None,
+        targets: None,
+    };
+    let Some(out) = ctx.recorded_color(tool, color, shared).await? else {
+        return Ok(cs);
+    };
+    cs.provisioned = true;
+    if let Some(svc) = aws
+        .services
+        .describe(&out.cluster_name, &out.service_name)
+        .await?
+    {
+        cs.image = aws
+            .services
+            .task_definition_images(&svc.task_definition)
+            .await?
+            .into_iter()
+            .next();
+        cs.task_definition = Some(svc.task_definition);
+        cs.desired = Some(svc.desired);
+        cs.running = Some(svc.running);
     }
-    Ok(colors)
+    cs.service = Some(out.service_name);
+    let th = aws
+        .traffic
+        .target_health(shared.target_groups.of(color))
+        .await?;
+    cs.targets = Some(th.len());
+    cs.healthy_targets = Some(th.iter().filter(|t| t.state == "healthy").count());
+    Ok(cs)
 }
 
 #[cfg(test)]

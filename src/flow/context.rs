@@ -8,7 +8,7 @@ use crate::domain::color::Color;
 use crate::domain::color::Weights;
 use crate::domain::{ListenerView, TargetGroups, TrafficError};
 use crate::error::Error;
-use crate::flow::outputs::{ServiceOutputs, SharedOutputs};
+use crate::flow::outputs::SharedOutputs;
 use crate::flow::traffic::set_and_verify;
 use crate::iac::{self, IacPreference, IacTool, Stack, StackDirs, UiMessage};
 use crate::report::{Event, Reporter};
@@ -282,39 +282,6 @@ impl Ctx {
         }
     }
 
-    /// Prepares the shared stack and reads its outputs (`None` before its first apply).
-    pub async fn shared_outputs(
-        &self,
-        tool: &IacTool,
-    ) -> Result<(Stack, Option<SharedOutputs>), Error> {
-        let stack = self.stack(tool, StackId::Shared, vec![])?;
-        stack
-            .prepare(&mut self.tf_progress(StackId::Shared))
-            .await?;
-        let outs = stack.outputs().await?;
-        let shared = SharedOutputs::read(&outs).map_err(Error::Contract)?;
-        Ok((stack, shared))
-    }
-
-    /// Like [`Ctx::shared_outputs`], but creates nothing (no workspace): `None` when the shared
-    /// stack has no state here, whether nothing was deployed yet or the state is elsewhere.
-    /// Read-only commands use it, and `deploy` before it decides on a first deploy.
-    pub async fn read_shared(
-        &self,
-        tool: &IacTool,
-    ) -> Result<(Stack, Option<SharedOutputs>), Error> {
-        let stack = self.stack(tool, StackId::Shared, vec![])?;
-        if !stack
-            .prepare_existing(&mut self.tf_progress(StackId::Shared))
-            .await?
-        {
-            return Ok((stack, None));
-        }
-        let outs = stack.outputs().await?;
-        let shared = SharedOutputs::read(&outs).map_err(Error::Contract)?;
-        Ok((stack, shared))
-    }
-
     /// Where `stack`'s Terraform state is looked for, in words: the root, the workspace, the
     /// backend and its location settings (never credentials), and the work directory.
     pub fn state_location(&self, stack: &Stack) -> String {
@@ -426,25 +393,6 @@ impl Ctx {
             ("cluster_name".to_string(), shared.cluster_name.clone()),
         ];
         self.stack(tool, StackId::Color(color), vars)
-    }
-
-    /// Outputs of a color's stack if it was ever applied, without creating anything: a color
-    /// whose workspace does not exist yet reads as `None`.
-    pub async fn color_outputs(
-        &self,
-        tool: &IacTool,
-        color: Color,
-        shared: &SharedOutputs,
-    ) -> Result<Option<ServiceOutputs>, Error> {
-        let stack = self.service_stack(tool, color, shared, "")?;
-        if !stack
-            .prepare_existing(&mut self.tf_progress(StackId::Color(color)))
-            .await?
-        {
-            return Ok(None);
-        }
-        let outs = stack.outputs().await?;
-        ServiceOutputs::read(&outs, color).map_err(Error::Contract)
     }
 
     /// Writes `wanted` to `listener` (keeping the stickiness `before` had), reads the listener

@@ -103,20 +103,34 @@ pub async fn safety_findings(
     let mut foreign = ForeignObjects::new();
     // Every caller read the shared stack's outputs first, so its workspace is selected.
     let shared_stack = ctx.stack(tool, StackId::Shared, vec![])?;
-    foreign.add_state("shared", &shared_stack.state_json().await?);
+    let live_stack = match live {
+        Some(l) => Some((l, ctx.service_stack(tool, l.color, shared, "")?)),
+        None => None,
+    };
+    // The two states are independent reads: one Terraform process each, side by side.
+    let live_state = async {
+        let Some((LiveColor { color: l, read }, stack)) = &live_stack else {
+            return Ok(None);
+        };
+        let has_state = *read
+            || stack
+                .prepare_existing(&mut ctx.tf_progress(StackId::Color(*l)))
+                .await?;
+        match has_state {
+            true => Ok::<_, Error>(Some(stack.state_json().await?)),
+            false => Ok(None),
+        }
+    };
+    let (shared_state, live_state) = tokio::join!(shared_stack.state_json(), live_state);
+    foreign.add_state("shared", &shared_state?);
     let mut production: Vec<(String, String)> = shared
         .production_routes()
         .into_iter()
         .map(|arn| (arn, "a production route".to_string()))
         .collect();
-    if let Some(LiveColor { color: l, read }) = live {
-        let live_stack = ctx.service_stack(tool, l, shared, "")?;
-        let has_state = read
-            || live_stack
-                .prepare_existing(&mut ctx.tf_progress(StackId::Color(l)))
-                .await?;
-        if has_state {
-            foreign.add_state(l.as_str(), &live_stack.state_json().await?);
+    if let Some(LiveColor { color: l, .. }) = live {
+        if let Some(state) = live_state? {
+            foreign.add_state(l.as_str(), &state);
         }
         production.push((
             shared.target_groups.of(l).to_string(),

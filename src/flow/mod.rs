@@ -12,6 +12,7 @@ pub mod planfile;
 pub mod provision;
 pub mod readiness;
 pub mod readings;
+pub mod recorded;
 pub mod restore;
 pub mod routes;
 pub mod run;

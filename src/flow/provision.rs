@@ -90,6 +90,7 @@ async fn provision_color(
         } => {
             if has_changes {
                 session.fence_check().await?;
+                ctx.forget_outputs(StackId::Color(idle));
                 stack
                     .apply(plan, &mut ctx.tf_apply_progress(StackId::Color(idle)))
                     .await?;
@@ -107,7 +108,8 @@ async fn provision_color(
             &fresh
         }
     };
-    let out = ServiceOutputs::read(&stack.outputs().await?, idle)
+    let outputs = ctx.terraform_outputs(stack, StackId::Color(idle)).await?;
+    let out = ServiceOutputs::read(&outputs, idle)
         .map_err(Error::Contract)?
         .ok_or_else(|| Error::Contract(format!("the {idle} stack has no outputs after apply")))?;
     out.check_against(idle, shared).map_err(Error::Contract)?;
@@ -153,6 +155,7 @@ pub async fn plan_and_apply(ctx: &Ctx, stack: &Stack, id: StackId) -> Result<(),
     let plan = &ctx.plan_path(id);
     let outcome = plan_into(ctx, stack, id, plan, false).await?;
     if outcome.has_changes {
+        ctx.forget_outputs(id);
         stack.apply(plan, &mut ctx.tf_apply_progress(id)).await?;
     } else {
         ctx.info(format!("[{}] no changes", id.name()));
@@ -177,7 +180,7 @@ pub async fn ensure_shared(
     ctx.step("the shared stack was never applied: provisioning it (first deploy)");
     stack.prepare(&mut ctx.tf_progress(StackId::Shared)).await?;
     plan_and_apply(ctx, &stack, StackId::Shared).await?;
-    SharedOutputs::read(&stack.outputs().await?)
+    SharedOutputs::read(&ctx.terraform_outputs(&stack, StackId::Shared).await?)
         .map_err(Error::Contract)?
         .ok_or_else(|| Error::Contract("the shared stack has no outputs after apply".into()))
 }

@@ -125,22 +125,31 @@ pub async fn read_now<'a>(
     let routes = Routes::read(aws, &shared.target_groups, &shared.production_routes()).await?;
     let idle = body.spec.new;
     let idle_stack = ctx.service_stack(tool, idle, shared, &body.spec.image)?;
-    idle_stack
-        .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
-        .await?;
-    let mut states = States {
-        shared: shared_stack.state_meta().await?,
-        idle: idle_stack.state_meta().await?,
-        live: None,
+    // Three independent states: read side by side, one Terraform process each at a time.
+    let idle_meta = async {
+        idle_stack
+            .prepare(&mut ctx.tf_progress(StackId::Color(idle)))
+            .await?;
+        Ok::<_, Error>(idle_stack.state_meta().await?)
     };
-    let mut live_out = None;
-    if let Some(l) = body.spec.old {
-        live_out = ctx.color_outputs(tool, l, shared).await?;
-        if live_out.is_some() {
-            let st = ctx.service_stack(tool, l, shared, "")?;
-            states.live = st.state_meta().await?;
-        }
-    }
+    let live = async {
+        let Some(l) = body.spec.old else {
+            return Ok::<_, Error>((None, None));
+        };
+        let out = ctx.color_outputs(tool, l, shared).await?;
+        let meta = match &out {
+            Some(_) => ctx.service_stack(tool, l, shared, "")?.state_meta().await?,
+            None => None,
+        };
+        Ok((out, meta))
+    };
+    let (shared_meta, idle_meta, live) = tokio::join!(shared_stack.state_meta(), idle_meta, live);
+    let (live_out, live_meta) = live?;
+    let states = States {
+        shared: shared_meta?,
+        idle: idle_meta?,
+        live: live_meta,
+    };
     let image_exists = match body.image.ecr {
         true => Some(image_exists(ctx, &body.spec.image).await?),
         false => None,

@@ -14,6 +14,7 @@ mod discover;
 mod error;
 mod outputs;
 mod plan;
+mod prepared;
 mod private;
 mod redact;
 mod runner;

@@ -22,6 +22,8 @@ use super::redact::REDACTED;
 
 #[derive(Clone, PartialEq, Deserialize)]
 pub struct OutputValue {
+    /// Always in `output -json`; a state document leaves it out when false.
+    #[serde(default)]
     pub sensitive: bool,
     /// Terraform's type expression: `"string"`, `["map","string"]`,
     /// `["object",{…}]`, …
@@ -68,7 +70,7 @@ impl Serialize for OutputValue {
 }
 
 /// A root module's outputs, by name.
-#[derive(Clone, PartialEq, Default, Serialize)]
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Outputs {
     entries: BTreeMap<String, OutputValue>,

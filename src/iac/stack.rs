@@ -12,6 +12,7 @@ use super::discover::IacTool;
 use super::error::IacError;
 use super::outputs::Outputs;
 use super::plan::{document_error, PlanSummary};
+use super::prepared;
 use super::private::{create_private, remove_if_empty, restrict};
 use super::redact::summarized_plan_json;
 use super::runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
@@ -132,9 +133,18 @@ impl Stack {
     /// workspace and verifies with `workspace show` that it is the one asked
     /// for. `TF_WORKSPACE` is removed from every child's environment, so the
     /// caller's cannot win. `on_msg` gets one `Log` message per step.
+    ///
+    /// A warm data dir launches nothing: `init` is skipped when the data dir was initialised
+    /// for the same backend configuration and modules, the workspace commands when it still
+    /// has the verified workspace selected (`prepared.rs`).
     pub async fn prepare(&self, on_msg: &mut dyn FnMut(&UiMessage)) -> Result<(), IacError> {
-        self.init(on_msg).await?;
-        self.select_workspace(on_msg).await
+        let key = self.init(on_msg).await?;
+        if self.workspace_verified(&key) {
+            return Ok(());
+        }
+        self.select_workspace(on_msg).await?;
+        self.mark_workspace(key);
+        Ok(())
     }
 
     /// Like [`Stack::prepare`], but creates no workspace: `Ok(false)` when the
@@ -144,18 +154,43 @@ impl Stack {
         &self,
         on_msg: &mut dyn FnMut(&UiMessage),
     ) -> Result<bool, IacError> {
-        self.init(on_msg).await?;
+        let key = self.init(on_msg).await?;
+        if self.workspace_verified(&key) {
+            return Ok(true);
+        }
         let listed = checked(&self.commands().workspace_list()).await?;
         let workspace = self.workspace_name();
-        if !parse_workspace_list(&String::from_utf8_lossy(&listed.stdout)).contains(&workspace) {
+        let text = String::from_utf8_lossy(&listed.stdout);
+        if !parse_workspace_list(&text).contains(&workspace) {
             log(on_msg, format!("Workspace {workspace} does not exist yet"));
             return Ok(false);
         }
-        self.select_workspace(on_msg).await?;
+        // `workspace list` marks the selected one: selecting it again and asking
+        // `workspace show` would say what the list just said.
+        if current_workspace(&text) != Some(workspace) {
+            self.select_workspace(on_msg).await?;
+        }
+        self.mark_workspace(key);
         Ok(true)
     }
 
-    async fn init(&self, on_msg: &mut dyn FnMut(&UiMessage)) -> Result<(), IacError> {
+    /// Whether the data dir is initialised with `key` and still has this stack's workspace
+    /// selected, as verified when the marker was written.
+    fn workspace_verified(&self, key: &str) -> bool {
+        let workspace = self.workspace_name();
+        prepared::load(self)
+            .is_some_and(|p| p.init == key && p.workspace.as_deref() == Some(workspace))
+            && prepared::selected_workspace(self) == workspace
+    }
+
+    fn mark_workspace(&self, key: String) {
+        let workspace = Some(self.workspace_name().to_owned());
+        prepared::save(self, &prepared::Prepared::new(key, workspace));
+    }
+
+    /// `init -reconfigure`, unless the data dir was initialised for exactly this
+    /// configuration ([`prepared::init_key`]). Returns the key.
+    async fn init(&self, on_msg: &mut dyn FnMut(&UiMessage)) -> Result<String, IacError> {
         let root = &self.dirs.root;
         if declared_backend(root)?.is_none() {
             return Err(IacError::NoBackend { root: root.clone() });
@@ -167,9 +202,26 @@ impl Stack {
                 source,
             })?;
         }
+        let key = prepared::init_key(self);
+        let warm = prepared::load(self).is_some_and(|p| p.init == key);
+        if warm && prepared::data_dir_initialised(self) {
+            tracing::debug!(
+                "{} already initialised for this configuration",
+                root.display()
+            );
+            return Ok(key);
+        }
+        // One `init` at a time: stacks are prepared side by side, and Terraform's plugin cache
+        // is not safe for concurrent installs.
+        static INIT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _one = INIT.lock().await;
+        prepared::forget(self);
         log(on_msg, format!("Initializing {}", root.display()));
         checked(&self.commands().init(&self.backend_config)).await?;
-        Ok(())
+        // `init` may have installed modules: the key covers their files too.
+        let key = prepared::init_key(self);
+        prepared::save(self, &prepared::Prepared::new(key.clone(), None));
+        Ok(key)
     }
 
     async fn select_workspace(&self, on_msg: &mut dyn FnMut(&UiMessage)) -> Result<(), IacError> {
@@ -287,6 +339,21 @@ impl Stack {
         Outputs::from_json(&captured.stdout)
     }
 
+    /// The stack's outputs together with the state they come from, in one `state pull` (the
+    /// state document holds the root outputs in `output -json`'s shape): `(None, empty)` when
+    /// the workspace has no state yet. Sensitive values are kept, as in [`Stack::outputs`];
+    /// the rest of the document is parsed past and dropped.
+    pub async fn state_outputs(&self) -> Result<(Option<StateMeta>, Outputs), IacError> {
+        let captured = checked(&self.commands().state_pull()).await?;
+        parse_state_outputs(&captured.stdout)
+    }
+
+    /// Serial and lineage of a `local` backend's state, read from its file without
+    /// Terraform; `None` for any other backend or an unreadable file (ask Terraform then).
+    pub fn local_state_meta(&self) -> Option<Option<StateMeta>> {
+        prepared::local_state_meta(self)
+    }
+
     /// `state pull`: the serial and lineage of the stack's current state.
     /// `Ok(None)` when the workspace has no state yet: Terraform 1.11 prints
     /// nothing at all then (exit 0). A state whose resources were all
@@ -351,6 +418,34 @@ fn parse_state_meta(stdout: &[u8]) -> Result<Option<StateMeta>, IacError> {
     serde_json::from_slice::<StateMeta>(stdout)
         .map(Some)
         .map_err(|source| document_error("`state pull` state", source))
+}
+
+/// `state pull` output → its meta and root outputs; empty output (no state yet) → nothing.
+fn parse_state_outputs(stdout: &[u8]) -> Result<(Option<StateMeta>, Outputs), IacError> {
+    #[derive(Deserialize)]
+    struct Pulled {
+        serial: u64,
+        lineage: String,
+        #[serde(default)]
+        outputs: Outputs,
+    }
+    if stdout.iter().all(u8::is_ascii_whitespace) {
+        return Ok((None, Outputs::default()));
+    }
+    let pulled: Pulled = serde_json::from_slice(stdout)
+        .map_err(|source| document_error("`state pull` state", source))?;
+    let meta = StateMeta {
+        serial: pulled.serial,
+        lineage: pulled.lineage,
+    };
+    Ok((Some(meta), pulled.outputs))
+}
+
+/// The workspace `workspace list` marks with `*`.
+fn current_workspace(text: &str) -> Option<&str> {
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix('*'))
+        .map(str::trim)
 }
 
 /// Workspace names from `workspace list` (`* current`, `  other`).

@@ -44,6 +44,11 @@ impl Reporter {
         }
     }
 
+    /// Whether stdout is for machines (JSON lines, or one JSON result document).
+    pub fn is_json(&self) -> bool {
+        matches!(self.format, Format::Json)
+    }
+
     /// A reporter that prints nothing and keeps every event (tests assert on them).
     #[cfg(test)]
     pub fn keeping() -> (Reporter, Kept) {
