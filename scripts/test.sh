@@ -5,7 +5,8 @@
 #
 # Needs: cargo (with rustfmt and clippy), Python 3.11+ (for the emulator venv, see
 # scripts/emulator.sh), terraform or tofu on PATH, and the providers the modules use: from a
-# provider mirror (BLUEGREEN_PROVIDER_MIRROR, docs/terraform-providers.md) or the registry.
+# provider mirror (BLUEGREEN_PROVIDER_MIRROR, docs/terraform-providers.md) or the registry, and jq
+# (installed with apt-get when missing and running as root).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -39,6 +40,17 @@ elif command -v tofu >/dev/null 2>&1; then
 	TF=tofu
 else
 	die "neither terraform nor tofu is on PATH; the integration tests and 'fmt -check' need one (Terraform 1.11+ or OpenTofu)"
+fi
+
+# jq: the real-provider tier (scripts/test-real-modules.sh) reads bluegreen's JSON with it.
+if ! command -v jq >/dev/null 2>&1; then
+	if command -v apt-get >/dev/null 2>&1 && [[ $(id -u) == 0 ]]; then
+		banner "apt-get install jq"
+		apt-get install -y -q jq >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q jq >/dev/null; } ||
+			die "installing jq failed; install it (apt-get install jq) and run again"
+	else
+		die "jq not found; install it (e.g. apt-get install jq): the real-provider tier reads JSON with it"
+	fi
 fi
 
 banner "scripts/emulator.sh install"
