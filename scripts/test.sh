@@ -105,7 +105,9 @@ real_tier_log=$REPO_ROOT/.bluegreen/real-tier.log
 real_tier_pid=
 start_real_tier() {
 	local target_dir
-	cargo build --bin bluegreen || return
+	# Both binaries: the tier runs bluegreen; tests/dataplane_e2e.rs runs bg-dataplane, which
+	# `cargo test` does not build as an executable for another package's tests.
+	cargo build --workspace --bins || return
 	target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 	mkdir -p -- "$REPO_ROOT/.bluegreen"
 	BLUEGREEN=$target_dir/debug/bluegreen bash "$SCRIPT_DIR/test-real-modules.sh" >"$real_tier_log" 2>&1 &
@@ -114,7 +116,7 @@ start_real_tier() {
 }
 wait_real_tier() {
 	[[ -n $real_tier_pid ]] || {
-		echo "not started (see 'cargo build --bin bluegreen' above)"
+		echo "not started (see 'cargo build --workspace --bins' above)"
 		return 1
 	}
 	local rc=0
@@ -124,12 +126,12 @@ wait_real_tier() {
 }
 # A test.sh that ends early (Ctrl-C, a kill) ends the tier too; it stops its emulator on exit.
 trap '[[ -z $real_tier_pid ]] || kill -TERM "$real_tier_pid" 2>/dev/null || true' EXIT
-check "cargo build --bin bluegreen; start the real-provider tier" start_real_tier
+check "cargo build --workspace --bins; start the real-provider tier" start_real_tier
 
 # --all-targets does not run doctests, so they get their own step — first, so that the last
 # test summary in the log is the real suite's, not the (small) doctest run's.
 check "cargo test --doc" cargo test --doc
-# --workspace also builds target/debug/bg-dataplane, which tests/dataplane_e2e.rs runs.
+# tests/dataplane_e2e.rs runs target/debug/bg-dataplane, built above (cargo build --workspace --bins).
 check "cargo test --workspace --all-targets" cargo test --workspace --all-targets
 check "real-provider tier (scripts/test-real-modules.sh)" wait_real_tier
 

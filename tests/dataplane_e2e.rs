@@ -138,7 +138,8 @@ impl Drop for DataPlane {
     }
 }
 
-/// `cargo test --workspace` builds it next to the `bluegreen` binary.
+/// `cargo build --workspace --bins` builds it next to the `bluegreen` binary (scripts/test.sh
+/// does, before the tests: `cargo test` builds another package's binary only as a test harness).
 fn dataplane_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("BLUEGREEN_DATAPLANE_BIN") {
         return bin.into();
@@ -146,7 +147,7 @@ fn dataplane_bin() -> PathBuf {
     let bin = Path::new(env!("CARGO_BIN_EXE_bluegreen")).with_file_name("bg-dataplane");
     assert!(
         bin.exists(),
-        "{} is missing: run `cargo build -p bluegreen-dataplane` (or `cargo test --workspace`), or set BLUEGREEN_DATAPLANE_BIN",
+        "{} is missing: run `cargo build --workspace --bins` (scripts/test.sh does), or set BLUEGREEN_DATAPLANE_BIN",
         bin.display()
     );
     bin
