@@ -270,7 +270,7 @@ pub fn env_for_hints(cli: &Cli, env: &EnvArg) -> String {
         shlex::try_quote(s).map_or_else(|_| format!("{s:?}"), |q| q.into_owned())
     };
     let mut out = quote(&env.env);
-    let is_path = env.env.contains('/') || env.env.ends_with(".hcl");
+    let is_path = crate::config::env_is_path(&env.env);
     let dir_from_flag = std::env::var_os("BLUEGREEN_ENVIRONMENTS_DIR").is_none()
         && cli.environments_dir != std::path::Path::new("environments");
     if !is_path && dir_from_flag {

@@ -26,6 +26,6 @@ pub use model::{
     ENV_NAME_RULE, RESERVED_SERVICE_VARS,
 };
 pub use parse::{load, load_str};
-pub use paths::resolve_env;
+pub use paths::{env_is_path, resolve_env};
 pub use region::{region_conflicts, var_file_region};
 pub use spec::parse_strategy_spec;

@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf, MAIN_SEPARATOR};
 /// environment file itself (`…/bluegreen.hcl`) means its directory. Returns the env directory,
 /// absolute but not canonicalized: a symlinked environment keeps its own name.
 pub fn resolve_env(env: &str, environments_dir: &Path) -> Result<PathBuf, ConfigError> {
-    let is_path = env.contains('/') || env.contains(MAIN_SEPARATOR) || env.starts_with('.');
+    let is_path = env_is_path(env);
     if !is_path {
         check_env_name(env, None)?;
     }
@@ -51,6 +51,12 @@ pub fn resolve_env(env: &str, environments_dir: &Path) -> Result<PathBuf, Config
         }
     }
     Ok(lexical_absolute(&dir))
+}
+
+/// Whether ENV names a path (it contains a path separator or starts with '.') rather than an
+/// environment under the environments directory.
+pub fn env_is_path(env: &str) -> bool {
+    env.contains('/') || env.contains(MAIN_SEPARATOR) || env.starts_with('.')
 }
 
 /// Refuses a name outside [`super::ENV_NAME_RULE`]; `dir` is the directory it came from.
