@@ -67,15 +67,23 @@ run() {
 	}
 }
 
-# `terraform plan -detailed-exitcode` of one stack, in the data dir and workspace bluegreen
-# uses, with the inputs it passes; its output goes to $TIER/plan-<env>-<stack>.log and its exit
-# code is the plan's (0: no changes, 2: changes, 1: error).
-plan_stack() {
+# Terraform ARGS in one stack's root, with the data dir and workspace bluegreen uses for it and
+# the variables it passes: stack_tf ENV STACK ROOT ARGS…
+stack_tf() {
 	local env=$1 stack=$2 root=$3
 	shift 3
 	(cd "$root" && TF_DATA_DIR=$BLUEGREEN_WORK_DIR/$env/tf/$stack/data TF_WORKSPACE=$env-$stack \
-		TF_VAR_bluegreen_environment=$env AWS_REGION=us-east-1 \
-		"$TF" plan -detailed-exitcode -input=false -lock=false -no-color "$@") >"$TIER/plan-$env-$stack.log" 2>&1
+		TF_VAR_bluegreen_environment=$env AWS_REGION=us-east-1 "$TF" "$@")
+}
+
+# `terraform plan -detailed-exitcode` of one stack, with the inputs bluegreen passes; its output
+# goes to $TIER/plan-<env>-<stack>.log and its exit code is the plan's (0: no changes, 2:
+# changes, 1: error).
+plan_stack() {
+	local env=$1 stack=$2 root=$3
+	shift 3
+	stack_tf "$env" "$stack" "$root" plan -detailed-exitcode -input=false -lock=false -no-color "$@" \
+		>"$TIER/plan-$env-$stack.log" 2>&1
 }
 
 # Every provisioned stack of `env` (its directory `dir`) plans empty. The plans run side by side.
@@ -83,7 +91,7 @@ stacks_are_clean() {
 	local env=$1 dir=$2 status shared color image tg cluster stack rc
 	local -A jobs=()
 	status=$("$BLUEGREEN" status --env "$env" --environments-dir "$(dirname "$dir")" --output json)
-	shared=$(cd "$dir/shared" && TF_DATA_DIR=$BLUEGREEN_WORK_DIR/$env/tf/shared/data TF_WORKSPACE=$env-shared "$TF" output -json)
+	shared=$(stack_tf "$env" shared "$dir/shared" output -json)
 	cluster=$(jq -r '.cluster_name.value' <<<"$shared")
 	plan_stack "$env" shared "$dir/shared" -var-file="$dir/shared.tfvars" &
 	jobs[shared]=$!
@@ -152,7 +160,7 @@ main() {
 	fast_pid=$!
 
 	step deploy --env local --image public.ecr.aws/nginx/nginx:1.27
-	(cd environments/local/shared && TF_DATA_DIR=$BLUEGREEN_WORK_DIR/local/tf/shared/data "$TF" version) |
+	stack_tf local shared environments/local/shared version |
 		sed -n -e 's/^\(Terraform v.*\)/    \1/p' -e 's/^+ provider /    provider /p'
 	wait "$copy_pid" || {
 		cat -- "$TIER/deploy-copy.log" >&2
@@ -174,10 +182,8 @@ main() {
 
 	# The stand-in modules give bluegreen the same outputs contract and the same AWS shapes as
 	# the real ones: compare the copy (real modules, fresh, image 1.30) with local-fast (same image).
-	(cd "$copies/copy/shared" && TF_DATA_DIR=$BLUEGREEN_WORK_DIR/copy/tf/shared/data TF_WORKSPACE=copy-shared \
-		"$TF" output -json) >"$TIER/outputs-copy.json"
-	(cd modules/emulator/shared && TF_DATA_DIR=$BLUEGREEN_WORK_DIR/local-fast/tf/shared/data \
-		TF_WORKSPACE=local-fast-shared "$TF" output -json) >"$TIER/outputs-local-fast.json"
+	stack_tf copy shared "$copies/copy/shared" output -json >"$TIER/outputs-copy.json"
+	stack_tf local-fast shared modules/emulator/shared output -json >"$TIER/outputs-local-fast.json"
 	say "compare what bluegreen reads: copy (real modules) vs local-fast (stand-ins)"
 	if ! "$BLUEGREEN_EMULATOR_VENV/bin/python" "$SCRIPT_DIR/emulator/compare_module_shapes.py" \
 		copy "$TIER/outputs-copy.json" local-fast "$TIER/outputs-local-fast.json" >"$TIER/shapes.log"; then
