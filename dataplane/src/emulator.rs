@@ -184,6 +184,54 @@ impl Emulator {
         Ok(out)
     }
 
+    /// Every target group's health check settings (DescribeTargetGroups), by ARN; a setting
+    /// the emulator leaves out takes ALB's default.
+    pub async fn health_settings(&self) -> Result<HashMap<String, crate::health::Settings>, Error> {
+        use std::time::Duration;
+        let mut out = HashMap::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .elbv2
+                .describe_target_groups()
+                .set_marker(marker)
+                .send()
+                .await?;
+            for tg in page.target_groups() {
+                let Some(arn) = tg.target_group_arn() else {
+                    continue;
+                };
+                let d = crate::health::Settings::default();
+                let secs = |v: Option<i32>, default: Duration| {
+                    v.and_then(|v| u64::try_from(v).ok())
+                        .map_or(default, Duration::from_secs)
+                };
+                let count = |v: Option<i32>, default: u32| {
+                    v.and_then(|v| u32::try_from(v).ok()).unwrap_or(default)
+                };
+                let settings = crate::health::Settings {
+                    path: tg.health_check_path().unwrap_or(&d.path).to_owned(),
+                    interval: secs(tg.health_check_interval_seconds(), d.interval),
+                    timeout: secs(tg.health_check_timeout_seconds(), d.timeout),
+                    healthy_threshold: count(tg.healthy_threshold_count(), d.healthy_threshold),
+                    unhealthy_threshold: count(
+                        tg.unhealthy_threshold_count(),
+                        d.unhealthy_threshold,
+                    ),
+                    matcher: tg
+                        .matcher()
+                        .and_then(|m| m.http_code())
+                        .map_or(d.matcher.clone(), crate::health::Matcher::parse),
+                };
+                out.insert(arn.to_owned(), settings);
+            }
+            marker = page.next_marker().map(str::to_owned);
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
     /// (Id, Port) of every target registered in the group.
     pub async fn targets(&self, target_group: &str) -> Result<Vec<(String, i32)>, Error> {
         let out = self

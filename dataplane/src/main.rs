@@ -3,15 +3,19 @@
 //! - `bg-dataplane run`: polls the emulator (`AWS_ENDPOINT_URL`), runs each ECS service's tasks as
 //!   in-process HTTP servers on loopback, registers them in the service's target group, and
 //!   serves every ALB listener on a local socket that routes as the listener's rules say.
+//!   Its health checks decide target health and routing, and it evaluates the emulator's metric
+//!   alarms against the metrics it publishes.
 //! - `bg-dataplane load`: open-loop load through a URL, with a JSON summary, a timeline and an
 //!   SVG of traffic share per version and errors over time.
 //!
 //! Test and demo infrastructure: never part of the `bluegreen` binary.
 
+mod alarms;
 mod app;
 mod balancer;
 mod chart;
 mod emulator;
+mod health;
 mod load;
 mod map;
 mod metrics;
@@ -68,6 +72,16 @@ pub struct RunArgs {
     /// on AWS, 1s (high resolution) for tests; 0 publishes nothing.
     #[arg(long, env = "BG_DATAPLANE_METRICS_PERIOD", default_value = "60s", value_parser = humantime::parse_duration)]
     metrics_period: Duration,
+    /// Where to write the health the data plane's checks observe per target (JSON, atomic
+    /// rename): the strict launcher answers DescribeTargetHealth from it when the emulator runs
+    /// with the same path in BLUEGREEN_TARGET_HEALTH_FILE (docs/dataplane.md). Without it the
+    /// checks still decide routing, but the emulator answers target health itself.
+    #[arg(long, env = "BLUEGREEN_TARGET_HEALTH_FILE")]
+    target_health_file: Option<PathBuf>,
+    /// How often the emulator's metric alarms are evaluated against its CloudWatch metrics
+    /// (SetAlarmState on a transition); 0 evaluates none.
+    #[arg(long, env = "BG_DATAPLANE_ALARM_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    alarm_interval: Duration,
 }
 
 #[derive(clap::Args)]

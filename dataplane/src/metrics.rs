@@ -90,10 +90,11 @@ pub fn dimension_value(arn: &str) -> String {
         .to_owned()
 }
 
-/// The datums of one period; `pools` gives the healthy host count per target group dimension.
+/// The datums of one period; `hosts` gives the (healthy, unhealthy) target counts per target
+/// group dimension, from the health checks.
 pub fn datums(
     taken: &HashMap<Key, Counters>,
-    healthy: &HashMap<Key, usize>,
+    hosts: &HashMap<Key, (usize, usize)>,
     at: SystemTime,
     high_resolution: bool,
 ) -> Vec<MetricDatum> {
@@ -151,9 +152,9 @@ pub fn datums(
             );
         }
     }
-    for (key, n) in healthy {
-        out.push(count("HealthyHostCount", key, *n as u64));
-        out.push(count("UnHealthyHostCount", key, 0));
+    for (key, (healthy, unhealthy)) in hosts {
+        out.push(count("HealthyHostCount", key, *healthy as u64));
+        out.push(count("UnHealthyHostCount", key, *unhealthy as u64));
     }
     out
 }

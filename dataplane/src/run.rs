@@ -1,9 +1,11 @@
 //! `bg-dataplane run`: two polling loops against the emulator (routing: listeners and rules;
 //! tasks: ECS services, task servers, target registrations) and the exit conditions.
 
+use crate::alarms;
 use crate::app::AppConfig;
 use crate::balancer::Balancer;
 use crate::emulator::{Emulator, Error, ServiceSpec};
+use crate::health::{self, Book, Probe, State};
 use crate::map::{self, MapEntry};
 use crate::metrics;
 use crate::tasks::{reconcile, TaskServer, TaskView};
@@ -52,11 +54,26 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         args.route_poll,
         last_ok.clone(),
     ));
+    let book = Arc::new(Mutex::new(Book::default()));
     let metrics = (!args.metrics_period.is_zero()).then(|| {
         tokio::spawn(publish_metrics(
             aws_sdk_cloudwatch::Client::new(&emu.config),
             balancer.clone(),
+            book.clone(),
             args.metrics_period,
+        ))
+    });
+    let checks = tokio::spawn(health_checks(
+        emu.clone(),
+        book.clone(),
+        args.target_health_file.clone(),
+    ));
+    // A period counts once the data plane has published all of it: one metrics period later.
+    let alarms = (!args.alarm_interval.is_zero()).then(|| {
+        tokio::spawn(alarms::run_alarms(
+            aws_sdk_cloudwatch::Client::new(&emu.config),
+            args.alarm_interval,
+            args.metrics_period.max(Duration::from_secs(1)),
         ))
     });
     let mut manager = TaskManager {
@@ -67,6 +84,8 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         next_id: 0,
         drain_timeout: args.drain_timeout,
         owned: BTreeSet::new(),
+        book,
+        health_file: args.target_health_file.clone(),
     };
     let mut tick = tokio::time::interval(args.task_poll);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -94,10 +113,14 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     };
     say(&format!("stopping: {why}"));
     routing.abort();
-    if let Some(m) = metrics {
+    checks.abort();
+    for m in [metrics, alarms].into_iter().flatten() {
         m.abort();
     }
     let _ = std::fs::remove_file(&args.map);
+    if let Some(file) = &args.target_health_file {
+        let _ = std::fs::remove_file(file); // the emulator answers target health itself again
+    }
     // Leave the target groups as a stopped ECS service would: without our targets.
     let _ = tokio::time::timeout(Duration::from_secs(2), manager.deregister_all()).await;
     Ok(())
@@ -206,6 +229,7 @@ async fn routing_loop(
 async fn publish_metrics(
     cw: aws_sdk_cloudwatch::Client,
     balancer: Arc<Balancer>,
+    book: Arc<Mutex<Book>>,
     period: Duration,
 ) {
     let mut tick = tokio::time::interval(period);
@@ -214,10 +238,31 @@ async fn publish_metrics(
     loop {
         tick.tick().await;
         let taken = balancer.metrics.take();
-        let healthy = balancer.healthy_hosts();
+        // Every group a listener forwards to, with its (healthy, unhealthy) counts from the
+        // health checks (keyed by dimension value; the book is keyed by ARN).
+        let hosts: HashMap<_, (usize, usize)> = {
+            let book = book.lock().expect("health book");
+            let by_dim: HashMap<String, (usize, usize)> = book
+                .targets
+                .keys()
+                .map(|(tg, _)| (metrics::dimension_value(tg), book.counts(tg)))
+                .collect();
+            balancer
+                .healthy_hosts()
+                .into_keys()
+                .map(|key| {
+                    let n = key
+                        .1
+                        .as_ref()
+                        .and_then(|tg| by_dim.get(tg).copied())
+                        .unwrap_or((0, 0));
+                    (key, n)
+                })
+                .collect()
+        };
         let all = metrics::datums(
             &taken,
-            &healthy,
+            &hosts,
             std::time::SystemTime::now(),
             period < Duration::from_secs(60),
         );
@@ -253,6 +298,9 @@ struct TaskManager {
     drain_timeout: Duration,
     /// Target groups of the services we run: we own their registrations.
     owned: BTreeSet<String>,
+    /// Health of every target we registered (health checks: `health_checks`).
+    book: Arc<Mutex<Book>>,
+    health_file: Option<PathBuf>,
 }
 
 impl TaskManager {
@@ -287,9 +335,26 @@ impl TaskManager {
             .retain(|t| !t.server.stopped.load(Ordering::SeqCst));
         self.owned
             .extend(services.iter().filter_map(|s| s.target_group.clone()));
-        let pools = self.pools(now);
-        self.balancer.set_pools(pools.clone());
-        self.sync_targets(&pools).await
+        // The book (and its file) first: a target moto is told about is already `initial` there.
+        let registered = self.registered(now);
+        let draining: Vec<(String, SocketAddr)> = self
+            .tasks
+            .iter()
+            .filter(|t| t.draining)
+            .filter_map(|t| Some((t.target_group.clone()?, t.server.addr)))
+            .collect();
+        let live: Vec<(String, SocketAddr)> = registered
+            .iter()
+            .flat_map(|(tg, addrs)| addrs.iter().map(|a| (tg.clone(), *a)))
+            .collect();
+        let pools = {
+            let mut book = self.book.lock().expect("health book");
+            book.sync(&live, &draining, now);
+            write_health(self.health_file.as_deref(), &mut book);
+            routable_pools(&registered, &book)
+        };
+        self.balancer.set_pools(pools);
+        self.sync_targets(&registered).await
     }
 
     async fn reconcile_service(&mut self, s: &ServiceSpec, now: Instant) {
@@ -300,7 +365,16 @@ impl TaskManager {
             .map(|t| TaskView {
                 id: t.server.id.clone(),
                 current: t.task_definition == s.task_definition && t.target_group == s.target_group,
-                ready: t.server.ready(now),
+                // ECS replaces a task behind a load balancer once its successor passes the
+                // target group's health checks.
+                ready: t.server.ready(now)
+                    && t.target_group.as_ref().is_none_or(|tg| {
+                        self.book
+                            .lock()
+                            .expect("health book")
+                            .state(tg, t.server.addr)
+                            == Some(State::Healthy)
+                    }),
             })
             .collect();
         let decision = reconcile(s.desired, &views);
@@ -335,8 +409,9 @@ impl TaskManager {
         }
     }
 
-    /// Ready, not draining tasks per owned target group (empty groups included).
-    fn pools(&self, now: Instant) -> HashMap<String, Vec<SocketAddr>> {
+    /// Registered targets: ready (past their startup delay), not draining tasks per owned
+    /// target group (empty groups included).
+    fn registered(&self, now: Instant) -> HashMap<String, Vec<SocketAddr>> {
         let mut pools: HashMap<String, Vec<SocketAddr>> = self
             .owned
             .iter()
@@ -391,5 +466,121 @@ impl TaskManager {
             .map(|tg| (tg.clone(), Vec::new()))
             .collect();
         let _ = self.sync_targets(&empty).await;
+    }
+}
+
+/// Writes the health file when the book changed since the last write.
+fn write_health(path: Option<&std::path::Path>, book: &mut Book) {
+    if !book.dirty {
+        return;
+    }
+    book.dirty = false;
+    if let Some(path) = path {
+        if let Err(e) = health::write(path, &book.entries()) {
+            say(&format!("cannot write {}: {e}", path.display()));
+        }
+    }
+}
+
+/// Per target group, the registered targets a request may go to (health::routable).
+fn routable_pools(
+    registered: &HashMap<String, Vec<SocketAddr>>,
+    book: &Book,
+) -> HashMap<String, Vec<SocketAddr>> {
+    registered
+        .iter()
+        .map(|(tg, addrs)| {
+            let states: std::collections::BTreeMap<SocketAddr, State> = addrs
+                .iter()
+                .map(|a| (*a, book.state(tg, *a).unwrap_or(State::Initial)))
+                .collect();
+            (tg.clone(), health::routable(&states).collect())
+        })
+        .collect()
+}
+
+/// Health checks, as ALB sends them: every 100 ms, each target whose check is due gets one
+/// (`GET <path>` with the group's timeout); the group's settings are read once a second
+/// (DescribeTargetGroups). A target of a group whose settings are not read yet stays `initial`.
+async fn health_checks(emu: Emulator, book: Arc<Mutex<Book>>, file: Option<PathBuf>) {
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_max_idle_per_host(0)
+            .build_http();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut read_at: Option<Instant> = None;
+    loop {
+        tick.tick().await;
+        if read_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            match emu.health_settings().await {
+                Ok(settings) => {
+                    book.lock().expect("health book").settings = settings;
+                    read_at = Some(Instant::now());
+                }
+                Err(e) => say(&format!("reading target groups failed: {e}")),
+            }
+        }
+        let now = Instant::now();
+        let due: Vec<(String, SocketAddr, health::Settings)> = {
+            let mut b = book.lock().expect("health book");
+            let settings = b.settings.clone();
+            b.targets
+                .iter_mut()
+                .filter(|(_, c)| {
+                    !c.in_flight && c.next_check <= now && c.tracker.state != State::Draining
+                })
+                .filter_map(|((tg, addr), c)| {
+                    let s = settings.get(tg)?.clone();
+                    c.in_flight = true;
+                    c.next_check = now + s.interval;
+                    Some((tg.clone(), *addr, s))
+                })
+                .collect()
+        };
+        for (tg, addr, s) in due {
+            let (client, book, file) = (client.clone(), book.clone(), file.clone());
+            tokio::spawn(async move {
+                let probe = check(&client, addr, &s).await;
+                let mut b = book.lock().expect("health book");
+                let Some(c) = b.targets.get_mut(&(tg.clone(), addr)) else {
+                    return;
+                };
+                c.in_flight = false;
+                if c.tracker.observe(&probe, &s) {
+                    say(&format!(
+                        "target {addr} of {tg}: {:?} ({})",
+                        c.tracker.state,
+                        c.tracker.reason.unwrap_or("passed health checks")
+                    ));
+                    b.dirty = true;
+                    write_health(file.as_deref(), &mut b);
+                }
+            });
+        }
+    }
+}
+
+async fn check(
+    client: &hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Empty<bytes::Bytes>,
+    >,
+    addr: SocketAddr,
+    s: &health::Settings,
+) -> Probe {
+    let Ok(uri) = format!("http://{addr}{}", s.path).parse::<hyper::Uri>() else {
+        return Probe::Failed;
+    };
+    let request = hyper::Request::get(uri)
+        .header("user-agent", "ELB-HealthChecker/2.0")
+        .body(http_body_util::Empty::new());
+    let Ok(request) = request else {
+        return Probe::Failed;
+    };
+    match tokio::time::timeout(s.timeout, client.request(request)).await {
+        Err(_) => Probe::Timeout,
+        Ok(Err(_)) => Probe::Failed,
+        Ok(Ok(resp)) => Probe::Status(resp.status().as_u16()),
     }
 }
