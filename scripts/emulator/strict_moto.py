@@ -399,6 +399,98 @@ def elbv2_deletion_protection():
         return original(self, arn)
 
 
+# Where the local data plane writes the target health its checks observe (docs/dataplane.md).
+TARGET_HEALTH_FILE_ENV = "BLUEGREEN_TARGET_HEALTH_FILE"
+# (path, mtime_ns, size) -> {(target group ARN, Id, Port): entry}: read again when it changes.
+_target_health_cache = {}
+
+
+def observed_target_health():
+    """{(target group ARN, Id, str(Port)): entry} from the file BLUEGREEN_TARGET_HEALTH_FILE
+    names: `{"targets": [{"target_group_arn", "id", "port", "state", "reason",
+    "description"}]}`. No variable, no file or a file that does not parse: {} (moto answers)."""
+    import json
+    import os
+
+    path = os.environ.get(TARGET_HEALTH_FILE_ENV)
+    if not path:
+        return {}
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return {}
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _target_health_cache:
+        try:
+            with open(path, encoding="utf-8") as f:
+                targets = json.load(f).get("targets") or []
+            parsed = {
+                (t["target_group_arn"], t["id"], str(t["port"])): t
+                for t in targets
+                if isinstance(t, dict) and t.get("state") in TARGET_STATES
+            }
+        except (OSError, ValueError, KeyError, AttributeError):
+            return {}  # the writer renames whole files; a bad one is not ours to guess at
+        _target_health_cache.clear()
+        _target_health_cache[key] = parsed
+    return _target_health_cache[key]
+
+
+TARGET_STATES = ("initial", "healthy", "unhealthy", "draining", "unused", "unavailable")
+
+
+@patch("elbv2-target-health-from-file")
+def elbv2_target_health_from_file():
+    """ELBv2 DescribeTargetHealth answers the health that real health checks observe, as AWS
+    does: a target is `initial` (Elb.RegistrationInProgress) until it passes the target
+    group's HealthyThresholdCount checks, `unhealthy` (Target.ResponseCodeMismatch,
+    Target.Timeout, Target.FailedHealthChecks) after UnhealthyThresholdCount failures, and
+    `draining` (Target.DeregistrationInProgress) while its requests finish after
+    deregistration.
+
+    moto answers every registered ip target `healthy` and forgets a deregistered one at once:
+    a task failing its health check is healthy to bluegreen. The local data plane
+    (bg-dataplane, docs/dataplane.md) health-checks the tasks it runs and writes what it
+    observes to the file BLUEGREEN_TARGET_HEALTH_FILE names (whole files, by rename). This
+    patch answers from that file for the targets listed there (matched by target group, Id and
+    Port), adds its draining targets to an answer for the whole group, and leaves every other
+    target to moto. No variable or no file: moto's answers, unchanged.
+    """
+    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus
+
+    @wrap(ELBv2Backend, "describe_target_health")
+    def describe_target_health(original, self, target_group_arn, targets):
+        result = original(self, target_group_arn, targets)
+        observed = observed_target_health()
+        if not observed:
+            return result
+        answered = set()
+        for status in result:
+            key = (target_group_arn, status.instance_id, str(status.port))
+            entry = observed.get(key)
+            if entry is not None:
+                status.status = entry["state"]
+                status.reason = entry.get("reason")
+                status.description = entry.get("description")
+                answered.add(key)
+        if not targets:
+            group = self.target_groups[target_group_arn]
+            for key, entry in sorted(observed.items()):
+                if key[0] == target_group_arn and key not in answered:
+                    if entry["state"] == "draining":
+                        result.append(
+                            FakeHealthStatus(
+                                entry["id"],
+                                entry["port"],
+                                group.health_check_port,
+                                "draining",
+                                entry.get("reason"),
+                                entry.get("description"),
+                            )
+                        )
+        return result
+
+
 # ------------------------------------------------------------------------------------------ main
 
 

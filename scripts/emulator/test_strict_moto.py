@@ -130,8 +130,15 @@ class Server:
 STRICT = LENIENT = None
 
 
+# The target health file both servers read (elbv2-target-health-from-file): set before they
+# start, written by the tests.
+HEALTH_DIR = tempfile.TemporaryDirectory()
+HEALTH_FILE = os.path.join(HEALTH_DIR.name, "target-health.json")
+
+
 def setUpModule():
     global STRICT, LENIENT
+    os.environ[strict_moto.TARGET_HEALTH_FILE_ENV] = HEALTH_FILE
     without = [flag for name in strict_moto.PATCHES for flag in ("--without", name)]
     STRICT, LENIENT = Server(), Server(*without)
     # moto imports a service's backend on its first request, seconds each for EC2: warm both
@@ -427,6 +434,98 @@ class EcsRegistersServiceTargets(StrictTest):
         self.assertFalse(blue & green)
 
 
+def write_target_health(entries):
+    """Writes the health file as bg-dataplane does: whole, by rename."""
+    tmp = HEALTH_FILE + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"targets": entries}, f)
+    os.replace(tmp, HEALTH_FILE)
+
+
+class ElbTargetHealthFromFile(StrictTest):
+    def setUp(self):
+        super().setUp()
+        self.world.listener(8080, self.world.forward({"blue": 1, "green": 0}))
+        self.tg = self.world.tgs["blue"]
+        self.world.elb.register_targets(
+            TargetGroupArn=self.tg,
+            Targets=[{"Id": "127.77.0.%d" % i, "Port": 8000 + i} for i in (1, 2, 3)],
+        )
+        self.addCleanup(lambda: os.path.exists(HEALTH_FILE) and os.remove(HEALTH_FILE))
+
+    def entry(self, i, state, reason=None, description=None, tg=None):
+        return {
+            "target_group_arn": tg or self.tg,
+            "id": "127.77.0.%d" % i,
+            "port": 8000 + i,
+            "state": state,
+            "reason": reason,
+            "description": description,
+        }
+
+    def health(self, server=None, **kwargs):
+        elb = (server or self.srv).client("elbv2")
+        out = elb.describe_target_health(TargetGroupArn=self.tg, **kwargs)
+        return {
+            d["Target"]["Id"]: (d["TargetHealth"]["State"], d["TargetHealth"].get("Reason"))
+            for d in out["TargetHealthDescriptions"]
+        }
+
+    def test_listed_targets_take_the_observed_state_and_others_stay_moto_s(self):
+        write_target_health(
+            [
+                self.entry(1, "initial", "Elb.RegistrationInProgress", "Target registration is in progress"),
+                self.entry(2, "unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [500]"),
+            ]
+        )
+        self.assertEqual(
+            self.health(),
+            {
+                "127.77.0.1": ("initial", "Elb.RegistrationInProgress"),
+                "127.77.0.2": ("unhealthy", "Target.ResponseCodeMismatch"),
+                "127.77.0.3": ("healthy", None),  # not listed: moto's answer
+            },
+        )
+        # A rewrite is read at the next call.
+        write_target_health([self.entry(1, "healthy"), self.entry(2, "unhealthy", "Target.Timeout")])
+        self.assertEqual(self.health()["127.77.0.1"], ("healthy", None))
+        self.assertEqual(self.health()["127.77.0.2"], ("unhealthy", "Target.Timeout"))
+
+    def test_a_draining_target_is_listed_after_moto_forgot_it(self):
+        self.world.elb.deregister_targets(
+            TargetGroupArn=self.tg, Targets=[{"Id": "127.77.0.3", "Port": 8003}]
+        )
+        write_target_health(
+            [self.entry(3, "draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")]
+        )
+        self.assertEqual(self.health()["127.77.0.3"], ("draining", "Target.DeregistrationInProgress"))
+        self.assertEqual(len(self.health()), 3)
+        # Asked about other targets only, it is not added.
+        only = self.health(Targets=[{"Id": "127.77.0.1", "Port": 8001}])
+        self.assertEqual(only, {"127.77.0.1": ("healthy", None)})
+
+    def test_entries_of_other_groups_ports_or_bad_files_change_nothing(self):
+        green = self.world.tgs["green"]
+        write_target_health(
+            [self.entry(1, "unhealthy", tg=green), {**self.entry(2, "unhealthy"), "port": 9999}]
+        )
+        healthy = {"127.77.0.%d" % i: ("healthy", None) for i in (1, 2, 3)}
+        self.assertEqual(self.health(), healthy)
+        with open(HEALTH_FILE, "w", encoding="utf-8") as f:
+            f.write("{not json")
+        self.assertEqual(self.health(), healthy)
+        os.remove(HEALTH_FILE)
+        self.assertEqual(self.health(), healthy)
+
+    def test_moto_alone_answers_healthy(self):
+        w = World(LENIENT, self.n + "l")
+        w.listener(8080, w.forward({"blue": 1, "green": 0}))
+        w.elb.register_targets(TargetGroupArn=w.tgs["blue"], Targets=[{"Id": "127.77.0.1", "Port": 8001}])
+        write_target_health([self.entry(1, "unhealthy", "Target.Timeout", tg=w.tgs["blue"])])
+        out = w.elb.describe_target_health(TargetGroupArn=w.tgs["blue"])["TargetHealthDescriptions"]
+        self.assertEqual([d["TargetHealth"]["State"] for d in out], ["healthy"])
+
+
 class ElbDuplicateLoadBalancerName(StrictTest):
     def test_same_settings_return_the_existing_load_balancer(self):
         again = self.world.create_lb(self.n + "-alb")
@@ -638,6 +737,7 @@ class Launcher(unittest.TestCase):
             "ecs-create-service-refuses-duplicate-name",
             "elbv2-duplicate-load-balancer-name",
             "elbv2-deletion-protection",
+            "elbv2-target-health-from-file",
         ):
             self.assertIn(name + "\n", out.stdout)
         self.assertIn("does not have an associated load balancer.", out.stdout)
