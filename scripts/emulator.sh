@@ -49,6 +49,9 @@ LOG_FILE=$EMULATOR_HOME/moto.log
 DATAPLANE_PID_FILE=$EMULATOR_HOME/dataplane.pid
 DATAPLANE_MAP=$EMULATOR_HOME/dataplane.json
 DATAPLANE_LOG=$EMULATOR_HOME/dataplane.log
+# Written by the data plane's health checks, read by the launcher's elbv2-target-health-from-file
+# patch (docs/emulator.md); absent without the data plane, and then moto answers target health.
+TARGET_HEALTH_FILE=$EMULATOR_HOME/target-health.json
 DATAPLANE_BIN=${BLUEGREEN_DATAPLANE_BIN:-$REPO_ROOT/target/debug/bg-dataplane}
 # The interpreter the venv is built from; the pins were resolved on CPython 3.11.
 PYTHON=${BLUEGREEN_PYTHON:-python3}
@@ -221,7 +224,7 @@ start_dataplane() {
 		(cd -- "$REPO_ROOT" && cargo build --quiet -p bluegreen-dataplane --bin bg-dataplane >&2) ||
 			die "building bg-dataplane failed; without BLUEGREEN_DATAPLANE=1 the emulator starts alone"
 	fi
-	rm -f -- "$DATAPLANE_MAP"
+	rm -f -- "$DATAPLANE_MAP" "$TARGET_HEALTH_FILE"
 	(
 		# shellcheck disable=SC2046 # one name per word
 		unset $(compgen -e -X '!AWS_*')
@@ -233,7 +236,8 @@ try:
 except OSError:
     pass
 os.closerange(3, 65536)
-os.execv(sys.argv[1], sys.argv[1:])' "$DATAPLANE_BIN" run --map "$DATAPLANE_MAP" --exit-with-pid "$emu_pid"
+os.execv(sys.argv[1], sys.argv[1:])' "$DATAPLANE_BIN" run --map "$DATAPLANE_MAP" --exit-with-pid "$emu_pid" \
+			--target-health-file "$TARGET_HEALTH_FILE"
 	) </dev/null >>"$DATAPLANE_LOG" 2>&1 &
 	pid=$!
 	printf '%s\n' "$pid" >"$DATAPLANE_PID_FILE"
@@ -288,6 +292,7 @@ launch() {
 	(
 		# shellcheck disable=SC2046 # word splitting is intended: one name per word
 		unset $(compgen -e -X '!AWS_*')
+		export BLUEGREEN_TARGET_HEALTH_FILE=$TARGET_HEALTH_FILE
 		exec "$VENV/bin/python" -c 'import os, sys
 try:
     os.setsid()

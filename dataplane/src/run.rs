@@ -55,6 +55,10 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         last_ok.clone(),
     ));
     let book = Arc::new(Mutex::new(Book::default()));
+    if let Some(path) = &args.target_health_file {
+        // From now on the emulator leaves registering targets to us (docs/emulator.md).
+        health::write(path, &[])?;
+    }
     let metrics = (!args.metrics_period.is_zero()).then(|| {
         tokio::spawn(publish_metrics(
             aws_sdk_cloudwatch::Client::new(&emu.config),

@@ -253,6 +253,8 @@ def sync_service_targets(service):
     groups the service no longer names)."""
     from moto.elbv2.models import elbv2_backends
 
+    if data_plane_runs_tasks():
+        return
     running = service.running_count if service.status == "ACTIVE" else 0
     elbv2 = elbv2_backends[service._account_id][service.region_name]
     wanted = {}  # target group ARN -> targets
@@ -278,6 +280,16 @@ def sync_service_targets(service):
             elbv2.target_groups[arn].register(targets)
 
 
+def data_plane_runs_tasks():
+    """True while the local data plane runs (its target health file exists, see
+    elbv2-target-health-from-file): it runs the tasks and registers them itself, so stand-in
+    targets would only be healthy to bluegreen for the moment before it removes them."""
+    import os
+
+    path = os.environ.get(TARGET_HEALTH_FILE_ENV)
+    return bool(path) and os.path.exists(path)
+
+
 @patch("ecs-registers-service-targets")
 def ecs_registers_service_targets():
     """ECS registers each running task of a service with load balancers in the service's
@@ -292,7 +304,9 @@ def ecs_registers_service_targets():
     127.78.0.0/16), and deregisters the targets of tasks beyond the count. DeleteService
     deregisters them all. Targets it did not register (anyone's RegisterTargets) are left
     alone. Target health is moto's: a registered target is healthy. Leave it out (`--without
-    ecs-registers-service-targets`) when something else runs the tasks and registers them.
+    ecs-registers-service-targets`) when something else runs the tasks and registers them; it
+    registers nothing while the local data plane runs (the file BLUEGREEN_TARGET_HEALTH_FILE
+    names exists), because the data plane does.
     """
     from moto.ecs.models import EC2ContainerServiceBackend
 

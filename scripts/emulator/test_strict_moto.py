@@ -422,6 +422,13 @@ class EcsRegistersServiceTargets(StrictTest):
         self.world.ecs.delete_service(cluster=self.n, service="app-green")
         self.assertEqual([a for a, _, _ in self.targets("green")], ["127.0.2.1"])
 
+    def test_nothing_is_registered_while_the_data_plane_runs(self):
+        write_target_health([])  # bg-dataplane writes its file when it starts
+        self.addCleanup(os.remove, HEALTH_FILE)
+        self.world.create_service("app-blue", "blue")
+        self.scale("app-blue", 2)
+        self.assertEqual(self.targets("blue"), [])
+
     def test_two_services_never_share_an_address(self):
         self.world.listener(8082, self.world.forward({"blue": 0, "green": 1}))
         self.world.create_service("app-blue", "blue")

@@ -36,6 +36,7 @@
 #![allow(dead_code)]
 
 mod bluegreen;
+mod dataplane;
 mod emulator;
 mod envs;
 mod http_app;
@@ -48,6 +49,8 @@ mod world;
 
 #[allow(unused_imports)] // each test binary uses a subset
 pub use bluegreen::{temp_workdir, Bluegreen, Outcome};
+#[allow(unused_imports)]
+pub use dataplane::{DataPlane, HealthFile, Load, Request};
 #[allow(unused_imports)]
 pub use emulator::{Emulator, EmulatorBuilder};
 #[allow(unused_imports)]
