@@ -282,6 +282,26 @@ fn a_bad_canary_raises_its_alarm_is_rolled_back_and_harms_only_its_share() {
         failed.len(),
         CANARY_PERCENT / 100.0
     );
+    // Where the exposure went: until the data plane set the alarm, then until bluegreen's
+    // listener change took effect (its log lines carry epoch seconds.millis).
+    let raised_ms = dp
+        .log()
+        .lines()
+        .find(|l| l.contains("alarm bg-local-green-5xx: OK -> ALARM"))
+        .and_then(|l| {
+            l.strip_prefix("bg-dataplane ")?
+                .split(':')
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+        .map(|s| s * 1000.0)
+        .expect("the alarm line carries its time");
+    eprintln!(
+        "first bad request → alarm set by the data plane: {:.2} s; → last request to the canary: {:.2} s",
+        (raised_ms - first) / 1000.0,
+        (last - raised_ms) / 1000.0
+    );
     // The restore lost nothing: every failure is the bad version's own 500, answered by the
     // canary's target group; no 502/503 from the balancer, no timeout (status 0).
     for r in &failed {

@@ -14,6 +14,7 @@ mod alarms;
 mod app;
 mod balancer;
 mod chart;
+mod checks;
 mod emulator;
 mod health;
 mod load;
