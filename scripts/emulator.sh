@@ -14,6 +14,8 @@
 # docs/dataplane.md: tasks that answer HTTP, one loopback socket per ALB listener); `env` then prints
 # BLUEGREEN_DATAPLANE_MAP, the JSON file mapping each listener to its local URL; `stop` stops it.
 # The binary is $BLUEGREEN_DATAPLANE_BIN, else target/debug/bg-dataplane (built when missing).
+# Its health checks go to <home>/target-health.json, which the launcher answers
+# DescribeTargetHealth from (patch elbv2-target-health-from-file, docs/emulator.md).
 #
 # The launcher is scripts/emulator/strict_moto.py (docs/emulator.md): it serves exactly as
 # moto_server does, after patching moto where it is more lenient than AWS in ways that matter
@@ -283,6 +285,8 @@ launcher_without() {
 launch() {
 	local port=$1 pid deadline
 	printf '\n=== %s: starting the strict moto launcher on 127.0.0.1:%s\n' "$(date -u +%FT%TZ)" "$port" >>"$LOG_FILE"
+	# A file left by a data plane that was killed describes targets of a server that is gone.
+	rm -f -- "$TARGET_HEALTH_FILE"
 	# A new session: the server outlives this script and ignores Ctrl-C aimed at the caller's
 	# terminal; `stop` is the way to end it. setsid(1) would fork when we happen to be a
 	# process-group leader (and $! would be the wrong pid), so Python execs the launcher itself,

@@ -131,7 +131,8 @@ check "cargo build --workspace --bins; start the real-provider tier" start_real_
 # --all-targets does not run doctests, so they get their own step — first, so that the last
 # test summary in the log is the real suite's, not the (small) doctest run's.
 check "cargo test --doc" cargo test --doc
-# tests/dataplane_e2e.rs runs target/debug/bg-dataplane, built above (cargo build --workspace --bins).
+# tests/dataplane_e2e.rs and tests/dataplane_bad_canary_e2e.rs run target/debug/bg-dataplane,
+# built above (cargo build --workspace --bins).
 check "cargo test --workspace --all-targets" cargo test --workspace --all-targets
 check "real-provider tier (scripts/test-real-modules.sh)" wait_real_tier
 

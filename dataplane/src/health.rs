@@ -382,6 +382,37 @@ mod tests {
     }
 
     #[test]
+    fn the_book_follows_registrations_and_counts_hosts() {
+        let now = std::time::Instant::now();
+        let a: SocketAddr = "127.77.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.77.0.2:1".parse().unwrap();
+        let s = settings(1, 1);
+        let mut book = Book::default();
+        book.sync(&[("tg".into(), a), ("tg".into(), b)], &[], now);
+        assert!(book.dirty);
+        assert_eq!(book.state("tg", a), Some(State::Initial));
+        book.targets
+            .get_mut(&("tg".to_owned(), a))
+            .unwrap()
+            .tracker
+            .observe(&Probe::Status(200), &s);
+        book.targets
+            .get_mut(&("tg".to_owned(), b))
+            .unwrap()
+            .tracker
+            .observe(&Probe::Timeout, &s);
+        assert_eq!(book.counts("tg"), (1, 1));
+        // b stops: draining while it finishes, then gone.
+        book.dirty = false;
+        book.sync(&[("tg".into(), a)], &[("tg".into(), b)], now);
+        assert_eq!(book.state("tg", b), Some(State::Draining));
+        assert!(book.dirty);
+        book.sync(&[("tg".into(), a)], &[], now);
+        assert_eq!(book.state("tg", b), None);
+        assert_eq!(book.entries().len(), 1);
+    }
+
+    #[test]
     fn the_file_is_written_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("target-health.json");
