@@ -383,6 +383,38 @@ fn a_task_failing_its_health_check_is_unhealthy_to_bluegreen_and_traffic_stays()
         "{states:?}\n{}",
         dp.log()
     );
+    // The checks are in the metrics too: green's UnHealthyHostCount, blue's HealthyHostCount.
+    let hosts = |metric: &str, color: &str| {
+        use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+        let (lb, tg) = dimensions(&emu, &format!("bg-local-{color}"));
+        let cw = aws_sdk_cloudwatch::Client::new(&emu.sdk_config());
+        let now = std::time::SystemTime::now();
+        let out = emu
+            .block_on(
+                cw.get_metric_statistics()
+                    .namespace("AWS/ApplicationELB")
+                    .metric_name(metric)
+                    .dimensions(Dimension::builder().name("TargetGroup").value(tg).build())
+                    .dimensions(Dimension::builder().name("LoadBalancer").value(lb).build())
+                    .start_time((now - Duration::from_secs(5)).into())
+                    .end_time(now.into())
+                    .period(60)
+                    .statistics(Statistic::Maximum)
+                    .send(),
+            )
+            .unwrap();
+        out.datapoints()
+            .iter()
+            .filter_map(|d| d.maximum())
+            .fold(0.0, f64::max)
+    };
+    std::thread::sleep(Duration::from_secs(2)); // two metric periods
+    let (unhealthy, healthy) = (
+        hosts("UnHealthyHostCount", "green"),
+        hosts("HealthyHostCount", "blue"),
+    );
+    eprintln!("last 5 s: green UnHealthyHostCount {unhealthy}, blue HealthyHostCount {healthy}");
+    assert_eq!((unhealthy, healthy), (2.0, 2.0));
     // Traffic never left blue, and no request failed.
     assert_eq!(
         production_weights(&emu),
