@@ -5,9 +5,11 @@
 //! of the local data plane (`bg-dataplane`, built by `cargo test --workspace`), which routes it
 //! by the listener's weights as the emulator holds them to a task server of the chosen target
 //! group. Emulated: the tasks are in-process HTTP servers of the data plane standing in for ECS
-//! containers (their version comes from the task definition's image tag), and target health is
-//! moto's (registered = healthy); no health check reaches the tasks. The ALB metrics are the
-//! data plane's own counts, read back from moto's CloudWatch.
+//! containers (their version comes from the task definition's image tag), and the target health
+//! bluegreen reads is moto's (registered = healthy): the data plane health-checks the tasks and
+//! routes by its checks, but this test does not give moto its health file
+//! (tests/dataplane_bad_canary_e2e.rs does). The ALB metrics are the data plane's own counts,
+//! read back from moto's CloudWatch.
 //!
 //! The weights each request should have seen are read independently: a thread of this test
 //! polls the production listener in the emulator every 20 ms, so a step is "the time the
