@@ -505,6 +505,47 @@ def elbv2_target_health_from_file():
         return result
 
 
+# ------------------------------------------------------------------------------------ CloudWatch
+
+# Set while moto's GetMetricStatistics filters datums (per thread: moto serves requests on
+# threads, and ListMetrics must keep its subset matching).
+_exact_dimensions = __import__("threading").local()
+
+
+@patch("cloudwatch-statistics-exact-dimensions")
+def cloudwatch_statistics_exact_dimensions():
+    """CloudWatch GetMetricStatistics returns the statistics of the metric with exactly the
+    dimensions asked for, as AWS does: "CloudWatch treats each unique combination of dimensions
+    as a separate metric. If a specific combination of dimensions was not published, you can't
+    retrieve statistics for it." No error is involved: other combinations are not counted.
+
+    moto counts every datum whose dimensions include the ones asked for, so a query for ALB's
+    `LoadBalancer` alone also sums the per-target-group datums (`TargetGroup` + `LoadBalancer`)
+    the local data plane publishes: a load balancer's RequestCount comes out doubled, and an
+    alarm on it fires early. ListMetrics keeps matching a subset, as on AWS; GetMetricData
+    already matches exactly in moto. A query with no dimensions at all is left to moto (it
+    never calls the filter this wraps).
+    """
+    from moto.cloudwatch.models import CloudWatchBackend, MetricDatumBase
+
+    @wrap(CloudWatchBackend, "get_metric_statistics")
+    def get_metric_statistics(original, self, *args, **kwargs):
+        _exact_dimensions.on = True
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _exact_dimensions.on = False
+
+    @wrap(MetricDatumBase, "filter")
+    def filter_datum(original, self, namespace, name, dimensions, *args, **kwargs):
+        if not original(self, namespace, name, dimensions, *args, **kwargs):
+            return False
+        if not getattr(_exact_dimensions, "on", False):
+            return True
+        asked = sorted((d["Name"], d.get("Value")) for d in dimensions or [])
+        return asked == sorted((d.name, d.value) for d in self.dimensions)
+
+
 # ------------------------------------------------------------------------------------------ main
 
 

@@ -9,6 +9,7 @@ patch is what makes the difference (the server started with `--without` the patc
 """
 
 import contextlib
+import datetime
 import io
 import json
 import os
@@ -533,6 +534,47 @@ class ElbTargetHealthFromFile(StrictTest):
         self.assertEqual([d["TargetHealth"]["State"] for d in out], ["healthy"])
 
 
+class CloudWatchStatisticsExactDimensions(StrictTest):
+    LB = {"Name": "LoadBalancer", "Value": "app/x/1"}
+    TG = {"Name": "TargetGroup", "Value": "targetgroup/x-blue/2"}
+
+    def put_and_sum(self, server, dimensions):
+        cw = server.client("cloudwatch")
+        now = datetime.datetime.now(datetime.timezone.utc)
+        namespace = "Test/%s" % self.n
+        for dims, value in (([self.LB], 10.0), ([self.TG, self.LB], 4.0)):
+            cw.put_metric_data(
+                Namespace=namespace,
+                MetricData=[
+                    {"MetricName": "RequestCount", "Dimensions": dims, "Value": value, "Timestamp": now}
+                ],
+            )
+        out = cw.get_metric_statistics(
+            Namespace=namespace,
+            MetricName="RequestCount",
+            Dimensions=dimensions,
+            StartTime=now - datetime.timedelta(minutes=1),
+            EndTime=now + datetime.timedelta(minutes=1),
+            Period=60,
+            Statistics=["Sum"],
+        )
+        return sum(d["Sum"] for d in out["Datapoints"]), cw, namespace
+
+    def test_only_the_exact_dimension_set_is_counted(self):
+        total, cw, namespace = self.put_and_sum(self.srv, [self.LB])
+        self.assertEqual(total, 10.0)
+        total, _, _ = self.put_and_sum(self.srv, [self.LB, self.TG])  # order does not matter
+        self.assertEqual(total, 8.0)  # two puts of 4.0 by now
+        # ListMetrics still matches a subset, as on AWS.
+        listed = cw.list_metrics(Namespace=namespace, Dimensions=[self.LB])["Metrics"]
+        kinds = {tuple(sorted(d["Name"] for d in m["Dimensions"])) for m in listed}
+        self.assertEqual(kinds, {("LoadBalancer",), ("LoadBalancer", "TargetGroup")})
+
+    def test_moto_alone_sums_every_superset(self):
+        total, _, _ = self.put_and_sum(LENIENT, [self.LB])
+        self.assertEqual(total, 14.0)
+
+
 class ElbDuplicateLoadBalancerName(StrictTest):
     def test_same_settings_return_the_existing_load_balancer(self):
         again = self.world.create_lb(self.n + "-alb")
@@ -745,6 +787,7 @@ class Launcher(unittest.TestCase):
             "elbv2-duplicate-load-balancer-name",
             "elbv2-deletion-protection",
             "elbv2-target-health-from-file",
+            "cloudwatch-statistics-exact-dimensions",
         ):
             self.assertIn(name + "\n", out.stdout)
         self.assertIn("does not have an associated load balancer.", out.stdout)
