@@ -211,7 +211,7 @@ fn production_weights(emu: &Emulator) -> Vec<(String, i32)> {
 fn a_bad_canary_raises_its_alarm_is_rolled_back_and_harms_only_its_share() {
     let health = HealthFile::new();
     let emu = health.emulator().start();
-    let dp = DataPlane::start(&emu, &health);
+    let dp = DataPlane::start(&emu, Some(&health));
     let envs = tempfile::tempdir().unwrap();
     let work = common::temp_workdir();
     let bg = || {
@@ -328,7 +328,7 @@ fn a_bad_canary_raises_its_alarm_is_rolled_back_and_harms_only_its_share() {
 fn a_task_failing_its_health_check_is_unhealthy_to_bluegreen_and_traffic_stays() {
     let health = HealthFile::new();
     let emu = health.emulator().start();
-    let dp = DataPlane::start(&emu, &health);
+    let dp = DataPlane::start(&emu, Some(&health));
     let envs = tempfile::tempdir().unwrap();
     let work = common::temp_workdir();
     let bg = || {

@@ -17,12 +17,10 @@
 
 mod common;
 
-use common::{Bluegreen, Emulator};
+use common::{tg_name, Bluegreen, DataPlane, Emulator, Load, Request};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -66,94 +64,6 @@ promotion {
   old_color        = "keep-warm"
 }
 "#;
-
-/// `bg-dataplane run` against one emulator, killed on drop (and it stops itself when this
-/// test process is gone).
-struct DataPlane {
-    child: Child,
-    map: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl DataPlane {
-    fn start(emu: &Emulator) -> DataPlane {
-        let dir = tempfile::tempdir().unwrap();
-        let map = dir.path().join("dataplane.json");
-        let log = std::fs::File::create(dir.path().join("dataplane.log")).unwrap();
-        let child = Command::new(dataplane_bin())
-            .args([
-                "run",
-                "--metrics-period",
-                "1s",
-                "--map",
-                map.to_str().unwrap(),
-            ])
-            .arg("--exit-with-pid")
-            .arg(std::process::id().to_string())
-            .env_clear()
-            .envs(emu.env_vars())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start bg-dataplane");
-        DataPlane {
-            child,
-            map,
-            _dir: dir,
-        }
-    }
-
-    /// The local URL of the listener on ALB port `port`, once the map names it.
-    fn url(&self, port: i64) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&self.map) {
-                let map: serde_json::Value = serde_json::from_str(&text).unwrap();
-                let found = map["listeners"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|l| l["port"].as_i64() == Some(port));
-                if let Some(l) = found {
-                    return l["url"].as_str().unwrap().to_owned();
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no listener on port {port} in {:?}",
-                self.map
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("dataplane.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for DataPlane {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `cargo build --workspace --bins` builds it next to the `bluegreen` binary (scripts/test.sh
-/// does, before the tests: `cargo test` builds another package's binary only as a test harness).
-fn dataplane_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("BLUEGREEN_DATAPLANE_BIN") {
-        return bin.into();
-    }
-    let bin = Path::new(env!("CARGO_BIN_EXE_bluegreen")).with_file_name("bg-dataplane");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --workspace --bins` (scripts/test.sh does), or set BLUEGREEN_DATAPLANE_BIN",
-        bin.display()
-    );
-    bin
-}
 
 fn now_ms() -> f64 {
     SystemTime::now()
@@ -218,75 +128,6 @@ fn weights_of(
 }
 
 /// `…:targetgroup/bg-local-blue/abc` → `bg-local-blue`.
-fn tg_name(s: &str) -> String {
-    s.split('/').nth(1).unwrap_or(s).to_owned()
-}
-
-struct Request {
-    at_ms: f64,
-    status: u64,
-    version: String,
-    target_group: String,
-}
-
-fn read_requests(dir: &Path) -> Vec<Request> {
-    std::fs::read_to_string(dir.join("requests.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            Request {
-                at_ms: v["at_ms"].as_f64().unwrap(),
-                status: v["status"].as_u64().unwrap(),
-                version: v["version"].as_str().unwrap_or("").to_owned(),
-                target_group: tg_name(v["target_group"].as_str().unwrap_or("")),
-            }
-        })
-        .collect()
-}
-
-/// One load run through `url`; stop it with [`Load::finish`].
-struct Load {
-    child: Child,
-    out: tempfile::TempDir,
-}
-
-impl Load {
-    fn start(url: &str) -> Load {
-        let out = tempfile::tempdir().unwrap();
-        let child = Command::new(dataplane_bin())
-            .args([
-                "load",
-                "--url",
-                &format!("{url}/"),
-                "--rate",
-                &RATE.to_string(),
-            ])
-            .args(["--duration", "10m", "--out", out.path().to_str().unwrap()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start bg-dataplane load");
-        Load { child, out }
-    }
-
-    fn finish(mut self) -> (Vec<Request>, serde_json::Value, tempfile::TempDir) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "bg-dataplane load failed: {status}");
-        let summary = std::fs::read_to_string(self.out.path().join("summary.json")).unwrap();
-        let out = std::mem::replace(&mut self.out, tempfile::tempdir().unwrap());
-        (
-            read_requests(out.path()),
-            serde_json::from_str(&summary).unwrap(),
-            out,
-        )
-    }
-}
-
 /// One constant-weight step: the weights, how many requests, each group's share in percent.
 type Step = (BTreeMap<String, i32>, usize, BTreeMap<String, f64>);
 
@@ -412,7 +253,7 @@ fn probe(url: &str) -> String {
 #[test]
 fn a_canary_deploy_and_a_rollback_fail_no_request_at_200_per_second() {
     let emu = Emulator::start();
-    let dp = DataPlane::start(&emu);
+    let dp = DataPlane::start(&emu, None);
     let envs = tempfile::tempdir().unwrap();
     let work = common::temp_workdir();
     let bg = || {
@@ -430,12 +271,12 @@ fn a_canary_deploy_and_a_rollback_fail_no_request_at_200_per_second() {
 
     // 1. The whole canary deploy under load: canary 20 %, bake, 100 %, post-bake,
     //    termination wait, scale-down of blue.
-    let load = Load::start(&url);
+    let load = Load::start(&url, RATE);
     std::thread::sleep(Duration::from_secs(3));
     let deploy = bg().args(["deploy", "--env", "local", "--image", V2]).run();
     std::thread::sleep(Duration::from_secs(2));
     deploy.assert_code(0);
-    let (requests, summary, _out) = load.finish();
+    let (requests, summary) = load.finish();
     let log = weights.lock().unwrap().clone();
     let failed: Vec<&Request> = requests.iter().filter(|r| r.status != 200).collect();
     assert!(failed.is_empty(), "{} of {} requests failed during the deploy (first at {}: status {}); summary {summary}\n{}", failed.len(), requests.len(), failed[0].at_ms, failed[0].status, dp.log());
@@ -493,12 +334,12 @@ fn a_canary_deploy_and_a_rollback_fail_no_request_at_200_per_second() {
         .run()
         .assert_code(0);
     let first = weights.lock().unwrap().len();
-    let load = Load::start(&url);
+    let load = Load::start(&url, RATE);
     std::thread::sleep(Duration::from_secs(3));
     let rollback = bg().args(["rollback", "--env", "local"]).run();
     std::thread::sleep(Duration::from_secs(3));
     rollback.assert_code(0);
-    let (requests, summary, _out) = load.finish();
+    let (requests, summary) = load.finish();
     let failed = requests.iter().filter(|r| r.status != 200).count();
     assert_eq!(failed, 0, "requests failed during the rollback: {summary}");
     let log = weights.lock().unwrap()[first - 1..].to_vec();

@@ -42,17 +42,22 @@ impl HealthFile {
 }
 
 impl DataPlane {
-    /// 1 s metrics, alarms evaluated every second, health written to `health`.
-    pub fn start(emu: &Emulator, health: &HealthFile) -> DataPlane {
+    /// 1 s metrics, alarms evaluated every second; with `health`, the health the data plane's
+    /// checks observe is written there (so the emulator built by [`HealthFile::emulator`]
+    /// answers DescribeTargetHealth from it); without, bluegreen reads moto's target health
+    /// (registered = healthy) while the data plane still routes by its own checks.
+    pub fn start(emu: &Emulator, health: Option<&HealthFile>) -> DataPlane {
         let dir = tempfile::tempdir().unwrap();
         let map = dir.path().join("dataplane.json");
         let log = std::fs::File::create(dir.path().join("dataplane.log")).unwrap();
-        let child = Command::new(dataplane_bin())
-            .args(["run", "--metrics-period", "1s", "--alarm-interval", "1s"])
+        let mut cmd = Command::new(dataplane_bin());
+        cmd.args(["run", "--metrics-period", "1s", "--alarm-interval", "1s"])
             .arg("--map")
-            .arg(&map)
-            .arg("--target-health-file")
-            .arg(health.path())
+            .arg(&map);
+        if let Some(health) = health {
+            cmd.arg("--target-health-file").arg(health.path());
+        }
+        let child = cmd
             .arg("--exit-with-pid")
             .arg(std::process::id().to_string())
             .env_clear()

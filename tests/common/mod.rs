@@ -50,7 +50,7 @@ mod world;
 #[allow(unused_imports)] // each test binary uses a subset
 pub use bluegreen::{temp_workdir, Bluegreen, Outcome};
 #[allow(unused_imports)]
-pub use dataplane::{DataPlane, HealthFile, Load, Request};
+pub use dataplane::{tg_name, DataPlane, HealthFile, Load, Request};
 #[allow(unused_imports)]
 pub use emulator::{Emulator, EmulatorBuilder};
 #[allow(unused_imports)]
