@@ -20,6 +20,30 @@ use tokio::time::Instant;
 /// Where commands have always found the routes; they live in [`crate::flow::routes`] now.
 pub use crate::flow::routes::Routes;
 
+/// The durations of the last few signal polls.
+#[derive(Debug, Default)]
+struct PollTimes {
+    recent: [std::time::Duration; 3],
+    next: usize,
+}
+
+impl PollTimes {
+    /// The most a poll may start before a timed wait's deadline: the slowest of the last three
+    /// polls plus a 10 ms margin (so the read is done by the deadline), never more than half a
+    /// poll interval (so the readings the wait ends on are fresh).
+    const MARGIN: std::time::Duration = std::time::Duration::from_millis(10);
+
+    fn push(&mut self, took: std::time::Duration) {
+        self.recent[self.next] = took;
+        self.next = (self.next + 1) % self.recent.len();
+    }
+
+    fn lead(&self, poll: std::time::Duration) -> std::time::Duration {
+        let slowest = self.recent.iter().max().copied().unwrap_or_default();
+        (slowest + Self::MARGIN).min(poll / 2)
+    }
+}
+
 /// The old color's service, for the scale-down after the termination wait.
 pub struct OldService {
     pub cluster: String,
@@ -68,6 +92,9 @@ impl<P: Ports> Driver<'_, P> {
         let mut next_poll = start;
         // The timed wait (its phase and end) the last early poll was for: one per wait.
         let mut polled_for = None;
+        // How long the last few polls took: a timed wait's read starts that much before its
+        // deadline, so that it ends on it (see `read_lead`).
+        let mut poll_took = PollTimes::default();
         loop {
             // A lost lock ends the run before anything else: whatever the machine concluded,
             // this process may not act on it (every write is fenced anyway).
@@ -85,16 +112,23 @@ impl<P: Ports> Driver<'_, P> {
                 None if machine.is_watching() => {
                     // Sleep until the next poll — or until a timed wait ends, if that is sooner
                     // (once per wait: a 0 s wait ends on an immediate read) — unless the user
-                    // interrupts.
+                    // interrupts. The wait's read starts early by what recent polls took and
+                    // is judged at the deadline itself, so the wait ends on time, not a poll's
+                    // duration after it.
                     let wait = machine
                         .wait_ends()
                         .map(|end| (std::mem::discriminant(machine.phase()), end));
-                    let wake = match wait {
+                    let (wake, deadline) = match wait {
                         Some((_, end)) if start + end < next_poll && polled_for != wait => {
                             polled_for = wait;
-                            start + end
+                            let deadline = start + end;
+                            let lead = poll_took.lead(poll);
+                            (
+                                deadline.checked_sub(lead).unwrap_or(deadline),
+                                Some(deadline),
+                            )
                         }
-                        _ => next_poll,
+                        _ => (next_poll, None),
                     };
                     tokio::select! {
                         _ = tokio::time::sleep_until(wake) => {}
@@ -103,8 +137,21 @@ impl<P: Ports> Driver<'_, P> {
                             continue;
                         }
                     }
-                    next_poll = Instant::now() + poll;
-                    self.poll(&machine, &mut last_readings).await
+                    let polled_at = Instant::now();
+                    next_poll = polled_at + poll;
+                    let event = self.poll(&machine, &mut last_readings).await;
+                    poll_took.push(polled_at.elapsed());
+                    if let Some(deadline) = deadline.filter(|d| Instant::now() < *d) {
+                        // Read early: the readings are judged when the wait ends.
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(deadline) => {}
+                            stop = stops.next() => {
+                                queue.push_back(Event::RollbackRequested(stop.reason().into()));
+                                continue;
+                            }
+                        }
+                    }
+                    event
                 }
                 None => {
                     // The machine is waiting for an effect that was never queued: a bug, and
