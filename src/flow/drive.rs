@@ -130,6 +130,7 @@ impl<P: Ports> Driver<'_, P> {
                         }
                         _ => (next_poll, None),
                     };
+                    let slept = Instant::now();
                     tokio::select! {
                         _ = tokio::time::sleep_until(wake) => {}
                         stop = stops.next() => {
@@ -137,12 +138,22 @@ impl<P: Ports> Driver<'_, P> {
                             continue;
                         }
                     }
+                    // What the performance measurements add up (docs/performance.md).
+                    tracing::debug!(
+                        waited_us = slept.elapsed().as_micros() as u64,
+                        "waited for the next poll"
+                    );
                     let polled_at = Instant::now();
                     next_poll = polled_at + poll;
                     let event = self.poll(&machine, &mut last_readings).await;
                     poll_took.push(polled_at.elapsed());
+                    tracing::debug!(took_us = polled_at.elapsed().as_micros() as u64, "polled");
                     if let Some(deadline) = deadline.filter(|d| Instant::now() < *d) {
                         // Read early: the readings are judged when the wait ends.
+                        tracing::debug!(
+                            waited_us = (deadline - Instant::now()).as_micros() as u64,
+                            "read early: waiting for the deadline"
+                        );
                         tokio::select! {
                             _ = tokio::time::sleep_until(deadline) => {}
                             stop = stops.next() => {
