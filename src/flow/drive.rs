@@ -28,9 +28,10 @@ struct PollTimes {
 }
 
 impl PollTimes {
-    /// The most a poll may start before a timed wait's deadline: the slowest of the last three
-    /// polls plus a 10 ms margin (so the read is done by the deadline), never more than half a
-    /// poll interval (so the readings the wait ends on are fresh).
+    /// How long before a timed wait's deadline its read starts: twice the slowest of the last
+    /// three polls plus 10 ms (so that the read is done by the deadline even when this poll is
+    /// slower than the last ones, as on a loaded machine), never more than half a poll
+    /// interval (so that the readings the wait ends on are fresh).
     const MARGIN: std::time::Duration = std::time::Duration::from_millis(10);
 
     fn push(&mut self, took: std::time::Duration) {
@@ -40,7 +41,7 @@ impl PollTimes {
 
     fn lead(&self, poll: std::time::Duration) -> std::time::Duration {
         let slowest = self.recent.iter().max().copied().unwrap_or_default();
-        (slowest + Self::MARGIN).min(poll / 2)
+        (slowest * 2 + Self::MARGIN).min(poll / 2)
     }
 }
 
@@ -92,8 +93,8 @@ impl<P: Ports> Driver<'_, P> {
         let mut next_poll = start;
         // The timed wait (its phase and end) the last early poll was for: one per wait.
         let mut polled_for = None;
-        // How long the last few polls took: a timed wait's read starts that much before its
-        // deadline, so that it ends on it (see `read_lead`).
+        // How long the last few polls took: a timed wait's read starts early by about that
+        // much, so that it is done by the deadline (see `PollTimes::lead`).
         let mut poll_took = PollTimes::default();
         loop {
             // A lost lock ends the run before anything else: whatever the machine concluded,
