@@ -402,14 +402,20 @@ fn count_launches_and_overlaps_per_command() {
             "{name}: {log}"
         );
         let mut pairs = 0;
-        let mut most = usize::from(!spans.is_empty());
         for (i, a) in spans.iter().enumerate() {
-            let at_once = spans.iter().filter(|b| b.0 < a.1 && a.0 < b.1).count();
-            most = most.max(at_once);
             pairs += spans[i + 1..]
                 .iter()
                 .filter(|b| b.0 < a.1 && a.0 < b.1)
                 .count();
+        }
+        // The most processes alive at one instant (a sweep over starts and ends).
+        let mut edges: Vec<(u128, i32)> =
+            spans.iter().flat_map(|s| [(s.0, 1), (s.1, -1)]).collect();
+        edges.sort_by_key(|&(t, d)| (t, d));
+        let (mut alive, mut most) = (0, 0);
+        for (_, d) in edges {
+            alive += d;
+            most = most.max(alive);
         }
         let t0 = spans.iter().map(|s| s.0).min().unwrap_or_default();
         for (start, end, args) in spans {
