@@ -96,6 +96,8 @@ impl<P: Ports> Driver<'_, P> {
         // How long the last few polls took: a timed wait's read starts early by about that
         // much, so that it is done by the deadline (see `PollTimes::lead`).
         let mut poll_took = PollTimes::default();
+        // When the last weight change read back as written.
+        let mut verified_at = None;
         loop {
             // A lost lock ends the run before anything else: whatever the machine concluded,
             // this process may not act on it (every write is fenced anyway).
@@ -174,9 +176,18 @@ impl<P: Ports> Driver<'_, P> {
                     ))
                 }
             };
-            let actions = machine.handle(event, start.elapsed());
+            // Weights count as verified from their read-back, not from when the journal
+            // finished recording it: a bake is timed from there.
+            let now = match (&event, verified_at.take()) {
+                (Event::WeightsVerified(_), Some(at)) => at - start,
+                _ => start.elapsed(),
+            };
+            let actions = machine.handle(event, now);
             for action in actions {
-                if let Some(e) = self.perform(&machine, action, &stops).await {
+                if let Some(e) = self
+                    .perform(&machine, action, &stops, &mut verified_at)
+                    .await
+                {
                     queue.push_back(e);
                 }
             }
@@ -262,6 +273,7 @@ impl<P: Ports> Driver<'_, P> {
         machine: &Machine,
         action: Action,
         stops: &S,
+        verified_at: &mut Option<Instant>,
     ) -> Option<Event> {
         let (ctx, aws) = (self.ctx, self.aws);
         let fence = self.session.guard.fence().clone();
@@ -282,6 +294,7 @@ impl<P: Ports> Driver<'_, P> {
                 ctx.step(format!("shifting production traffic to {w}"));
                 Some(match self.routes.set(ctx, aws, &fence, w).await {
                     Ok(_) => {
+                        *verified_at = Some(Instant::now());
                         let done = Entry::WeightsVerified { weights: w, step };
                         self.session.record(ctx, done).await;
                         Event::WeightsVerified(w)
