@@ -121,15 +121,18 @@ impl<P: Ports> Driver<'_, P> {
                     let wait = machine
                         .wait_ends()
                         .map(|end| (std::mem::discriminant(machine.phase()), end));
-                    let (wake, deadline) = match wait {
-                        Some((_, end)) if start + end < next_poll && polled_for != wait => {
+                    // The wait's read replaces the regular poll whenever it would start first:
+                    // a regular poll just before the deadline would leave the deadline a
+                    // second read, started late.
+                    let early = wait.filter(|_| polled_for != wait).map(|(_, end)| {
+                        let deadline = start + end;
+                        let lead = poll_took.lead(poll);
+                        (deadline.checked_sub(lead).unwrap_or(deadline), deadline)
+                    });
+                    let (wake, deadline) = match early {
+                        Some((read_at, deadline)) if read_at < next_poll => {
                             polled_for = wait;
-                            let deadline = start + end;
-                            let lead = poll_took.lead(poll);
-                            (
-                                deadline.checked_sub(lead).unwrap_or(deadline),
-                                Some(deadline),
-                            )
+                            (read_at, Some(deadline))
                         }
                         _ => (next_poll, None),
                     };

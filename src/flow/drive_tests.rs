@@ -304,6 +304,30 @@ async fn a_timed_wait_ends_on_its_deadline_when_reads_take_time() {
     assert_eq!(run.took, secs(3.9));
 }
 
+/// When a regular poll would start just before a timed wait's deadline (within the read's
+/// lead), the wait's early read takes its place: otherwise that poll ends a little before the
+/// deadline and a second read, started late, ends the wait. Reads of 50 ms at a 1 s poll; the
+/// canary's weights are verified at 0.05 s and its 2.98 s bake ends at 3.03 s — the regular
+/// poll due at 3.0 s would have ended the bake at 3.05 s.
+#[tokio::test(start_paused = true)]
+async fn a_wait_whose_deadline_follows_a_regular_poll_closely_still_ends_on_it() {
+    let hcl = HCL
+        .replace("bake             = \"2s\"", "bake             = \"0s\"")
+        .replace("termination_wait = \"3s\"", "termination_wait = \"0s\"");
+    let env = env_from(&hcl);
+    assert_eq!(env.ctx.cfg.health.poll_interval, secs(1.0));
+    let aws = FakeAws::new(&[PROD], blue(), 2);
+    aws.slow_service_reads(secs(0.05));
+    let canary = Strategy::Canary {
+        percent: 20,
+        bake: secs(2.98),
+    };
+    drive(&env, &aws, &[PROD], canary, StopAt(None), nothing).await;
+    let writes = writes_to(&aws, PROD);
+    assert_eq!(writes[0], (secs(0.05), green(20)));
+    assert_eq!(writes[1], (secs(3.03), green(100)), "{writes:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_journal_records_every_intent_before_its_outcome() {
     let env = env();
