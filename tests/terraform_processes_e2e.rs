@@ -22,15 +22,28 @@ fn real_terraform() -> PathBuf {
 }
 
 /// Writes `<dir>/terraform`: records one line per launch in `<dir>/calls`, then execs the
-/// real one (argv passed through untouched).
-fn shim(dir: &Path) -> PathBuf {
+/// real one (argv passed through untouched). `timed`: runs it as a child instead and appends
+/// `<start ns> <end ns> <args>` to `<dir>/spans` when it exits (for the measurement only: a
+/// signal to the shim would not reach Terraform).
+fn shim(dir: &Path, timed: bool) -> PathBuf {
     use std::os::unix::fs::PermissionsExt as _;
     let program = dir.join("terraform");
-    let script = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-        dir.join("calls").display(),
-        real_terraform().display()
-    );
+    let calls = dir.join("calls");
+    let real = real_terraform();
+    let script = if timed {
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nstart=$(date +%s%N)\n'{}' \"$@\"\nrc=$?\nprintf '%s %s %s\\n' \"$start\" \"$(date +%s%N)\" \"$*\" >> '{}'\nexit $rc\n",
+            calls.display(),
+            real.display(),
+            dir.join("spans").display()
+        )
+    } else {
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            calls.display(),
+            real.display()
+        )
+    };
     std::fs::write(&program, script).unwrap();
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
     program
@@ -43,8 +56,12 @@ struct World {
 
 impl World {
     fn start() -> World {
+        World::start_with(false)
+    }
+
+    fn start_with(timed: bool) -> World {
         let shim_dir = tempfile::tempdir().unwrap();
-        let program = shim(shim_dir.path());
+        let program = shim(shim_dir.path(), timed);
         let blocks = format!(
             "{FAST}iac {{ binary = \"{}\" }}\nstrategy {{ type = \"all-at-once\" }}\n",
             program.display()
@@ -61,6 +78,22 @@ impl World {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let _ = std::fs::remove_file(&path);
         text.lines().map(str::to_owned).collect()
+    }
+
+    /// The spans (start, end in ns, args) of the timed shim since the last call, and forgets
+    /// them.
+    fn take_spans(&self) -> Vec<(u128, u128, String)> {
+        let path = self.shim.path().join("spans");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let _ = std::fs::remove_file(&path);
+        text.lines()
+            .map(|l| {
+                let mut it = l.splitn(3, ' ');
+                let start = it.next().unwrap().parse().unwrap();
+                let end = it.next().unwrap().parse().unwrap();
+                (start, end, it.next().unwrap_or_default().to_owned())
+            })
+            .collect()
     }
 
     /// Runs `cmd` and returns (exit code, stdout + stderr, Terraform launches).
@@ -129,13 +162,33 @@ fn counts(calls: &[String]) -> String {
 
 #[test]
 fn read_only_commands_launch_no_terraform_once_outputs_are_recorded() {
-    let w = World::start();
+    let w = World::start_with(true);
     let (code, log, cold) = w.run(&["deploy"], &["--image", V1]);
     assert_eq!(code, 0, "{log}");
     let (code, log, second) = w.run(&["deploy"], &["--image", V2]);
     assert_eq!(code, 0, "{log}");
+    w.take_spans();
     let (code, log, warm) = w.run(&["deploy"], &["--image", V1]);
     assert_eq!(code, 0, "{log}");
+    // Independent reads run side by side: the states the safety check compares the plan with
+    // (`show -json` of the shared stack and of the live color) are read while the idle color
+    // plans.
+    let spans = w.take_spans();
+    let plan = spans
+        .iter()
+        .find(|s| s.2.contains(" plan "))
+        .unwrap_or_else(|| panic!("no plan: {spans:#?}"));
+    let states: Vec<_> = spans
+        .iter()
+        .filter(|s| s.2.ends_with("show -json -no-color"))
+        .collect();
+    assert_eq!(states.len(), 2, "{spans:#?}");
+    for s in states {
+        assert!(
+            s.0 < plan.1 && plan.0 < s.1,
+            "not read while the plan ran: {s:?}\nplan: {plan:?}"
+        );
+    }
     eprintln!("first deploy: {}", counts(&cold));
     eprintln!("second deploy (green's first): {}", counts(&second));
     eprintln!("third deploy: {}", counts(&warm));
@@ -326,4 +379,100 @@ fn measure_launches_and_wall_time_warm_against_cold() {
             median(warm)
         );
     }
+}
+
+/// Not a check: per command, how many Terraform processes it launches, what they are, and how
+/// many ran at the same time as another (pairs whose spans overlap, and the most at once),
+/// from a timed shim. `deploy` cold (first, empty environment), the second (green's first)
+/// and warm; `plan --out` and `apply` of that artifact; the read-only commands.
+/// `cargo test --test terraform_processes_e2e -- --ignored --nocapture count_launches`
+#[test]
+#[ignore = "a measurement, not a check"]
+fn count_launches_and_overlaps_per_command() {
+    let w = World::start_with(true);
+    let plan = w.shim.path().join("plan.bgplan");
+    let plan_arg = plan.to_str().unwrap();
+    let report = |name: &str,
+                  code: i32,
+                  log: &str,
+                  calls: &[String],
+                  spans: &[(u128, u128, String)]| {
+        assert!(
+            code == 0 || name == "promote" || name == "approve",
+            "{name}: {log}"
+        );
+        let mut pairs = 0;
+        for (i, a) in spans.iter().enumerate() {
+            pairs += spans[i + 1..]
+                .iter()
+                .filter(|b| b.0 < a.1 && a.0 < b.1)
+                .count();
+        }
+        // The most processes alive at one instant (a sweep over starts and ends).
+        let mut edges: Vec<(u128, i32)> =
+            spans.iter().flat_map(|s| [(s.0, 1), (s.1, -1)]).collect();
+        edges.sort_by_key(|&(t, d)| (t, d));
+        let (mut alive, mut most) = (0, 0);
+        for (_, d) in edges {
+            alive += d;
+            most = most.max(alive);
+        }
+        let t0 = spans.iter().map(|s| s.0).min().unwrap_or_default();
+        for (start, end, args) in spans {
+            let args: String = args.chars().take(140).collect();
+            eprintln!(
+                "  {:6.0} {:6.0} ms  {args}",
+                (start - t0) as f64 / 1e6,
+                (end - t0) as f64 / 1e6
+            );
+        }
+        let busy: f64 = spans.iter().map(|s| (s.1 - s.0) as f64 / 1e9).sum();
+        let end = spans.iter().map(|s| s.1).max().unwrap_or_default();
+        let span = end.saturating_sub(t0) as f64 / 1e9;
+        eprintln!(
+            "COUNT {name}: {} | {pairs} overlapping pairs of {}, at most {most} at once | \
+             {busy:.2} s of Terraform processes in {span:.2} s from the first start to the last end",
+            counts(calls),
+            spans.len() * spans.len().saturating_sub(1) / 2
+        );
+    };
+    let steps: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "deploy (first, empty environment)",
+            vec!["deploy", "--image", V1],
+        ),
+        (
+            "deploy (second: green's first)",
+            vec!["deploy", "--image", V2],
+        ),
+        ("deploy (warm)", vec!["deploy", "--image", V1]),
+        ("plan --out", vec!["plan", "--image", V2, "--out", plan_arg]),
+    ];
+    let run_steps = |steps: Vec<(&str, Vec<&str>)>| {
+        for (name, argv) in steps {
+            let (code, log, calls) = w.run(&argv[..1], &argv[1..]);
+            let spans = w.take_spans();
+            report(name, code, &log, &calls, &spans);
+        }
+    };
+    run_steps(steps);
+    // `apply` takes the artifact, not --env; right after the plan, before anything moves.
+    let out = w.w.bg().args(["apply", plan_arg]).run();
+    let calls = w.take_calls();
+    let spans = w.take_spans();
+    report(
+        "apply (the plan above)",
+        out.status,
+        &format!("{out}"),
+        &calls,
+        &spans,
+    );
+    run_steps(vec![
+        ("status", vec!["status", "--output", "json"]),
+        ("history", vec!["history"]),
+        ("promote", vec!["promote"]),
+        ("approve", vec!["approve", "--by", "someone"]),
+        ("rollback", vec!["rollback"]),
+        ("rollback (back)", vec!["rollback"]),
+    ]);
 }

@@ -63,17 +63,24 @@ pub async fn run(
         &image.pinned,
         allow_unsafe,
     );
-    let mut planned = planned.await?;
-    let states = States {
-        shared: shared_stack.state_meta().await?,
-        live: match read {
-            true => {
+    // The states the artifact records as made against: the shared stack's and the live
+    // color's are read while the idle color plans (independent stacks, one process each).
+    let live_meta = async {
+        match read {
+            true => Ok::<_, Error>(
                 ctx.service_stack(&tool, live, &shared, "")?
                     .state_meta()
-                    .await?
-            }
-            false => None,
-        },
+                    .await?,
+            ),
+            false => Ok(None),
+        }
+    };
+    let (planned, shared_meta, live_meta) =
+        tokio::join!(planned, shared_stack.state_meta(), live_meta);
+    let mut planned = planned?;
+    let states = States {
+        shared: shared_meta?,
+        live: live_meta?,
         idle: planned.stack.state_meta().await?,
     };
     let source = Source::New {

@@ -20,6 +20,31 @@ use tokio::time::Instant;
 /// Where commands have always found the routes; they live in [`crate::flow::routes`] now.
 pub use crate::flow::routes::Routes;
 
+/// The durations of the last few signal polls.
+#[derive(Debug, Default)]
+struct PollTimes {
+    recent: [std::time::Duration; 3],
+    next: usize,
+}
+
+impl PollTimes {
+    /// How long before a timed wait's deadline its read starts: twice the slowest of the last
+    /// three polls plus 10 ms (so that the read is done by the deadline even when this poll is
+    /// slower than the last ones, as on a loaded machine), never more than half a poll
+    /// interval (so that the readings the wait ends on are fresh).
+    const MARGIN: std::time::Duration = std::time::Duration::from_millis(10);
+
+    fn push(&mut self, took: std::time::Duration) {
+        self.recent[self.next] = took;
+        self.next = (self.next + 1) % self.recent.len();
+    }
+
+    fn lead(&self, poll: std::time::Duration) -> std::time::Duration {
+        let slowest = self.recent.iter().max().copied().unwrap_or_default();
+        (slowest * 2 + Self::MARGIN).min(poll / 2)
+    }
+}
+
 /// The old color's service, for the scale-down after the termination wait.
 pub struct OldService {
     pub cluster: String,
@@ -68,6 +93,11 @@ impl<P: Ports> Driver<'_, P> {
         let mut next_poll = start;
         // The timed wait (its phase and end) the last early poll was for: one per wait.
         let mut polled_for = None;
+        // How long the last few polls took: a timed wait's read starts early by about that
+        // much, so that it is done by the deadline (see `PollTimes::lead`).
+        let mut poll_took = PollTimes::default();
+        // When the last weight change read back as written.
+        let mut verified_at = None;
         loop {
             // A lost lock ends the run before anything else: whatever the machine concluded,
             // this process may not act on it (every write is fenced anyway).
@@ -85,17 +115,28 @@ impl<P: Ports> Driver<'_, P> {
                 None if machine.is_watching() => {
                     // Sleep until the next poll — or until a timed wait ends, if that is sooner
                     // (once per wait: a 0 s wait ends on an immediate read) — unless the user
-                    // interrupts.
+                    // interrupts. The wait's read starts early by what recent polls took and
+                    // is judged at the deadline itself, so the wait ends on time, not a poll's
+                    // duration after it.
                     let wait = machine
                         .wait_ends()
                         .map(|end| (std::mem::discriminant(machine.phase()), end));
-                    let wake = match wait {
-                        Some((_, end)) if start + end < next_poll && polled_for != wait => {
+                    // The wait's read replaces the regular poll whenever it would start first:
+                    // a regular poll just before the deadline would leave the deadline a
+                    // second read, started late.
+                    let early = wait.filter(|_| polled_for != wait).map(|(_, end)| {
+                        let deadline = start + end;
+                        let lead = poll_took.lead(poll);
+                        (deadline.checked_sub(lead).unwrap_or(deadline), deadline)
+                    });
+                    let (wake, deadline) = match early {
+                        Some((read_at, deadline)) if read_at < next_poll => {
                             polled_for = wait;
-                            start + end
+                            (read_at, Some(deadline))
                         }
-                        _ => next_poll,
+                        _ => (next_poll, None),
                     };
+                    let slept = Instant::now();
                     tokio::select! {
                         _ = tokio::time::sleep_until(wake) => {}
                         stop = stops.next() => {
@@ -103,8 +144,31 @@ impl<P: Ports> Driver<'_, P> {
                             continue;
                         }
                     }
-                    next_poll = Instant::now() + poll;
-                    self.poll(&machine, &mut last_readings).await
+                    // What the performance measurements add up (docs/performance.md).
+                    tracing::debug!(
+                        waited_us = slept.elapsed().as_micros() as u64,
+                        "waited for the next poll"
+                    );
+                    let polled_at = Instant::now();
+                    next_poll = polled_at + poll;
+                    let event = self.poll(&machine, &mut last_readings).await;
+                    poll_took.push(polled_at.elapsed());
+                    tracing::debug!(took_us = polled_at.elapsed().as_micros() as u64, "polled");
+                    if let Some(deadline) = deadline.filter(|d| Instant::now() < *d) {
+                        // Read early: the readings are judged when the wait ends.
+                        tracing::debug!(
+                            waited_us = (deadline - Instant::now()).as_micros() as u64,
+                            "read early: waiting for the deadline"
+                        );
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(deadline) => {}
+                            stop = stops.next() => {
+                                queue.push_back(Event::RollbackRequested(stop.reason().into()));
+                                continue;
+                            }
+                        }
+                    }
+                    event
                 }
                 None => {
                     // The machine is waiting for an effect that was never queued: a bug, and
@@ -115,9 +179,18 @@ impl<P: Ports> Driver<'_, P> {
                     ))
                 }
             };
-            let actions = machine.handle(event, start.elapsed());
+            // Weights count as verified from their read-back, not from when the journal
+            // finished recording it: a bake is timed from there.
+            let now = match (&event, verified_at.take()) {
+                (Event::WeightsVerified(_), Some(at)) => at - start,
+                _ => start.elapsed(),
+            };
+            let actions = machine.handle(event, now);
             for action in actions {
-                if let Some(e) = self.perform(&machine, action, &stops).await {
+                if let Some(e) = self
+                    .perform(&machine, action, &stops, &mut verified_at)
+                    .await
+                {
                     queue.push_back(e);
                 }
             }
@@ -203,6 +276,7 @@ impl<P: Ports> Driver<'_, P> {
         machine: &Machine,
         action: Action,
         stops: &S,
+        verified_at: &mut Option<Instant>,
     ) -> Option<Event> {
         let (ctx, aws) = (self.ctx, self.aws);
         let fence = self.session.guard.fence().clone();
@@ -223,6 +297,7 @@ impl<P: Ports> Driver<'_, P> {
                 ctx.step(format!("shifting production traffic to {w}"));
                 Some(match self.routes.set(ctx, aws, &fence, w).await {
                     Ok(_) => {
+                        *verified_at = Some(Instant::now());
                         let done = Entry::WeightsVerified { weights: w, step };
                         self.session.record(ctx, done).await;
                         Event::WeightsVerified(w)

@@ -267,6 +267,67 @@ async fn timed_waits_end_on_their_deadline_not_on_the_next_poll() {
     assert_eq!(run.took, secs(3.0));
 }
 
+/// A timed wait ends on its deadline even when a poll takes time: its read starts early by
+/// what the last polls took and is judged at the deadline. Signal reads take 300 ms here (the
+/// service's description; virtual time), the poll interval is 2 s: the canary's 3 s bake ends
+/// 3 s after its weights were verified, not 3.3 s; the 0 s waits after 100 % still each pass
+/// on a read of their own (300 ms each), and a poll still happens at least once per interval.
+#[tokio::test(start_paused = true)]
+async fn a_timed_wait_ends_on_its_deadline_when_reads_take_time() {
+    let hcl = HCL
+        .replace("poll_interval = \"1s\"", "poll_interval = \"2s\"")
+        .replace("bake             = \"2s\"", "bake             = \"0s\"")
+        .replace("termination_wait = \"3s\"", "termination_wait = \"0s\"");
+    let env = env_from(&hcl);
+    let aws = FakeAws::new(&[PROD], blue(), 2);
+    aws.slow_service_reads(secs(0.3));
+    let canary = Strategy::Canary {
+        percent: 20,
+        bake: secs(3.0),
+    };
+    let run = drive(&env, &aws, &[PROD], canary, StopAt(None), nothing).await;
+    assert!(
+        matches!(run.ended, Ended::Machine(Outcome::Promoted { .. })),
+        "{:?}",
+        run.ended
+    );
+    let writes = writes_to(&aws, PROD);
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    // The first poll (settling) took 0.3 s; the canary's weights were verified then.
+    assert_eq!(writes[0], (secs(0.3), green(20)));
+    assert_eq!(
+        writes[1],
+        (secs(3.3), green(100)),
+        "the bake ended on its deadline"
+    );
+    // Post-bake and termination wait: one 0.3 s read each.
+    assert_eq!(run.took, secs(3.9));
+}
+
+/// When a regular poll would start just before a timed wait's deadline (within the read's
+/// lead), the wait's early read takes its place: otherwise that poll ends a little before the
+/// deadline and a second read, started late, ends the wait. Reads of 50 ms at a 1 s poll; the
+/// canary's weights are verified at 0.05 s and its 2.98 s bake ends at 3.03 s — the regular
+/// poll due at 3.0 s would have ended the bake at 3.05 s.
+#[tokio::test(start_paused = true)]
+async fn a_wait_whose_deadline_follows_a_regular_poll_closely_still_ends_on_it() {
+    let hcl = HCL
+        .replace("bake             = \"2s\"", "bake             = \"0s\"")
+        .replace("termination_wait = \"3s\"", "termination_wait = \"0s\"");
+    let env = env_from(&hcl);
+    assert_eq!(env.ctx.cfg.health.poll_interval, secs(1.0));
+    let aws = FakeAws::new(&[PROD], blue(), 2);
+    aws.slow_service_reads(secs(0.05));
+    let canary = Strategy::Canary {
+        percent: 20,
+        bake: secs(2.98),
+    };
+    drive(&env, &aws, &[PROD], canary, StopAt(None), nothing).await;
+    let writes = writes_to(&aws, PROD);
+    assert_eq!(writes[0], (secs(0.05), green(20)));
+    assert_eq!(writes[1], (secs(3.03), green(100)), "{writes:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_journal_records_every_intent_before_its_outcome() {
     let env = env();

@@ -55,6 +55,8 @@ struct World {
     scaled: Vec<(String, i32)>,
     /// The ALB API call each route read or write stands for, in order.
     calls: Vec<&'static str>,
+    /// How long each read of the service (a signal poll's slowest call) takes.
+    describe_latency: Duration,
 }
 
 /// Whether `arn` names a listener rule (`…:listener-rule/…`), as the SDK adapter tells them.
@@ -75,6 +77,7 @@ impl FakeAws {
                 alarm_at: BTreeMap::new(),
                 scaled: Vec::new(),
                 calls: Vec::new(),
+                describe_latency: Duration::ZERO,
             }),
         }
     }
@@ -87,6 +90,12 @@ impl FakeAws {
     /// `alarm` reads ALARM from `at` (virtual time since the fake was made) on.
     pub fn alarm_from(&self, alarm: &str, at: Duration) {
         self.world().alarm_at.insert(alarm.into(), at);
+    }
+
+    /// Every read of the service takes `latency` (virtual time) from now on: a signal poll
+    /// that is not instant.
+    pub fn slow_service_reads(&self, latency: Duration) {
+        self.world().describe_latency = latency;
     }
 
     pub fn writes(&self) -> Vec<Write> {
@@ -235,6 +244,10 @@ impl Traffic for FakeAws {
 
 impl Services for FakeAws {
     async fn describe(&self, _: &str, service: &str) -> Result<Option<ServiceState>, AwsError> {
+        let latency = self.world().describe_latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
         let n = self.desired;
         Ok(Some(ServiceState {
             name: service.into(),

@@ -69,9 +69,12 @@ pub async fn plan_idle(
         .await?;
     let path = ctx.plan_path(StackId::Color(idle));
     ctx.step(format!("planning {idle} with {image}"));
-    let outcome =
-        crate::flow::provision::plan_into(ctx, &stack, StackId::Color(idle), &path, false).await?;
-    let findings = safety_findings(ctx, tool, shared, live, &outcome.redacted_plan).await?;
+    // The plan and the two states the safety check compares it with are independent: the
+    // states are read while Terraform plans (other stacks, other data dirs).
+    let plan = crate::flow::provision::plan_into(ctx, &stack, StackId::Color(idle), &path, false);
+    let (outcome, states) = tokio::join!(plan, foreign_states(ctx, tool, shared, live));
+    let outcome = outcome?;
+    let findings = findings_against(ctx, shared, live, states?, &outcome.redacted_plan)?;
     enforce_safety(ctx, &findings, allow_unsafe)?;
     Ok(IdlePlan {
         stack,
@@ -100,7 +103,25 @@ pub async fn safety_findings(
     live: Option<LiveColor>,
     redacted_plan: &serde_json::Value,
 ) -> Result<Vec<Finding>, Error> {
-    let mut foreign = ForeignObjects::new();
+    let states = foreign_states(ctx, tool, shared, live).await?;
+    findings_against(ctx, shared, live, states, redacted_plan)
+}
+
+/// What the shared stack and the live color manage now (`show -json` of each state): the
+/// objects an idle color's plan must not touch. They hold sensitive values in plain text:
+/// never logged, dropped after the check.
+pub struct ForeignStates {
+    shared: serde_json::Value,
+    live: Option<serde_json::Value>,
+}
+
+/// Reads [`ForeignStates`]: the two states side by side, one Terraform process each.
+pub async fn foreign_states(
+    ctx: &Ctx,
+    tool: &IacTool,
+    shared: &SharedOutputs,
+    live: Option<LiveColor>,
+) -> Result<ForeignStates, Error> {
     // Every caller read the shared stack's outputs first, so its workspace is selected.
     let shared_stack = ctx.stack(tool, StackId::Shared, vec![])?;
     let live_stack = match live {
@@ -122,15 +143,31 @@ pub async fn safety_findings(
         }
     };
     let (shared_state, live_state) = tokio::join!(shared_stack.state_json(), live_state);
-    foreign.add_state("shared", &shared_state?);
+    Ok(ForeignStates {
+        shared: shared_state?,
+        live: live_state?,
+    })
+}
+
+/// Checks a redacted plan against `states`, the production routes and the live color's
+/// target group, and the environment's protected addresses.
+pub fn findings_against(
+    ctx: &Ctx,
+    shared: &SharedOutputs,
+    live: Option<LiveColor>,
+    states: ForeignStates,
+    redacted_plan: &serde_json::Value,
+) -> Result<Vec<Finding>, Error> {
+    let mut foreign = ForeignObjects::new();
+    foreign.add_state("shared", &states.shared);
     let mut production: Vec<(String, String)> = shared
         .production_routes()
         .into_iter()
         .map(|arn| (arn, "a production route".to_string()))
         .collect();
     if let Some(LiveColor { color: l, .. }) = live {
-        if let Some(state) = live_state? {
-            foreign.add_state(l.as_str(), &state);
+        if let Some(state) = &states.live {
+            foreign.add_state(l.as_str(), state);
         }
         production.push((
             shared.target_groups.of(l).to_string(),
