@@ -152,6 +152,10 @@ main() {
 	mkdir -p -- "$copies"
 	ln -s -- "$REPO_ROOT/modules" "$TIER/modules"
 	cp -R -- environments/local "$copies/copy"
+	# The alarm names in bluegreen.hcl carry the environment's name (only `{color}` is a
+	# placeholder): the copy reads its own alarms, bg-copy-<color>-5xx.
+	sed -i -e 's/"bg-local-{color}-5xx"/"bg-copy-{color}-5xx"/' -- "$copies/copy/bluegreen.hcl"
+	grep -q '"bg-copy-{color}-5xx"' -- "$copies/copy/bluegreen.hcl" || fail "could not rename the copy's alarms"
 	say "bluegreen deploy --env copy / --env local-fast (in the background)"
 	"$BLUEGREEN" deploy --env copy --environments-dir "$copies" --image public.ecr.aws/nginx/nginx:1.30 \
 		>"$TIER/deploy-copy.log" 2>&1 &

@@ -32,6 +32,15 @@ state { separation = "workspace" }
 health {
   timeout       = "2m"
   poll_interval = "1s"
+
+  # Each color's 5xx alarm (./service creates it with the color's stack). In ALARM during a bake:
+  # roll back. "wait": on AWS a new alarm is INSUFFICIENT_DATA until its first evaluation; wait
+  # for it (at most `timeout`) instead of failing the deploy that just created it. `bg-local`
+  # is this environment's name (only `{color}` is a placeholder): a copy renames them.
+  alarms {
+    names   = ["bg-local-{color}-5xx"]
+    no_data = "wait"
+  }
 }
 
 # How long to wait for a listener change to read back as written.

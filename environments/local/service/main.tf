@@ -85,6 +85,23 @@ variable "environment" {
   default     = {}
 }
 
+variable "alarm_period" {
+  description = "Period of the color's 5xx alarm, in seconds: 10 or 30 (high-resolution metrics, as the local data plane publishes them) or a multiple of 60 (ALB's own metrics on AWS)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = contains([10, 30], var.alarm_period) || (var.alarm_period > 0 && var.alarm_period % 60 == 0)
+    error_message = "The alarm_period must be 10, 30 or a multiple of 60 seconds."
+  }
+}
+
+variable "alarm_5xx_threshold" {
+  description = "The color's 5xx alarm fires when its targets answer more 5xx than this in one period."
+  type        = number
+  default     = 5
+}
+
 locals {
   name = "bg-${var.bluegreen_environment}"
 }
@@ -126,6 +143,41 @@ module "service" {
   execution_role_arn    = data.aws_iam_role.execution.arn
   environment           = var.environment
   log_group_name        = "/ecs/${local.name}"
+}
+
+# The color's 5xx alarm, as a team would write it for an ALB service: the targets' 5xx count in
+# the color's target group, named so that bluegreen.hcl's `health { alarms { names =
+# ["bg-local-{color}-5xx"] } }` reads the color being deployed. Missing data (no traffic on the
+# color yet) is not breaching: a color at 0 % is not an incident. Period 10 s: the local data
+# plane publishes ALB metrics at high resolution (docs/dataplane.md, "The demo"); on AWS, ALB
+# metrics come per 60 s, so a team there writes period = 60. Without the data plane nothing
+# evaluates the alarm and it stays in the state the emulator gives a new alarm (OK).
+
+data "aws_lb_target_group" "this" {
+  arn = var.target_group_arn
+}
+
+data "aws_lb" "this" {
+  name = "${local.name}-alb"
+}
+
+resource "aws_cloudwatch_metric_alarm" "target_5xx" {
+  alarm_name          = "${local.name}-${var.color}-5xx"
+  alarm_description   = "Targets of ${local.name}-${var.color} answer 5xx (bluegreen rolls the color back while it is in ALARM)."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HTTPCode_Target_5XX_Count"
+  statistic           = "Sum"
+  period              = var.alarm_period
+  evaluation_periods  = 1
+  datapoints_to_alarm = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_5xx_threshold
+  treat_missing_data  = "notBreaching"
+
+  dimensions = {
+    TargetGroup  = data.aws_lb_target_group.this.arn_suffix
+    LoadBalancer = data.aws_lb.this.arn_suffix
+  }
 }
 
 # The outputs contract of the service root (docs/contract.md), passed through.

@@ -66,6 +66,12 @@ variable "health_check_path" {
   default     = "/"
 }
 
+variable "health_check_interval" {
+  description = "Seconds between health checks of a target (modules/shared: 15 by default)."
+  type        = number
+  default     = 15
+}
+
 variable "path_rules" {
   description = "Path patterns of production listener rules shifted in lockstep (e.g. [\"/api/*\"])."
   type        = list(string)
@@ -202,6 +208,7 @@ module "shared" {
   test_listener_port    = var.test_listener_port
   target_port           = var.container_port
   health_check_path     = var.health_check_path
+  health_check_interval = var.health_check_interval
   path_rules            = var.path_rules
   deletion_protection   = var.deletion_protection
 }
