@@ -222,8 +222,8 @@ start_dataplane() {
 	fi
 	if [[ ! -x $DATAPLANE_BIN ]]; then
 		[[ -z ${BLUEGREEN_DATAPLANE_BIN:-} ]] || die "BLUEGREEN_DATAPLANE_BIN=$DATAPLANE_BIN is not an executable"
-		log "building the data plane (cargo build -p bluegreen-dataplane)"
-		(cd -- "$REPO_ROOT" && cargo build --quiet -p bluegreen-dataplane --bin bg-dataplane >&2) ||
+		log "building the data plane (cargo build --workspace --bins: with bluegreen, one variant of the SDK)"
+		(cd -- "$REPO_ROOT" && cargo build --quiet --workspace --bins >&2) ||
 			die "building bg-dataplane failed; without BLUEGREEN_DATAPLANE=1 the emulator starts alone"
 	fi
 	rm -f -- "$DATAPLANE_MAP" "$TARGET_HEALTH_FILE"

@@ -18,7 +18,8 @@
 # Creating the ALB takes about a minute (the provider's fixed waits), so this is a tier of its
 # own (scripts/test.sh runs it beside the Rust tests), not one shared stack per test.
 #
-# Environment: BLUEGREEN (the binary; default: cargo build --bin bluegreen), BLUEGREEN_EMULATOR_VENV,
+# Environment: BLUEGREEN (the binary; default: cargo build --workspace --bins, the build of
+# scripts/test.sh and scripts/demo.sh, so none rebuilds another's), BLUEGREEN_EMULATOR_VENV,
 # TF_CLI_CONFIG_FILE (scripts/terraform-config.sh). Work dir and emulator home live under
 # .bluegreen/real-tier/ and are wiped at start.
 set -euo pipefail
@@ -125,7 +126,7 @@ untouched() { git status --porcelain --ignored -- modules environments; }
 main() {
 	command -v jq >/dev/null || fail "jq is needed (apt-get install jq)"
 	if [[ -z ${BLUEGREEN:-} ]]; then
-		cargo build --quiet --bin bluegreen
+		cargo build --quiet --workspace --bins
 		BLUEGREEN=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/bluegreen
 	fi
 	rm -rf -- "$TIER"
