@@ -83,12 +83,15 @@ pub async fn load(args: LoadArgs) -> Result<(), Error> {
     tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut max_lag = Duration::ZERO;
     // SIGTERM or Ctrl-C ends the sending early; the outputs are written for what was sent.
+    // Both listeners are made once: `ctrl_c()` inside the loop would register and drop a
+    // signal listener for every request sent.
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     for i in 0..total {
         tokio::select! {
             _ = tick.tick() => {}
             _ = sigterm.recv() => break,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = sigint.recv() => break,
         }
         let scheduled = Duration::from_secs_f64(i as f64 / f64::from(args.rate));
         max_lag = max_lag.max(start.elapsed().saturating_sub(scheduled));
