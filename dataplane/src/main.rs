@@ -72,10 +72,14 @@ pub struct RunArgs {
 
 #[derive(clap::Args)]
 pub struct LoadArgs {
-    /// The URL to send GET requests to (a listener's local URL, plus any path).
-    #[arg(long)]
-    url: String,
-    /// Requests per second, sent on a fixed schedule whatever the answers' latency (open loop).
+    /// The URL to send GET requests to (a listener's local URL, plus any path). Repeated: the
+    /// requests take the URLs in turn (request i goes to URL i mod n), so that two paths are
+    /// measured side by side under the same conditions; the summary then has one entry per URL
+    /// (`by_url`) and each request its URL's index (`url`).
+    #[arg(long, required = true)]
+    url: Vec<String>,
+    /// Requests per second over all URLs, sent on a fixed schedule whatever the answers'
+    /// latency (open loop).
     #[arg(long, default_value_t = 200)]
     rate: u32,
     /// How long to send.
