@@ -101,10 +101,15 @@ pub struct LoadArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // The load generator runs on one thread: its timer, its sends and its answers then never
+    // hand a request from one thread to another (with worker threads, a profile at 1,000 req/s
+    // showed most of its time in the kernel switching threads, not in sending; docs/dataplane.md,
+    // "Overhead").
+    let mut builder = match cli.command {
+        Command::Run(_) => tokio::runtime::Builder::new_multi_thread(),
+        Command::Load(_) => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bg-dataplane: cannot start the tokio runtime: {e}");
