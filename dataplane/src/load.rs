@@ -28,6 +28,9 @@ pub struct Record {
     pub target_group: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Which `--url` it went to, when there are several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<usize>,
 }
 
 impl Record {
@@ -49,7 +52,12 @@ pub async fn load(args: LoadArgs) -> Result<(), Error> {
     if args.rate == 0 {
         return Err("--rate must be above 0".into());
     }
-    let uri: Uri = args.url.parse()?;
+    let uris = args
+        .url
+        .iter()
+        .map(|u| u.parse::<Uri>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let several = uris.len() > 1;
     std::fs::create_dir_all(&args.out)?;
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
@@ -83,20 +91,26 @@ pub async fn load(args: LoadArgs) -> Result<(), Error> {
     tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut max_lag = Duration::ZERO;
     // SIGTERM or Ctrl-C ends the sending early; the outputs are written for what was sent.
+    // Both listeners are made once: `ctrl_c()` inside the loop would register and drop a
+    // signal listener for every request sent.
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     for i in 0..total {
         tokio::select! {
             _ = tick.tick() => {}
             _ = sigterm.recv() => break,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = sigint.recv() => break,
         }
         let scheduled = Duration::from_secs_f64(i as f64 / f64::from(args.rate));
         max_lag = max_lag.max(start.elapsed().saturating_sub(scheduled));
-        let (client, uri, tx, timeout) = (client.clone(), uri.clone(), tx.clone(), args.timeout);
+        let u = (i % uris.len() as u64) as usize;
+        let (client, uri, tx, timeout) =
+            (client.clone(), uris[u].clone(), tx.clone(), args.timeout);
         tokio::spawn(async move {
             let sent = Instant::now();
             let t_ms = sent.duration_since(start).as_secs_f64() * 1000.0;
-            let record = one(&client, uri, timeout, sent, t_ms, epoch0 + t_ms).await;
+            let mut record = one(&client, uri, timeout, sent, t_ms, epoch0 + t_ms).await;
+            record.url = several.then_some(u);
             let _ = tx.send(record);
         });
     }
@@ -122,6 +136,7 @@ async fn one(
         version: None,
         target_group: None,
         error: None,
+        url: None,
     };
     let request = async {
         let resp = client.get(uri).await?;
@@ -207,6 +222,17 @@ pub fn percentile(values: &mut [f64], q: f64) -> f64 {
     values[i.min(values.len() - 1)]
 }
 
+/// p50, p90, p99 and max of the records' latencies (ms).
+fn latency_summary<'a>(records: impl Iterator<Item = &'a Record>) -> serde_json::Value {
+    let mut latencies: Vec<f64> = records.map(|r| r.latency_ms).collect();
+    serde_json::json!({
+        "p50": percentile(&mut latencies, 0.50),
+        "p90": percentile(&mut latencies, 0.90),
+        "p99": percentile(&mut latencies, 0.99),
+        "max": latencies.last().copied().unwrap_or(0.0),
+    })
+}
+
 fn write_outputs(
     args: &LoadArgs,
     records: &[Record],
@@ -232,13 +258,12 @@ fn write_outputs(
         i = j;
     }
     let all = summarise_bucket(0.0, sorted.iter().copied());
-    let mut latencies: Vec<f64> = records.iter().map(|r| r.latency_ms).collect();
     let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
     for r in records {
         *by_status.entry(r.status).or_default() += 1;
     }
-    let summary = serde_json::json!({
-        "url": args.url,
+    let mut summary = serde_json::json!({
+        "url": args.url.join(" "),
         "rate": args.rate,
         "scheduled": scheduled,
         "requests": records.len(),
@@ -248,13 +273,24 @@ fn write_outputs(
         "achieved_rate": records.len() as f64 / elapsed.as_secs_f64(),
         "elapsed_s": elapsed.as_secs_f64(),
         "max_send_lag_ms": max_lag.as_secs_f64() * 1000.0,
-        "latency_ms": {
-            "p50": percentile(&mut latencies, 0.50),
-            "p90": percentile(&mut latencies, 0.90),
-            "p99": percentile(&mut latencies, 0.99),
-            "max": latencies.last().copied().unwrap_or(0.0),
-        },
+        "latency_ms": latency_summary(records.iter()),
     });
+    if args.url.len() > 1 {
+        summary["by_url"] = args
+            .url
+            .iter()
+            .enumerate()
+            .map(|(i, url)| {
+                let mine = || records.iter().filter(move |r| r.url == Some(i));
+                serde_json::json!({
+                    "url": url,
+                    "requests": mine().count(),
+                    "failed": mine().filter(|r| r.failed()).count(),
+                    "latency_ms": latency_summary(mine()),
+                })
+            })
+            .collect();
+    }
     let out = &args.out;
     std::fs::write(
         out.join("summary.json"),

@@ -125,10 +125,19 @@ pub fn tg_name(s: &str) -> String {
 /// One line of `requests.jsonl`.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// When it was sent (ms since the epoch).
     pub at_ms: f64,
+    pub latency_ms: f64,
     pub status: u64,
     pub version: String,
     pub target_group: String,
+}
+
+impl Request {
+    /// When the answer arrived (ms since the epoch).
+    pub fn answered_ms(&self) -> f64 {
+        self.at_ms + self.latency_ms
+    }
 }
 
 /// One open-loop load run through `url` at `rate`; stop it with [`Load::finish`].
@@ -173,6 +182,7 @@ impl Load {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
                 Request {
                     at_ms: v["at_ms"].as_f64().unwrap(),
+                    latency_ms: v["latency_ms"].as_f64().unwrap(),
                     status: v["status"].as_u64().unwrap(),
                     version: v["version"].as_str().unwrap_or("").to_owned(),
                     target_group: tg_name(v["target_group"].as_str().unwrap_or("")),
