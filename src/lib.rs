@@ -4,6 +4,7 @@
 pub mod artifact;
 pub mod aws;
 pub mod cli;
+mod canonical;
 pub(crate) mod commands;
 pub mod config;
 pub mod contract;

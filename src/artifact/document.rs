@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::error::ArtifactError;
+pub(crate) use crate::canonical::{Sorted, Splice};
 
 /// The `format` of every plan artifact.
 pub const FORMAT: &str = "bluegreen-plan";
@@ -73,7 +74,7 @@ impl Document {
         let form = FileForm {
             format: &self.format,
             version: self.version,
-            body: Sorted(&self.body),
+            body: Sorted(&self.body, None),
             terraform_plan: &self.terraform_plan,
             checksum: &self.checksum,
         };
@@ -88,7 +89,7 @@ impl Document {
 
     /// The checksum and the AEAD associated data, from one pass over the body.
     pub(crate) fn digests(&self) -> (String, [u8; 32]) {
-        let body = BodyDigests::of(&self.format, self.version, &self.body);
+        let body = BodyDigests::of(&self.format, self.version, &self.body, None);
         let checksum = body.checksum(&self.terraform_plan);
         (checksum, body.associated_data)
     }
@@ -179,10 +180,17 @@ pub(crate) struct BodyDigests {
 }
 
 impl BodyDigests {
-    pub(crate) fn of(format: &str, version: u32, body: &Value) -> BodyDigests {
+    /// `splice`: canonical text standing in for one value of `body` ([`Sorted`]).
+    pub(crate) fn of(
+        format: &str,
+        version: u32,
+        body: &Value,
+        splice: Option<Splice<'_>>,
+    ) -> BodyDigests {
         let mut both = Tee(Sha256::new(), Sha256::new());
         both.write_all(b"{\"body\":").expect("hashing never fails");
-        serde_json::to_writer(&mut both, &Sorted(body)).expect("JSON values always serialize");
+        serde_json::to_writer(&mut both, &Sorted(body, splice))
+            .expect("JSON values always serialize");
         let Tee(checksum, mut aad) = both;
         aad.update(b",\"format\":");
         json_into(&mut aad, format);
@@ -251,40 +259,7 @@ impl Write for Tee {
 /// Compact JSON with every object's keys sorted.
 #[cfg(test)]
 pub(crate) fn canonical(value: &Value) -> Vec<u8> {
-    serde_json::to_vec(&Sorted(value)).expect("JSON values always serialize")
-}
-
-/// Serializes a value with every object's keys in sorted order, without copying it.
-/// serde_json's `Map` is sorted already unless some crate in the build turns on its
-/// `preserve_order` feature (then it keeps insertion order); sorting each map's entries as it
-/// is written gives sorted output either way.
-pub(crate) struct Sorted<'a>(pub &'a Value);
-
-impl Serialize for Sorted<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
-        match self.0 {
-            Value::Object(map) => {
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
-                    entries.sort_by(|a, b| a.0.cmp(b.0));
-                }
-                let mut out = serializer.serialize_map(Some(entries.len()))?;
-                for (key, value) in entries {
-                    out.serialize_entry(key, &Sorted(value))?;
-                }
-                out.end()
-            }
-            Value::Array(items) => {
-                let mut out = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    out.serialize_element(&Sorted(item))?;
-                }
-                out.end()
-            }
-            other => other.serialize(serializer),
-        }
-    }
+    serde_json::to_vec(&Sorted(value, None)).expect("JSON values always serialize")
 }
 
 fn take(map: &mut Map<String, Value>, field: &'static str) -> Result<Value, ArtifactError> {

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::flow::context::{Ctx, StackId};
 use crate::flow::outputs::SharedOutputs;
 use crate::flow::planfile::ChangeLine;
-use crate::iac::{check_plan, Finding, ForeignObjects, IacTool, PlanOutcome, SafetyPolicy, Stack};
+use crate::iac::{check_redacted_plan, Finding, ForeignObjects, IacTool, PlanOutcome, SafetyPolicy, Stack};
 use crate::report::Event;
 use sha2::{Digest, Sha256};
 
@@ -98,7 +98,7 @@ pub async fn safety_findings(
     tool: &IacTool,
     shared: &SharedOutputs,
     live: Option<LiveColor>,
-    redacted_plan: &serde_json::Value,
+    redacted_plan: &crate::iac::RedactedPlan,
 ) -> Result<Vec<Finding>, Error> {
     let mut foreign = ForeignObjects::new();
     // Every caller read the shared stack's outputs first, so its workspace is selected.
@@ -142,7 +142,7 @@ pub async fn safety_findings(
         foreign: &foreign,
         production: &production,
     };
-    Ok(check_plan(redacted_plan, &policy)?)
+    Ok(check_redacted_plan(redacted_plan, &policy)?)
 }
 
 /// Refuses findings unless `--allow-unsafe-plan` was given (then each is reported loudly).

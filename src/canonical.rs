@@ -1,0 +1,150 @@
+//! Canonical JSON: every object's keys sorted, compact or pretty, every float a fixed point of
+//! writing and reading. Shared by the plan artifact (its checksum and file form) and the
+//! redacted plan (held as canonical text, not as a parsed `Value`: issue 16).
+
+use std::collections::BTreeMap;
+
+use serde::ser::Error as _;
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::{Number, Value};
+
+/// Serializes a value with every object's keys in sorted order, without copying it.
+/// serde_json's `Map` is sorted already unless some crate in the build turns on its
+/// `preserve_order` feature (then it keeps insertion order); sorting each map's entries as it
+/// is written gives sorted output either way.
+///
+/// `splice` puts canonical JSON text in place of one value of the tree (found by address,
+/// not by content): the artifact's body holds the redacted plan that way, never parsed whole.
+pub(crate) struct Sorted<'a>(pub &'a Value, pub Option<Splice<'a>>);
+
+/// Canonical text standing in for the value at `at` (a placeholder inside the tree).
+#[derive(Clone, Copy)]
+pub(crate) struct Splice<'a> {
+    pub at: &'a Value,
+    /// Canonical compact JSON (what [`Sorted`] writes for the value it stands for).
+    pub raw: &'a RawValue,
+    /// Written to a pretty serializer: re-indented through [`RawTree`]; otherwise copied.
+    pub pretty: bool,
+}
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        if let Some(splice) = self.1.filter(|s| std::ptr::eq(s.at, self.0)) {
+            return match splice.pretty {
+                true => RawTree(splice.raw).serialize(serializer),
+                // Already canonical: the bytes as they are.
+                false => splice.raw.serialize(serializer),
+            };
+        }
+        match self.0 {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
+                    entries.sort_by(|a, b| a.0.cmp(b.0));
+                }
+                let mut out = serializer.serialize_map(Some(entries.len()))?;
+                for (key, value) in entries {
+                    out.serialize_entry(key, &Sorted(value, self.1))?;
+                }
+                out.end()
+            }
+            Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&Sorted(item, self.1))?;
+                }
+                out.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// Pieces of JSON text at least this long are walked (objects by key, arrays by element)
+/// instead of parsed whole, so serializing a large text never holds more than one small piece
+/// parsed at a time.
+const WALK_AT: usize = 4096;
+
+/// JSON text serialized with sorted keys, read piece by piece: large objects and arrays are
+/// split into borrowed pieces of the text, small pieces parsed into a `Value` one at a time.
+/// The output is what [`Sorted`] writes for the parsed text.
+pub(crate) struct RawTree<'a>(pub &'a RawValue);
+
+impl Serialize for RawTree<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let text = self.0.get().trim_start();
+        if text.len() >= WALK_AT {
+            match text.as_bytes().first() {
+                Some(b'{') => {
+                    let map: BTreeMap<String, &RawValue> =
+                        serde_json::from_str(text).map_err(S::Error::custom)?;
+                    let mut out = serializer.serialize_map(Some(map.len()))?;
+                    for (key, value) in &map {
+                        out.serialize_entry(key, &RawTree(value))?;
+                    }
+                    return out.end();
+                }
+                Some(b'[') => {
+                    let items: Vec<&RawValue> =
+                        serde_json::from_str(text).map_err(S::Error::custom)?;
+                    let mut out = serializer.serialize_seq(Some(items.len()))?;
+                    for item in items {
+                        out.serialize_element(&RawTree(item))?;
+                    }
+                    return out.end();
+                }
+                _ => {}
+            }
+        }
+        let value: Value = serde_json::from_str(text).map_err(S::Error::custom)?;
+        Sorted(&value, None).serialize(serializer)
+    }
+}
+
+/// Canonical compact JSON of `value` (floats settled first, see [`settle`]) appended to `out`.
+pub(crate) fn write_compact(out: &mut Vec<u8>, value: &Value) {
+    serde_json::to_writer(out, &Sorted(value, None)).expect("JSON values always serialize");
+}
+
+fn read_back(n: &Number) -> Option<Number> {
+    serde_json::from_str(&serde_json::to_string(n).ok()?).ok()
+}
+
+/// Whether some float of `value` does not read back as itself once written (serde_json's
+/// default float parsing is not always correctly rounded).
+pub(crate) fn has_unstable_float(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => n.is_f64() && read_back(n).as_ref() != Some(n),
+        Value::Array(items) => items.iter().any(has_unstable_float),
+        Value::Object(map) => map.values().any(has_unstable_float),
+        _ => false,
+    }
+}
+
+fn settle_floats(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(back) = read_back(n) {
+                *n = back;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(settle_floats),
+        Value::Object(map) => map.values_mut().for_each(settle_floats),
+        _ => {}
+    }
+}
+
+/// Replaces each float of `value` by what it reads back as, until every float reads back as
+/// itself; `false` if that does not happen within a few rounds.
+pub(crate) fn settle(value: &mut Value) -> bool {
+    for _ in 0..4 {
+        if !has_unstable_float(value) {
+            return true;
+        }
+        settle_floats(value);
+    }
+    !has_unstable_float(value)
+}
