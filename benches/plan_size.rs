@@ -27,8 +27,9 @@
 //! the same), every round measures that one too, interleaved: docs/performance.md has the
 //! commands.
 
-use bluegreen::artifact::{inspect, seal, PlanKey};
-use bluegreen::iac::{check_plan, summarized_plan_json, ForeignObjects, SafetyPolicy};
+use bluegreen::artifact::{inspect, seal_to, PlanKey, Spliced};
+use bluegreen::iac::{check_redacted_plan, summarized_plan_json, ForeignObjects, SafetyPolicy};
+use std::io::Write as _;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -286,8 +287,7 @@ fn child(args: &[String]) {
             let plan = std::fs::read(&args[1]).expect("plan JSON");
             let saved = std::fs::read(&args[2]).expect("saved plan");
             let start = cpu_seconds();
-            let bytes = pipeline(plan, &saved);
-            std::fs::write(&args[3], bytes).expect("write artifact");
+            pipeline(plan, &saved, Path::new(&args[3]));
             println!("{} {}", cpu_seconds() - start, peak_rss_bytes());
         }
         "inspect" => {
@@ -301,8 +301,9 @@ fn child(args: &[String]) {
     }
 }
 
-/// What `plan` does with `show -json` output (the bytes are dropped once parsed, as there).
-fn pipeline(plan: Vec<u8>, saved: &[u8]) -> Vec<u8> {
+/// What `plan` does with `show -json` output (the bytes are dropped once read, as there): the
+/// artifact is written to `out` as it is sealed.
+fn pipeline(plan: Vec<u8>, saved: &[u8], out: &Path) {
     let (summary, redacted) = summarized_plan_json(&plan).expect("plan JSON");
     drop(plan);
     let foreign = ForeignObjects::new();
@@ -315,17 +316,23 @@ fn pipeline(plan: Vec<u8>, saved: &[u8]) -> Vec<u8> {
         foreign: &foreign,
         production: &production,
     };
-    let findings = check_plan(&redacted, &policy).expect("safety check");
+    let findings = check_redacted_plan(&redacted, &policy).expect("safety check");
     let body = json!({
         "env": "bench",
         "safety": {"findings": findings.len()},
         "terraform": {
             "add": summary.add, "change": summary.change, "destroy": summary.destroy,
-            "redacted_plan": redacted,
+            "redacted_plan": null,
         },
     });
     let key = PlanKey::from_bytes([7u8; 32]);
-    seal(&body, saved, &key).expect("seal").bytes
+    let splice = Spliced {
+        pointer: "/terraform/redacted_plan",
+        raw: redacted.raw(),
+    };
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out).expect("artifact file"));
+    seal_to(&body, Some(splice), saved, &key, &mut file).expect("seal");
+    file.flush().expect("write artifact");
 }
 
 /// This thread's CPU time so far (the measured work runs on the main thread only).

@@ -742,7 +742,131 @@ mod tests {
         })
     }
 
+    /// What the tree redaction gives, as the canonical text the streamed one holds.
+    fn tree_redacted(doc: &Value) -> RedactedPlan {
+        RedactedPlan::from_value(&redact_plan_json(doc))
+    }
+
+    fn streamed(doc: &Value) -> RedactedPlan {
+        stream_redact(doc.to_string().as_bytes()).expect("valid JSON")
+    }
+
+    #[test]
+    fn streamed_redaction_agrees_with_the_tree_redaction_on_fixtures() {
+        let mut docs = vec![
+            plan(),
+            json!({"variables": {"pin": {"value": "1234"}, "same": {"value": "1234"}},
+                   "configuration": {"root_module": {"variables": {"pin": {"sensitive": true}}}}}),
+            json!([1, "x"]),
+            json!("a string"),
+            json!({"resource_changes": "not an array", "planned_values": [1, 2],
+                   "prior_state": {"values": {"root_module": {"resources": 3}}}}),
+        ];
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/terraform");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("show_plan_") && name.ends_with(".json") {
+                docs.push(serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap());
+            }
+        }
+        assert!(docs.len() >= 10, "the show -json fixtures are read");
+        for doc in &docs {
+            assert_eq!(streamed(doc), tree_redacted(doc), "{doc}");
+        }
+        // The secrets of the fixture plan are gone from the text, as from the tree.
+        let text = streamed(&plan()).raw().get().to_owned();
+        for secret in ["correct-horse", "tok-123456789", "inner-secret-value"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
+
+    #[test]
+    fn streamed_redaction_refuses_bad_json_without_echoing_it() {
+        let err = summarized_plan_json(b"{\"format_version\": \"1.2\", \"v\": hunter2}")
+            .unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(stream_redact(b"{\"a\": 1} trailing").is_err());
+        assert!(stream_redact(b"\xff").is_err());
+    }
+
+    /// Sensitivity shapes: booleans, and objects/arrays of them over the same keys as values.
+    fn shape() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![any::<bool>().prop_map(Value::Bool), Just(json!({}))];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(word(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A plan-shaped document: every section the redaction reads, random values and shapes.
+    fn plan_doc() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::collection::{btree_map, vec};
+        use proptest::prelude::*;
+        let change = || {
+            (doc(), doc(), shape(), shape()).prop_map(|(b, a, bs, as_)| {
+                json!({"address": "x.y", "change": {"actions": ["update"], "before": b,
+                       "after": a, "before_sensitive": bs, "after_sensitive": as_}})
+            })
+        };
+        let resource =
+            || (doc(), shape()).prop_map(|(v, s)| json!({"values": v, "sensitive_values": s}));
+        let module = || {
+            (vec(resource(), 0..3), vec(vec(resource(), 0..3), 0..2)).prop_map(
+                |(resources, children)| {
+                    let children: Vec<Value> =
+                        children.into_iter().map(|r| json!({"resources": r})).collect();
+                    json!({"resources": resources, "child_modules": children})
+                },
+            )
+        };
+        let output = (doc(), any::<bool>()).prop_map(|(v, s)| json!({"value": v, "sensitive": s}));
+        let var = (doc(), any::<bool>()).prop_map(|(d, s)| json!({"default": d, "sensitive": s}));
+        (
+            vec(change(), 0..4),
+            vec(change(), 0..2),
+            btree_map(word(), output, 0..3),
+            module(),
+            module(),
+            btree_map(word(), var, 0..3),
+            btree_map(word(), doc(), 0..3),
+            doc(),
+        )
+            .prop_map(|(changes, drift, outputs, planned, prior, vars, values, other)| {
+                let var_values: serde_json::Map<String, Value> = vars
+                    .keys()
+                    .chain(values.keys())
+                    .map(|k| {
+                        let value = values.get(k).cloned().unwrap_or(json!("v"));
+                        (k.clone(), json!({ "value": value }))
+                    })
+                    .collect();
+                json!({
+                    "format_version": "1.2",
+                    "resource_changes": changes,
+                    "resource_drift": drift,
+                    "output_changes": {"o": {"actions": ["no-op"], "before": other.clone(),
+                                             "after": other.clone(), "after_sensitive": true}},
+                    "planned_values": {"outputs": outputs, "root_module": planned},
+                    "prior_state": {"values": {"root_module": prior}, "format_version": "1.0"},
+                    "variables": var_values,
+                    "configuration": {"root_module": {"variables": vars}},
+                    "other": other,
+                })
+            })
+    }
+
     proptest::proptest! {
+        /// The streamed redaction (piece by piece, canonical text) gives what the tree one does.
+        #[test]
+        fn streamed_redaction_agrees_with_the_tree_redaction(doc in plan_doc()) {
+            proptest::prop_assert_eq!(streamed(&doc), tree_redacted(&doc));
+        }
+
         /// The linear scrub redacts exactly what the quadratic one did.
         #[test]
         fn scrub_agrees_with_the_naive_scrub(
