@@ -148,3 +148,44 @@ pub(crate) fn settle(value: &mut Value) -> bool {
     }
     !has_unstable_float(value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A document large enough to be walked at several levels, keys out of order.
+    fn big() -> Value {
+        let items: Vec<Value> = (0..200)
+            .map(|i| json!({"z": i, "a": format!("v\"{i}\"\n"), "m": {"y": [i, 0.5], "b": {}}}))
+            .collect();
+        json!({"zeta": items.clone(), "alpha": {"inner": items, "k": "é"}, "mid": [[], {}]})
+    }
+
+    #[test]
+    fn the_raw_tree_writes_what_sorted_writes_for_the_parsed_text() {
+        for value in [big(), json!([big(), 1]), json!(1.5), json!({}), json!("s")] {
+            let text = serde_json::to_string(&value).unwrap();
+            assert!(value != big() || text.len() > 4 * WALK_AT, "walked, not parsed whole");
+            let raw: &RawValue = serde_json::from_str(&text).unwrap();
+            let pretty = serde_json::to_string_pretty(&RawTree(raw)).unwrap();
+            assert_eq!(pretty, serde_json::to_string_pretty(&Sorted(&value, None)).unwrap());
+            let compact = serde_json::to_string(&RawTree(raw)).unwrap();
+            let mut canonical = Vec::new();
+            write_compact(&mut canonical, &value);
+            assert_eq!(compact.as_bytes(), canonical);
+        }
+    }
+
+    #[test]
+    fn a_splice_stands_for_the_value_at_its_address_only() {
+        let body = json!({"a": null, "b": null, "c": [null]});
+        let raw: &RawValue = serde_json::from_str(r#"{"x":[1,2]}"#).unwrap();
+        let at = body.pointer("/b").unwrap();
+        for pretty in [false, true] {
+            let splice = Some(Splice { at, raw, pretty });
+            let text = serde_json::to_string(&Sorted(&body, splice)).unwrap();
+            assert_eq!(text, r#"{"a":null,"b":{"x":[1,2]},"c":[null]}"#);
+        }
+    }
+}
