@@ -29,8 +29,8 @@
 
 use bluegreen::artifact::{inspect, seal_to, PlanKey, Spliced};
 use bluegreen::iac::{check_redacted_plan, summarized_plan_json, ForeignObjects, SafetyPolicy};
-use std::io::Write as _;
 use serde_json::{json, Value};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -3,6 +3,7 @@
 //! redacted plan (held as canonical text, not as a parsed `Value`: issue 16).
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use serde::ser::Error as _;
 use serde::{Serialize, Serializer};
@@ -18,25 +19,21 @@ use serde_json::{Number, Value};
 /// not by content): the artifact's body holds the redacted plan that way, never parsed whole.
 pub(crate) struct Sorted<'a>(pub &'a Value, pub Option<Splice<'a>>);
 
-/// Canonical text standing in for the value at `at` (a placeholder inside the tree).
+/// Canonical text standing in for the value at `at` (a placeholder inside the tree), copied
+/// as it is: write it to a compact serializer (pretty output comes from [`Pretty`]).
 #[derive(Clone, Copy)]
 pub(crate) struct Splice<'a> {
     pub at: &'a Value,
     /// Canonical compact JSON (what [`Sorted`] writes for the value it stands for).
     pub raw: &'a RawValue,
-    /// Written to a pretty serializer: re-indented through [`RawTree`]; otherwise copied.
-    pub pretty: bool,
 }
 
 impl Serialize for Sorted<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
         if let Some(splice) = self.1.filter(|s| std::ptr::eq(s.at, self.0)) {
-            return match splice.pretty {
-                true => RawTree(splice.raw).serialize(serializer),
-                // Already canonical: the bytes as they are.
-                false => splice.raw.serialize(serializer),
-            };
+            // Already canonical: the bytes as they are.
+            return splice.raw.serialize(serializer);
         }
         match self.0 {
             Value::Object(map) => {
@@ -149,6 +146,120 @@ pub(crate) fn settle(value: &mut Value) -> bool {
     !has_unstable_float(value)
 }
 
+/// A writer that takes canonical compact JSON and writes it pretty-printed as serde_json's
+/// `PrettyFormatter` does (two-space indent, `": "` after keys, `{}` and `[]` when empty),
+/// byte by byte as it comes: no parse, nothing held. Correct for compact input only (no
+/// whitespace between tokens), which is all [`Sorted`] and serde_json's compact writer produce.
+pub(crate) struct Pretty<W: Write> {
+    out: W,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// An opening bracket was written; its newline waits to see whether the container is empty.
+    opened: bool,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> Pretty<W> {
+    pub(crate) fn new(out: W) -> Pretty<W> {
+        Pretty {
+            out,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            opened: false,
+            buf: Vec::with_capacity(16 * 1024),
+        }
+    }
+
+    fn newline(&mut self) {
+        self.buf.push(b'\n');
+        for _ in 0..self.depth {
+            self.buf.extend_from_slice(b"  ");
+        }
+    }
+
+    /// Writes what is buffered and hands back the inner writer.
+    pub(crate) fn finish(mut self) -> std::io::Result<W> {
+        self.out.write_all(&self.buf)?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Write for Pretty<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut rest = bytes;
+        while let Some((&b, tail)) = rest.split_first() {
+            if self.in_string {
+                // Copy up to the next quote or backslash in one go.
+                let run = rest
+                    .iter()
+                    .position(|&c| self.escaped || c == b'"' || c == b'\\')
+                    .unwrap_or(rest.len());
+                if run > 0 {
+                    self.buf.extend_from_slice(&rest[..run]);
+                    rest = &rest[run..];
+                    continue;
+                }
+                self.buf.push(b);
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+                rest = tail;
+                continue;
+            }
+            if self.opened {
+                self.opened = false;
+                if b != b'}' && b != b']' {
+                    self.newline();
+                } else {
+                    self.depth -= 1;
+                    self.buf.push(b);
+                    rest = tail;
+                    continue;
+                }
+            }
+            match b {
+                b'"' => {
+                    self.in_string = true;
+                    self.buf.push(b);
+                }
+                b'{' | b'[' => {
+                    self.buf.push(b);
+                    self.depth += 1;
+                    self.opened = true;
+                }
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    self.newline();
+                    self.buf.push(b);
+                }
+                b',' => {
+                    self.buf.push(b',');
+                    self.newline();
+                }
+                b':' => self.buf.extend_from_slice(b": "),
+                _ => self.buf.push(b),
+            }
+            rest = tail;
+        }
+        if self.buf.len() >= 8 * 1024 {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        self.out.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,10 +277,16 @@ mod tests {
     fn the_raw_tree_writes_what_sorted_writes_for_the_parsed_text() {
         for value in [big(), json!([big(), 1]), json!(1.5), json!({}), json!("s")] {
             let text = serde_json::to_string(&value).unwrap();
-            assert!(value != big() || text.len() > 4 * WALK_AT, "walked, not parsed whole");
+            assert!(
+                value != big() || text.len() > 4 * WALK_AT,
+                "walked, not parsed whole"
+            );
             let raw: &RawValue = serde_json::from_str(&text).unwrap();
             let pretty = serde_json::to_string_pretty(&RawTree(raw)).unwrap();
-            assert_eq!(pretty, serde_json::to_string_pretty(&Sorted(&value, None)).unwrap());
+            assert_eq!(
+                pretty,
+                serde_json::to_string_pretty(&Sorted(&value, None)).unwrap()
+            );
             let compact = serde_json::to_string(&RawTree(raw)).unwrap();
             let mut canonical = Vec::new();
             write_compact(&mut canonical, &value);
@@ -182,10 +299,39 @@ mod tests {
         let body = json!({"a": null, "b": null, "c": [null]});
         let raw: &RawValue = serde_json::from_str(r#"{"x":[1,2]}"#).unwrap();
         let at = body.pointer("/b").unwrap();
-        for pretty in [false, true] {
-            let splice = Some(Splice { at, raw, pretty });
-            let text = serde_json::to_string(&Sorted(&body, splice)).unwrap();
-            assert_eq!(text, r#"{"a":null,"b":{"x":[1,2]},"c":[null]}"#);
+        let splice = Some(Splice { at, raw });
+        let text = serde_json::to_string(&Sorted(&body, splice)).unwrap();
+        assert_eq!(text, r#"{"a":null,"b":{"x":[1,2]},"c":[null]}"#);
+    }
+
+    #[test]
+    fn pretty_from_compact_is_serde_jsons_pretty_form_whatever_the_write_boundaries() {
+        let values = [
+            big(),
+            json!({"a": [], "b": {}, "c": [[]], "d": [{}], "e": {"f": {"g": []}}}),
+            json!(["\"", "\\", "\\\"", "{[,:]}", "\u{1}\n\t", "é", ""]),
+            json!({"k\"ey": {"\\": ["x", 1, -2.5e-7, null, true]}}),
+            json!([]),
+            json!({}),
+            json!(7),
+            json!("s"),
+        ];
+        for value in values {
+            let mut compact = Vec::new();
+            write_compact(&mut compact, &value);
+            let expected = serde_json::to_string_pretty(&Sorted(&value, None)).unwrap();
+            for chunk in [1, 2, 3, 7, 4096] {
+                let mut pretty = Pretty::new(Vec::new());
+                for piece in compact.chunks(chunk) {
+                    pretty.write_all(piece).unwrap();
+                }
+                let out = pretty.finish().unwrap();
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    expected,
+                    "chunks of {chunk}"
+                );
+            }
         }
     }
 }

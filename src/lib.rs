@@ -3,8 +3,8 @@
 
 pub mod artifact;
 pub mod aws;
-pub mod cli;
 mod canonical;
+pub mod cli;
 pub(crate) mod commands;
 pub mod config;
 pub mod contract;

@@ -89,7 +89,7 @@ impl Document {
 
     /// The checksum and the AEAD associated data, from one pass over the body.
     pub(crate) fn digests(&self) -> (String, [u8; 32]) {
-        let body = BodyDigests::of(&self.format, self.version, &self.body, None);
+        let body = BodyDigests::of(&self.format, self.version, &self.body);
         let checksum = body.checksum(&self.terraform_plan);
         (checksum, body.associated_data)
     }
@@ -181,28 +181,37 @@ pub(crate) struct BodyDigests {
 
 impl BodyDigests {
     /// `splice`: canonical text standing in for one value of `body` ([`Sorted`]).
-    pub(crate) fn of(
+    pub(crate) fn of(format: &str, version: u32, body: &Value) -> BodyDigests {
+        BodyDigests::writing(format, version, body, None, &mut std::io::sink())
+            .expect("hashing never fails")
+    }
+
+    /// [`BodyDigests::of`], the canonical body written to `also` as it is hashed (the one
+    /// serialization of the body `seal` makes); `splice`: canonical text standing in for one
+    /// value of `body` ([`Sorted`]).
+    pub(crate) fn writing(
         format: &str,
         version: u32,
         body: &Value,
         splice: Option<Splice<'_>>,
-    ) -> BodyDigests {
-        let mut both = Tee(Sha256::new(), Sha256::new());
-        both.write_all(b"{\"body\":").expect("hashing never fails");
-        serde_json::to_writer(&mut both, &Sorted(body, splice))
-            .expect("JSON values always serialize");
-        let Tee(checksum, mut aad) = both;
+        also: &mut impl Write,
+    ) -> std::io::Result<BodyDigests> {
+        let (mut checksum, mut aad) = (Sha256::new(), Sha256::new());
+        checksum.update(b"{\"body\":");
+        aad.update(b"{\"body\":");
+        let mut all = Tee(&mut checksum, &mut aad, also);
+        serde_json::to_writer(&mut all, &Sorted(body, splice))?;
         aad.update(b",\"format\":");
         json_into(&mut aad, format);
         aad.update(b",\"version\":");
         json_into(&mut aad, &version);
         aad.update(b"}");
-        BodyDigests {
+        Ok(BodyDigests {
             checksum,
             associated_data: aad.finalize().into(),
             format: format.to_owned(),
             version,
-        }
+        })
     }
 
     /// `sha256:<hex>` of the canonical document without `checksum`.
@@ -242,17 +251,18 @@ impl Write for HashWriter<'_> {
     }
 }
 
-/// Feeds two hashers at once.
-struct Tee(Sha256, Sha256);
+/// Feeds two hashers and a writer at once.
+struct Tee<'a, W: Write>(&'a mut Sha256, &'a mut Sha256, &'a mut W);
 
-impl Write for Tee {
+impl<W: Write> Write for Tee<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.2.write_all(buf)?;
         self.0.update(buf);
         self.1.update(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.2.flush()
     }
 }
 

@@ -8,12 +8,11 @@ use std::io::Write;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::canonical::{has_unstable_float, settle};
+use crate::canonical::{has_unstable_float, settle, Pretty};
 
 use super::crypto::{self, NONCE_LEN, TAG_LEN};
 use super::document::{
-    invalid, BodyDigests, Document, FileForm, SealedPlan, Sorted, Splice, ENCRYPTION, FORMAT,
-    VERSION,
+    invalid, BodyDigests, Document, SealedPlan, Splice, ENCRYPTION, FORMAT, VERSION,
 };
 use super::error::ArtifactError;
 use super::key::PlanKey;
@@ -73,20 +72,29 @@ pub fn seal_to(
     out: &mut impl Write,
 ) -> Result<String, ArtifactError> {
     let body = readable(body)?;
-    let splice_at = |pretty: bool| -> Result<Option<Splice<'_>>, ArtifactError> {
-        let Some(s) = splice else { return Ok(None) };
-        let at = body
-            .pointer(s.pointer)
-            .ok_or_else(|| seal_error(format!("the body has no {}", s.pointer)))?;
-        Ok(Some(Splice {
-            at,
+    let splice = match splice {
+        None => None,
+        Some(s) => Some(Splice {
+            at: body
+                .pointer(s.pointer)
+                .ok_or_else(|| seal_error(format!("the body has no {}", s.pointer)))?,
             raw: s.raw,
-            pretty,
-        }))
+        }),
     };
     let mut nonce = [0u8; NONCE_LEN];
     crypto::random(&mut nonce)?;
-    let digests = BodyDigests::of(FORMAT, VERSION, &body, splice_at(false)?);
+    let cannot_write = |e: std::io::Error| seal_error(format!("cannot write the artifact: {e}"));
+    // The file is the pretty form of the compact document `{"format":…,"version":…,"body":…,
+    // "terraform_plan":…,"checksum":…}` ([`FileForm`]'s layout): the compact text goes through
+    // the re-indenter, and the body's part of it through both hashers on the way.
+    let mut file = Pretty::new(out);
+    let header = format!(
+        "{{\"format\":{},\"version\":{VERSION},\"body\":",
+        json(FORMAT)
+    );
+    file.write_all(header.as_bytes()).map_err(cannot_write)?;
+    let digests =
+        BodyDigests::writing(FORMAT, VERSION, &body, splice, &mut file).map_err(cannot_write)?;
     let ciphertext = crypto::encrypt(key, &nonce, terraform_plan, &digests.associated_data)?;
     let terraform_plan = SealedPlan {
         encryption: ENCRYPTION.into(),
@@ -95,16 +103,20 @@ pub fn seal_to(
         ciphertext: BASE64.encode(ciphertext),
     };
     let checksum = digests.checksum(&terraform_plan);
-    let form = FileForm {
-        format: FORMAT,
-        version: VERSION,
-        body: Sorted(&body, splice_at(true)?),
-        terraform_plan: &terraform_plan,
-        checksum: &checksum,
-    };
-    form.write_to(out)
-        .map_err(|e| seal_error(format!("cannot write the artifact: {e}")))?;
+    let trailer = format!(
+        ",\"terraform_plan\":{},\"checksum\":{}}}",
+        json(&terraform_plan),
+        json(&checksum)
+    );
+    file.write_all(trailer.as_bytes()).map_err(cannot_write)?;
+    let out = file.finish().map_err(cannot_write)?;
+    out.write_all(b"\n").map_err(cannot_write)?;
     Ok(checksum)
+}
+
+/// Compact JSON of a field of the file.
+fn json(value: &(impl serde::Serialize + ?Sized)) -> String {
+    serde_json::to_string(value).expect("strings and plain structs always serialize")
 }
 
 /// `body` as a reader will parse it. Strings and integers read back exactly; a float may not

@@ -126,10 +126,9 @@ fn every_one_byte_change_is_refused_by_inspect_and_open() {
 #[test]
 fn every_one_byte_change_of_a_spliced_artifact_is_refused() {
     let k = key(7);
-    let raw = serde_json::value::RawValue::from_string(
-        r#"{"a":[1,2.5,"x"],"b":{"c":null}}"#.to_owned(),
-    )
-    .unwrap();
+    let raw =
+        serde_json::value::RawValue::from_string(r#"{"a":[1,2.5,"x"],"b":{"c":null}}"#.to_owned())
+            .unwrap();
     let body = json!({ "to": "green", "plan": null });
     let splice = Spliced {
         pointer: "/plan",
@@ -138,7 +137,10 @@ fn every_one_byte_change_of_a_spliced_artifact_is_refused() {
     let mut original = Vec::new();
     seal_to(&body, Some(splice), b"plan", &k, &mut original).unwrap();
     let opened = inspect(&original).unwrap();
-    assert_eq!(opened.body["plan"], json!({"a": [1, 2.5, "x"], "b": {"c": null}}));
+    assert_eq!(
+        opened.body["plan"],
+        json!({"a": [1, 2.5, "x"], "b": {"c": null}})
+    );
     every_one_byte_change_is_refused(&original, &k);
 }
 
@@ -501,14 +503,17 @@ fn a_spliced_body_seals_to_the_bytes_of_the_whole_body() {
         assert_eq!(p, b"p");
         assert_eq!(opened.checksum, checksum);
         let reference = seal(&whole, b"p", &k).unwrap().bytes;
-        let mut doc = document::Document::from_value(serde_json::from_slice(&reference).unwrap())
-            .unwrap();
+        let mut doc =
+            document::Document::from_value(serde_json::from_slice(&reference).unwrap()).unwrap();
         assert_eq!(opened.body, doc.body);
-        let theirs = document::Document::from_value(serde_json::from_slice(&spliced).unwrap())
-            .unwrap();
+        let theirs =
+            document::Document::from_value(serde_json::from_slice(&spliced).unwrap()).unwrap();
         doc.terraform_plan = theirs.terraform_plan;
         doc.checksum = theirs.checksum;
-        assert_eq!(String::from_utf8(doc.to_bytes()).unwrap(), String::from_utf8(spliced).unwrap());
+        assert_eq!(
+            String::from_utf8(doc.to_bytes()).unwrap(),
+            String::from_utf8(spliced).unwrap()
+        );
     }
     // A pointer to nothing is refused, not sealed without the part.
     let raw = serde_json::value::RawValue::from_string("1".to_owned()).unwrap();

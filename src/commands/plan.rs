@@ -6,6 +6,7 @@
 //! exactly. Also the planning steps `deploy` shares: image resolution, the idle color's plan
 //! and its safety check.
 
+use crate::artifact::ArtifactError;
 use crate::aws::Resolved;
 use crate::domain::color::Color;
 use crate::domain::image::ImageRef;
@@ -24,7 +25,6 @@ use crate::flow::spec::{deployment_spec, Source, Today};
 use crate::iac::{IacTool, Stack};
 use crate::state::Store;
 use serde::Serialize;
-use crate::artifact::ArtifactError;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
@@ -376,7 +376,9 @@ fn write_new(
             return Err(artifact_error(e));
         }
     };
-    let file = out.into_inner().map_err(|e| cannot(e.error().to_string()))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| cannot(e.error().to_string()))?;
     file.sync_all().map_err(|e| cannot(e.to_string()))?;
     std::fs::rename(&tmp, path).map_err(|e| cannot(e.to_string()))?;
     Ok(checksum)

@@ -7,7 +7,9 @@ use crate::error::Error;
 use crate::flow::context::{Ctx, StackId};
 use crate::flow::outputs::SharedOutputs;
 use crate::flow::planfile::ChangeLine;
-use crate::iac::{check_redacted_plan, Finding, ForeignObjects, IacTool, PlanOutcome, SafetyPolicy, Stack};
+use crate::iac::{
+    check_redacted_plan, Finding, ForeignObjects, IacTool, PlanOutcome, SafetyPolicy, Stack,
+};
 use crate::report::Event;
 use sha2::{Digest, Sha256};
 

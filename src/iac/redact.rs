@@ -53,8 +53,8 @@ pub fn redacted_plan_json(bytes: &[u8]) -> Result<Value, IacError> {
 /// tree of the plan (20–25× the plan JSON: issue 16).
 pub fn summarized_plan_json(bytes: &[u8]) -> Result<(PlanSummary, RedactedPlan), IacError> {
     let summary = PlanSummary::from_json(bytes)?;
-    let redacted = stream_redact(bytes)
-        .map_err(|source| document_error("`show -json` plan", source))?;
+    let redacted =
+        stream_redact(bytes).map_err(|source| document_error("`show -json` plan", source))?;
     Ok((summary, redacted))
 }
 
@@ -783,8 +783,8 @@ mod tests {
 
     #[test]
     fn streamed_redaction_refuses_bad_json_without_echoing_it() {
-        let err = summarized_plan_json(b"{\"format_version\": \"1.2\", \"v\": hunter2}")
-            .unwrap_err();
+        let err =
+            summarized_plan_json(b"{\"format_version\": \"1.2\", \"v\": hunter2}").unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
         assert!(stream_redact(b"{\"a\": 1} trailing").is_err());
         assert!(stream_redact(b"\xff").is_err());
@@ -818,8 +818,10 @@ mod tests {
         let module = || {
             (vec(resource(), 0..3), vec(vec(resource(), 0..3), 0..2)).prop_map(
                 |(resources, children)| {
-                    let children: Vec<Value> =
-                        children.into_iter().map(|r| json!({"resources": r})).collect();
+                    let children: Vec<Value> = children
+                        .into_iter()
+                        .map(|r| json!({"resources": r}))
+                        .collect();
                     json!({"resources": resources, "child_modules": children})
                 },
             )
@@ -836,28 +838,30 @@ mod tests {
             btree_map(word(), doc(), 0..3),
             doc(),
         )
-            .prop_map(|(changes, drift, outputs, planned, prior, vars, values, other)| {
-                let var_values: serde_json::Map<String, Value> = vars
-                    .keys()
-                    .chain(values.keys())
-                    .map(|k| {
-                        let value = values.get(k).cloned().unwrap_or(json!("v"));
-                        (k.clone(), json!({ "value": value }))
+            .prop_map(
+                |(changes, drift, outputs, planned, prior, vars, values, other)| {
+                    let var_values: serde_json::Map<String, Value> = vars
+                        .keys()
+                        .chain(values.keys())
+                        .map(|k| {
+                            let value = values.get(k).cloned().unwrap_or(json!("v"));
+                            (k.clone(), json!({ "value": value }))
+                        })
+                        .collect();
+                    json!({
+                        "format_version": "1.2",
+                        "resource_changes": changes,
+                        "resource_drift": drift,
+                        "output_changes": {"o": {"actions": ["no-op"], "before": other.clone(),
+                                                 "after": other.clone(), "after_sensitive": true}},
+                        "planned_values": {"outputs": outputs, "root_module": planned},
+                        "prior_state": {"values": {"root_module": prior}, "format_version": "1.0"},
+                        "variables": var_values,
+                        "configuration": {"root_module": {"variables": vars}},
+                        "other": other,
                     })
-                    .collect();
-                json!({
-                    "format_version": "1.2",
-                    "resource_changes": changes,
-                    "resource_drift": drift,
-                    "output_changes": {"o": {"actions": ["no-op"], "before": other.clone(),
-                                             "after": other.clone(), "after_sensitive": true}},
-                    "planned_values": {"outputs": outputs, "root_module": planned},
-                    "prior_state": {"values": {"root_module": prior}, "format_version": "1.0"},
-                    "variables": var_values,
-                    "configuration": {"root_module": {"variables": vars}},
-                    "other": other,
-                })
-            })
+                },
+            )
     }
 
     proptest::proptest! {
