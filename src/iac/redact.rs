@@ -249,11 +249,53 @@ fn plan_section(walk: &mut Walk<'_>, raw: &RawValue) -> Parsed<()> {
 }
 
 fn resource_change(walk: &mut Walk<'_>, raw: &RawValue) -> Parsed<()> {
+    if walk.out.is_none() {
+        // Finding secrets: only the values some shape marks are parsed.
+        #[derive(serde::Deserialize)]
+        struct Change<'a> {
+            #[serde(borrow)]
+            change: Option<Parts<'a>>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Parts<'a> {
+            #[serde(borrow)]
+            before: Option<&'a RawValue>,
+            #[serde(borrow)]
+            after: Option<&'a RawValue>,
+            before_sensitive: Option<Value>,
+            after_sensitive: Option<Value>,
+        }
+        // Anything else (not objects, a field twice): the general way below.
+        if let Ok(Change { change }) = serde_json::from_str::<Change>(raw.get()) {
+            if let Some(p) = change {
+                marked_secrets(p.before, p.before_sensitive, &mut walk.secrets)?;
+                marked_secrets(p.after, p.after_sensitive, &mut walk.secrets)?;
+            }
+            return Ok(());
+        }
+    }
     walk.piece(raw, |value, w| {
         if let Some(change) = value.get_mut("change").and_then(Value::as_object_mut) {
             redact_change(change, &mut w.secrets);
         }
     })
+}
+
+/// The secrets [`redact_by_shape`] collects from `value` under `shape`, parsing `value` only
+/// when the shape marks something (a shape that marks nothing collects nothing).
+fn marked_secrets(
+    value: Option<&RawValue>,
+    shape: Option<Value>,
+    secrets: &mut Vec<String>,
+) -> Parsed<()> {
+    let (Some(value), Some(shape)) = (value, shape) else {
+        return Ok(());
+    };
+    if marks_something(&shape) {
+        let mut value: Value = serde_json::from_str(value.get())?;
+        redact_by_shape(&mut value, &shape, secrets);
+    }
+    Ok(())
 }
 
 fn output_changes(value: &mut Value, walk: &mut Walk<'_>) {
@@ -284,6 +326,17 @@ fn module_section(walk: &mut Walk<'_>, raw: &RawValue) -> Parsed<()> {
     walk.object(raw, |key| match key {
         "resources" => |w, raw| {
             w.array(raw, |w, raw| {
+                if w.out.is_none() {
+                    #[derive(serde::Deserialize)]
+                    struct Resource<'a> {
+                        #[serde(borrow)]
+                        values: Option<&'a RawValue>,
+                        sensitive_values: Option<Value>,
+                    }
+                    if let Ok(r) = serde_json::from_str::<Resource>(raw.get()) {
+                        return marked_secrets(r.values, r.sensitive_values, &mut w.secrets);
+                    }
+                }
                 w.piece(raw, |value, w| {
                     if let Some(resource) = value.as_object_mut() {
                         redact_resource(resource, &mut w.secrets);
