@@ -94,6 +94,7 @@ fn main() {
     // The same bench built from the code before issue 16, to measure "before" in the same run.
     let before_bin = std::env::var_os("BENCH_BEFORE_BIN").map(PathBuf::from);
     let mut before: Vec<Vec<Sample>> = CASES.iter().map(|_| Vec::new()).collect();
+    let mut baseline = Vec::new();
     let mut tampered = Vec::new();
     let mut tampered_before = Vec::new();
     for round in 0..runs {
@@ -109,6 +110,7 @@ fn main() {
             }
             python[i].push(run_python(plan));
         }
+        baseline.push(run_child(None, &["baseline"]));
         // The 10,000-resource artifact (the largest), one byte changed.
         let artifact = std::fs::read(&files[1].2).expect("artifact");
         let bad = dir.path().join("tampered.bgplan");
@@ -120,6 +122,7 @@ fn main() {
         eprintln!("round {}/{runs} done", round + 1);
     }
     let measured = Measured {
+        baseline,
         ours,
         before,
         python,
@@ -290,6 +293,8 @@ fn child(args: &[String]) {
             pipeline(plan, &saved, Path::new(&args[3]));
             println!("{} {}", cpu_seconds() - start, peak_rss_bytes());
         }
+        // The process itself, before any plan work: what every measured child starts from.
+        "baseline" => println!("0 {}", peak_rss_bytes()),
         "inspect" => {
             let bytes = std::fs::read(&args[1]).expect("artifact");
             let start = cpu_seconds();
@@ -368,6 +373,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Every sample, by case (`before` empty without `BENCH_BEFORE_BIN`).
 struct Measured {
+    /// The child with no plan work (its peak RSS: the binary and the runtime).
+    baseline: Vec<Sample>,
     ours: Vec<Vec<Sample>>,
     before: Vec<Vec<Sample>>,
     python: Vec<Vec<Sample>>,
@@ -433,8 +440,17 @@ fn report(files: &[(PathBuf, PathBuf, PathBuf)], m: &Measured) {
             rss(ours) / json_mb,
             rss(python)
         );
+        println!(
+            "  peak RSS above the process's own baseline: {:.1} MB = {:.2}× the plan JSON (the plan JSON itself is read into memory first, as `plan` captures `show -json`)",
+            rss(ours) - rss(&m.baseline),
+            (rss(ours) - rss(&m.baseline)) / json_mb
+        );
         println!("  artifact  {artifact_mb:.2} MB (issue {b_art} MB)");
     }
+    println!(
+        "baseline: the bench child with no plan work has a peak RSS of {:.1} MB",
+        rss(&m.baseline)
+    );
     let size = mb(&files[1].2);
     let before = match m.tampered_before.is_empty() {
         true => String::new(),

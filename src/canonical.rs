@@ -190,6 +190,11 @@ impl<W: Write> Write for Pretty<W> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         let mut rest = bytes;
         while let Some((&b, tail)) = rest.split_first() {
+            // Bounded: a large write (a spliced text) is not held re-indented whole.
+            if self.buf.len() >= 8 * 1024 {
+                self.out.write_all(&self.buf)?;
+                self.buf.clear();
+            }
             if self.in_string {
                 // Copy up to the next quote or backslash in one go.
                 let run = rest
@@ -245,10 +250,6 @@ impl<W: Write> Write for Pretty<W> {
                 _ => self.buf.push(b),
             }
             rest = tail;
-        }
-        if self.buf.len() >= 8 * 1024 {
-            self.out.write_all(&self.buf)?;
-            self.buf.clear();
         }
         Ok(bytes.len())
     }

@@ -103,12 +103,15 @@ pub fn seal_to(
         ciphertext: BASE64.encode(ciphertext),
     };
     let checksum = digests.checksum(&terraform_plan);
-    let trailer = format!(
-        ",\"terraform_plan\":{},\"checksum\":{}}}",
-        json(&terraform_plan),
-        json(&checksum)
-    );
-    file.write_all(trailer.as_bytes()).map_err(cannot_write)?;
+    // Written straight to the file: the ciphertext is not copied again.
+    (|| {
+        file.write_all(b",\"terraform_plan\":")?;
+        serde_json::to_writer(&mut file, &terraform_plan)?;
+        file.write_all(b",\"checksum\":")?;
+        serde_json::to_writer(&mut file, &checksum)?;
+        file.write_all(b"}")
+    })()
+    .map_err(cannot_write)?;
     let out = file.finish().map_err(cannot_write)?;
     out.write_all(b"\n").map_err(cannot_write)?;
     Ok(checksum)

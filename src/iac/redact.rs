@@ -143,7 +143,8 @@ fn stream_redact(bytes: &[u8]) -> Parsed<RedactedPlan> {
     secrets.dedup();
     let matcher = (!secrets.is_empty()).then(|| SecretMatcher::new(&secrets));
     let mut walk = Walk {
-        out: Some(Vec::with_capacity(text.len())),
+        // The redacted text is about the plan's size: room for it once, not a doubling.
+        out: Some(Vec::with_capacity(text.len() + text.len() / 8 + 64)),
         matcher: matcher.as_ref(),
         ..Walk::default()
     };
