@@ -2,10 +2,11 @@
 //! service root with N extra resources, Terraform's time left out, next to the issue's
 //! baselines and to Python's `json.load` + a walk of the same plan JSON.
 //!
-//! The work measured is what `plan` does with the output of `terraform show -json`: parse it
-//! once (summary + redaction of sensitive values, `iac::summarized_plan_json`), check plan
-//! safety (`iac::check_plan`), put the redacted plan into the body and seal it with the saved
-//! plan file (`artifact::seal`), write the artifact. Then: rejecting a tampered artifact
+//! The work measured is what `plan` does with the output of `terraform show -json`: read it
+//! (summary + redaction of sensitive values into canonical text, `iac::summarized_plan_json`),
+//! check plan safety (`iac::check_redacted_plan`), seal the body with the redacted plan
+//! spliced in and the saved plan file (`artifact::seal_to`), the artifact written to its file
+//! as it is produced. A child doing no plan work gives the process's own baseline RSS. Then: rejecting a tampered artifact
 //! (one byte changed inside a string of the body: it still parses and is canonical, so the
 //! whole checksum is computed before it is refused — the most expensive rejection).
 //!
