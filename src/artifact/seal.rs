@@ -59,7 +59,7 @@ pub struct Spliced<'a> {
 /// produced; returns the checksum (`sha256:<hex>`, as [`inspect`] would report it).
 ///
 /// Sealed once, and not read back: what `seal` hands out opens by construction. The file is
-/// written by the one writer readers re-write it with ([`FileForm`]); the checksum
+/// laid out as the one writer readers re-write it with (`FileForm`); the checksum
 /// and the associated data come from the one function readers recompute them with
 /// ([`BodyDigests`]), over one pass of the canonical body that is never held in memory; and the
 /// body is what every reader will parse, because every number in it is already a fixed point of

@@ -60,7 +60,8 @@ use wildmatch::WildMatch;
 
 use super::error::IacError;
 use super::plan::{Action, PlanSummary, ReplaceOrder, ResourceChange};
-use super::redact::{RedactedPlan, REDACTED};
+use super::redact::REDACTED;
+use super::redacted::RedactedPlan;
 
 /// Objects other stacks manage: the `id` and `arn` values of every managed
 /// resource instance in the shared stack's and the live color's Terraform

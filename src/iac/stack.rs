@@ -14,7 +14,7 @@ use super::outputs::Outputs;
 use super::plan::{document_error, PlanSummary};
 use super::prepared;
 use super::private::{create_private, remove_if_empty, restrict};
-use super::redact::{summarized_plan_json, RedactedPlan};
+use super::redacted::{summarized_plan_json, RedactedPlan};
 use super::runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
 use super::ui::{Diagnostic, UiEvent, UiMessage};
 
