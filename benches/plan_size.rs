@@ -2,10 +2,11 @@
 //! service root with N extra resources, Terraform's time left out, next to the issue's
 //! baselines and to Python's `json.load` + a walk of the same plan JSON.
 //!
-//! The work measured is what `plan` does with the output of `terraform show -json`: parse it
-//! once (summary + redaction of sensitive values, `iac::summarized_plan_json`), check plan
-//! safety (`iac::check_plan`), put the redacted plan into the body and seal it with the saved
-//! plan file (`artifact::seal`), write the artifact. Then: rejecting a tampered artifact
+//! The work measured is what `plan` does with the output of `terraform show -json`: read it
+//! (summary + redaction of sensitive values into canonical text, `iac::summarized_plan_json`),
+//! check plan safety (`iac::check_redacted_plan`), seal the body with the redacted plan
+//! spliced in and the saved plan file (`artifact::seal_to`), the artifact written to its file
+//! as it is produced. A child doing no plan work gives the process's own baseline RSS. Then: rejecting a tampered artifact
 //! (one byte changed inside a string of the body: it still parses and is canonical, so the
 //! whole checksum is computed before it is refused — the most expensive rejection).
 //!
@@ -27,9 +28,10 @@
 //! the same), every round measures that one too, interleaved: docs/performance.md has the
 //! commands.
 
-use bluegreen::artifact::{inspect, seal, PlanKey};
-use bluegreen::iac::{check_plan, summarized_plan_json, ForeignObjects, SafetyPolicy};
+use bluegreen::artifact::{inspect, seal_to, PlanKey, Spliced};
+use bluegreen::iac::{check_redacted_plan, summarized_plan_json, ForeignObjects, SafetyPolicy};
 use serde_json::{json, Value};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -93,6 +95,7 @@ fn main() {
     // The same bench built from the code before issue 16, to measure "before" in the same run.
     let before_bin = std::env::var_os("BENCH_BEFORE_BIN").map(PathBuf::from);
     let mut before: Vec<Vec<Sample>> = CASES.iter().map(|_| Vec::new()).collect();
+    let mut baseline = Vec::new();
     let mut tampered = Vec::new();
     let mut tampered_before = Vec::new();
     for round in 0..runs {
@@ -108,6 +111,7 @@ fn main() {
             }
             python[i].push(run_python(plan));
         }
+        baseline.push(run_child(None, &["baseline"]));
         // The 10,000-resource artifact (the largest), one byte changed.
         let artifact = std::fs::read(&files[1].2).expect("artifact");
         let bad = dir.path().join("tampered.bgplan");
@@ -119,6 +123,7 @@ fn main() {
         eprintln!("round {}/{runs} done", round + 1);
     }
     let measured = Measured {
+        baseline,
         ours,
         before,
         python,
@@ -286,10 +291,11 @@ fn child(args: &[String]) {
             let plan = std::fs::read(&args[1]).expect("plan JSON");
             let saved = std::fs::read(&args[2]).expect("saved plan");
             let start = cpu_seconds();
-            let bytes = pipeline(plan, &saved);
-            std::fs::write(&args[3], bytes).expect("write artifact");
+            pipeline(plan, &saved, Path::new(&args[3]));
             println!("{} {}", cpu_seconds() - start, peak_rss_bytes());
         }
+        // The process itself, before any plan work: what every measured child starts from.
+        "baseline" => println!("0 {}", peak_rss_bytes()),
         "inspect" => {
             let bytes = std::fs::read(&args[1]).expect("artifact");
             let start = cpu_seconds();
@@ -301,8 +307,9 @@ fn child(args: &[String]) {
     }
 }
 
-/// What `plan` does with `show -json` output (the bytes are dropped once parsed, as there).
-fn pipeline(plan: Vec<u8>, saved: &[u8]) -> Vec<u8> {
+/// What `plan` does with `show -json` output (the bytes are dropped once read, as there): the
+/// artifact is written to `out` as it is sealed.
+fn pipeline(plan: Vec<u8>, saved: &[u8], out: &Path) {
     let (summary, redacted) = summarized_plan_json(&plan).expect("plan JSON");
     drop(plan);
     let foreign = ForeignObjects::new();
@@ -315,17 +322,23 @@ fn pipeline(plan: Vec<u8>, saved: &[u8]) -> Vec<u8> {
         foreign: &foreign,
         production: &production,
     };
-    let findings = check_plan(&redacted, &policy).expect("safety check");
+    let findings = check_redacted_plan(&redacted, &policy).expect("safety check");
     let body = json!({
         "env": "bench",
         "safety": {"findings": findings.len()},
         "terraform": {
             "add": summary.add, "change": summary.change, "destroy": summary.destroy,
-            "redacted_plan": redacted,
+            "redacted_plan": null,
         },
     });
     let key = PlanKey::from_bytes([7u8; 32]);
-    seal(&body, saved, &key).expect("seal").bytes
+    let splice = Spliced {
+        pointer: "/terraform/redacted_plan",
+        raw: redacted.raw(),
+    };
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out).expect("artifact file"));
+    seal_to(&body, Some(splice), saved, &key, &mut file).expect("seal");
+    file.flush().expect("write artifact");
 }
 
 /// This thread's CPU time so far (the measured work runs on the main thread only).
@@ -361,6 +374,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Every sample, by case (`before` empty without `BENCH_BEFORE_BIN`).
 struct Measured {
+    /// The child with no plan work (its peak RSS: the binary and the runtime).
+    baseline: Vec<Sample>,
     ours: Vec<Vec<Sample>>,
     before: Vec<Vec<Sample>>,
     python: Vec<Vec<Sample>>,
@@ -426,8 +441,17 @@ fn report(files: &[(PathBuf, PathBuf, PathBuf)], m: &Measured) {
             rss(ours) / json_mb,
             rss(python)
         );
+        println!(
+            "  peak RSS above the process's own baseline: {:.1} MB = {:.2}× the plan JSON (the plan JSON itself is read into memory first, as `plan` captures `show -json`)",
+            rss(ours) - rss(&m.baseline),
+            (rss(ours) - rss(&m.baseline)) / json_mb
+        );
         println!("  artifact  {artifact_mb:.2} MB (issue {b_art} MB)");
     }
+    println!(
+        "baseline: the bench child with no plan work has a peak RSS of {:.1} MB",
+        rss(&m.baseline)
+    );
     let size = mb(&files[1].2);
     let before = match m.tampered_before.is_empty() {
         true => String::new(),

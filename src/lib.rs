@@ -3,6 +3,7 @@
 
 pub mod artifact;
 pub mod aws;
+mod canonical;
 pub mod cli;
 pub(crate) mod commands;
 pub mod config;

@@ -483,18 +483,33 @@ fn every_artifact_opens_and_reseals_to_the_same_bytes_but_the_nonce() {
         // Sealing again with the crate: only the nonce (12 random bytes by design), the
         // ciphertext (encrypted under that nonce) and the checksum (over both) may differ;
         // put the golden ones in and the bytes are the golden file's.
-        let resealed = artifact::seal(&opened.body, &plan, &key).unwrap();
-        let new: Value = serde_json::from_slice(&resealed.bytes).unwrap();
-        let field = |v: &Value, f: &str| match f {
-            "checksum" => v[f].as_str().unwrap().to_owned(),
-            _ => v["terraform_plan"][f].as_str().unwrap().to_owned(),
+        // Both ways: the whole body (`artifact::seal`), and as `plan` seals it now (issue 16),
+        // the redacted Terraform plan held as canonical text and spliced into the body.
+        let whole = artifact::seal(&opened.body, &plan, &key).unwrap().bytes;
+        let mut placeholder = opened.body.clone();
+        let slot = placeholder.pointer_mut("/terraform/redacted_plan").unwrap();
+        let redacted = bluegreen::iac::RedactedPlan::from_value(&slot.take());
+        let splice = artifact::Spliced {
+            pointer: "/terraform/redacted_plan",
+            raw: redacted.raw(),
         };
-        let mut text = String::from_utf8(resealed.bytes.clone()).unwrap();
-        for f in ["nonce", "ciphertext", "checksum"] {
-            assert_ne!(field(&new, f), field(&doc, f), "{name}: {f} is not fresh");
-            text = text.replace(&field(&new, f), &field(&doc, f));
+        let mut spliced = Vec::new();
+        let checksum =
+            artifact::seal_to(&placeholder, Some(splice), &plan, &key, &mut spliced).unwrap();
+        assert_eq!(artifact::inspect(&spliced).unwrap().checksum, checksum);
+        for (how, resealed) in [("sealed again", whole), ("sealed again, spliced", spliced)] {
+            let new: Value = serde_json::from_slice(&resealed).unwrap();
+            let field = |v: &Value, f: &str| match f {
+                "checksum" => v[f].as_str().unwrap().to_owned(),
+                _ => v["terraform_plan"][f].as_str().unwrap().to_owned(),
+            };
+            let mut text = String::from_utf8(resealed.clone()).unwrap();
+            for f in ["nonce", "ciphertext", "checksum"] {
+                assert_ne!(field(&new, f), field(&doc, f), "{name}: {f} is not fresh");
+                text = text.replace(&field(&new, f), &field(&doc, f));
+            }
+            assert_same_bytes(&bytes, text.as_bytes(), &format!("{name} ({how})"));
         }
-        assert_same_bytes(&bytes, text.as_bytes(), &format!("{name} (sealed again)"));
     }
 }
 

@@ -407,7 +407,7 @@ async fn real_terraform_round_trip() {
         .unwrap();
     assert!(planned.has_changes);
     assert_eq!(planned.summary.add, 2);
-    assert!(!planned.redacted_plan.to_string().contains(SECRET));
+    assert!(!planned.redacted_plan.raw().get().contains(SECRET));
     assert!(!format!("{planned:?}").contains(SECRET));
     let applied = stack.apply(&first, &mut |_| {}).await.unwrap();
     assert_eq!(applied.change_summary.unwrap().add, 2);

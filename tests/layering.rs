@@ -24,6 +24,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("iac", 1),
     ("state", 1),
     ("artifact", 1),
+    ("canonical", 1),
     ("health", 1),
     ("config", 1),
     ("contract", 1),

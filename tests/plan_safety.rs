@@ -303,7 +303,12 @@ fn run(plan: &Value, case: &Case) -> Vec<Finding> {
         foreign: &foreign,
         production: &production,
     };
-    check_plan(plan, &policy).unwrap()
+    let findings = check_plan(plan, &policy).unwrap();
+    // The same plan held as text, as `plan` and `deploy` judge it (issue 16).
+    let text = bluegreen::iac::RedactedPlan::from_value(plan);
+    let streamed = bluegreen::iac::check_redacted_plan(&text, &policy).unwrap();
+    assert_eq!(streamed, findings);
+    findings
 }
 
 #[test]

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::error::ArtifactError;
+pub(crate) use crate::canonical::{Sorted, Splice};
 
 /// The `format` of every plan artifact.
 pub const FORMAT: &str = "bluegreen-plan";
@@ -73,7 +74,7 @@ impl Document {
         let form = FileForm {
             format: &self.format,
             version: self.version,
-            body: Sorted(&self.body),
+            body: Sorted(&self.body, None),
             terraform_plan: &self.terraform_plan,
             checksum: &self.checksum,
         };
@@ -179,22 +180,38 @@ pub(crate) struct BodyDigests {
 }
 
 impl BodyDigests {
+    /// `splice`: canonical text standing in for one value of `body` ([`Sorted`]).
     pub(crate) fn of(format: &str, version: u32, body: &Value) -> BodyDigests {
-        let mut both = Tee(Sha256::new(), Sha256::new());
-        both.write_all(b"{\"body\":").expect("hashing never fails");
-        serde_json::to_writer(&mut both, &Sorted(body)).expect("JSON values always serialize");
-        let Tee(checksum, mut aad) = both;
+        BodyDigests::writing(format, version, body, None, &mut std::io::sink())
+            .expect("hashing never fails")
+    }
+
+    /// [`BodyDigests::of`], the canonical body written to `also` as it is hashed (the one
+    /// serialization of the body `seal` makes); `splice`: canonical text standing in for one
+    /// value of `body` ([`Sorted`]).
+    pub(crate) fn writing(
+        format: &str,
+        version: u32,
+        body: &Value,
+        splice: Option<Splice<'_>>,
+        also: &mut impl Write,
+    ) -> std::io::Result<BodyDigests> {
+        let (mut checksum, mut aad) = (Sha256::new(), Sha256::new());
+        checksum.update(b"{\"body\":");
+        aad.update(b"{\"body\":");
+        let mut all = Tee(&mut checksum, &mut aad, also);
+        serde_json::to_writer(&mut all, &Sorted(body, splice))?;
         aad.update(b",\"format\":");
         json_into(&mut aad, format);
         aad.update(b",\"version\":");
         json_into(&mut aad, &version);
         aad.update(b"}");
-        BodyDigests {
+        Ok(BodyDigests {
             checksum,
             associated_data: aad.finalize().into(),
             format: format.to_owned(),
             version,
-        }
+        })
     }
 
     /// `sha256:<hex>` of the canonical document without `checksum`.
@@ -234,57 +251,25 @@ impl Write for HashWriter<'_> {
     }
 }
 
-/// Feeds two hashers at once.
-struct Tee(Sha256, Sha256);
+/// Feeds two hashers and a writer at once.
+struct Tee<'a, W: Write>(&'a mut Sha256, &'a mut Sha256, &'a mut W);
 
-impl Write for Tee {
+impl<W: Write> Write for Tee<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.2.write_all(buf)?;
         self.0.update(buf);
         self.1.update(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.2.flush()
     }
 }
 
 /// Compact JSON with every object's keys sorted.
 #[cfg(test)]
 pub(crate) fn canonical(value: &Value) -> Vec<u8> {
-    serde_json::to_vec(&Sorted(value)).expect("JSON values always serialize")
-}
-
-/// Serializes a value with every object's keys in sorted order, without copying it.
-/// serde_json's `Map` is sorted already unless some crate in the build turns on its
-/// `preserve_order` feature (then it keeps insertion order); sorting each map's entries as it
-/// is written gives sorted output either way.
-pub(crate) struct Sorted<'a>(pub &'a Value);
-
-impl Serialize for Sorted<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
-        match self.0 {
-            Value::Object(map) => {
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
-                    entries.sort_by(|a, b| a.0.cmp(b.0));
-                }
-                let mut out = serializer.serialize_map(Some(entries.len()))?;
-                for (key, value) in entries {
-                    out.serialize_entry(key, &Sorted(value))?;
-                }
-                out.end()
-            }
-            Value::Array(items) => {
-                let mut out = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    out.serialize_element(&Sorted(item))?;
-                }
-                out.end()
-            }
-            other => other.serialize(serializer),
-        }
-    }
+    serde_json::to_vec(&Sorted(value, None)).expect("JSON values always serialize")
 }
 
 fn take(map: &mut Map<String, Value>, field: &'static str) -> Result<Value, ArtifactError> {

@@ -42,7 +42,7 @@ pub(crate) use crypto::random;
 pub use document::{ENCRYPTION, FORMAT, SUPPORTED_VERSIONS, VERSION};
 pub use error::ArtifactError;
 pub use key::{KeySource, PlanKey, KEY_ENV, KEY_LEN};
-pub use seal::{inspect, open, seal, Opened, Sealed};
+pub use seal::{inspect, open, seal, seal_to, Opened, Sealed, Spliced};
 
 #[cfg(test)]
 mod tests;

@@ -5,11 +5,14 @@ use base64::Engine as _;
 use std::borrow::Cow;
 use std::io::Write;
 
-use serde_json::{Number, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::canonical::{has_unstable_float, settle, Pretty};
 
 use super::crypto::{self, NONCE_LEN, TAG_LEN};
 use super::document::{
-    invalid, BodyDigests, Document, FileForm, SealedPlan, Sorted, ENCRYPTION, FORMAT, VERSION,
+    invalid, BodyDigests, Document, SealedPlan, Splice, ENCRYPTION, FORMAT, VERSION,
 };
 use super::error::ArtifactError;
 use super::key::PlanKey;
@@ -34,19 +37,64 @@ pub struct Sealed {
 }
 
 /// The artifact's file bytes: `body` in the clear, `terraform_plan` encrypted with `key` and
-/// bound to `body`.
+/// bound to `body`. [`seal_to`] into memory.
+pub fn seal(body: &Value, terraform_plan: &[u8], key: &PlanKey) -> Result<Sealed, ArtifactError> {
+    let mut bytes = Vec::new();
+    let checksum = seal_to(body, None, terraform_plan, key, &mut bytes)?;
+    Ok(Sealed { bytes, checksum })
+}
+
+/// Canonical JSON text standing in for one value of a body: `pointer` (a JSON pointer, e.g.
+/// `/terraform/redacted_plan`) names a placeholder in the body, `raw` is the canonical compact
+/// text (keys sorted, floats that read back as themselves) of what belongs there. The sealed
+/// artifact is the one `body` with that value in place would give, but the value is never
+/// parsed whole: it is copied into the hashes and re-indented piece by piece into the file.
+#[derive(Clone, Copy)]
+pub struct Spliced<'a> {
+    pub pointer: &'a str,
+    pub raw: &'a RawValue,
+}
+
+/// Seals `body` (with `splice` in place) and `terraform_plan` into `out`, written once as it is
+/// produced; returns the checksum (`sha256:<hex>`, as [`inspect`] would report it).
 ///
 /// Sealed once, and not read back: what `seal` hands out opens by construction. The file is
-/// written by the one writer readers re-write it with ([`FileForm`]); the checksum
+/// laid out as the one writer readers re-write it with (`FileForm`); the checksum
 /// and the associated data come from the one function readers recompute them with
 /// ([`BodyDigests`]), over one pass of the canonical body that is never held in memory; and the
 /// body is what every reader will parse, because every number in it is already a fixed point of
 /// writing and reading JSON ([`readable`]). The tamper and golden-file tests hold it to that.
-pub fn seal(body: &Value, terraform_plan: &[u8], key: &PlanKey) -> Result<Sealed, ArtifactError> {
+pub fn seal_to(
+    body: &Value,
+    splice: Option<Spliced<'_>>,
+    terraform_plan: &[u8],
+    key: &PlanKey,
+    out: &mut impl Write,
+) -> Result<String, ArtifactError> {
     let body = readable(body)?;
+    let splice = match splice {
+        None => None,
+        Some(s) => Some(Splice {
+            at: body
+                .pointer(s.pointer)
+                .ok_or_else(|| seal_error(format!("the body has no {}", s.pointer)))?,
+            raw: s.raw,
+        }),
+    };
     let mut nonce = [0u8; NONCE_LEN];
     crypto::random(&mut nonce)?;
-    let digests = BodyDigests::of(FORMAT, VERSION, &body);
+    let cannot_write = |e: std::io::Error| seal_error(format!("cannot write the artifact: {e}"));
+    // The file is the pretty form of the compact document `{"format":…,"version":…,"body":…,
+    // "terraform_plan":…,"checksum":…}` ([`FileForm`]'s layout): the compact text goes through
+    // the re-indenter, and the body's part of it through both hashers on the way.
+    let mut file = Pretty::new(out);
+    let header = format!(
+        "{{\"format\":{},\"version\":{VERSION},\"body\":",
+        json(FORMAT)
+    );
+    file.write_all(header.as_bytes()).map_err(cannot_write)?;
+    let digests =
+        BodyDigests::writing(FORMAT, VERSION, &body, splice, &mut file).map_err(cannot_write)?;
     let ciphertext = crypto::encrypt(key, &nonce, terraform_plan, &digests.associated_data)?;
     let terraform_plan = SealedPlan {
         encryption: ENCRYPTION.into(),
@@ -55,17 +103,23 @@ pub fn seal(body: &Value, terraform_plan: &[u8], key: &PlanKey) -> Result<Sealed
         ciphertext: BASE64.encode(ciphertext),
     };
     let checksum = digests.checksum(&terraform_plan);
-    let form = FileForm {
-        format: FORMAT,
-        version: VERSION,
-        body: Sorted(&body),
-        terraform_plan: &terraform_plan,
-        checksum: &checksum,
-    };
-    let mut bytes = Vec::new();
-    form.write_to(&mut bytes)
-        .map_err(|e| seal_error(format!("cannot write the artifact: {e}")))?;
-    Ok(Sealed { bytes, checksum })
+    // Written straight to the file: the ciphertext is not copied again.
+    (|| {
+        file.write_all(b",\"terraform_plan\":")?;
+        serde_json::to_writer(&mut file, &terraform_plan)?;
+        file.write_all(b",\"checksum\":")?;
+        serde_json::to_writer(&mut file, &checksum)?;
+        file.write_all(b"}")
+    })()
+    .map_err(cannot_write)?;
+    let out = file.finish().map_err(cannot_write)?;
+    out.write_all(b"\n").map_err(cannot_write)?;
+    Ok(checksum)
+}
+
+/// Compact JSON of a field of the file.
+fn json(value: &(impl serde::Serialize + ?Sized)) -> String {
+    serde_json::to_string(value).expect("strings and plain structs always serialize")
 }
 
 /// `body` as a reader will parse it. Strings and integers read back exactly; a float may not
@@ -77,40 +131,11 @@ fn readable(body: &Value) -> Result<Cow<'_, Value>, ArtifactError> {
         return Ok(Cow::Borrowed(body));
     }
     let mut owned = body.clone();
-    for _ in 0..4 {
-        settle_floats(&mut owned);
-        if !has_unstable_float(&owned) {
-            return Ok(Cow::Owned(owned));
-        }
-    }
-    Err(seal_error(
-        "a number in the body does not read back as itself",
-    ))
-}
-
-fn read_back(n: &Number) -> Option<Number> {
-    serde_json::from_str(&serde_json::to_string(n).ok()?).ok()
-}
-
-fn has_unstable_float(value: &Value) -> bool {
-    match value {
-        Value::Number(n) => n.is_f64() && read_back(n).as_ref() != Some(n),
-        Value::Array(items) => items.iter().any(has_unstable_float),
-        Value::Object(map) => map.values().any(has_unstable_float),
-        _ => false,
-    }
-}
-
-fn settle_floats(value: &mut Value) {
-    match value {
-        Value::Number(n) if n.is_f64() => {
-            if let Some(back) = read_back(n) {
-                *n = back;
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(settle_floats),
-        Value::Object(map) => map.values_mut().for_each(settle_floats),
-        _ => {}
+    match settle(&mut owned) {
+        true => Ok(Cow::Owned(owned)),
+        false => Err(seal_error(
+            "a number in the body does not read back as itself",
+        )),
     }
 }
 

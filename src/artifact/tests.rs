@@ -118,6 +118,34 @@ fn every_one_byte_change_is_refused_by_inspect_and_open() {
     let original = seal(&json!({ "to": "green", "weights": [10, 100] }), b"plan", &k)
         .unwrap()
         .bytes;
+    every_one_byte_change_is_refused(&original, &k);
+}
+
+/// The same for an artifact sealed as `plan` seals one (issue 16): part of the body spliced in
+/// as canonical text.
+#[test]
+fn every_one_byte_change_of_a_spliced_artifact_is_refused() {
+    let k = key(7);
+    let raw =
+        serde_json::value::RawValue::from_string(r#"{"a":[1,2.5,"x"],"b":{"c":null}}"#.to_owned())
+            .unwrap();
+    let body = json!({ "to": "green", "plan": null });
+    let splice = Spliced {
+        pointer: "/plan",
+        raw: &raw,
+    };
+    let mut original = Vec::new();
+    seal_to(&body, Some(splice), b"plan", &k, &mut original).unwrap();
+    let opened = inspect(&original).unwrap();
+    assert_eq!(
+        opened.body["plan"],
+        json!({"a": [1, 2.5, "x"], "b": {"c": null}})
+    );
+    every_one_byte_change_is_refused(&original, &k);
+}
+
+fn every_one_byte_change_is_refused(original: &[u8], k: &PlanKey) {
+    let (original, k) = (original.to_vec(), k.clone());
     let replacements: [fn(u8) -> u8; 4] = [
         |b| b.wrapping_add(1),
         |b| if b == b' ' { b'\t' } else { b' ' },
@@ -441,4 +469,57 @@ fn floats_are_sealed_as_readers_parse_them() {
     let (opened, _) = open(&bytes, &k).unwrap();
     let again = seal(&opened.body, b"p", &k).unwrap().bytes;
     assert_eq!(inspect(&again).unwrap().body, opened.body);
+}
+
+/// A body sealed with a part spliced in as canonical text is, byte for byte, the body sealed
+/// whole (but the nonce, the ciphertext and the checksum over them): large spliced parts
+/// (walked piece by piece), floats, escapes and keys out of order included.
+#[test]
+fn a_spliced_body_seals_to_the_bytes_of_the_whole_body() {
+    let k = key(4);
+    let resources: Vec<Value> = (0..300)
+        .map(|i| {
+            json!({"z": i, "address": format!("x.y[{i}]"), "f": (i as f64) * 0.1 + 1e-9,
+                   "s": "quote \" tab \t é \u{1}", "nested": {"b": [true, null], "a": {}}})
+        })
+        .collect();
+    let plans = [
+        json!({"resource_changes": resources, "format_version": "1.2", "é": [[], {}]}),
+        json!({"small": [1, 2.5]}),
+        json!(null),
+        json!([]),
+    ];
+    for plan in plans {
+        let text = crate::iac::RedactedPlan::from_value(&plan);
+        let whole = json!({ "env": "x", "terraform": { "redacted_plan": plan, "add": 1 } });
+        let placeholder = json!({ "env": "x", "terraform": { "redacted_plan": null, "add": 1 } });
+        let splice = Spliced {
+            pointer: "/terraform/redacted_plan",
+            raw: text.raw(),
+        };
+        let mut spliced = Vec::new();
+        let checksum = seal_to(&placeholder, Some(splice), b"p", &k, &mut spliced).unwrap();
+        let (opened, p) = open(&spliced, &k).unwrap();
+        assert_eq!(p, b"p");
+        assert_eq!(opened.checksum, checksum);
+        let reference = seal(&whole, b"p", &k).unwrap().bytes;
+        let mut doc =
+            document::Document::from_value(serde_json::from_slice(&reference).unwrap()).unwrap();
+        assert_eq!(opened.body, doc.body);
+        let theirs =
+            document::Document::from_value(serde_json::from_slice(&spliced).unwrap()).unwrap();
+        doc.terraform_plan = theirs.terraform_plan;
+        doc.checksum = theirs.checksum;
+        assert_eq!(
+            String::from_utf8(doc.to_bytes()).unwrap(),
+            String::from_utf8(spliced).unwrap()
+        );
+    }
+    // A pointer to nothing is refused, not sealed without the part.
+    let raw = serde_json::value::RawValue::from_string("1".to_owned()).unwrap();
+    let splice = Spliced {
+        pointer: "/nowhere",
+        raw: &raw,
+    };
+    assert!(seal_to(&json!({}), Some(splice), b"p", &k, &mut Vec::new()).is_err());
 }

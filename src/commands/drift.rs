@@ -340,7 +340,7 @@ async fn plan_stack(ctx: &Ctx, stack: &Stack, id: StackId) -> StackReport {
         Err(e) => return errored(name, e.into()),
     };
     let _ = std::fs::remove_file(&path);
-    let changes = changed_resources(&outcome.redacted_plan);
+    let changes = changed_resources(&outcome.redacted_plan.to_value());
     let status = if outcome.has_changes {
         "drift"
     } else {

@@ -6,6 +6,7 @@
 //! exactly. Also the planning steps `deploy` shares: image resolution, the idle color's plan
 //! and its safety check.
 
+use crate::artifact::ArtifactError;
 use crate::aws::Resolved;
 use crate::domain::color::Color;
 use crate::domain::image::ImageRef;
@@ -24,6 +25,8 @@ use crate::flow::spec::{deployment_spec, Source, Today};
 use crate::iac::{IacTool, Stack};
 use crate::state::Store;
 use serde::Serialize;
+use std::fs::File;
+use std::io::BufWriter;
 use std::path::Path;
 
 /// `bluegreen plan`.
@@ -180,29 +183,29 @@ fn seal_and_report(ctx: &Ctx, mut body: PlanBody, plan: &Path, out: &Path) -> Re
     })?;
     let (key, _) =
         crate::artifact::PlanKey::load(&ctx.work.plan_key_file()).map_err(artifact_error)?;
-    // The redacted Terraform plan (most of the body) is moved into the sealed value and back,
-    // not copied.
+    // The redacted Terraform plan (most of the body) stays canonical text: the body is sealed
+    // with it spliced in and the artifact written to the file as it is produced, so neither
+    // the plan nor the artifact is ever held as a whole in another form (issue 16).
     let redacted_plan = std::mem::take(&mut body.terraform.redacted_plan);
-    let mut value = serde_json::to_value(&body)
+    let value = serde_json::to_value(&body)
         .map_err(|e| Error::Internal(format!("cannot serialize the plan: {e}")))?;
-    let slot = value.pointer_mut("/terraform/redacted_plan");
-    let slot = slot.ok_or_else(|| Error::Internal("the plan body has no terraform part".into()))?;
-    *slot = redacted_plan;
-    let sealed = crate::artifact::seal(&value, &plan_bytes, &key).map_err(artifact_error)?;
-    drop(plan_bytes);
-    if let Some(slot) = value.pointer_mut("/terraform/redacted_plan") {
-        body.terraform.redacted_plan = slot.take();
-    }
-    drop(value);
-    write_new(out, &sealed.bytes)?;
+    let splice = crate::artifact::Spliced {
+        pointer: "/terraform/redacted_plan",
+        raw: redacted_plan.raw(),
+    };
+    let checksum = write_new(out, |file| {
+        crate::artifact::seal_to(&value, Some(splice), &plan_bytes, &key, file)
+    })?;
+    drop((plan_bytes, value));
+    body.terraform.redacted_plan = redacted_plan;
     let body = &body;
-    let human = render(body, out, &sealed.checksum);
+    let human = render(body, out, &checksum);
     ctx.out.result(
         &human,
         &PlanResult {
             outcome: "planned",
             file: out.display().to_string(),
-            checksum: sealed.checksum.clone(),
+            checksum: checksum.clone(),
             plan: body,
         },
     );
@@ -358,15 +361,32 @@ fn check_out_path(out: &Path) -> Result<(), Error> {
 
 /// Writes `bytes` to `path` atomically (temp file + rename), owner-only: the body shows the
 /// plan's non-sensitive variable values in the clear.
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+/// Writes `path` through `write` (a private temporary file renamed into place once complete).
+fn write_new(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<String, ArtifactError>,
+) -> Result<String, Error> {
     let tmp = path.with_extension("tmp-bluegreen");
-    crate::iac::write_private(&tmp, bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()))
-        .map_err(|e| {
-            Error::bad_input(
-                format!("cannot write the plan to {}: {e}", path.display()),
-                "pass a writable --out path",
-            )
-        })
+    let cannot = |e: String| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::bad_input(
+            format!("cannot write the plan to {}: {e}", path.display()),
+            "pass a writable --out path",
+        )
+    };
+    let file = crate::iac::open_private(&tmp).map_err(|e| cannot(e.to_string()))?;
+    let mut out = BufWriter::new(file);
+    let checksum = match write(&mut out) {
+        Ok(checksum) => checksum,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(artifact_error(e));
+        }
+    };
+    let file = out
+        .into_inner()
+        .map_err(|e| cannot(e.error().to_string()))?;
+    file.sync_all().map_err(|e| cannot(e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| cannot(e.to_string()))?;
+    Ok(checksum)
 }

@@ -7,7 +7,9 @@ use crate::error::Error;
 use crate::flow::context::{Ctx, StackId};
 use crate::flow::outputs::SharedOutputs;
 use crate::flow::planfile::ChangeLine;
-use crate::iac::{check_plan, Finding, ForeignObjects, IacTool, PlanOutcome, SafetyPolicy, Stack};
+use crate::iac::{
+    check_redacted_plan, Finding, ForeignObjects, IacTool, PlanOutcome, SafetyPolicy, Stack,
+};
 use crate::report::Event;
 use sha2::{Digest, Sha256};
 
@@ -101,7 +103,7 @@ pub async fn safety_findings(
     tool: &IacTool,
     shared: &SharedOutputs,
     live: Option<LiveColor>,
-    redacted_plan: &serde_json::Value,
+    redacted_plan: &crate::iac::RedactedPlan,
 ) -> Result<Vec<Finding>, Error> {
     let states = foreign_states(ctx, tool, shared, live).await?;
     findings_against(ctx, shared, live, states, redacted_plan)
@@ -179,7 +181,7 @@ pub fn findings_against(
         foreign: &foreign,
         production: &production,
     };
-    Ok(check_plan(redacted_plan, &policy)?)
+    Ok(check_redacted_plan(redacted_plan, &policy)?)
 }
 
 /// Refuses findings unless `--allow-unsafe-plan` was given (then each is reported loudly).

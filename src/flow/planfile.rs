@@ -188,7 +188,7 @@ pub struct TerraformPart {
     /// Every resource change that is not a no-op: address, action, reason.
     pub changes: Vec<ChangeLine>,
     /// `show -json` of the saved plan with every sensitive value redacted.
-    pub redacted_plan: serde_json::Value,
+    pub redacted_plan: crate::iac::RedactedPlan,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,6 +17,7 @@ mod plan;
 mod prepared;
 mod private;
 mod redact;
+mod redacted;
 mod runner;
 mod safety;
 mod stack;
@@ -29,13 +30,13 @@ pub use discover::{discover, discover_in, IacKind, IacPreference, IacTool};
 pub use error::IacError;
 pub use outputs::{OutputValue, Outputs};
 pub use plan::{Action, PlanSummary, ReplaceOrder, ResourceChange};
-pub use private::{write_private, PRIVATE_MODE};
+pub use private::{open_private, write_private, PRIVATE_MODE};
 pub use redact::{
-    redact_plan_json, redact_value, redacted_plan_json, summarized_plan_json, MIN_SUBSTRING_SECRET,
-    REDACTED,
+    redact_plan_json, redact_value, redacted_plan_json, MIN_SUBSTRING_SECRET, REDACTED,
 };
+pub use redacted::{summarized_plan_json, RedactedPlan};
 pub use runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
-pub use safety::{check_plan, Finding, ForeignObjects, Rule, SafetyPolicy};
+pub use safety::{check_plan, check_redacted_plan, Finding, ForeignObjects, Rule, SafetyPolicy};
 pub use stack::{PlanOutcome, Stack, StateMeta, DEFAULT_WORKSPACE};
 pub use stderr::{disk_full, filter_stderr, human_diagnostics, DiskFull};
 pub use ui::{

@@ -28,7 +28,8 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), IacError> {
         .map_err(io("write", path))
 }
 
-fn open_private(path: &Path) -> Result<File, IacError> {
+/// Creates (or truncates) `path`, readable by its owner only, for writing.
+pub fn open_private(path: &Path) -> Result<File, IacError> {
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -21,7 +21,7 @@ use aho_corasick::AhoCorasick;
 use serde_json::{Map, Value};
 
 use super::error::IacError;
-use super::plan::{document_error, PlanSummary};
+use super::plan::document_error;
 
 /// What a sensitive value is replaced with.
 pub const REDACTED: &str = "(sensitive)";
@@ -42,15 +42,6 @@ pub fn redacted_plan_json(bytes: &[u8]) -> Result<Value, IacError> {
     let plan: Value = serde_json::from_slice(bytes)
         .map_err(|source| document_error("`show -json` plan", source))?;
     Ok(redact_owned_plan(plan))
-}
-
-/// Parses `show -json` output once: its summary (read from the document before redaction,
-/// as [`PlanSummary::from_json`] would) and the document with sensitive values redacted.
-pub fn summarized_plan_json(bytes: &[u8]) -> Result<(PlanSummary, Value), IacError> {
-    let plan: Value = serde_json::from_slice(bytes)
-        .map_err(|source| document_error("`show -json` plan", source))?;
-    let summary = PlanSummary::from_value(&plan)?;
-    Ok((summary, redact_owned_plan(plan)))
 }
 
 /// A copy of a `show -json` plan with every sensitive value redacted: resource
@@ -110,7 +101,7 @@ fn array_mut<'a>(
         .flatten()
 }
 
-fn redact_change(change: &mut Map<String, Value>, secrets: &mut Vec<String>) {
+pub(super) fn redact_change(change: &mut Map<String, Value>, secrets: &mut Vec<String>) {
     for (value_key, shape_key) in [("before", "before_sensitive"), ("after", "after_sensitive")] {
         // Taken out and put back, not copied: the shape can be as large as the value.
         let shape = change.remove(shape_key);
@@ -124,7 +115,7 @@ fn redact_change(change: &mut Map<String, Value>, secrets: &mut Vec<String>) {
 }
 
 /// `planned_values` / `prior_state.values`: outputs and the module tree.
-fn redact_values(values: &mut Value, secrets: &mut Vec<String>) {
+pub(super) fn redact_values(values: &mut Value, secrets: &mut Vec<String>) {
     if let Some(outputs) = values.get_mut("outputs").and_then(Value::as_object_mut) {
         for output in outputs.values_mut() {
             if output.get("sensitive") == Some(&Value::Bool(true)) {
@@ -139,18 +130,22 @@ fn redact_values(values: &mut Value, secrets: &mut Vec<String>) {
     }
 }
 
+pub(super) fn redact_resource(resource: &mut Map<String, Value>, secrets: &mut Vec<String>) {
+    let shape = resource.remove("sensitive_values");
+    if let Some(values) = resource.get_mut("values") {
+        redact_by_shape(values, shape.as_ref().unwrap_or(&Value::Null), secrets);
+    }
+    if let Some(shape) = shape {
+        resource.insert("sensitive_values".to_owned(), shape);
+    }
+}
+
 fn redact_module(module: &mut Value, secrets: &mut Vec<String>) {
     let Some(obj) = module.as_object_mut() else {
         return;
     };
     for resource in array_mut(obj, "resources").filter_map(Value::as_object_mut) {
-        let shape = resource.remove("sensitive_values");
-        if let Some(values) = resource.get_mut("values") {
-            redact_by_shape(values, shape.as_ref().unwrap_or(&Value::Null), secrets);
-        }
-        if let Some(shape) = shape {
-            resource.insert("sensitive_values".to_owned(), shape);
-        }
+        redact_resource(resource, secrets);
     }
     for child in array_mut(obj, "child_modules") {
         redact_module(child, secrets);
@@ -159,7 +154,10 @@ fn redact_module(module: &mut Value, secrets: &mut Vec<String>) {
 
 /// Redacts the defaults of sensitive variables in the configuration (root and
 /// module calls) and returns the names of the root module's sensitive variables.
-fn redact_variable_defaults(config: Option<&mut Value>, secrets: &mut Vec<String>) -> Vec<String> {
+pub(super) fn redact_variable_defaults(
+    config: Option<&mut Value>,
+    secrets: &mut Vec<String>,
+) -> Vec<String> {
     let Some(root) = config.and_then(|c| c.get_mut("root_module")) else {
         return Vec::new();
     };
@@ -191,7 +189,7 @@ fn redact_config_module(module: &mut Value, secrets: &mut Vec<String>) -> Vec<St
     sensitive
 }
 
-fn redact_by_shape(value: &mut Value, shape: &Value, secrets: &mut Vec<String>) {
+pub(super) fn redact_by_shape(value: &mut Value, shape: &Value, secrets: &mut Vec<String>) {
     match (shape, &mut *value) {
         (Value::Bool(true), _) => redact_whole(value, secrets),
         (_, Value::Null) => {}
@@ -212,7 +210,7 @@ fn redact_by_shape(value: &mut Value, shape: &Value, secrets: &mut Vec<String>) 
     }
 }
 
-fn marks_something(shape: &Value) -> bool {
+pub(super) fn marks_something(shape: &Value) -> bool {
     match shape {
         Value::Bool(b) => *b,
         Value::Object(map) => map.values().any(marks_something),
@@ -221,7 +219,7 @@ fn marks_something(shape: &Value) -> bool {
     }
 }
 
-fn redact_whole(value: &mut Value, secrets: &mut Vec<String>) {
+pub(super) fn redact_whole(value: &mut Value, secrets: &mut Vec<String>) {
     collect_strings(value, secrets);
     if !value.is_null() {
         *value = Value::String(REDACTED.to_owned());
@@ -252,7 +250,7 @@ fn scrub(value: &mut Value, secrets: &[String]) {
 }
 
 /// The known secrets, compiled for [`scrub`].
-struct SecretMatcher<'a> {
+pub(super) struct SecretMatcher<'a> {
     whole: HashSet<&'a str>,
     /// `None` when no secret is long enough to be looked for inside other strings.
     inside: Option<Inside<'a>>,
@@ -265,7 +263,7 @@ enum Inside<'a> {
 }
 
 impl<'a> SecretMatcher<'a> {
-    fn new(secrets: &'a [String]) -> SecretMatcher<'a> {
+    pub(super) fn new(secrets: &'a [String]) -> SecretMatcher<'a> {
         let whole = secrets.iter().map(String::as_str).collect();
         let long: Vec<&str> = secrets
             .iter()
@@ -293,7 +291,7 @@ impl<'a> SecretMatcher<'a> {
     }
 }
 
-fn scrub_with(value: &mut Value, matcher: &SecretMatcher<'_>) {
+pub(super) fn scrub_with(value: &mut Value, matcher: &SecretMatcher<'_>) {
     match value {
         Value::String(s) if matcher.leaks(s) => *s = REDACTED.to_owned(),
         Value::Array(items) => items.iter_mut().for_each(|v| scrub_with(v, matcher)),
@@ -304,6 +302,7 @@ fn scrub_with(value: &mut Value, matcher: &SecretMatcher<'_>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::redacted::{stream_redact, summarized_plan_json, RedactedPlan};
     use super::*;
     use serde_json::json;
 
@@ -481,7 +480,135 @@ mod tests {
         })
     }
 
+    /// What the tree redaction gives, as the canonical text the streamed one holds.
+    fn tree_redacted(doc: &Value) -> RedactedPlan {
+        RedactedPlan::from_value(&redact_plan_json(doc))
+    }
+
+    fn streamed(doc: &Value) -> RedactedPlan {
+        stream_redact(doc.to_string().as_bytes()).expect("valid JSON")
+    }
+
+    #[test]
+    fn streamed_redaction_agrees_with_the_tree_redaction_on_fixtures() {
+        let mut docs = vec![
+            plan(),
+            json!({"variables": {"pin": {"value": "1234"}, "same": {"value": "1234"}},
+                   "configuration": {"root_module": {"variables": {"pin": {"sensitive": true}}}}}),
+            json!([1, "x"]),
+            json!("a string"),
+            json!({"resource_changes": "not an array", "planned_values": [1, 2],
+                   "prior_state": {"values": {"root_module": {"resources": 3}}}}),
+        ];
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/terraform");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("show_plan_") && name.ends_with(".json") {
+                docs.push(serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap());
+            }
+        }
+        assert!(docs.len() >= 10, "the show -json fixtures are read");
+        for doc in &docs {
+            assert_eq!(streamed(doc), tree_redacted(doc), "{doc}");
+        }
+        // The secrets of the fixture plan are gone from the text, as from the tree.
+        let text = streamed(&plan()).raw().get().to_owned();
+        for secret in ["correct-horse", "tok-123456789", "inner-secret-value"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
+
+    #[test]
+    fn streamed_redaction_refuses_bad_json_without_echoing_it() {
+        let err =
+            summarized_plan_json(b"{\"format_version\": \"1.2\", \"v\": hunter2}").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(stream_redact(b"{\"a\": 1} trailing").is_err());
+        assert!(stream_redact(b"\xff").is_err());
+    }
+
+    /// Sensitivity shapes: booleans, and objects/arrays of them over the same keys as values.
+    fn shape() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![any::<bool>().prop_map(Value::Bool), Just(json!({}))];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(word(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A plan-shaped document: every section the redaction reads, random values and shapes.
+    fn plan_doc() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::collection::{btree_map, vec};
+        use proptest::prelude::*;
+        let change = || {
+            (doc(), doc(), shape(), shape()).prop_map(|(b, a, bs, as_)| {
+                json!({"address": "x.y", "change": {"actions": ["update"], "before": b,
+                       "after": a, "before_sensitive": bs, "after_sensitive": as_}})
+            })
+        };
+        let resource =
+            || (doc(), shape()).prop_map(|(v, s)| json!({"values": v, "sensitive_values": s}));
+        let module = || {
+            (vec(resource(), 0..3), vec(vec(resource(), 0..3), 0..2)).prop_map(
+                |(resources, children)| {
+                    let children: Vec<Value> = children
+                        .into_iter()
+                        .map(|r| json!({"resources": r}))
+                        .collect();
+                    json!({"resources": resources, "child_modules": children})
+                },
+            )
+        };
+        let output = (doc(), any::<bool>()).prop_map(|(v, s)| json!({"value": v, "sensitive": s}));
+        let var = (doc(), any::<bool>()).prop_map(|(d, s)| json!({"default": d, "sensitive": s}));
+        (
+            vec(change(), 0..4),
+            vec(change(), 0..2),
+            btree_map(word(), output, 0..3),
+            module(),
+            module(),
+            btree_map(word(), var, 0..3),
+            btree_map(word(), doc(), 0..3),
+            doc(),
+        )
+            .prop_map(
+                |(changes, drift, outputs, planned, prior, vars, values, other)| {
+                    let var_values: serde_json::Map<String, Value> = vars
+                        .keys()
+                        .chain(values.keys())
+                        .map(|k| {
+                            let value = values.get(k).cloned().unwrap_or(json!("v"));
+                            (k.clone(), json!({ "value": value }))
+                        })
+                        .collect();
+                    json!({
+                        "format_version": "1.2",
+                        "resource_changes": changes,
+                        "resource_drift": drift,
+                        "output_changes": {"o": {"actions": ["no-op"], "before": other.clone(),
+                                                 "after": other.clone(), "after_sensitive": true}},
+                        "planned_values": {"outputs": outputs, "root_module": planned},
+                        "prior_state": {"values": {"root_module": prior}, "format_version": "1.0"},
+                        "variables": var_values,
+                        "configuration": {"root_module": {"variables": vars}},
+                        "other": other,
+                    })
+                },
+            )
+    }
+
     proptest::proptest! {
+        /// The streamed redaction (piece by piece, canonical text) gives what the tree one does.
+        #[test]
+        fn streamed_redaction_agrees_with_the_tree_redaction(doc in plan_doc()) {
+            proptest::prop_assert_eq!(streamed(&doc), tree_redacted(&doc));
+        }
+
         /// The linear scrub redacts exactly what the quadratic one did.
         #[test]
         fn scrub_agrees_with_the_naive_scrub(

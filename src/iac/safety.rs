@@ -50,15 +50,18 @@
 //! apply (`null` in the plan). An ARN embedded inside a longer string (a
 //! `jsonencode`d policy) is not an equal value and is not reported.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use wildmatch::WildMatch;
 
 use super::error::IacError;
 use super::plan::{Action, PlanSummary, ReplaceOrder, ResourceChange};
 use super::redact::REDACTED;
+use super::redacted::RedactedPlan;
 
 /// Objects other stacks manage: the `id` and `arn` values of every managed
 /// resource instance in the shared stack's and the live color's Terraform
@@ -196,19 +199,67 @@ pub fn check_plan(redacted_plan: &Value, policy: &SafetyPolicy) -> Result<Vec<Fi
         .and_then(Value::as_array)
         .map(|changes| changes.iter().collect())
         .unwrap_or_default();
+    judge(&summary, raw_changes.len(), policy, |i| {
+        Ok(Cow::Borrowed(raw_changes[i]))
+    })
+}
+
+/// [`check_plan`] of a plan held as text ([`RedactedPlan`]): the same findings, with one
+/// resource change parsed at a time (and the few listeners, rules and services the
+/// target-group rule compares with, kept), never the whole plan.
+pub fn check_redacted_plan(
+    redacted_plan: &RedactedPlan,
+    policy: &SafetyPolicy,
+) -> Result<Vec<Finding>, IacError> {
+    #[derive(serde::Deserialize)]
+    struct Changes<'a> {
+        #[serde(borrow, default)]
+        resource_changes: Option<Vec<&'a RawValue>>,
+    }
+    let text = redacted_plan.raw().get();
+    let summary = PlanSummary::from_json(text.as_bytes())?;
+    let parse_error = |source| super::plan::document_error("redacted plan", source);
+    let raw_changes = match serde_json::from_str::<Changes>(text) {
+        Ok(changes) => changes.resource_changes.unwrap_or_default(),
+        // Not an object, or `resource_changes` not an array: as `check_plan` reads it.
+        Err(_) => Vec::new(),
+    };
+    judge(&summary, raw_changes.len(), policy, |i| {
+        serde_json::from_str(raw_changes[i].get())
+            .map(Cow::Owned)
+            .map_err(parse_error)
+    })
+}
+
+/// The findings for `summary`'s changes, the `i`-th change's JSON from `change(i)` (`count`
+/// of them).
+fn judge<'v>(
+    summary: &PlanSummary,
+    count: usize,
+    policy: &SafetyPolicy,
+    change: impl Fn(usize) -> Result<Cow<'v, Value>, IacError>,
+) -> Result<Vec<Finding>, IacError> {
     let protected: Vec<(&str, WildMatch)> = policy
         .protected
         .iter()
         .map(|p| (p.as_str(), WildMatch::new(p)))
         .collect();
-    let users = PlanUsers::of(&summary.resource_changes, &raw_changes);
+    let changes = &summary.resource_changes[..summary.resource_changes.len().min(count)];
+    let mut user_values = Vec::new();
+    for (i, c) in changes.iter().enumerate() {
+        if PlanUsers::is_user(c) {
+            user_values.push((c, change(i)?));
+        }
+    }
+    let users = PlanUsers::of(&user_values);
     let mut findings = Vec::new();
-    for (change, raw) in summary.resource_changes.iter().zip(raw_changes) {
+    for (i, c) in changes.iter().enumerate() {
+        let raw = change(i)?;
         let body = raw.get("change").unwrap_or(&Value::Null);
-        findings.extend(protected_finding(change, &protected));
-        findings.extend(foreign_finding(change, body, policy.foreign));
-        findings.extend(production_findings(change, body, policy.production));
-        findings.extend(target_group_finding(change, body, &users, policy.foreign));
+        findings.extend(protected_finding(c, &protected));
+        findings.extend(foreign_finding(c, body, policy.foreign));
+        findings.extend(production_findings(c, body, policy.production));
+        findings.extend(target_group_finding(c, body, &users, policy.foreign));
     }
     Ok(findings)
 }
@@ -254,13 +305,16 @@ struct PlanUsers<'a> {
 }
 
 impl<'a> PlanUsers<'a> {
-    fn of(changes: &'a [ResourceChange], raw: &[&'a Value]) -> Self {
+    /// Whether `change` is a listener, rule or service the plan keeps.
+    fn is_user(change: &ResourceChange) -> bool {
+        let kept = matches!(change.action, Action::NoOp | Action::Update);
+        change.mode == "managed" && kept && is_target_group_user(Some(&change.r#type))
+    }
+
+    /// From the changes [`PlanUsers::is_user`] picked, with their JSON.
+    fn of(picked: &'a [(&'a ResourceChange, Cow<'a, Value>)]) -> Self {
         let mut users = Vec::new();
-        for (change, raw) in changes.iter().zip(raw) {
-            let kept = matches!(change.action, Action::NoOp | Action::Update);
-            if change.mode != "managed" || !kept || !is_target_group_user(Some(&change.r#type)) {
-                continue;
-            }
+        for (change, raw) in picked {
             let (mut before, mut after) = (Vec::new(), Vec::new());
             if let Some(body) = raw.get("change") {
                 target_group_refs(body.get("before").unwrap_or(&Value::Null), &mut before);

@@ -14,7 +14,7 @@ use super::outputs::Outputs;
 use super::plan::{document_error, PlanSummary};
 use super::prepared;
 use super::private::{create_private, remove_if_empty, restrict};
-use super::redact::summarized_plan_json;
+use super::redacted::{summarized_plan_json, RedactedPlan};
 use super::runner::{failure, run_capture, run_streaming, Captured, StreamOutcome};
 use super::ui::{Diagnostic, UiEvent, UiMessage};
 
@@ -79,7 +79,7 @@ pub struct PlanOutcome {
     pub has_changes: bool,
     pub summary: PlanSummary,
     /// The `show -json` document with every sensitive value redacted.
-    pub redacted_plan: Value,
+    pub redacted_plan: RedactedPlan,
     /// Warnings the plan printed (errors fail the plan).
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -308,7 +308,7 @@ impl Stack {
 
     /// Reads a saved plan back with `show -json`: its summary and the redacted document. Fails
     /// when this Terraform cannot read the plan (another version made it).
-    pub async fn show_plan(&self, plan: &Path) -> Result<(PlanSummary, Value), IacError> {
+    pub async fn show_plan(&self, plan: &Path) -> Result<(PlanSummary, RedactedPlan), IacError> {
         let shown = checked(&self.commands().show_plan_json(plan)).await?;
         summarized_plan_json(&shown.stdout)
     }
