@@ -8,7 +8,8 @@ use crate::flow::context::{Ctx, StackId};
 use crate::flow::outputs::SharedOutputs;
 use crate::flow::planfile::ChangeLine;
 use crate::iac::{
-    check_redacted_plan, Finding, ForeignObjects, IacTool, PlanOutcome, SafetyPolicy, Stack,
+    check_redacted_plan, Finding, ForeignObjects, IacTool, PlanOutcome, RedactedPlan, SafetyPolicy,
+    Stack,
 };
 use crate::report::Event;
 use sha2::{Digest, Sha256};
@@ -158,7 +159,7 @@ pub fn findings_against(
     shared: &SharedOutputs,
     live: Option<LiveColor>,
     states: ForeignStates,
-    redacted_plan: &serde_json::Value,
+    redacted_plan: &RedactedPlan,
 ) -> Result<Vec<Finding>, Error> {
     let mut foreign = ForeignObjects::new();
     foreign.add_state("shared", &states.shared);
