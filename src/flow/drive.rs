@@ -77,6 +77,52 @@ pub enum Ended {
     },
 }
 
+/// When the driver polls next: the regular poll, or a timed wait's early read.
+struct PollClock {
+    start: Instant,
+    poll: std::time::Duration,
+    next_poll: Instant,
+    /// The timed wait (its phase and end) the last early read was for: one per wait.
+    polled_for: Option<(std::mem::Discriminant<Phase>, std::time::Duration)>,
+    /// How long the last few polls took: a timed wait's read starts early by about that much,
+    /// so that it is done by the deadline (see [`PollTimes::lead`]).
+    poll_took: PollTimes,
+}
+
+impl PollClock {
+    fn new(poll: std::time::Duration) -> PollClock {
+        let start = Instant::now();
+        PollClock {
+            start,
+            poll,
+            next_poll: start,
+            polled_for: None,
+            poll_took: PollTimes::default(),
+        }
+    }
+
+    /// When to read next, and the deadline the read is judged at when it is a timed wait's.
+    /// The wait's read replaces the regular poll whenever it would start first: a regular poll
+    /// just before the deadline would leave the deadline a second read, started late.
+    fn next_wake(&mut self, machine: &Machine) -> (Instant, Option<Instant>) {
+        let wait = machine
+            .wait_ends()
+            .map(|end| (std::mem::discriminant(machine.phase()), end));
+        let early = wait.filter(|_| self.polled_for != wait).map(|(_, end)| {
+            let deadline = self.start + end;
+            let lead = self.poll_took.lead(self.poll);
+            (deadline.checked_sub(lead).unwrap_or(deadline), deadline)
+        });
+        match early {
+            Some((read_at, deadline)) if read_at < self.next_poll => {
+                self.polled_for = wait;
+                (read_at, Some(deadline))
+            }
+            _ => (self.next_poll, None),
+        }
+    }
+}
+
 impl<P: Ports> Driver<'_, P> {
     /// Runs `machine` to its end; SIGINT and SIGTERM put traffic back.
     pub async fn run(self, machine: Machine) -> Ended {
@@ -86,16 +132,10 @@ impl<P: Ports> Driver<'_, P> {
     /// Runs `machine` to its end; a stop from `stops` (heard while waiting for the next poll)
     /// puts traffic back.
     pub async fn run_until<S: StopSource>(mut self, mut machine: Machine, mut stops: S) -> Ended {
-        let start = Instant::now();
-        let poll = self.ctx.cfg.health.poll_interval;
+        let mut clock = PollClock::new(self.ctx.cfg.health.poll_interval);
+        let start = clock.start;
         let mut queue: VecDeque<Event> = VecDeque::new();
         let mut last_readings: Vec<Reading> = Vec::new();
-        let mut next_poll = start;
-        // The timed wait (its phase and end) the last early poll was for: one per wait.
-        let mut polled_for = None;
-        // How long the last few polls took: a timed wait's read starts early by about that
-        // much, so that it is done by the deadline (see `PollTimes::lead`).
-        let mut poll_took = PollTimes::default();
         // When the last weight change read back as written.
         let mut verified_at = None;
         loop {
@@ -113,62 +153,16 @@ impl<P: Ports> Driver<'_, P> {
             let event = match queue.pop_front() {
                 Some(e) => e,
                 None if machine.is_watching() => {
-                    // Sleep until the next poll — or until a timed wait ends, if that is sooner
-                    // (once per wait: a 0 s wait ends on an immediate read) — unless the user
-                    // interrupts. The wait's read starts early by what recent polls took and
-                    // is judged at the deadline itself, so the wait ends on time, not a poll's
-                    // duration after it.
-                    let wait = machine
-                        .wait_ends()
-                        .map(|end| (std::mem::discriminant(machine.phase()), end));
-                    // The wait's read replaces the regular poll whenever it would start first:
-                    // a regular poll just before the deadline would leave the deadline a
-                    // second read, started late.
-                    let early = wait.filter(|_| polled_for != wait).map(|(_, end)| {
-                        let deadline = start + end;
-                        let lead = poll_took.lead(poll);
-                        (deadline.checked_sub(lead).unwrap_or(deadline), deadline)
-                    });
-                    let (wake, deadline) = match early {
-                        Some((read_at, deadline)) if read_at < next_poll => {
-                            polled_for = wait;
-                            (read_at, Some(deadline))
-                        }
-                        _ => (next_poll, None),
-                    };
-                    let slept = Instant::now();
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(wake) => {}
-                        stop = stops.next() => {
-                            queue.push_back(Event::RollbackRequested(stop.reason().into()));
+                    match self
+                        .watch(&machine, &mut clock, &mut last_readings, &mut stops)
+                        .await
+                    {
+                        Ok(event) => event,
+                        Err(stop) => {
+                            queue.push_back(stop);
                             continue;
                         }
                     }
-                    // What the performance measurements add up (docs/performance.md).
-                    tracing::debug!(
-                        waited_us = slept.elapsed().as_micros() as u64,
-                        "waited for the next poll"
-                    );
-                    let polled_at = Instant::now();
-                    next_poll = polled_at + poll;
-                    let event = self.poll(&machine, &mut last_readings).await;
-                    poll_took.push(polled_at.elapsed());
-                    tracing::debug!(took_us = polled_at.elapsed().as_micros() as u64, "polled");
-                    if let Some(deadline) = deadline.filter(|d| Instant::now() < *d) {
-                        // Read early: the readings are judged when the wait ends.
-                        tracing::debug!(
-                            waited_us = (deadline - Instant::now()).as_micros() as u64,
-                            "read early: waiting for the deadline"
-                        );
-                        tokio::select! {
-                            _ = tokio::time::sleep_until(deadline) => {}
-                            stop = stops.next() => {
-                                queue.push_back(Event::RollbackRequested(stop.reason().into()));
-                                continue;
-                            }
-                        }
-                    }
-                    event
                 }
                 None => {
                     // The machine is waiting for an effect that was never queued: a bug, and
@@ -195,6 +189,48 @@ impl<P: Ports> Driver<'_, P> {
                 }
             }
         }
+    }
+
+    /// Sleeps until the next poll — or until a timed wait ends, if that is sooner (once per
+    /// wait: a 0 s wait ends on an immediate read) — then polls. The wait's read starts early
+    /// by what recent polls took and is judged at the deadline itself, so the wait ends on
+    /// time, not a poll's duration after it. `Err` is the rollback a stop from `stops` asks
+    /// for, heard while sleeping.
+    async fn watch<S: StopSource>(
+        &mut self,
+        machine: &Machine,
+        clock: &mut PollClock,
+        last_readings: &mut Vec<Reading>,
+        stops: &mut S,
+    ) -> Result<Event, Event> {
+        let (wake, deadline) = clock.next_wake(machine);
+        let slept = Instant::now();
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake) => {}
+            stop = stops.next() => return Err(Event::RollbackRequested(stop.reason().into())),
+        }
+        // What the performance measurements add up (docs/performance.md).
+        tracing::debug!(
+            waited_us = slept.elapsed().as_micros() as u64,
+            "waited for the next poll"
+        );
+        let polled_at = Instant::now();
+        clock.next_poll = polled_at + clock.poll;
+        let event = self.poll(machine, last_readings).await;
+        clock.poll_took.push(polled_at.elapsed());
+        tracing::debug!(took_us = polled_at.elapsed().as_micros() as u64, "polled");
+        if let Some(deadline) = deadline.filter(|d| Instant::now() < *d) {
+            // Read early: the readings are judged when the wait ends.
+            tracing::debug!(
+                waited_us = (deadline - Instant::now()).as_micros() as u64,
+                "read early: waiting for the deadline"
+            );
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {}
+                stop = stops.next() => return Err(Event::RollbackRequested(stop.reason().into())),
+            }
+        }
+        Ok(event)
     }
 
     /// One poll: a request from `promote`/`rollback`, then a foreign change of the weights,
@@ -278,77 +314,90 @@ impl<P: Ports> Driver<'_, P> {
         stops: &S,
         verified_at: &mut Option<Instant>,
     ) -> Option<Event> {
-        let (ctx, aws) = (self.ctx, self.aws);
-        let fence = self.session.guard.fence().clone();
         match action {
-            Action::SetWeights(w) => {
-                let step = match machine.phase() {
-                    Phase::Shifting { step } => Some(*step),
-                    _ => None,
-                };
-                // The intent is durable before any route changes; if it cannot be written,
-                // nothing is written to the routes either.
-                let intent = Entry::WeightsIntent { weights: w, step };
-                if let Err(e) = self.session.write(intent).await {
-                    return Some(Event::WeightsFailed(format!(
-                        "not written: the journal could not record the change first ({e})"
-                    )));
-                }
-                ctx.step(format!("shifting production traffic to {w}"));
-                Some(match self.routes.set(ctx, aws, &fence, w).await {
-                    Ok(_) => {
-                        *verified_at = Some(Instant::now());
-                        let done = Entry::WeightsVerified { weights: w, step };
-                        self.session.record(ctx, done).await;
-                        Event::WeightsVerified(w)
-                    }
-                    Err(e) => {
-                        let failed = Entry::WeightsFailed {
-                            weights: w,
-                            error: e.clone(),
-                        };
-                        self.session.record(ctx, failed).await;
-                        Event::WeightsFailed(e)
-                    }
-                })
-            }
-            Action::Restore => {
-                let before = self.routes.primary().weights();
-                let Phase::RollingBack { failure } = machine.phase() else {
-                    unreachable!("the machine restores only while rolling back")
-                };
-                // Putting traffic back is always the safe direction: it goes ahead even if
-                // the journal cannot record the intent (the failure is reported).
-                let intent = Entry::RollbackIntent {
-                    to: before,
-                    signal: failure.signal.clone(),
-                    observed: failure.observed.clone(),
-                    during: failure.during.clone(),
-                };
-                self.session.record(ctx, intent).await;
-                ctx.step(format!(
-                    "rolling back: restoring production traffic to {before}"
-                ));
-                let interrupts = stops.during_restore();
-                let restore = self.routes.restore_watching(ctx, aws, &fence, &interrupts);
-                Some(match restore.await {
-                    Ok(()) => {
-                        let done = Entry::Restored { weights: before };
-                        self.session.record(ctx, done).await;
-                        Event::Restored
-                    }
-                    Err(e) => {
-                        let failed = Entry::RestoreFailed { error: e.clone() };
-                        self.session.record(ctx, failed).await;
-                        Event::RestoreFailed(e)
-                    }
-                })
-            }
+            Action::SetWeights(w) => Some(self.set_weights(machine, w, verified_at).await),
+            Action::Restore => Some(self.restore(machine, stops).await),
             Action::ScaleDown(color) => Some(self.scale_down(color).await),
             Action::Note(note) => {
                 self.journal_note(machine, &note).await;
                 self.note(note);
                 None
+            }
+        }
+    }
+
+    /// One weight change: the intent journaled first, then every route, read back.
+    async fn set_weights(
+        &mut self,
+        machine: &Machine,
+        w: Weights,
+        verified_at: &mut Option<Instant>,
+    ) -> Event {
+        let (ctx, aws) = (self.ctx, self.aws);
+        let fence = self.session.guard.fence().clone();
+        let step = match machine.phase() {
+            Phase::Shifting { step } => Some(*step),
+            _ => None,
+        };
+        // The intent is durable before any route changes; if it cannot be written,
+        // nothing is written to the routes either.
+        let intent = Entry::WeightsIntent { weights: w, step };
+        if let Err(e) = self.session.write(intent).await {
+            return Event::WeightsFailed(format!(
+                "not written: the journal could not record the change first ({e})"
+            ));
+        }
+        ctx.step(format!("shifting production traffic to {w}"));
+        match self.routes.set(ctx, aws, &fence, w).await {
+            Ok(_) => {
+                *verified_at = Some(Instant::now());
+                let done = Entry::WeightsVerified { weights: w, step };
+                self.session.record(ctx, done).await;
+                Event::WeightsVerified(w)
+            }
+            Err(e) => {
+                let failed = Entry::WeightsFailed {
+                    weights: w,
+                    error: e.clone(),
+                };
+                self.session.record(ctx, failed).await;
+                Event::WeightsFailed(e)
+            }
+        }
+    }
+
+    /// Puts production traffic back on the weights the routes had before this run.
+    async fn restore<S: StopSource>(&mut self, machine: &Machine, stops: &S) -> Event {
+        let (ctx, aws) = (self.ctx, self.aws);
+        let fence = self.session.guard.fence().clone();
+        let before = self.routes.primary().weights();
+        let Phase::RollingBack { failure } = machine.phase() else {
+            unreachable!("the machine restores only while rolling back")
+        };
+        // Putting traffic back is always the safe direction: it goes ahead even if
+        // the journal cannot record the intent (the failure is reported).
+        let intent = Entry::RollbackIntent {
+            to: before,
+            signal: failure.signal.clone(),
+            observed: failure.observed.clone(),
+            during: failure.during.clone(),
+        };
+        self.session.record(ctx, intent).await;
+        ctx.step(format!(
+            "rolling back: restoring production traffic to {before}"
+        ));
+        let interrupts = stops.during_restore();
+        let restore = self.routes.restore_watching(ctx, aws, &fence, &interrupts);
+        match restore.await {
+            Ok(()) => {
+                let done = Entry::Restored { weights: before };
+                self.session.record(ctx, done).await;
+                Event::Restored
+            }
+            Err(e) => {
+                let failed = Entry::RestoreFailed { error: e.clone() };
+                self.session.record(ctx, failed).await;
+                Event::RestoreFailed(e)
             }
         }
     }
