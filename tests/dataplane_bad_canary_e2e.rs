@@ -207,21 +207,48 @@ fn production_weights(emu: &Emulator) -> Vec<(String, i32)> {
     w
 }
 
+/// An emulator answering DescribeTargetHealth from the data plane's checks, the data plane,
+/// and the environment `local` (its first var files) with 1.27 live on blue, all at once.
+/// Fields drop in this order: the data plane stops before the emulator.
+struct World {
+    work: tempfile::TempDir,
+    envs: tempfile::TempDir,
+    dp: DataPlane,
+    emu: Emulator,
+    _health: HealthFile,
+}
+
+impl World {
+    fn with_v1_live() -> World {
+        let health = HealthFile::new();
+        let emu = health.emulator().start();
+        let dp = DataPlane::start(&emu, Some(&health));
+        let w = World {
+            work: common::temp_workdir(),
+            envs: tempfile::tempdir().unwrap(),
+            dp,
+            emu,
+            _health: health,
+        };
+        env_dir(w.envs.path(), "{}", FIRST);
+        w.bg()
+            .args(["deploy", "--env", "local", "--image", V1])
+            .run()
+            .assert_code(0);
+        w
+    }
+
+    fn bg(&self) -> Bluegreen {
+        Bluegreen::new(&self.emu, self.work.path())
+            .args(["--environments-dir", self.envs.path().to_str().unwrap()])
+    }
+}
+
 #[test]
 fn a_bad_canary_raises_its_alarm_is_rolled_back_and_harms_only_its_share() {
-    let health = HealthFile::new();
-    let emu = health.emulator().start();
-    let dp = DataPlane::start(&emu, Some(&health));
-    let envs = tempfile::tempdir().unwrap();
-    let work = common::temp_workdir();
-    let bg = || {
-        Bluegreen::new(&emu, work.path())
-            .args(["--environments-dir", envs.path().to_str().unwrap()])
-    };
-    env_dir(envs.path(), "{}", FIRST);
-    bg().args(["deploy", "--env", "local", "--image", V1])
-        .run()
-        .assert_code(0);
+    let w = World::with_v1_live();
+    let (emu, dp, envs) = (&w.emu, &w.dp, &w.envs);
+    let bg = || w.bg();
     create_alarms(&emu);
     env_dir(
         envs.path(),
@@ -326,19 +353,9 @@ fn a_bad_canary_raises_its_alarm_is_rolled_back_and_harms_only_its_share() {
 
 #[test]
 fn a_task_failing_its_health_check_is_unhealthy_to_bluegreen_and_traffic_stays() {
-    let health = HealthFile::new();
-    let emu = health.emulator().start();
-    let dp = DataPlane::start(&emu, Some(&health));
-    let envs = tempfile::tempdir().unwrap();
-    let work = common::temp_workdir();
-    let bg = || {
-        Bluegreen::new(&emu, work.path())
-            .args(["--environments-dir", envs.path().to_str().unwrap()])
-    };
-    env_dir(envs.path(), "{}", FIRST);
-    bg().args(["deploy", "--env", "local", "--image", V1])
-        .run()
-        .assert_code(0);
+    let w = World::with_v1_live();
+    let (emu, dp, envs) = (&w.emu, &w.dp, &w.envs);
+    let bg = || w.bg();
     env_dir(envs.path(), "{ BG_HEALTH_FAIL = \"1\" }", HEALTH_FAILS);
     let url = dp.url(80);
     let load = Load::start(&url, RATE);
