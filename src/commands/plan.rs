@@ -359,9 +359,9 @@ fn check_out_path(out: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` atomically (temp file + rename), owner-only: the body shows the
-/// plan's non-sensitive variable values in the clear.
-/// Writes `path` through `write` (a private temporary file renamed into place once complete).
+/// Writes `path` through `write` atomically: an owner-only temporary file (the body shows the
+/// plan's non-sensitive variable values in the clear), synced, then renamed into place; on any
+/// failure the temporary file is removed and `path` is untouched.
 fn write_new(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> Result<String, ArtifactError>,
