@@ -505,6 +505,94 @@ def elbv2_target_health_from_file():
         return result
 
 
+# The sibling of the target health file where the local data plane writes, per ECS service it
+# runs, how many of its tasks run and how many are pending (docs/dataplane.md).
+SERVICE_TASKS_FILE_NAME = "service-tasks.json"
+# (path, mtime_ns, size) -> {(cluster ARN, service name): entry}: read again when it changes.
+_service_tasks_cache = {}
+
+
+def observed_service_tasks():
+    """{(cluster ARN, service name): entry} from `service-tasks.json` next to the file
+    BLUEGREEN_TARGET_HEALTH_FILE names: `{"services": [{"cluster_arn", "service_name",
+    "running", "pending", "primary_running", "primary_pending"}]}` (counts: non-negative
+    integers). No variable, no file or a file that does not parse: {} (moto answers)."""
+    import json
+    import os
+
+    health = os.environ.get(TARGET_HEALTH_FILE_ENV)
+    if not health:
+        return {}
+    path = os.path.join(os.path.dirname(health), SERVICE_TASKS_FILE_NAME)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return {}
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _service_tasks_cache:
+        counts = ("running", "pending", "primary_running", "primary_pending")
+        try:
+            with open(path, encoding="utf-8") as f:
+                services = json.load(f).get("services") or []
+            parsed = {
+                (s["cluster_arn"], s["service_name"]): s
+                for s in services
+                if isinstance(s, dict)
+                and all(isinstance(s.get(c), int) and s[c] >= 0 for c in counts)
+            }
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+            return {}  # the writer renames whole files; a bad one is not ours to guess at
+        _service_tasks_cache.clear()
+        _service_tasks_cache[key] = parsed
+    return _service_tasks_cache[key]
+
+
+@patch("ecs-service-counts-from-file")
+def ecs_service_counts_from_file():
+    """ECS DescribeServices answers runningCount and pendingCount with the tasks that run, as
+    AWS does: runningCount is the number of the service's tasks in the RUNNING state (started:
+    for a service behind a load balancer, registered as a target, before its health checks
+    pass), pendingCount the number still starting (PENDING/ACTIVATING); the PRIMARY
+    deployment's counts are those of its own task definition's tasks.
+
+    moto runs no tasks: it sets runningCount to desiredCount on UpdateService (pendingCount 0),
+    so a service looks fully running the moment it is scaled and bluegreen's `ecs` signal never
+    waits. The local data plane (bg-dataplane, docs/dataplane.md) runs the tasks and writes
+    their counts per service to `service-tasks.json` next to the file
+    BLUEGREEN_TARGET_HEALTH_FILE names (whole files, by rename). This patch answers the
+    services listed there (matched by cluster ARN and service name) from it, on a copy (moto's
+    stored service is not changed), and leaves every other service to moto. No variable or no
+    file: moto's answers, unchanged.
+    """
+    import copy
+
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    @wrap(EC2ContainerServiceBackend, "describe_services")
+    def describe_services(original, self, *args, **kwargs):
+        services, failures = original(self, *args, **kwargs)
+        observed = observed_service_tasks()
+        if not observed:
+            return services, failures
+        answered = []
+        for service in services:
+            entry = observed.get((service.cluster_arn, service.name))
+            if entry is None or service.status != "ACTIVE":
+                answered.append(service)
+                continue
+            shown = copy.copy(service)
+            shown.running_count = entry["running"]
+            shown.pending_count = entry["pending"]
+            shown.deployments = [
+                dict(d, runningCount=entry["primary_running"], pendingCount=entry["primary_pending"])
+                if d.get("status") == "PRIMARY"
+                else d
+                for d in service.deployments or []
+            ]
+            answered.append(shown)
+        return answered, failures
+
+
 # ------------------------------------------------------------------------------------ CloudWatch
 
 # Set while moto's GetMetricStatistics filters datums (per thread: moto serves requests on

@@ -534,6 +534,100 @@ class ElbTargetHealthFromFile(StrictTest):
         self.assertEqual([d["TargetHealth"]["State"] for d in out], ["healthy"])
 
 
+SERVICE_TASKS_FILE = os.path.join(HEALTH_DIR.name, strict_moto.SERVICE_TASKS_FILE_NAME)
+
+
+def write_service_tasks(entries):
+    """Writes service-tasks.json as bg-dataplane does: whole, by rename."""
+    tmp = SERVICE_TASKS_FILE + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"services": entries}, f)
+    os.replace(tmp, SERVICE_TASKS_FILE)
+
+
+class EcsServiceCountsFromFile(StrictTest):
+    def setUp(self):
+        super().setUp()
+        self.cluster_arn = self.world.ecs.describe_clusters(clusters=[self.world.cluster])[
+            "clusters"
+        ][0]["clusterArn"]
+        self.addCleanup(
+            lambda: os.path.exists(SERVICE_TASKS_FILE) and os.remove(SERVICE_TASKS_FILE)
+        )
+
+    def entry(self, name, running, pending, primary_running=None, primary_pending=None):
+        return {
+            "cluster_arn": self.cluster_arn,
+            "service_name": name,
+            "running": running,
+            "pending": pending,
+            "primary_running": running if primary_running is None else primary_running,
+            "primary_pending": pending if primary_pending is None else primary_pending,
+        }
+
+    def counts(self, *names, server=None):
+        ecs = (server or self.srv).client("ecs")
+        out = ecs.describe_services(cluster=self.world.cluster, services=list(names))
+        return {
+            s["serviceName"]: (
+                s["desiredCount"],
+                s["runningCount"],
+                s["pendingCount"],
+                [
+                    (d["status"], d["runningCount"], d["pendingCount"])
+                    for d in s.get("deployments", [])
+                ],
+            )
+            for s in out["services"]
+        }
+
+    def scale(self, name, count, world=None):
+        world = world or self.world
+        world.ecs.update_service(cluster=world.cluster, service=name, desiredCount=count)
+
+    def test_listed_services_answer_the_file_and_others_stay_moto_s(self):
+        for name in ("a", "b"):
+            self.world.create_service(name)
+            self.scale(name, 2)
+        # moto alone: running = desired the moment the service is scaled.
+        self.assertEqual(self.counts("a")["a"][:3], (2, 2, 0))
+        write_service_tasks([self.entry("a", 0, 2)])
+        got = self.counts("a", "b")
+        self.assertEqual(got["a"], (2, 0, 2, [("PRIMARY", 0, 2)]))
+        self.assertEqual(got["b"][:3], (2, 2, 0))  # not listed: moto's answer
+        # A rewrite is read at the next call; the PRIMARY deployment has its own counts (the
+        # old task definition's tasks still run during a replacement).
+        write_service_tasks([self.entry("a", 3, 1, primary_running=1, primary_pending=1)])
+        self.assertEqual(self.counts("a")["a"], (2, 3, 1, [("PRIMARY", 1, 1)]))
+        # moto's stored service is unchanged: without the file, its own counts come back.
+        os.remove(SERVICE_TASKS_FILE)
+        self.assertEqual(self.counts("a")["a"][:3], (2, 2, 0))
+
+    def test_entries_of_other_clusters_or_bad_files_change_nothing(self):
+        self.world.create_service("a")
+        self.scale("a", 2)
+        moto = self.counts("a")
+        write_service_tasks(
+            [
+                {**self.entry("a", 0, 2), "cluster_arn": self.cluster_arn + "-other"},
+                {**self.entry("a", -1, 2)},
+            ]
+        )
+        self.assertEqual(self.counts("a"), moto)
+        with open(SERVICE_TASKS_FILE, "w", encoding="utf-8") as f:
+            f.write("{not json")
+        self.assertEqual(self.counts("a"), moto)
+
+    def test_moto_alone_answers_desired(self):
+        w = World(LENIENT, self.n + "l")
+        w.create_service("a")
+        self.scale("a", 2, world=w)
+        arn = w.ecs.describe_clusters(clusters=[w.cluster])["clusters"][0]["clusterArn"]
+        write_service_tasks([{**self.entry("a", 0, 2), "cluster_arn": arn}])
+        out = w.ecs.describe_services(cluster=w.cluster, services=["a"])["services"][0]
+        self.assertEqual((out["runningCount"], out["pendingCount"]), (2, 0))
+
+
 class CloudWatchStatisticsExactDimensions(StrictTest):
     LB = {"Name": "LoadBalancer", "Value": "app/x/1"}
     TG = {"Name": "TargetGroup", "Value": "targetgroup/x-blue/2"}
