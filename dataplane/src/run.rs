@@ -9,7 +9,10 @@ use crate::emulator::{Emulator, Error, ServiceSpec};
 use crate::health::{self, Book, State};
 use crate::map::{self, MapEntry};
 use crate::metrics;
-use crate::tasks::{reconcile, TaskServer, TaskView};
+use crate::tasks::{
+    reconcile, service_counts, service_counts_path, write_service_counts, ServiceCounts,
+    TaskServer, TaskView,
+};
 use crate::RunArgs;
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -91,6 +94,7 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         owned: BTreeSet::new(),
         book,
         health_file: args.target_health_file.clone(),
+        counts_written: None,
     };
     let mut tick = tokio::time::interval(args.task_poll);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -124,7 +128,9 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     }
     let _ = std::fs::remove_file(&args.map);
     if let Some(file) = &args.target_health_file {
-        let _ = std::fs::remove_file(file); // the emulator answers target health itself again
+        // The emulator answers target health and service counts itself again.
+        let _ = std::fs::remove_file(file);
+        let _ = std::fs::remove_file(service_counts_path(file));
     }
     // Leave the target groups as a stopped ECS service would: without our targets.
     let _ = tokio::time::timeout(Duration::from_secs(2), manager.deregister_all()).await;
@@ -306,6 +312,8 @@ struct TaskManager {
     /// Health of every target we registered (health checks: `health_checks`).
     book: Arc<Mutex<Book>>,
     health_file: Option<PathBuf>,
+    /// What `service-tasks.json` (next to the health file) last said.
+    counts_written: Option<Vec<ServiceCounts>>,
 }
 
 impl TaskManager {
@@ -359,7 +367,39 @@ impl TaskManager {
             routable_pools(&registered, &book)
         };
         self.balancer.set_pools(pools);
-        self.sync_targets(&registered).await
+        let synced = self.sync_targets(&registered).await;
+        // After the registrations: ECS counts a task RUNNING once it is registered.
+        self.write_counts(&services, now);
+        synced
+    }
+
+    /// Writes `service-tasks.json` when the counts changed (every service we read, zeros
+    /// included), so DescribeServices answers them (launcher patch ecs-service-counts-from-file).
+    fn write_counts(&mut self, services: &[ServiceSpec], now: Instant) {
+        let Some(path) = self.health_file.as_deref().map(service_counts_path) else {
+            return;
+        };
+        let tasks: Vec<(&str, bool, bool)> = self
+            .tasks
+            .iter()
+            .filter(|t| !t.draining)
+            .map(|t| {
+                let current = services.iter().any(|s| {
+                    s.key == t.service
+                        && s.task_definition == t.task_definition
+                        && s.target_group == t.target_group
+                });
+                (t.service.as_str(), current, t.server.ready(now))
+            })
+            .collect();
+        let counts = service_counts(services.iter().map(|s| s.key.as_str()), &tasks);
+        if self.counts_written.as_ref() == Some(&counts) {
+            return;
+        }
+        match write_service_counts(&path, &counts) {
+            Ok(()) => self.counts_written = Some(counts),
+            Err(e) => say(&format!("cannot write {}: {e}", path.display())),
+        }
     }
 
     async fn reconcile_service(&mut self, s: &ServiceSpec, now: Instant) {

@@ -54,6 +54,67 @@ pub fn reconcile(desired: usize, tasks: &[TaskView]) -> Decision {
     Decision { start, stop }
 }
 
+/// What DescribeServices reports of one service's tasks (`service-tasks.json`, answered by the
+/// launcher's `ecs-service-counts-from-file` patch). `running`: tasks in ECS's RUNNING state,
+/// here past their startup delay (answering, registered as targets), health checks passed or
+/// not, as ECS counts them; `pending`: started, still in their startup delay (PENDING /
+/// ACTIVATING). Draining tasks are neither (ECS's DEACTIVATING). `primary_*`: the same for the
+/// tasks of the service's current task definition (its PRIMARY deployment).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ServiceCounts {
+    pub cluster_arn: String,
+    pub service_name: String,
+    pub running: usize,
+    pub pending: usize,
+    pub primary_running: usize,
+    pub primary_pending: usize,
+}
+
+/// One entry per service in `services` (`<cluster ARN>/<service name>` keys; zeros included:
+/// a service without tasks runs none), counting `tasks` as (service key, current, ready) of
+/// the live (not draining) tasks.
+pub fn service_counts<'a>(
+    services: impl IntoIterator<Item = &'a str>,
+    tasks: &[(&str, bool, bool)],
+) -> Vec<ServiceCounts> {
+    services
+        .into_iter()
+        .filter_map(|key| {
+            let (cluster_arn, service_name) = key.rsplit_once('/')?;
+            let count = |current_only: bool, ready: bool| {
+                tasks
+                    .iter()
+                    .filter(|(k, c, r)| *k == key && (*c || !current_only) && *r == ready)
+                    .count()
+            };
+            Some(ServiceCounts {
+                cluster_arn: cluster_arn.to_owned(),
+                service_name: service_name.to_owned(),
+                running: count(false, true),
+                pending: count(false, false),
+                primary_running: count(true, true),
+                primary_pending: count(true, false),
+            })
+        })
+        .collect()
+}
+
+/// The file next to the target health file where the counts go (the launcher finds it there).
+pub fn service_counts_path(target_health_file: &std::path::Path) -> std::path::PathBuf {
+    target_health_file.with_file_name("service-tasks.json")
+}
+
+/// Writes `{"services": [...]}` to `path` whole: a temporary file renamed over it.
+pub fn write_service_counts(
+    path: &std::path::Path,
+    counts: &[ServiceCounts],
+) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(&serde_json::json!({ "services": counts }))?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
 /// A running task server. Dropping it does not stop it: call [`TaskServer::stop`].
 pub struct TaskServer {
     pub id: String,
@@ -173,6 +234,52 @@ mod tests {
             current,
             ready,
         }
+    }
+
+    #[test]
+    fn service_counts_split_running_from_pending_and_the_primary_from_the_rest() {
+        let a = "arn:aws:ecs:us-east-1:123456789012:cluster/c/a";
+        let b = "arn:aws:ecs:us-east-1:123456789012:cluster/c/b";
+        // a: an old task running, a new one running, a new one still in its startup delay.
+        let tasks = [(a, false, true), (a, true, true), (a, true, false)];
+        let counts = service_counts([a, b], &tasks);
+        assert_eq!(
+            counts[0],
+            ServiceCounts {
+                cluster_arn: "arn:aws:ecs:us-east-1:123456789012:cluster/c".into(),
+                service_name: "a".into(),
+                running: 2,
+                pending: 1,
+                primary_running: 1,
+                primary_pending: 1,
+            }
+        );
+        // b has no task: listed with zeros, not left to the emulator.
+        assert_eq!(
+            (
+                counts[1].service_name.as_str(),
+                counts[1].running,
+                counts[1].pending
+            ),
+            ("b", 0, 0)
+        );
+    }
+
+    #[test]
+    fn service_counts_are_written_whole_next_to_the_health_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = service_counts_path(&dir.path().join("target-health.json"));
+        assert_eq!(path, dir.path().join("service-tasks.json"));
+        let counts = service_counts(["arn:c/cluster/x/s"], &[("arn:c/cluster/x/s", true, false)]);
+        write_service_counts(&path, &counts).unwrap();
+        let read: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            read["services"][0],
+            serde_json::json!({"cluster_arn": "arn:c/cluster/x", "service_name": "s",
+                "running": 0, "pending": 1, "primary_running": 0, "primary_pending": 1})
+        );
+        assert!(!path.with_extension("json.tmp").exists());
     }
 
     #[test]
