@@ -9,7 +9,9 @@
 //! Emulated: the tasks are in-process HTTP servers of the data plane (their errors and health
 //! come from the task definition's environment: `BG_ERROR_RATE`, `BG_HEALTH_FAIL`), and
 //! DescribeTargetHealth answers from the data plane's health file through the launcher's
-//! `elbv2-target-health-from-file` patch. The alarm is created by this test (PutMetricAlarm),
+//! `elbv2-target-health-from-file` patch, DescribeServices' runningCount/pendingCount from its
+//! `service-tasks.json` through `ecs-service-counts-from-file` (a task's startup delay is
+//! `BG_STARTUP_DELAY_MS`). The alarm is created by this test (PutMetricAlarm),
 //! not by Terraform: the emulator's service module has no alarms, and the test needs the
 //! target group's dimension values, which exist only after the shared stack is applied.
 
@@ -443,5 +445,89 @@ fn a_task_failing_its_health_check_is_unhealthy_to_bluegreen_and_traffic_stays()
     eprintln!(
         "health-failing release: {} requests, 0 failed, all on blue",
         requests.len()
+    );
+}
+
+/// A release whose tasks take 4 s to start (`BG_STARTUP_DELAY_MS`); the one timeout is long.
+const SLOW_START: &str = r#"health {
+  timeout       = "60s"
+  poll_interval = "1s"
+}
+traffic { verify_timeout = "10s" }
+strategy { type = "all-at-once" }
+promotion {
+  bake             = "1s"
+  termination_wait = "0s"
+  old_color        = "keep-warm"
+}
+"#;
+
+#[test]
+fn starting_tasks_are_pending_to_bluegreen_until_they_run() {
+    let w = World::with_v1_live();
+    env_dir(w.envs.path(), "{ BG_STARTUP_DELAY_MS = \"4000\" }", SLOW_START);
+    let deploy = w
+        .bg()
+        .args(["deploy", "--env", "local", "--image", V2])
+        .run();
+    deploy.assert_code(0);
+    let said = format!("{}\n{}", deploy.stdout, deploy.stderr);
+    let ecs: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("green ecs-service:"))
+        .collect();
+    eprintln!("green's ecs-service readings:\n{}", ecs.join("\n"));
+    // moto alone would answer running 2 the moment the service is scaled: bluegreen sees the
+    // tasks pending (in their startup delay) first, then running.
+    let pending = ecs
+        .iter()
+        .position(|l| l.contains("waiting — desired 2, running 0, pending 2"));
+    let running = ecs
+        .iter()
+        .position(|l| l.contains("ok — desired 2, running 2, pending 0"));
+    assert!(
+        matches!((pending, running), (Some(p), Some(r)) if p < r),
+        "no pending-then-running readings of green's service:\n{}\n{}",
+        ecs.join("\n"),
+        w.dp.log()
+    );
+    // And the emulator answers what runs now (DescribeServices through the launcher patch).
+    let ecs_client = aws_sdk_ecs::Client::new(&w.emu.sdk_config());
+    let clusters = w
+        .emu
+        .block_on(ecs_client.list_clusters().send())
+        .unwrap();
+    let mut counts = Vec::new();
+    for cluster in clusters.cluster_arns() {
+        let listed = w
+            .emu
+            .block_on(ecs_client.list_services().cluster(cluster).send())
+            .unwrap();
+        let described = w
+            .emu
+            .block_on(
+                ecs_client
+                    .describe_services()
+                    .cluster(cluster)
+                    .set_services(Some(listed.service_arns().to_vec()))
+                    .send(),
+            )
+            .unwrap();
+        for s in described.services() {
+            counts.push((
+                s.service_name().unwrap_or_default().to_owned(),
+                s.desired_count(),
+                s.running_count(),
+                s.pending_count(),
+            ));
+        }
+    }
+    counts.sort();
+    eprintln!("services after the deploy: {counts:?}");
+    assert!(
+        counts
+            .iter()
+            .any(|(name, d, r, p)| name.contains("green") && (*d, *r, *p) == (2, 2, 0)),
+        "{counts:?}"
     );
 }
