@@ -54,6 +54,9 @@ DATAPLANE_LOG=$EMULATOR_HOME/dataplane.log
 # Written by the data plane's health checks, read by the launcher's elbv2-target-health-from-file
 # patch (docs/emulator.md); absent without the data plane, and then moto answers target health.
 TARGET_HEALTH_FILE=$EMULATOR_HOME/target-health.json
+# Next to it, the data plane's per-service task counts, read by the launcher's
+# ecs-service-counts-from-file patch (the launcher finds it beside the health file).
+SERVICE_TASKS_FILE=$EMULATOR_HOME/service-tasks.json
 DATAPLANE_BIN=${BLUEGREEN_DATAPLANE_BIN:-$REPO_ROOT/target/debug/bg-dataplane}
 # The interpreter the venv is built from; the pins were resolved on CPython 3.11.
 PYTHON=${BLUEGREEN_PYTHON:-python3}
@@ -226,7 +229,7 @@ start_dataplane() {
 		(cd -- "$REPO_ROOT" && cargo build --quiet --workspace --bins >&2) ||
 			die "building bg-dataplane failed; without BLUEGREEN_DATAPLANE=1 the emulator starts alone"
 	fi
-	rm -f -- "$DATAPLANE_MAP" "$TARGET_HEALTH_FILE"
+	rm -f -- "$DATAPLANE_MAP" "$TARGET_HEALTH_FILE" "$SERVICE_TASKS_FILE"
 	(
 		# shellcheck disable=SC2046 # one name per word
 		unset $(compgen -e -X '!AWS_*')
@@ -285,8 +288,8 @@ launcher_without() {
 launch() {
 	local port=$1 pid deadline
 	printf '\n=== %s: starting the strict moto launcher on 127.0.0.1:%s\n' "$(date -u +%FT%TZ)" "$port" >>"$LOG_FILE"
-	# A file left by a data plane that was killed describes targets of a server that is gone.
-	rm -f -- "$TARGET_HEALTH_FILE"
+	# Files left by a data plane that was killed describe targets and tasks of a server that is gone.
+	rm -f -- "$TARGET_HEALTH_FILE" "$SERVICE_TASKS_FILE"
 	# A new session: the server outlives this script and ignores Ctrl-C aimed at the caller's
 	# terminal; `stop` is the way to end it. setsid(1) would fork when we happen to be a
 	# process-group leader (and $! would be the wrong pid), so Python execs the launcher itself,
