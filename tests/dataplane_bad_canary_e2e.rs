@@ -251,7 +251,7 @@ fn a_bad_canary_raises_its_alarm_is_rolled_back_and_harms_only_its_share() {
     let w = World::with_v1_live();
     let (emu, dp, envs) = (&w.emu, &w.dp, &w.envs);
     let bg = || w.bg();
-    create_alarms(&emu);
+    create_alarms(emu);
     env_dir(
         envs.path(),
         &format!("{{ BG_ERROR_RATE = \"{ERROR_RATE}\" }}"),
@@ -277,7 +277,7 @@ fn a_bad_canary_raises_its_alarm_is_rolled_back_and_harms_only_its_share() {
     );
 
     // The alarm was raised by the data plane's evaluation (this test never sets a state).
-    let (state, reason) = alarm(&emu, "bg-local-green-5xx");
+    let (state, reason) = alarm(emu, "bg-local-green-5xx");
     assert!(
         dp.log().contains("alarm bg-local-green-5xx: OK -> ALARM"),
         "the data plane never raised the alarm:\n{}",
@@ -285,7 +285,7 @@ fn a_bad_canary_raises_its_alarm_is_rolled_back_and_harms_only_its_share() {
     );
     eprintln!("alarm bg-local-green-5xx now {state}: {reason}");
     assert_eq!(
-        production_weights(&emu),
+        production_weights(emu),
         vec![("bg-local-blue".into(), 100), ("bg-local-green".into(), 0)]
     );
 
@@ -405,7 +405,7 @@ fn a_task_failing_its_health_check_is_unhealthy_to_bluegreen_and_traffic_stays()
     // The checks are in the metrics too: green's UnHealthyHostCount, blue's HealthyHostCount.
     let hosts = |metric: &str, color: &str| {
         use aws_sdk_cloudwatch::types::{Dimension, Statistic};
-        let (lb, tg) = dimensions(&emu, &format!("bg-local-{color}"));
+        let (lb, tg) = dimensions(emu, &format!("bg-local-{color}"));
         let cw = aws_sdk_cloudwatch::Client::new(&emu.sdk_config());
         let now = std::time::SystemTime::now();
         let out = emu
@@ -436,7 +436,7 @@ fn a_task_failing_its_health_check_is_unhealthy_to_bluegreen_and_traffic_stays()
     assert_eq!((unhealthy, healthy), (2.0, 2.0));
     // Traffic never left blue, and no request failed.
     assert_eq!(
-        production_weights(&emu),
+        production_weights(emu),
         vec![("bg-local-blue".into(), 100), ("bg-local-green".into(), 0)]
     );
     let failed = requests.iter().filter(|r| r.status != 200).count();
@@ -465,7 +465,11 @@ promotion {
 #[test]
 fn starting_tasks_are_pending_to_bluegreen_until_they_run() {
     let w = World::with_v1_live();
-    env_dir(w.envs.path(), "{ BG_STARTUP_DELAY_MS = \"4000\" }", SLOW_START);
+    env_dir(
+        w.envs.path(),
+        "{ BG_STARTUP_DELAY_MS = \"4000\" }",
+        SLOW_START,
+    );
     let deploy = w
         .bg()
         .args(["deploy", "--env", "local", "--image", V2])
@@ -493,10 +497,7 @@ fn starting_tasks_are_pending_to_bluegreen_until_they_run() {
     );
     // And the emulator answers what runs now (DescribeServices through the launcher patch).
     let ecs_client = aws_sdk_ecs::Client::new(&w.emu.sdk_config());
-    let clusters = w
-        .emu
-        .block_on(ecs_client.list_clusters().send())
-        .unwrap();
+    let clusters = w.emu.block_on(ecs_client.list_clusters().send()).unwrap();
     let mut counts = Vec::new();
     for cluster in clusters.cluster_arns() {
         let listed = w
