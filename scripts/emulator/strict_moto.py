@@ -415,39 +415,51 @@ def elbv2_deletion_protection():
 
 # Where the local data plane writes the target health its checks observe (docs/dataplane.md).
 TARGET_HEALTH_FILE_ENV = "BLUEGREEN_TARGET_HEALTH_FILE"
-# (path, mtime_ns, size) -> {(target group ARN, Id, Port): entry}: read again when it changes.
-_target_health_cache = {}
+# {path: ((mtime_ns, size), parsed)} of the data plane's files: read again when one changes.
+_observed_files = {}
+
+
+def observed_file(path, parse):
+    """`parse(json)` of the file at `path`, cached until the file's mtime or size changes (the
+    data plane replaces whole files by rename). No file, or one that does not read, parse or
+    fit `parse` (which may raise KeyError, AttributeError or TypeError): {} (moto answers)."""
+    import json
+    import os
+
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return {}
+    version = (stat.st_mtime_ns, stat.st_size)
+    cached = _observed_files.get(path)
+    if cached is None or cached[0] != version:
+        try:
+            with open(path, encoding="utf-8") as f:
+                parsed = parse(json.load(f))
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+            return {}  # the writer renames whole files; a bad one is not ours to guess at
+        cached = (version, parsed)
+        _observed_files[path] = cached
+    return cached[1]
 
 
 def observed_target_health():
     """{(target group ARN, Id, str(Port)): entry} from the file BLUEGREEN_TARGET_HEALTH_FILE
     names: `{"targets": [{"target_group_arn", "id", "port", "state", "reason",
     "description"}]}`. No variable, no file or a file that does not parse: {} (moto answers)."""
-    import json
     import os
 
     path = os.environ.get(TARGET_HEALTH_FILE_ENV)
     if not path:
         return {}
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return {}
-    key = (path, stat.st_mtime_ns, stat.st_size)
-    if key not in _target_health_cache:
-        try:
-            with open(path, encoding="utf-8") as f:
-                targets = json.load(f).get("targets") or []
-            parsed = {
-                (t["target_group_arn"], t["id"], str(t["port"])): t
-                for t in targets
-                if isinstance(t, dict) and t.get("state") in TARGET_STATES
-            }
-        except (OSError, ValueError, KeyError, AttributeError):
-            return {}  # the writer renames whole files; a bad one is not ours to guess at
-        _target_health_cache.clear()
-        _target_health_cache[key] = parsed
-    return _target_health_cache[key]
+    return observed_file(
+        path,
+        lambda doc: {
+            (t["target_group_arn"], t["id"], str(t["port"])): t
+            for t in doc.get("targets") or []
+            if isinstance(t, dict) and t.get("state") in TARGET_STATES
+        },
+    )
 
 
 TARGET_STATES = ("initial", "healthy", "unhealthy", "draining", "unused", "unavailable")
@@ -508,43 +520,26 @@ def elbv2_target_health_from_file():
 # The sibling of the target health file where the local data plane writes, per ECS service it
 # runs, how many of its tasks run and how many are pending (docs/dataplane.md).
 SERVICE_TASKS_FILE_NAME = "service-tasks.json"
-# (path, mtime_ns, size) -> {(cluster ARN, service name): entry}: read again when it changes.
-_service_tasks_cache = {}
-
-
 def observed_service_tasks():
     """{(cluster ARN, service name): entry} from `service-tasks.json` next to the file
     BLUEGREEN_TARGET_HEALTH_FILE names: `{"services": [{"cluster_arn", "service_name",
     "running", "pending", "primary_running", "primary_pending"}]}` (counts: non-negative
     integers). No variable, no file or a file that does not parse: {} (moto answers)."""
-    import json
     import os
 
     health = os.environ.get(TARGET_HEALTH_FILE_ENV)
     if not health:
         return {}
-    path = os.path.join(os.path.dirname(health), SERVICE_TASKS_FILE_NAME)
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return {}
-    key = (path, stat.st_mtime_ns, stat.st_size)
-    if key not in _service_tasks_cache:
-        counts = ("running", "pending", "primary_running", "primary_pending")
-        try:
-            with open(path, encoding="utf-8") as f:
-                services = json.load(f).get("services") or []
-            parsed = {
-                (s["cluster_arn"], s["service_name"]): s
-                for s in services
-                if isinstance(s, dict)
-                and all(isinstance(s.get(c), int) and s[c] >= 0 for c in counts)
-            }
-        except (OSError, ValueError, KeyError, AttributeError, TypeError):
-            return {}  # the writer renames whole files; a bad one is not ours to guess at
-        _service_tasks_cache.clear()
-        _service_tasks_cache[key] = parsed
-    return _service_tasks_cache[key]
+    counts = ("running", "pending", "primary_running", "primary_pending")
+    return observed_file(
+        os.path.join(os.path.dirname(health), SERVICE_TASKS_FILE_NAME),
+        lambda doc: {
+            (s["cluster_arn"], s["service_name"]): s
+            for s in doc.get("services") or []
+            if isinstance(s, dict)
+            and all(isinstance(s.get(c), int) and s[c] >= 0 for c in counts)
+        },
+    )
 
 
 @patch("ecs-service-counts-from-file")
