@@ -72,15 +72,7 @@ fn main() {
         .assert_code(0);
     let (prod, test) = (dp.url(80), dp.url(8080));
     let listener = emu.find_listener_by_port(LB, 80).expect("listener").arn;
-    let tg = |name: &str| {
-        emu.snapshot()
-            .target_groups
-            .values()
-            .find(|t| t.name == name)
-            .expect("target group")
-            .arn
-            .clone()
-    };
+    let tg = |name: &str| emu.target_group_arn(name);
     let (blue, green) = (tg("bg-local-blue"), tg(BAD_TG));
     let weights = || {
         let w = emu.listener_weights(&listener);
@@ -220,18 +212,17 @@ promotion {{
 }}
 "#
     );
-    let dir = common::local_env(parent, 2, &blocks);
-    let hcl_path = dir.join("bluegreen.hcl");
-    let hcl = std::fs::read_to_string(&hcl_path).unwrap();
-    // The service's var files are the shared local-fast one, then the bad one.
-    let service_vars = "local-fast/service.tfvars\"]";
-    assert!(hcl.contains(service_vars), "{hcl}");
-    let hcl = hcl.replacen(
-        service_vars,
-        &format!("local-fast/service.tfvars\", \"{}\"]", vars.display()),
-        1,
+    // The service's var files: local-fast's, then the bad one.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let local_fast = |f: &str| repo.join("environments/local-fast").join(f);
+    common::env_with_var_files(
+        parent,
+        "local",
+        2,
+        &[local_fast("shared.tfvars")],
+        &[local_fast("service.tfvars"), vars],
+        &blocks,
     );
-    std::fs::write(hcl_path, hcl).unwrap();
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

@@ -52,15 +52,7 @@ fn main() {
         .run()
         .assert_code(0);
     let listener = emu.find_listener_by_port(LB, 80).expect("listener").arn;
-    let tg = |name: &str| {
-        emu.snapshot()
-            .target_groups
-            .values()
-            .find(|t| t.name == name)
-            .expect("target group")
-            .arn
-            .clone()
-    };
+    let tg = |name: &str| emu.target_group_arn(name);
     let (blue, green) = (tg("bg-local-blue"), tg("bg-local-green"));
     let weights = || {
         let w = emu.listener_weights(&listener);

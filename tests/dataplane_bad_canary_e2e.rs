@@ -78,39 +78,20 @@ promotion {
 /// `/health` (the app's health path, so an error rate on `/` never fails a check) and the
 /// service's container environment is `environment`.
 fn env_dir(parent: &Path, environment: &str, blocks: &str) -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = parent.join("local");
     std::fs::create_dir_all(&dir).unwrap();
+    let (shared, service) = (dir.join("shared.tfvars"), dir.join("service.tfvars"));
     std::fs::write(
-        dir.join("shared.tfvars"),
+        &shared,
         "listener_port = 80\ntest_listener = true\ntest_listener_port = 8080\nhealth_check_path = \"/health\"\n",
     )
     .unwrap();
     std::fs::write(
-        dir.join("service.tfvars"),
+        &service,
         format!("container_port = 80\ncpu = 256\nmemory = 512\nenvironment = {environment}\n"),
     )
     .unwrap();
-    let hcl = format!(
-        r#"region = "us-east-1"
-shared {{
-  root      = "{}"
-  var_files = ["{}"]
-}}
-service {{
-  root          = "{}"
-  var_files     = ["{}"]
-  desired_count = 2
-}}
-{blocks}
-"#,
-        repo.join("modules/emulator/shared").display(),
-        dir.join("shared.tfvars").display(),
-        repo.join("modules/emulator/service").display(),
-        dir.join("service.tfvars").display(),
-    );
-    std::fs::write(dir.join("bluegreen.hcl"), hcl).unwrap();
-    dir
+    common::env_with_var_files(parent, "local", 2, &[shared], &[service], blocks)
 }
 
 /// `app/<name>/<id>` / `targetgroup/<name>/<id>` of the local ALB and of a target group.

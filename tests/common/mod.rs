@@ -54,7 +54,7 @@ pub use dataplane::{tg_name, DataPlane, HealthFile, Load, Request};
 #[allow(unused_imports)]
 pub use emulator::{Emulator, EmulatorBuilder};
 #[allow(unused_imports)]
-pub use envs::{local_env, named_env};
+pub use envs::{env_with_var_files, local_env, named_env};
 #[allow(unused_imports)]
 pub use http_app::HttpApp;
 #[allow(unused_imports)]

@@ -135,6 +135,17 @@ impl Emulator {
         self.listener(arn).weights()
     }
 
+    /// The ARN of the target group named `name` (panics when there is none).
+    pub fn target_group_arn(&self, name: &str) -> String {
+        self.snapshot()
+            .target_groups
+            .values()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("target group {name}"))
+            .arn
+            .clone()
+    }
+
     /// The listener on `port` of the load balancer named `lb_name`, if both exist.
     pub fn find_listener_by_port(&self, lb_name: &str, port: i32) -> Option<ListenerView> {
         let elb = self.elbv2();
