@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::{Bluegreen, DataPlane, Emulator, HealthFile, Load, Request};
+use common::{tg_name, Bluegreen, DataPlane, Emulator, HealthFile, Load, Request};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -157,35 +157,16 @@ fn alarm(emu: &Emulator, name: &str) -> (String, String) {
     )
 }
 
-/// Weight of each target group on the production listener, as the emulator holds it.
+/// Weight of each target group (by name) on the production listener, as the emulator holds it.
 fn production_weights(emu: &Emulator) -> Vec<(String, i32)> {
     let l = emu
         .find_listener_by_port(common::LOCAL_LB, 80)
         .expect("production listener");
-    let elbv2 = emu.elbv2();
-    let out = emu
-        .block_on(elbv2.describe_listeners().listener_arns(&l.arn).send())
-        .unwrap();
-    let action = &out.listeners()[0].default_actions()[0];
-    let mut w: Vec<(String, i32)> = action
-        .forward_config()
-        .map(|c| {
-            c.target_groups()
-                .iter()
-                .map(|t| {
-                    (
-                        t.target_group_arn()
-                            .unwrap()
-                            .split('/')
-                            .nth(1)
-                            .unwrap()
-                            .to_owned(),
-                        t.weight().unwrap_or(1),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut w: Vec<(String, i32)> = l
+        .weights()
+        .into_iter()
+        .map(|(arn, weight)| (tg_name(&arn), weight))
+        .collect();
     w.sort();
     w
 }

@@ -127,7 +127,6 @@ fn weights_of(
     out
 }
 
-/// `…:targetgroup/bg-local-blue/abc` → `bg-local-blue`.
 /// One constant-weight step: the weights, how many requests, each group's share in percent.
 type Step = (BTreeMap<String, i32>, usize, BTreeMap<String, f64>);
 
